@@ -1,0 +1,195 @@
+"""The redis-py connection class that executes commands in an in-process Engine.
+
+Like httpx's transports, the in-process engine is just another transport
+under the same client: :class:`EmbeddedConnection` is a redis-py
+connection whose "socket" is a :class:`~redpocket.engine.Session`.  Commands
+are never encoded as RESP; arguments are turned into ``bytes`` and handed to
+the engine, and replies come back as the values redis-py's parser would
+produce, so every response callback, pipeline and transaction of redis-py
+works unchanged.
+
+:class:`EmbeddedRedis` is a ``redis.Redis`` whose single-command path skips
+the connection pool's retry machinery (nothing can time out in-process).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+import redis
+from redis._parsers import BaseParser
+from redis.connection import AbstractConnection, ConnectionPool
+from redis.exceptions import ResponseError
+
+from .engine import Engine, ReplyError
+from .engine.replies import NullArray
+
+_REPLY_CONVERSION_COMMANDS = frozenset({b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"})
+
+
+def to_redis_py(reply: Any) -> Any:
+    """Turn engine reply values nested in arrays into what redis-py's parser gives."""
+    if type(reply) is list:
+        return [to_redis_py(item) for item in reply]
+    if type(reply) is ReplyError:
+        return BaseParser.parse_error(reply.message)
+    if type(reply) is NullArray:
+        return None
+    return reply
+
+
+def _decode(reply: Any, encoding: str, errors: str) -> Any:
+    if isinstance(reply, bytes):
+        return reply.decode(encoding, errors)
+    if type(reply) is list:
+        return [_decode(item, encoding, errors) for item in reply]
+    return reply
+
+
+class _EngineSocket:
+    """Stands in for a socket so redis-py's connect/disconnect bookkeeping works."""
+
+    def __init__(self, connection: EmbeddedConnection) -> None:
+        self.connection = connection
+
+    def shutdown(self, how: int) -> None:
+        """Do nothing: there is no peer."""
+
+    def close(self) -> None:
+        """Release the engine session."""
+        self.connection.close_session()
+
+
+class _ArgvPacker:
+    """redis-py's command packer, producing argument lists instead of RESP bytes."""
+
+    def __init__(self, connection: EmbeddedConnection) -> None:
+        self.encode = connection.encoder.encode
+
+    def pack(self, *args: Any) -> list[list[bytes]]:
+        command = args[0]
+        if isinstance(command, str) and " " in command:
+            args = tuple(command.split()) + args[1:]
+        encode = self.encode
+        return [[arg if type(arg) is bytes else encode(arg) for arg in args]]
+
+
+class EmbeddedConnection(AbstractConnection):
+    """A redis-py connection to an in-process :class:`Engine`."""
+
+    def __init__(self, engine: Engine | None = None, **kwargs: Any) -> None:
+        self.engine = engine if engine is not None else default_engine()
+        self.session: Any = None
+        self._replies: deque[Any] = deque()
+        kwargs.pop("host", None)
+        kwargs.pop("port", None)
+        super().__init__(**kwargs)
+        self._command_packer = _ArgvPacker(self)
+
+    def repr_pieces(self) -> list[tuple[str, Any]]:
+        """Describe the connection for ``repr``."""
+        return [("engine", hex(id(self.engine))), ("db", self.db)]
+
+    def _connect(self) -> _EngineSocket:
+        self.session = self.engine.session()
+        return _EngineSocket(self)
+
+    def _host_error(self) -> str:
+        return "embedded engine"
+
+    def close_session(self) -> None:
+        """Close the engine session (on disconnect)."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        self._replies.clear()
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        """Execute already "packed" commands (argument lists) and keep their replies."""
+        if self._sock is None:
+            self.connect_check_health(check_health=False)
+        call = self.session.call
+        append = self._replies.append
+        for argv in command:
+            reply = call(argv)
+            if argv[0].lower() in _REPLY_CONVERSION_COMMANDS:
+                reply = to_redis_py(reply)
+            append(reply)
+
+    def send_command(self, *args: Any, **kwargs: Any) -> None:
+        """Execute one command and keep its reply."""
+        self.send_packed_command(self._command_packer.pack(*args))
+
+    def pack_commands(self, commands: Any) -> list[list[bytes]]:
+        """Turn many commands into argument lists (pipelines)."""
+        pack = self._command_packer.pack
+        return [pack(*cmd)[0] for cmd in commands]
+
+    def can_read(self, timeout: float = 0) -> bool:
+        """Tell whether a reply is waiting."""
+        return bool(self._replies)
+
+    def read_response(self, disable_decoding: bool = False, *, timeout: Any = None, disconnect_on_error: bool = True, push_request: bool = False) -> Any:
+        """Return the next reply, raising it when it is an error."""
+        reply = self._replies.popleft()
+        kind = type(reply)
+        if kind is ReplyError:
+            raise BaseParser.parse_error(reply.message)
+        if kind is NullArray:
+            return None
+        if self.encoder.decode_responses and not disable_decoding:
+            return _decode(reply, self.encoder.encoding, self.encoder.encoding_errors)
+        return reply
+
+
+class EmbeddedRedis(redis.Redis):
+    """A ``redis.Redis`` bound to an in-process engine, with a lean single-command path."""
+
+    def __init__(self, engine: Engine | None = None, *, db: int = 0, decode_responses: bool = False, **kwargs: Any) -> None:
+        self.engine = engine if engine is not None else default_engine()
+        pool = ConnectionPool(
+            connection_class=EmbeddedConnection,
+            engine=self.engine,
+            db=db,
+            decode_responses=decode_responses,
+            **kwargs,
+        )
+        super().__init__(connection_pool=pool, decode_responses=decode_responses)
+        self._local = threading.local()
+
+    def _thread_connection(self) -> EmbeddedConnection:
+        conn = getattr(self._local, "connection", None)
+        if conn is None or conn._sock is None:
+            conn = self.connection_pool.make_connection()
+            conn.connect()
+            self._local.connection = conn
+        return conn  # type: ignore[no-any-return]
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        """Execute one command in the engine and apply redis-py's response callback."""
+        if self.connection is not None:
+            return super().execute_command(*args, **options)
+        conn = self._thread_connection()
+        conn.send_packed_command(conn._command_packer.pack(*args))
+        try:
+            return self.parse_response(conn, args[0], **options)
+        except ResponseError:
+            raise
+
+    def __del__(self) -> None:  # pragma: no cover - interpreter shutdown order
+        pass
+
+
+_default_engine: Engine | None = None
+_default_lock = threading.Lock()
+
+
+def default_engine() -> Engine:
+    """Return the process-wide engine that ``connect()`` uses by default."""
+    global _default_engine
+    with _default_lock:
+        if _default_engine is None:
+            _default_engine = Engine()
+        return _default_engine

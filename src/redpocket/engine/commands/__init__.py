@@ -1,0 +1,21 @@
+"""Command handlers, one module per family; importing this package registers them all.
+
+Each module holds thin handlers: parse ``argv``, call the data structure's
+API in :mod:`redpocket.engine.types`, return a reply.  Generic checks
+(unknown command, arity, MULTI queueing) already ran in the engine.
+"""
+
+from . import (  # noqa: F401
+    bits,
+    connection,
+    hashes,
+    hyperloglog,
+    keys,
+    lists,
+    scripting,
+    server,
+    sets,
+    sortedsets,
+    strings,
+    transactions,
+)

@@ -1,0 +1,1 @@
+"""bits commands (to be written)."""

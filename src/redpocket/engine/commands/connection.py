@@ -1,0 +1,240 @@
+"""Connection commands: HELLO PING ECHO SELECT AUTH QUIT RESET and CLIENT."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..args import to_int
+from ..registry import define, define_container
+from ..replies import DB_INDEX, NOT_INTEGER, OK, PONG, ReplyError, SimpleString, map_reply
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+REDIS_VERSION = "7.0.15"
+_NAME_OK = re.compile(rb"[!-~]*\Z")  # printable ASCII, no spaces
+
+
+@define("hello", -1, "noscript loading stale fast no-auth sentinel allow-busy", group="connection", since="6.0.0")
+def hello(session: Session, argv: list[bytes]) -> Any:
+    """HELLO [protover [AUTH username password] [SETNAME clientname]]"""
+    protocol = session.protocol
+    if len(argv) > 1:
+        try:
+            protocol = to_int(argv[1])
+        except ReplyError:
+            raise ReplyError("ERR Protocol version is not an integer or out of range") from None
+        if protocol not in (2, 3):
+            raise ReplyError("NOPROTO unsupported protocol version")
+    name = None
+    i = 2
+    while i < len(argv):
+        option = argv[i].upper()
+        if option == b"AUTH" and i + 2 < len(argv):
+            check_password(session, argv[i + 2], argv[i + 1])
+            i += 3
+        elif option == b"SETNAME" and i + 1 < len(argv):
+            name = argv[i + 1]
+            check_client_name(name)
+            i += 2
+        else:
+            raise ReplyError(f"ERR Syntax error in HELLO option '{argv[i].decode('utf-8', 'replace')}'")
+    if name is not None:
+        session.name = name
+    session.protocol = protocol
+    return map_reply(
+        protocol,
+        [b"server", b"redis", b"version", REDIS_VERSION.encode(), b"proto", protocol,
+         b"id", session.id, b"mode", b"standalone", b"role", b"master", b"modules", []],
+    )
+
+
+def check_password(session: Session, password: bytes, username: bytes = b"default") -> None:
+    """Check AUTH credentials against ``requirepass`` (only the default user exists)."""
+    required = session.engine.config.get("requirepass")
+    if not required and username == b"default":
+        raise ReplyError(
+            "ERR AUTH <password> called without any password configured for the default user. "
+            "Are you sure your configuration is correct?"
+        )
+    if username != b"default" or password != required.encode():
+        raise ReplyError("WRONGPASS invalid username-password pair or user is disabled.")
+
+
+def check_client_name(name: bytes) -> None:
+    """Reject client names with spaces or special characters, as Redis does."""
+    if not _NAME_OK.match(name):
+        raise ReplyError("ERR Client names cannot contain spaces, newlines or special characters.")
+
+
+@define("auth", -2, "noscript loading stale fast no-auth sentinel allow-busy", group="connection")
+def auth(session: Session, argv: list[bytes]) -> Any:
+    """AUTH [username] password"""
+    if len(argv) > 3:
+        raise ReplyError("ERR syntax error")
+    if len(argv) == 2:
+        check_password(session, argv[1])
+    else:
+        check_password(session, argv[2], argv[1])
+    return OK
+
+
+@define("ping", -1, "fast sentinel", group="connection")
+def ping(session: Session, argv: list[bytes]) -> Any:
+    """PING [message]"""
+    if len(argv) > 2:
+        raise ReplyError("ERR wrong number of arguments for 'ping' command")
+    return PONG if len(argv) == 1 else argv[1]
+
+
+@define("echo", 2, "fast", group="connection")
+def echo(session: Session, argv: list[bytes]) -> Any:
+    """ECHO message"""
+    return argv[1]
+
+
+@define("select", 2, "loading stale fast", group="connection")
+def select(session: Session, argv: list[bytes]) -> Any:
+    """SELECT index"""
+    index = to_int(argv[1], NOT_INTEGER)
+    if not 0 <= index < len(session.engine.databases):
+        raise ReplyError(DB_INDEX)
+    session.select(index)
+    return OK
+
+
+@define("quit", -1, "noscript loading stale fast no-auth allow-busy", group="connection")
+def quit_(session: Session, argv: list[bytes]) -> Any:
+    """QUIT"""
+    return OK
+
+
+@define("reset", 1, "noscript loading stale fast no-auth allow-busy", group="connection", since="6.2.0")
+def reset(session: Session, argv: list[bytes]) -> Any:
+    """RESET"""
+    session.reset_multi()
+    session.select(0)
+    session.protocol = 2
+    session.name = b""
+    return SimpleString(b"RESET")
+
+
+define_container("client", -2, "sentinel", group="connection")
+
+
+@define("client|id", 2, "noscript loading stale", group="connection", since="5.0.0")
+def client_id(session: Session, argv: list[bytes]) -> Any:
+    """CLIENT ID"""
+    return session.id
+
+
+@define("client|setname", 3, "noscript loading stale", group="connection", since="2.6.9")
+def client_setname(session: Session, argv: list[bytes]) -> Any:
+    """CLIENT SETNAME connection-name"""
+    check_client_name(argv[2])
+    session.name = argv[2]
+    return OK
+
+
+@define("client|getname", 2, "noscript loading stale", group="connection", since="2.6.9")
+def client_getname(session: Session, argv: list[bytes]) -> Any:
+    """CLIENT GETNAME"""
+    return session.name or None
+
+
+def describe_client(client: Session, current: Session) -> bytes:
+    """Return one line of CLIENT LIST / CLIENT INFO for ``client``."""
+    now = time.time()
+    flags = "x" if client.multi is not None else "N"
+    multi = -1 if client.multi is None else len(client.multi)
+    command = "client|list" if client is current else client.last_command.decode("utf-8", "replace")
+    return (
+        f"id={client.id} addr={client.address} laddr={client.address} fd=-1 "
+        f"name={client.name.decode('utf-8', 'replace')} age={int(now - client.created)} "
+        f"idle={int(now - client.last_interaction)} flags={flags} db={client.db.index} sub=0 psub=0 ssub=0 "
+        f"multi={multi} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 "
+        f"tot-mem=0 events=r cmd={command} user=default redir=-1 resp={client.protocol}"
+    ).encode()
+
+
+@define("client|list", -2, "admin noscript loading stale", group="connection", since="2.4.0")
+def client_list(session: Session, argv: list[bytes]) -> Any:
+    """CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id ...]"""
+    clients = sorted(session.engine.sessions.values(), key=lambda s: s.id)
+    if len(argv) > 2:
+        option = argv[2].upper()
+        if option == b"ID" and len(argv) > 3:
+            wanted = {to_int(a, "ERR Invalid client ID") for a in argv[3:]}
+            clients = [c for c in clients if c.id in wanted]
+        elif option == b"TYPE" and len(argv) == 4:
+            kind = argv[3].lower()
+            if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
+                raise ReplyError(f"ERR Unknown client type '{argv[3].decode('utf-8', 'replace')}'")
+            if kind != b"normal":
+                clients = []
+        else:
+            raise ReplyError("ERR syntax error")
+    return b"".join(describe_client(c, session) + b"\n" for c in clients)
+
+
+@define("client|info", 2, "noscript loading stale", group="connection", since="6.2.0")
+def client_info(session: Session, argv: list[bytes]) -> Any:
+    """CLIENT INFO"""
+    return describe_client(session, session) + b"\n"
+
+
+@define("client|kill", -3, "admin noscript loading stale", group="connection", since="2.4.0")
+def client_kill(session: Session, argv: list[bytes]) -> Any:
+    """CLIENT KILL ip:port | CLIENT KILL ID client-id [...]"""
+    engine = session.engine
+    if len(argv) == 3:
+        for client in list(engine.sessions.values()):
+            if client.address.encode() == argv[2]:
+                client.close()
+                return OK
+        raise ReplyError("ERR No such client")
+    killed = 0
+    if (len(argv) - 2) % 2:
+        raise ReplyError("ERR syntax error")
+    targets = list(engine.sessions.values())
+    for i in range(2, len(argv), 2):
+        option, value = argv[i].upper(), argv[i + 1]
+        if option == b"ID":
+            wanted = to_int(value, "ERR client-id should be greater than 0")
+            targets = [c for c in targets if c.id == wanted]
+        elif option == b"ADDR":
+            targets = [c for c in targets if c.address.encode() == value]
+        elif option == b"SKIPME":
+            if value.lower() == b"yes":
+                targets = [c for c in targets if c is not session]
+        else:
+            raise ReplyError("ERR syntax error")
+    for client in targets:
+        client.close()
+        killed += 1
+    return killed
+
+
+@define("client|no-evict", 3, "admin noscript loading stale", group="connection", since="7.0.0")
+def client_no_evict(session: Session, argv: list[bytes]) -> Any:
+    """CLIENT NO-EVICT ON|OFF"""
+    if argv[2].upper() not in (b"ON", b"OFF"):
+        raise ReplyError("ERR syntax error")
+    return OK
+
+
+@define("client|help", 2, "loading stale", group="connection", since="5.0.0")
+def client_help(session: Session, argv: list[bytes]) -> Any:
+    """CLIENT HELP"""
+    return [
+        b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        b"ID", b"    Return the ID of the current connection.",
+        b"INFO", b"    Return information about the current client connection.",
+        b"GETNAME", b"    Return the name of the current connection.",
+        b"KILL <ip:port>", b"    Kill connection made from <ip:port>.",
+        b"LIST [options ...]", b"    Return information about client connections.",
+        b"SETNAME <name>", b"    Assign the name <name> to the current connection.",
+        b"HELP", b"    Print this help.",
+    ]

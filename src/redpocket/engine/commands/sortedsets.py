@@ -1,0 +1,1 @@
+"""sortedsets commands (to be written)."""

@@ -1,0 +1,1 @@
+"""strings commands (to be written)."""

@@ -1,0 +1,222 @@
+"""The Engine: databases, the command table and command execution.
+
+``Engine.execute(session, argv)`` is the whole protocol-free interface: it
+takes a command as a list of ``bytes`` and returns a reply value (see
+:mod:`.replies`).  Generic checks run here before any handler, as in
+Redis's ``processCommand``: unknown command, arity, MULTI queueing.  One
+re-entrant lock makes every command, every EXEC and every script atomic
+with respect to the other threads using the engine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from . import commands as _commands  # noqa: F401  (registers every command)
+from .blocking import Block
+from .config import Config
+from .expiry import active_expire_cycle
+from .keyspace import Database
+from .registry import COMMANDS, CommandSpec
+from .replies import QUEUED, ReplyError
+from .session import Session
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+log = logging.getLogger("redpocket.engine")
+
+# Commands that run at once even inside MULTI (Redis's processCommand).
+_MULTI_IMMEDIATE = frozenset({b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"})
+
+
+def unknown_command_error(argv: list[bytes]) -> ReplyError:
+    """Build Redis's ``unknown command`` error, quoting the first arguments."""
+    args = ""
+    for arg in argv[1:]:
+        if len(args) >= 128:
+            break
+        args += "'%s' " % arg.decode("utf-8", "replace")[: 128 - len(args)]
+    name = argv[0].decode("utf-8", "replace")[:128]
+    message = f"ERR unknown command '{name}', with args beginning with: {args}"
+    return ReplyError(message.replace("\r", " ").replace("\n", " "))
+
+
+def arity_error(spec: CommandSpec) -> ReplyError:
+    """Build Redis's ``wrong number of arguments`` error for ``spec``."""
+    return ReplyError(f"ERR wrong number of arguments for '{spec.fullname}' command")
+
+
+class Engine:
+    """A Redis-compatible data-structure engine held in this process."""
+
+    def __init__(self, databases: int = 16, config: dict[str, str] | None = None) -> None:
+        self.lock = threading.RLock()
+        self.condition = threading.Condition(self.lock)
+        self.config = Config(databases=databases)
+        for name, value in (config or {}).items():
+            self.config.set(name, value)
+        self.databases = [Database(i, self) for i in range(int(self.config.get("databases")))]
+        self.commands: dict[bytes, CommandSpec] = dict(COMMANDS)
+        self.started = time.time()
+        self.dirty = 0
+        self.expired_keys = 0
+        self.keyspace_hits = 0
+        self.keyspace_misses = 0
+        self.commands_processed = 0
+        self.connections_received = 0
+        self.watched_keys: dict[tuple[int, bytes], set[Session]] = {}
+        self.blocked_clients = 0
+        self.ready_keys: set[tuple[int, bytes]] = set()
+        self.sessions: weakref.WeakValueDictionary[int, Session] = weakref.WeakValueDictionary()
+        self.scripts: dict[bytes, bytes] = {}
+        self.extensions: dict[str, Any] = {}
+        self._client_ids = itertools.count(1)
+        self._next_cron = 0.0
+        self._lua: Any = None
+
+    # -- clients -------------------------------------------------------------
+    def session(self, address: str = "embedded") -> Session:
+        """Create the state for a new client."""
+        with self.lock:
+            session = Session(self, next(self._client_ids), address)
+            self.sessions[session.id] = session
+            self.connections_received += 1
+            return session
+
+    def forget_session(self, session: Session) -> None:
+        """Drop a closed client from the client list."""
+        with self.lock:
+            self.sessions.pop(session.id, None)
+
+    # -- execution ------------------------------------------------------------
+    def lookup(self, argv: list[bytes]) -> CommandSpec | ReplyError:
+        """Find the command (or subcommand) for ``argv`` and check its arity."""
+        spec = self.commands.get(argv[0].lower())
+        if spec is None:
+            return unknown_command_error(argv)
+        if spec.subcommands and len(argv) > 1:
+            sub = spec.subcommands.get(argv[1].lower())
+            if sub is None:
+                name = argv[1].decode("utf-8", "replace")[:128]
+                text = f"ERR unknown subcommand '{name}'. Try {spec.name.upper()} HELP."
+                return ReplyError(text.replace("\r", " ").replace("\n", " "))
+            spec = sub
+        if not spec.arity_ok(len(argv)):
+            return arity_error(spec)
+        return spec
+
+    def execute(self, session: Session, argv: list[bytes]) -> Any:
+        """Execute one command for ``session``; return its reply or a :class:`Block`."""
+        spec = self.commands.get(argv[0].lower())
+        if spec is None or spec.subcommands or not spec.arity_ok(len(argv)):
+            found = self.lookup(argv)
+            if type(found) is ReplyError:
+                if session.multi is not None:
+                    session.multi_error = True
+                return found
+            spec = found  # type: ignore[assignment]
+        if session.multi is not None and argv[0].lower() not in _MULTI_IMMEDIATE:
+            session.multi.append((spec, argv))
+            return QUEUED
+        with self.lock:
+            reply = self.call(session, spec, argv)
+            if self.ready_keys:
+                self.ready_keys.clear()
+                self.condition.notify_all()
+            now = time.monotonic()
+            if now >= self._next_cron:
+                self.cron(now)
+            return reply
+
+    def call(self, session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
+        """Run a looked-up command's handler (EXEC and scripts come through here)."""
+        self.commands_processed += 1
+        spec.calls += 1
+        try:
+            return spec.handler(session, argv)  # type: ignore[misc]
+        except ReplyError as error:
+            spec.failed_calls += 1
+            return error
+        except RecursionError:
+            return ReplyError("ERR reached the maximum nesting depth")
+        except Exception as error:  # a bug must not take the engine down
+            log.exception("internal error in %s", spec.fullname)
+            return ReplyError(f"ERR internal error executing '{spec.fullname}': {error!r}")
+
+    def execute_blocking(self, session: Session, argv: list[bytes]) -> Any:
+        """Execute a command, waiting in this thread while it blocks (embedded clients)."""
+        reply = self.execute(session, argv)
+        if type(reply) is not Block:
+            return reply
+        with self.condition:
+            deadline = time.monotonic() + reply.timeout if reply.timeout else None
+            self.blocked_clients += 1
+            try:
+                while type(reply) is Block:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return reply.timeout_reply
+                    self.condition.wait(remaining)
+                    reply = self.execute(session, argv)
+            finally:
+                self.blocked_clients -= 1
+            return reply
+
+    def execute_many(self, session: Session, commands: Iterable[list[bytes]]) -> list[Any]:
+        """Execute a batch of commands under one lock acquisition (pipelines)."""
+        with self.lock:
+            return [self.execute_blocking(session, argv) for argv in commands]
+
+    # -- housekeeping -----------------------------------------------------------
+    def cron(self, now: float) -> None:
+        """Run periodic work: the active expiry cycle (Redis's serverCron)."""
+        hz = self.config.hz
+        self._next_cron = now + 1.0 / hz
+        for db in self.databases:
+            if db.expires:
+                active_expire_cycle(db)
+
+    def key_expired(self, db: Database, key: bytes) -> None:
+        """Hook called when a key is deleted because its time is up."""
+        self.dirty += 1
+        if self.watched_keys:
+            self.touch_watched(db.index, key)
+
+    # -- WATCH --------------------------------------------------------------------
+    def watch(self, session: Session, key: bytes) -> None:
+        """Register ``session`` as watching ``key`` in its database."""
+        entry = (session.db.index, key)
+        if entry in session.watched:
+            return
+        session.watched.add(entry)
+        self.watched_keys.setdefault(entry, set()).add(session)
+
+    def unwatch_all(self, session: Session) -> None:
+        """Stop ``session`` watching anything."""
+        for entry in session.watched:
+            watchers = self.watched_keys.get(entry)
+            if watchers is not None:
+                watchers.discard(session)
+                if not watchers:
+                    del self.watched_keys[entry]
+        session.watched = set()
+
+    def touch_watched(self, db_index: int, key: bytes) -> None:
+        """Mark every client watching ``key`` as failing its next EXEC."""
+        watchers = self.watched_keys.get((db_index, key))
+        if watchers:
+            for session in watchers:
+                session.dirty_cas = True
+
+    def touch_all_watched(self, db_index: int | None = None) -> None:
+        """Mark every client watching a key of ``db_index`` (all dbs when ``None``) as dirty."""
+        for (index, _key), watchers in self.watched_keys.items():
+            if db_index is None or index == db_index:
+                for session in watchers:
+                    session.dirty_cas = True

@@ -1,0 +1,186 @@
+"""A database of the keyspace: keys, their values, their expiry times.
+
+Values are plain Python objects whose type is the Redis type:
+
+=============  ==========
+``bytes``      string (HyperLogLogs too, as in Redis)
+``dict``       hash
+``deque``      list
+``set``        set
+``ZSet``       sorted set
+=============  ==========
+
+``lookup_read`` and ``lookup_write`` apply lazy expiry, so an expired key is
+never seen by a handler.  Every change goes through :meth:`Database.modified`
+so WATCH, the dirty counter (persistence, INFO) and blocked clients hear of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from .replies import WRONGTYPE, ReplyError
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+TYPE_NAMES: dict[type, str] = {bytes: "string", dict: "hash", deque: "list", set: "set"}
+
+
+def now_ms() -> int:
+    """Return the Unix time in milliseconds."""
+    return int(time.time() * 1000)
+
+
+def type_name(value: Any) -> str:
+    """Return the Redis type name (``TYPE`` reply) of a stored value."""
+    name = TYPE_NAMES.get(type(value))
+    if name is None:
+        name = getattr(value, "type_name", "none")
+    return name
+
+
+class Database:
+    """One numbered database: a dict of keys and a dict of expiry times (ms)."""
+
+    __slots__ = ("index", "engine", "data", "expires")
+
+    def __init__(self, index: int, engine: Engine) -> None:
+        self.index = index
+        self.engine = engine
+        self.data: dict[bytes, Any] = {}
+        self.expires: dict[bytes, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    # -- lookups ---------------------------------------------------------
+    def expire_if_needed(self, key: bytes) -> bool:
+        """Delete ``key`` if its time is up; tell whether it was deleted."""
+        when = self.expires.get(key)
+        if when is None or when > now_ms():
+            return False
+        self.engine.expired_keys += 1
+        del self.expires[key]
+        del self.data[key]
+        self.engine.key_expired(self, key)
+        return True
+
+    def lookup_read(self, key: bytes) -> Any:
+        """Return the value at ``key`` (``None`` when absent), for a read."""
+        if self.expires and key in self.expires:
+            self.expire_if_needed(key)
+        value = self.data.get(key)
+        if value is None:
+            self.engine.keyspace_misses += 1
+        else:
+            self.engine.keyspace_hits += 1
+        return value
+
+    def lookup_write(self, key: bytes) -> Any:
+        """Return the value at ``key`` (``None`` when absent), for a command about to write it."""
+        if self.expires and key in self.expires:
+            self.expire_if_needed(key)
+        return self.data.get(key)
+
+    def read_typed(self, key: bytes, kind: type) -> Any:
+        """Return the value at ``key`` if it is of ``kind``, ``None`` if absent, else raise WRONGTYPE."""
+        value = self.lookup_read(key)
+        if value is not None and type(value) is not kind:
+            raise ReplyError(WRONGTYPE)
+        return value
+
+    def write_typed(self, key: bytes, kind: type) -> Any:
+        """Like :meth:`read_typed`, for a command about to write the key."""
+        value = self.lookup_write(key)
+        if value is not None and type(value) is not kind:
+            raise ReplyError(WRONGTYPE)
+        return value
+
+    def exists(self, key: bytes) -> bool:
+        """Tell whether ``key`` exists (after lazy expiry)."""
+        if self.expires and key in self.expires:
+            self.expire_if_needed(key)
+        return key in self.data
+
+    # -- writes ------------------------------------------------------------
+    def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
+        """Store ``value`` at ``key``, replacing any old value and (unless ``keep_ttl``) its TTL."""
+        self.data[key] = value
+        if not keep_ttl and self.expires:
+            self.expires.pop(key, None)
+        self.modified(key)
+        if self.engine.blocked_clients:
+            self.engine.ready_keys.add((self.index, key))
+
+    def add(self, key: bytes, value: Any) -> None:
+        """Store a new value at an absent ``key`` (the caller checked)."""
+        self.data[key] = value
+        self.modified(key)
+        if self.engine.blocked_clients:
+            self.engine.ready_keys.add((self.index, key))
+
+    def delete(self, key: bytes) -> bool:
+        """Delete ``key``; tell whether it existed."""
+        if self.expires and key in self.expires:
+            if self.expire_if_needed(key):
+                return False
+            del self.expires[key]
+        if self.data.pop(key, None) is None:
+            return False
+        self.modified(key)
+        return True
+
+    def remove_if_empty(self, key: bytes, value: Any) -> None:
+        """Delete ``key`` when its container ``value`` became empty (Redis never stores empty containers)."""
+        if not value:
+            del self.data[key]
+            if self.expires:
+                self.expires.pop(key, None)
+
+    def set_expire(self, key: bytes, when_ms: int) -> None:
+        """Set the absolute expiry time of an existing key, in Unix milliseconds."""
+        self.expires[key] = when_ms
+
+    def get_expire(self, key: bytes) -> int | None:
+        """Return the absolute expiry time of ``key`` in ms, or ``None``."""
+        return self.expires.get(key)
+
+    def persist(self, key: bytes) -> bool:
+        """Remove the expiry of ``key``; tell whether it had one."""
+        return self.expires.pop(key, None) is not None
+
+    def modified(self, key: bytes) -> None:
+        """Record a change to ``key``: touch watchers, count it for persistence."""
+        engine = self.engine
+        engine.dirty += 1
+        if engine.watched_keys:
+            engine.touch_watched(self.index, key)
+
+    def signal_ready(self, key: bytes) -> None:
+        """Wake clients blocked on ``key``; :meth:`set` and :meth:`add` already do."""
+        engine = self.engine
+        if engine.blocked_clients:
+            engine.ready_keys.add((self.index, key))
+
+    def flush(self) -> None:
+        """Remove every key."""
+        engine = self.engine
+        if engine.watched_keys:
+            for key in self.data:
+                engine.touch_watched(self.index, key)
+        engine.dirty += len(self.data)
+        self.data = {}
+        self.expires = {}
+
+    def random_key(self) -> bytes | None:
+        """Return a random existing key, or ``None`` when empty."""
+        import random
+
+        while self.data:
+            key = random.choice(list(self.data))  # noqa: S311 - not security relevant
+            if not self.expire_if_needed(key):
+                return key
+        return None

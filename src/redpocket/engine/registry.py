@@ -1,0 +1,165 @@
+"""The command table: every command's name, arity, flags and key positions.
+
+One table drives dispatch (unknown command, arity, MULTI queueing, flags such
+as ``noscript``), ``COMMAND`` introspection, the append-only file (which logs
+``write`` commands only) and cluster key routing.  Handlers register here with
+:func:`define`; a container command (``CONFIG``, ``OBJECT`` ...) registers its
+subcommands as ``"config|get"``.
+
+Arity follows Redis: ``N`` means exactly N arguments including the name,
+``-N`` means at least N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .session import Session
+
+Handler = Callable[["Session", list[bytes]], Any]
+KeyFinder = Callable[[list[bytes]], list[bytes]]
+
+
+@dataclass(slots=True)
+class CommandSpec:
+    """One row of the command table."""
+
+    name: str
+    handler: Handler | None
+    arity: int
+    flags: frozenset[str]
+    first_key: int = 0
+    last_key: int = 0
+    step: int = 0
+    key_finder: KeyFinder | None = None
+    group: str = "generic"
+    summary: str = ""
+    since: str = "1.0.0"
+    complexity: str = ""
+    subcommands: dict[bytes, CommandSpec] = field(default_factory=dict)
+    parent: CommandSpec | None = None
+    calls: int = 0
+    failed_calls: int = 0
+
+    @property
+    def fullname(self) -> str:
+        """Return the name as Redis prints it in errors: ``get``, ``config|get``."""
+        if self.parent is not None:
+            return f"{self.parent.name}|{self.name}"
+        return self.name
+
+    @property
+    def is_write(self) -> bool:
+        """Tell whether the command may modify the keyspace."""
+        return "write" in self.flags
+
+    def arity_ok(self, argc: int) -> bool:
+        """Check an argument count, name included, against the arity."""
+        arity = self.arity
+        return argc == arity if arity >= 0 else argc >= -arity
+
+    def keys(self, argv: list[bytes]) -> list[bytes]:
+        """Return the key arguments of one invocation of this command."""
+        if self.key_finder is not None:
+            return self.key_finder(argv)
+        if self.first_key <= 0:
+            return []
+        last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
+        return argv[self.first_key : last + 1 : self.step or 1]
+
+
+COMMANDS: dict[bytes, CommandSpec] = {}
+
+
+def _split_flags(flags: str) -> frozenset[str]:
+    return frozenset(flags.split())
+
+
+def define(
+    name: str,
+    arity: int,
+    flags: str = "",
+    first_key: int = 0,
+    last_key: int = 0,
+    step: int = 0,
+    *,
+    keys: KeyFinder | None = None,
+    group: str = "generic",
+    summary: str = "",
+    since: str = "1.0.0",
+    complexity: str = "",
+    table: dict[bytes, CommandSpec] | None = None,
+) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of ``name``.
+
+    ``name`` may be ``"container|sub"`` to register a subcommand; the
+    container must have been defined first (with ``handler=None`` through
+    :func:`define_container`).  ``summary`` defaults to the first line of
+    the handler's docstring.
+    """
+    target = COMMANDS if table is None else table
+
+    def decorate(handler: Handler) -> Handler:
+        doc_line = (handler.__doc__ or "").strip().splitlines()
+        spec = CommandSpec(
+            name=name.split("|")[-1].lower(),
+            handler=handler,
+            arity=arity,
+            flags=_split_flags(flags),
+            first_key=first_key,
+            last_key=last_key,
+            step=step,
+            key_finder=keys,
+            group=group,
+            summary=summary or (doc_line[0] if doc_line else ""),
+            since=since,
+            complexity=complexity,
+        )
+        if "|" in name:
+            parent_name, sub_name = name.lower().split("|", 1)
+            parent = target[parent_name.encode()]
+            spec.parent = parent
+            parent.subcommands[sub_name.encode()] = spec
+        else:
+            target[name.lower().encode()] = spec
+        return handler
+
+    return decorate
+
+
+def define_container(
+    name: str, arity: int = -2, flags: str = "", *, group: str = "server", summary: str = "", since: str = "1.0.0"
+) -> CommandSpec:
+    """Register a container command (``CONFIG``, ``CLIENT`` ...) whose subcommands register later."""
+    spec = CommandSpec(
+        name=name.lower(),
+        handler=None,
+        arity=arity,
+        flags=_split_flags(flags),
+        group=group,
+        summary=summary,
+        since=since,
+    )
+    COMMANDS[name.lower().encode()] = spec
+    return spec
+
+
+def numkeys_finder(numkeys_index: int, first: int | None = None) -> KeyFinder:
+    """Return a key finder for commands such as ``EVAL script numkeys key...``.
+
+    ``numkeys_index`` is the position of the count; the keys follow it, or
+    start at ``first`` when given.
+    """
+
+    def find(argv: list[bytes]) -> list[bytes]:
+        try:
+            count = int(argv[numkeys_index])
+        except (IndexError, ValueError):
+            return []
+        start = numkeys_index + 1 if first is None else first
+        return argv[start : start + max(count, 0)]
+
+    return find

@@ -1,0 +1,93 @@
+"""Per-client state: selected database, MULTI queue, watched keys, name, protocol."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .keyspace import Database
+    from .registry import CommandSpec
+
+
+class Session:
+    """The state one client keeps on an engine; each connection owns one."""
+
+    __slots__ = (
+        "engine",
+        "id",
+        "db",
+        "name",
+        "lib_name",
+        "lib_version",
+        "protocol",
+        "multi",
+        "multi_error",
+        "watched",
+        "dirty_cas",
+        "in_exec",
+        "in_script",
+        "created",
+        "last_interaction",
+        "last_command",
+        "address",
+        "closed",
+        "__weakref__",
+    )
+
+    def __init__(self, engine: Engine, client_id: int, address: str = "embedded") -> None:
+        self.engine = engine
+        self.id = client_id
+        self.db: Database = engine.databases[0]
+        self.name: bytes = b""
+        self.lib_name: bytes = b""
+        self.lib_version: bytes = b""
+        self.protocol = 2
+        self.multi: list[tuple[CommandSpec, list[bytes]]] | None = None
+        self.multi_error = False
+        self.watched: set[tuple[int, bytes]] = set()
+        self.dirty_cas = False
+        self.in_exec = False
+        self.in_script = False
+        self.created = time.time()
+        self.last_interaction = self.created
+        self.last_command = b"NULL"
+        self.address = address
+        self.closed = False
+
+    @property
+    def may_block(self) -> bool:
+        """Tell whether a blocking command may block now (not inside EXEC or a script)."""
+        return not (self.in_exec or self.in_script)
+
+    def execute(self, argv: list[bytes]) -> Any:
+        """Execute one command for this client and return its reply (never blocks)."""
+        return self.engine.execute(self, argv)
+
+    def call(self, argv: list[bytes]) -> Any:
+        """Execute one command, waiting in this thread if it blocks (BLPOP ...)."""
+        return self.engine.execute_blocking(self, argv)
+
+    def select(self, index: int) -> None:
+        """Switch to database ``index`` (already validated)."""
+        self.db = self.engine.databases[index]
+
+    def unwatch(self) -> None:
+        """Forget every watched key."""
+        if self.watched:
+            self.engine.unwatch_all(self)
+        self.dirty_cas = False
+
+    def reset_multi(self) -> None:
+        """Leave MULTI state and forget watched keys (after EXEC or DISCARD)."""
+        self.multi = None
+        self.multi_error = False
+        self.unwatch()
+
+    def close(self) -> None:
+        """Release everything this client holds on the engine."""
+        if not self.closed:
+            self.closed = True
+            self.unwatch()
+            self.engine.forget_session(self)
