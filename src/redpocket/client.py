@@ -24,6 +24,7 @@ from redis.connection import AbstractConnection, ConnectionPool
 from redis.exceptions import ResponseError
 
 from .engine import Engine, ReplyError
+from .engine.blocking import Block
 from .engine.replies import NullArray
 
 _REPLY_CONVERSION_COMMANDS = frozenset({b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"})
@@ -110,11 +111,15 @@ class EmbeddedConnection(AbstractConnection):
         """Execute already "packed" commands (argument lists) and keep their replies."""
         if self._sock is None:
             self.connect_check_health(check_health=False)
-        call = self.session.call
+        session = self.session
+        execute = session.engine.execute
         append = self._replies.append
         for argv in command:
-            reply = call(argv)
-            if argv[0].lower() in _REPLY_CONVERSION_COMMANDS:
+            reply = execute(session, argv)
+            kind = type(reply)
+            if kind is Block:
+                reply = session.call(argv)
+            elif kind is list and argv[0].lower() in _REPLY_CONVERSION_COMMANDS:
                 reply = to_redis_py(reply)
             append(reply)
 

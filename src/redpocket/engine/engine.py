@@ -129,9 +129,10 @@ class Engine:
             if self.ready_keys:
                 self.ready_keys.clear()
                 self.condition.notify_all()
-            now = time.monotonic()
-            if now >= self._next_cron:
-                self.cron(now)
+            if not self.commands_processed & 63:
+                now = time.monotonic()
+                if now >= self._next_cron:
+                    self.cron(now)
             return reply
 
     def call(self, session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:

@@ -1,0 +1,54 @@
+"""redpocket quickstart: Redis commands on the embedded engine, no server needed.
+
+    python examples/quickstart.py
+
+``redpocket.connect()`` returns a redis-py client whose commands run in an
+engine inside this process; point it at ``redis://localhost:6379/0`` instead
+and the same code talks to a Redis server.
+"""
+
+from __future__ import annotations
+
+import redis
+
+import redpocket
+
+
+def main() -> None:
+    """Walk through strings, hashes, sorted sets, lists, pipelines, transactions and Lua."""
+    r = redpocket.connect(decode_responses=True)  # embedded, in memory
+
+    r.set("greeting", "hello", ex=60)
+    print("GET greeting ->", r.get("greeting"), "| TTL:", r.ttl("greeting"))
+    print("INCR visits ->", r.incr("visits"), r.incr("visits"))
+
+    r.hset("user:1", mapping={"name": "Harry Potter", "house": "Gryffindor", "age": "17"})
+    print("HGETALL user:1 ->", r.hgetall("user:1"))
+
+    r.zadd("scores", {"harry": 42, "hermione": 99, "ron": 17})
+    print("top 2 ->", r.zrevrange("scores", 0, 1, withscores=True))
+
+    r.rpush("queue", "a", "b", "c")
+    print("LPOP queue ->", r.lpop("queue"), "| left:", r.lrange("queue", 0, -1))
+
+    with r.pipeline(transaction=False) as pipe:
+        for i in range(5):
+            pipe.incrby("counter", i)
+        print("pipeline ->", pipe.execute())
+
+    with r.pipeline() as tx:  # MULTI/EXEC
+        tx.set("a", 1).incr("a").get("a")
+        print("transaction ->", tx.execute())
+
+    add = r.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    print("Lua ->", add(keys=["counter"], args=[100]))
+
+    try:
+        r.lpush("greeting", "x")
+    except redis.ResponseError as error:
+        print("error reply ->", error)
+    print("DBSIZE ->", r.dbsize())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Connections: ``connect(url)``, named connections, and Repocket's ``configure``.
+
+======================================  ======================================
+URL                                     client
+======================================  ======================================
+``memory://`` (or no URL)               embedded engine, in memory
+``redis://host:port/db``, ``rediss://``  a Redis or Valkey server
+``unix:///path/to/socket``              a Redis server on a Unix socket
+======================================  ======================================
+
+``REDPOCKET_URL`` in the environment sets the default URL.  Every client is
+a ``redis.Redis``, so all layers above run unchanged on any of them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import redis
+
+from .client import EmbeddedRedis, default_engine
+from .engine import Engine
+from .errors import ConfigurationError
+
+DEFAULT = "default"
+
+_connections: dict[str, redis.Redis] = {}
+_lock = threading.Lock()
+
+
+def _embedded_from_url(url: str, **options: Any) -> redis.Redis:
+    parsed = urlparse(url)
+    query = parse_qs(parsed.query)
+    db = int(query.get("db", ["0"])[0])
+    engine = options.pop("engine", None)
+    if parsed.netloc or parsed.path not in ("", "/"):
+        name = (parsed.netloc + parsed.path).strip("/")
+        engine = engine or _named_engine(name)
+    return EmbeddedRedis(engine or default_engine(), db=db, **options)
+
+
+_engines: dict[str, Engine] = {}
+
+
+def _named_engine(name: str) -> Engine:
+    with _lock:
+        if name not in _engines:
+            _engines[name] = Engine()
+        return _engines[name]
+
+
+def client_from_url(url: str | None = None, **options: Any) -> redis.Redis:
+    """Build a redis-py client for ``url`` (see the module docstring for the schemes)."""
+    url = url or os.environ.get("REDPOCKET_URL") or "memory://"
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "memory":
+        return _embedded_from_url(url, **options)
+    if scheme in ("redis", "rediss", "unix"):
+        return redis.Redis.from_url(url, **options)
+    raise ConfigurationError(
+        f"unsupported connection URL {url!r}: use memory://, redis://, rediss:// or unix://"
+    )
+
+
+def connect(target: str | redis.Redis | None = None, *, name: str = DEFAULT, **options: Any) -> redis.Redis:
+    """Make ``target`` (a URL or a redis-py client) the connection called ``name``; return its client.
+
+    With no target, the default connection is the embedded engine in memory
+    (or ``REDPOCKET_URL`` when set).  ``options`` go to the client, e.g.
+    ``decode_responses=True``.
+    """
+    if isinstance(target, redis.Redis):
+        if options:
+            raise ConfigurationError("options apply to URLs only; configure the redis-py client you pass instead")
+        client = target
+    elif target is None or isinstance(target, str):
+        client = client_from_url(target, **options)
+    else:
+        raise ConfigurationError(f"connect() takes a URL or a redis.Redis client, not {type(target).__name__}")
+    with _lock:
+        _connections[name] = client
+    return client
+
+
+def get_client(name: str = DEFAULT) -> redis.Redis:
+    """Return the client of connection ``name``; the default one is created on first use."""
+    with _lock:
+        client = _connections.get(name)
+    if client is not None:
+        return client
+    if name != DEFAULT:
+        raise ConfigurationError(f"no connection named {name!r}: call redpocket.connect(..., name={name!r}) first")
+    return connect()
+
+
+def disconnect(name: str | None = None) -> None:
+    """Forget connection ``name`` (all connections when ``None``) and close its client."""
+    with _lock:
+        names = list(_connections) if name is None else [name]
+        clients = [_connections.pop(n) for n in names if n in _connections]
+    for client in clients:
+        client.close()
+
+
+class configure:  # noqa: N801 - Repocket's spelling
+    """Repocket's configuration API: ``configure.connection_pool(...)`` and ``configure.get_connection()``."""
+
+    @staticmethod
+    def connection_pool(hostname: str = "localhost", port: int = 6379, db: int = 0, **options: Any) -> redis.Redis:
+        """Connect the default connection to a Redis server."""
+        return connect(redis.Redis(host=hostname, port=port, db=db, **options))
+
+    @staticmethod
+    def get_connection(name: str = DEFAULT) -> redis.Redis:
+        """Return the client of the default (or named) connection."""
+        return get_client(name)

@@ -1,0 +1,62 @@
+"""connect(), named connections, REDPOCKET_URL and Repocket's configure spelling."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+import redpocket
+from redpocket.client import EmbeddedRedis
+from redpocket.connections import configure
+
+
+@pytest.fixture(autouse=True)
+def _forget_connections():
+    yield
+    redpocket.disconnect()
+
+
+def test_default_connection_is_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDPOCKET_URL", raising=False)
+    client = redpocket.get_client()
+    assert isinstance(client, EmbeddedRedis)
+    client.set("x", "1")
+    assert redpocket.get_client().get("x") == b"1"
+
+
+def test_memory_urls_name_engines() -> None:
+    a = redpocket.connect("memory://alpha", name="a")
+    b = redpocket.connect("memory://beta", name="b")
+    again = redpocket.connect("memory://alpha", name="c")
+    a.set("k", "1")
+    assert b.get("k") is None
+    assert again.get("k") == b"1"
+
+
+def test_redis_url(redis_server) -> None:
+    client = redpocket.connect(f"redis://127.0.0.1:{redis_server.port}/2", name="srv")
+    assert isinstance(client, redis.Redis) and not isinstance(client, EmbeddedRedis)
+    assert redpocket.get_client("srv").ping()
+
+
+def test_env_url(monkeypatch: pytest.MonkeyPatch, redis_server) -> None:
+    monkeypatch.setenv("REDPOCKET_URL", f"redis://127.0.0.1:{redis_server.port}/0")
+    assert redpocket.connect().connection_pool.connection_kwargs["port"] == redis_server.port
+
+
+def test_bring_your_own_client() -> None:
+    mine = EmbeddedRedis()
+    assert redpocket.connect(mine, name="users") is mine
+    assert redpocket.get_client("users") is mine
+
+
+def test_unknown_name_and_bad_url() -> None:
+    with pytest.raises(redpocket.ConfigurationError, match="no connection named 'nope'"):
+        redpocket.get_client("nope")
+    with pytest.raises(redpocket.ConfigurationError, match="unsupported connection URL"):
+        redpocket.connect("ftp://example")
+
+
+def test_repocket_configure(redis_server) -> None:
+    configure.connection_pool(hostname="127.0.0.1", port=redis_server.port, db=0)
+    assert configure.get_connection().ping()
