@@ -23,10 +23,10 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _servers import redis_server  # noqa: E402
+from _servers import redis_server
 
-from redpocket.client import EmbeddedRedis  # noqa: E402
-from redpocket.engine import Engine  # noqa: E402
+from redpocket.client import EmbeddedRedis
+from redpocket.engine import Engine
 
 BATCH = 100
 

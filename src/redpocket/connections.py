@@ -105,7 +105,7 @@ def disconnect(name: str | None = None) -> None:
         client.close()
 
 
-class configure:  # noqa: N801 - Repocket's spelling
+class configure:
     """Repocket's configuration API: ``configure.connection_pool(...)`` and ``configure.get_connection()``."""
 
     @staticmethod

@@ -240,6 +240,23 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
         self._results.append(deferred)
         return deferred
 
+    def then(self, source: DeferredResult[Any], transform: Callable[[Any], T]) -> DeferredResult[T]:
+        """Return a DeferredResult filled with ``transform(source.result)`` once executed.
+
+        An error of ``source`` (or of ``transform``) becomes the error of the
+        new result instead of escaping from the pipeline's execution.
+        """
+        derived: DeferredResult[T] = DeferredResult()
+
+        def fill() -> None:
+            try:
+                derived.set(transform(source.result))
+            except Exception as error:
+                derived.set_error(error)
+
+        self.on_execute(fill)
+        return derived
+
     def on_execute(self, callback: Callable[[], Any]) -> None:
         """Run ``callback()`` after the root has executed and every result is filled."""
         self._batch.callbacks.append(callback)
