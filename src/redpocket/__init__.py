@@ -4,35 +4,63 @@
   Redis server, named connections (:mod:`redpocket.connections`)
 - :mod:`redpocket.engine`: the Redis-compatible engine that runs in-process
 - :mod:`redpocket.client`: the redis-py connection class for that engine
+- :class:`ActiveRecord` (``Model``) and :mod:`attributes`: the ORM (:mod:`redpocket.orm`)
 - :func:`pipeline`: pipelines with deferred results (:mod:`redpocket.pipeline`)
 - :class:`String`, :class:`Hash`, ... : typed keyspaces (:mod:`redpocket.keyspaces`)
 """
 
 from .client import EmbeddedConnection, EmbeddedRedis
 from .connections import configure, connect, disconnect, get_client
-from .errors import ConfigurationError, PipelineError, RedpocketError, ResultNotReady
+from .errors import (
+    ConfigurationError,
+    ConflictError,
+    DecodeError,
+    DefinitionError,
+    DoesNotExist,
+    ORMError,
+    PipelineError,
+    QueryError,
+    RedpocketError,
+    ResultNotReady,
+    UniqueError,
+    ValidationError,
+)
 from .keyspaces import Codec, Hash, HyperLogLog, Keyspace, List, Set, SortedSet, String
+from .orm import ActiveRecord, Model, QuerySet, ResultSet, attributes
 from .pipeline import DeferredResult, PipelineContext, current_pipeline, pipeline
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActiveRecord",
     "Codec",
     "ConfigurationError",
+    "ConflictError",
+    "DecodeError",
     "DeferredResult",
+    "DefinitionError",
+    "DoesNotExist",
     "EmbeddedConnection",
     "EmbeddedRedis",
     "Hash",
     "HyperLogLog",
     "Keyspace",
     "List",
+    "Model",
+    "ORMError",
     "PipelineContext",
     "PipelineError",
+    "QueryError",
+    "QuerySet",
     "RedpocketError",
     "ResultNotReady",
+    "ResultSet",
     "Set",
     "SortedSet",
     "String",
+    "UniqueError",
+    "ValidationError",
+    "attributes",
     "configure",
     "connect",
     "current_pipeline",

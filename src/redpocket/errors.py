@@ -4,8 +4,17 @@
 
     RedpocketError
      ├── ConfigurationError      bad connection URL, unknown connection name
-     └── PipelineError           a pipeline context used the wrong way
-          └── ResultNotReady     DeferredResult.result read before execution
+     ├── PipelineError           a pipeline context used the wrong way
+     │    └── ResultNotReady     DeferredResult.result read before execution
+     └── ORMError
+          ├── DefinitionError    a model declaration that cannot work (at class creation)
+          ├── ValidationError    a value an attribute refuses (at assignment)
+          │    └── UniqueError   a unique value already held by another record (at save)
+          ├── ConflictError      a versioned record changed since it was loaded
+          ├── DoesNotExist       get() found nothing (Model.DoesNotExist subclasses it)
+          ├── MultipleObjectsReturned
+          ├── DecodeError        stored data an attribute cannot decode (names the key)
+          └── QueryError         an unknown attribute or lookup in a query
 
 Errors that Redis (or the embedded engine) answers reach the caller as
 redis-py's own exceptions (``redis.ResponseError`` and its subclasses), so
@@ -29,3 +38,46 @@ class PipelineError(RedpocketError):
 
 class ResultNotReady(PipelineError):
     """A :class:`~redpocket.pipeline.DeferredResult` was read before its pipeline executed."""
+
+
+class ORMError(RedpocketError):
+    """The base of the ORM's errors."""
+
+
+class DefinitionError(ORMError, TypeError):
+    """A model declaration that cannot work (raised when the class is created)."""
+
+
+class ValidationError(ORMError, ValueError):
+    """A value that an attribute does not accept; names the model, attribute, value and reason."""
+
+    def __init__(self, model: str, attribute: str, value: object, reason: str) -> None:
+        self.model = model
+        self.attribute = attribute
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{model}.{attribute}: {value!r} is not valid: {reason}")
+
+
+class UniqueError(ValidationError):
+    """A save would give a unique attribute a value another record already holds; nothing was written."""
+
+
+class ConflictError(ORMError):
+    """A versioned record changed in Redis since it was loaded; nothing was written."""
+
+
+class DoesNotExist(ORMError, LookupError):
+    """No record matches a ``get()``; each model has its own subclass, ``Model.DoesNotExist``."""
+
+
+class MultipleObjectsReturned(ORMError, LookupError):
+    """``get()`` matched more than one record."""
+
+
+class DecodeError(ORMError, ValueError):
+    """Stored data that an attribute cannot decode; names the Redis key and field."""
+
+
+class QueryError(ORMError, ValueError):
+    """A query that cannot be expressed (unknown attribute or lookup, lookup without the index it needs)."""

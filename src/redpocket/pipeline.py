@@ -173,8 +173,14 @@ class _Batch:
                     deferred.set_error(reply)
                 else:
                     deferred.set(reply)
+        failures: list[BaseException] = []
         for callback in self.callbacks:
-            callback()
+            try:
+                callback()
+            except Exception as error:  # every callback runs; the first failure is raised after
+                failures.append(error)
+        if failures:
+            raise failures[0]
 
     def _send(self, name: str) -> list[Any]:
         pipe = self.pipes[name]
@@ -256,6 +262,11 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
 
         self.on_execute(fill)
         return derived
+
+    def run_script(self, script: Any, keys: list[Any], args: list[Any]) -> DeferredResult[Any]:
+        """Queue a redis-py ``Script`` (EVALSHA, loaded first when the server lacks it)."""
+        self._target.scripts.add(script)
+        return self.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def on_execute(self, callback: Callable[[], Any]) -> None:
         """Run ``callback()`` after the root has executed and every result is filled."""

@@ -1,0 +1,64 @@
+"""The one place that names the ORM's Redis keys.
+
+Every key of a model carries the model's hash tag ``{namespace:Model}``, so
+one save touches one Redis Cluster slot:
+
+=====================================  ==========  =================================
+key                                    type        holds
+=====================================  ==========  =================================
+``{ns:Model}:id:<id>``                 hash        one record, a field per attribute
+``{ns:Model}:ids``                     set         the ids of every record
+``{ns:Model}:stream:<attr>:<id>``      string      a ByteStream attribute's bytes
+``{ns:Model}:eq:<attr>:<value>``       set         ids with that value (equality index)
+``{ns:Model}:num:<attr>``              sorted set  ids scored by value (numeric index)
+``{ns:Model}:pre:<attr>``              sorted set  ``value\\0id`` members (prefix index)
+``{ns:Model}:uniq:<attr>``             hash        value -> id (unique claims)
+``{ns:Model}:tmp:<random>``            any         a query's scratch key, with a TTL
+=====================================  ==========  =================================
+
+``ns`` is ``Meta.namespace`` (default ``redpocket``) and ``Model`` is
+``Meta.name`` (default: the class name), never the Python module, so moving
+a class to another module loses nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+
+class ModelKeys:
+    """Key names for one model."""
+
+    __slots__ = ("ids", "tag")
+
+    def __init__(self, namespace: str, name: str) -> None:
+        self.tag = "{%s:%s}" % (namespace, name)
+        self.ids = f"{self.tag}:ids"
+
+    def record(self, ident: str) -> str:
+        """Return the hash key of record ``ident``."""
+        return f"{self.tag}:id:{ident}"
+
+    def stream(self, attribute: str, ident: str) -> str:
+        """Return the string key of a ByteStream attribute of record ``ident``."""
+        return f"{self.tag}:stream:{attribute}:{ident}"
+
+    def equality(self, attribute: str, value: bytes) -> bytes:
+        """Return the set key of the ids whose ``attribute`` equals ``value`` (stored form)."""
+        return f"{self.tag}:eq:{attribute}:".encode() + value
+
+    def numeric(self, attribute: str) -> str:
+        """Return the sorted set key of a numeric index."""
+        return f"{self.tag}:num:{attribute}"
+
+    def prefix(self, attribute: str) -> str:
+        """Return the sorted set key of a prefix index."""
+        return f"{self.tag}:pre:{attribute}"
+
+    def unique(self, attribute: str) -> str:
+        """Return the hash key of a unique attribute's claims."""
+        return f"{self.tag}:uniq:{attribute}"
+
+    def temporary(self) -> str:
+        """Return a fresh scratch key for a query."""
+        return f"{self.tag}:tmp:{uuid.uuid4().hex}"
