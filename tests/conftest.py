@@ -27,6 +27,8 @@ from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
 
 BACKENDS = ["embedded", "redis"]
+# The same settings for both backends: the real server is started with them too.
+SERVER_SETTINGS = {"enable-debug-command": "local"}
 
 
 def free_port() -> int:
@@ -57,7 +59,8 @@ def start_redis_server(directory: Path, *extra: str) -> RedisServer:
     port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-         "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", str(directory / "redis.log"), *extra],
+         "--save", "", "--appendonly", "no", "--daemonize", "no",
+         *[arg for name, value in SERVER_SETTINGS.items() for arg in (f"--{name}", value)], "--logfile", str(directory / "redis.log"), *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -100,7 +103,7 @@ def make_client(backend: str, request: pytest.FixtureRequest) -> Iterator[Callab
     """Build clients of the current backend; all clients of one test share one engine or server."""
     clients: list[redis.Redis] = []
     if backend == "embedded":
-        engine = Engine()
+        engine = Engine(config=SERVER_SETTINGS)
 
         def make(**kwargs: Any) -> redis.Redis:
             client = EmbeddedRedis(engine, **kwargs)
@@ -132,13 +135,13 @@ def r(make_client: Callable[..., redis.Redis]) -> redis.Redis:
 @pytest.fixture
 def engine() -> Engine:
     """A fresh engine, for tests of engine internals."""
-    return Engine()
+    return Engine(config=SERVER_SETTINGS)
 
 
 @pytest.fixture
 def pair(redis_server: RedisServer) -> Iterator[Callable[..., tuple[redis.Redis, redis.Redis]]]:
     """Return a factory of (embedded, real) client pairs for differential tests."""
-    engine = Engine()
+    engine = Engine(config=SERVER_SETTINGS)
     admin = redis_server.client()
     admin.flushall()
     admin.script_flush()

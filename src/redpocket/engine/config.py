@@ -446,7 +446,7 @@ class Config:
         self.values["save"] = ""  # the embedded engine does not snapshot by default
         self.config_file: str = ""
         for name, value in overrides.items():
-            self.set(name.replace("_", "-"), str(value))
+            self.set(name, value)
         self.hz = self._effective_hz()
 
     def _effective_hz(self) -> int:
@@ -539,12 +539,12 @@ class Config:
             self.values["hz"] = str(self._effective_hz())
             self.hz = self._effective_hz()
 
-    def set(self, name: str, value: str) -> None:
+    def set(self, name: str, value: Any) -> None:
         """Set one setting as a configuration file line would (immutable and protected ones too)."""
-        setting = NAMES.get(name.lower())
+        setting = NAMES.get(name.lower().replace("_", "-"))
         if setting is None:
             raise ReplyError(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
-        self._apply(setting, self.parse(setting, value))
+        self._apply(setting, self.parse(setting, str(value)))
 
     def set_many(self, pairs: list[tuple[str, str]], protected_allowed: bool = False) -> None:
         """Apply ``CONFIG SET name value [name value ...]``: check every pair, then set all or none."""

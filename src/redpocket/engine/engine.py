@@ -76,6 +76,8 @@ class Engine:
         self.sessions: weakref.WeakValueDictionary[int, Session] = weakref.WeakValueDictionary()
         self.scripts: dict[bytes, bytes] = {}
         self.extensions: dict[str, Any] = {}
+        self.active_expire_enabled = True
+        self.lastsave = self.started
         self._client_ids = itertools.count(1)
         self._next_cron = 0.0
         self._lua: Any = None
@@ -179,6 +181,8 @@ class Engine:
         """Run periodic work: the active expiry cycle (Redis's serverCron)."""
         hz = self.config.hz
         self._next_cron = now + 1.0 / hz
+        if not self.active_expire_enabled:
+            return
         for db in self.databases:
             if db.expires:
                 active_expire_cycle(db)

@@ -93,12 +93,8 @@ def parse_long_double(text: bytes) -> LongDouble | None:
     """
     if not text or len(text) >= MAX_LONG_DOUBLE_CHARS:
         return None
-    # Redis copies the bytes into a C string: strtold stops at a NUL.
-    if b"\0" in text:
-        text = text[: text.index(b"\0")]
-        if not text:
-            return Fraction(0)
-    if text[0] in _SPACE:
+    # strtold stops at a NUL, and Redis 7.0 refuses a parse that did not use every byte.
+    if text[0] in _SPACE or b"\0" in text:
         return None
     match = _DECIMAL_RE.match(text)
     if match is not None:
@@ -132,9 +128,9 @@ def parse_long_double(text: bytes) -> LongDouble | None:
 
 def add_long_double(left: LongDouble, right: LongDouble) -> LongDouble:
     """Add two long doubles with long double rounding; ``nan`` when ``inf - inf``."""
-    if type(left) is float or type(right) is float:
-        return float(left) + float(right)
-    return round_fraction(left + right)  # type: ignore[operator]
+    if isinstance(left, Fraction) and isinstance(right, Fraction):
+        return round_fraction(left + right)
+    return float(left) + float(right)
 
 
 def is_finite(value: LongDouble) -> bool:
@@ -144,7 +140,7 @@ def is_finite(value: LongDouble) -> bool:
 
 def format_long_double_human(value: LongDouble) -> bytes:
     """Format like ``ld2string(..., LD_STR_HUMAN)``: ``%.17Lf`` with trailing zeros trimmed."""
-    if type(value) is float:
+    if not isinstance(value, Fraction):
         if math.isnan(value):
             return b"nan"
         if math.isinf(value):

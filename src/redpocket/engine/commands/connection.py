@@ -89,7 +89,7 @@ def ping(session: Session, argv: list[bytes]) -> Any:
     return PONG if len(argv) == 1 else argv[1]
 
 
-@define("echo", 2, "fast", group="connection")
+@define("echo", 2, "loading stale fast", group="connection")
 def echo(session: Session, argv: list[bytes]) -> Any:
     """ECHO message"""
     return argv[1]

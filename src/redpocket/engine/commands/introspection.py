@@ -1,0 +1,519 @@
+"""Introspection commands: COMMAND (INFO, DOCS, COUNT, LIST, GETKEYS) and OBJECT.
+
+``COMMAND`` is built from the live command table: name, arity, flags and key
+positions come from each :class:`~..registry.CommandSpec`; what the table
+does not hold (key specifications, tips, documentation) comes from Redis
+7.0.15's own metadata in :mod:`.command_reference`.  ACL categories are
+derived as Redis's ``setImplicitACLCategories`` does, from the flags, plus
+the command's explicit categories (from the reference, or from its group
+for commands Redis does not have).
+
+``OBJECT ENCODING`` needs each type's encoding rule; :func:`encoding_of`
+applies Redis 7.0's rules to the value's contents (see its docstring for
+what that cannot see).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final
+
+from ..args import is_int
+from ..keyspace import type_name
+from ..registry import CommandSpec, define, define_container
+from ..replies import ReplyError, SimpleString, map_reply, set_reply, syntax_error
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..session import Session
+
+# Redis's order of command flags in COMMAND INFO (addReplyFlagsForCommand).
+FLAG_ORDER: Final = (
+    "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking", "loading",
+    "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth", "may_replicate",
+    "no_mandatory_keys", "no_async_loading", "no_multi", "movablekeys", "allow_busy",
+)
+_FLAG_RANK: Final = {name: rank for rank, name in enumerate(FLAG_ORDER)}
+
+# Redis's ACL categories in bit order (acl.c ACLCommandCategories).
+CATEGORY_ORDER: Final = (
+    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog",
+    "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection",
+    "transaction", "scripting",
+)
+_CATEGORY_RANK: Final = {"@" + name: rank for rank, name in enumerate(CATEGORY_ORDER)}
+
+# The explicit category a command of each group carries, for commands Redis does not have.
+GROUP_CATEGORY: Final = {
+    "generic": "@keyspace", "keyspace": "@keyspace", "string": "@string", "list": "@list", "set": "@set",
+    "sorted-set": "@sortedset", "sorted_set": "@sortedset", "sortedset": "@sortedset", "hash": "@hash",
+    "pubsub": "@pubsub", "transactions": "@transaction", "transaction": "@transaction",
+    "connection": "@connection", "scripting": "@scripting", "hyperloglog": "@hyperloglog",
+    "geo": "@geo", "stream": "@stream", "bitmap": "@bitmap",
+}
+
+_reference: dict[str, Any] | None = None
+
+
+def reference() -> dict[str, Any]:
+    """Return Redis 7.0.15's command metadata, loading it on first use (it is large)."""
+    global _reference
+    if _reference is None:
+        from .command_reference import REFERENCE
+
+        _reference = REFERENCE
+    return _reference
+
+
+def reported_flags(spec: CommandSpec) -> list[str]:
+    """Return the flags COMMAND INFO shows for ``spec``, spelled and ordered as Redis does."""
+    names = {flag.replace("-", "_") for flag in spec.flags}
+    if spec.key_finder is not None:
+        names.add("movablekeys")
+    return sorted((name for name in names if name in _FLAG_RANK), key=_FLAG_RANK.__getitem__)
+
+
+def acl_categories(spec: CommandSpec) -> list[str]:
+    """Return ``spec``'s ACL categories (``@read``, ``@string`` ...) in Redis's order."""
+    flags = set(reported_flags(spec))
+    entry = reference().get(spec.fullname)
+    if entry is not None:
+        categories = set(entry[0])
+    else:
+        group_category = GROUP_CATEGORY.get(spec.group)
+        categories = {group_category} if group_category else set()
+    if "write" in flags:
+        categories.add("@write")
+    if "readonly" in flags and "@scripting" not in categories:
+        categories.add("@read")
+    if "admin" in flags:
+        categories.update(("@admin", "@dangerous"))
+    if "pubsub" in flags:
+        categories.add("@pubsub")
+    if "fast" in flags:
+        categories.add("@fast")
+    if "blocking" in flags:
+        categories.add("@blocking")
+    if "@fast" not in categories:
+        categories.add("@slow")
+    return sorted(categories, key=lambda name: _CATEGORY_RANK.get(name, len(_CATEGORY_RANK)))
+
+
+def _status_set(protocol: int, names: list[str]) -> Any:
+    return set_reply(protocol, [SimpleString(name.encode()) for name in names])
+
+
+def _key_spec_reply(protocol: int, key_spec: dict[str, Any]) -> Any:
+    flat: list[Any] = []
+    for field, value in key_spec.items():
+        flat.append(field.encode())
+        if field == "flags":
+            flat.append(_status_set(protocol, value))
+        elif field == "notes":
+            flat.append(value.encode())
+        else:  # begin_search / find_keys: {"type": ..., "spec": {...}}
+            inner = [
+                b"type", value["type"].encode(),
+                b"spec", map_reply(protocol, [x for k, v in value["spec"].items() for x in (k.encode(), _plain(v))]),
+            ]
+            flat.append(map_reply(protocol, inner))
+    return map_reply(protocol, flat)
+
+
+def _plain(value: Any) -> Any:
+    return value.encode() if isinstance(value, str) else value
+
+
+def derived_key_specs(spec: CommandSpec) -> list[dict[str, Any]]:
+    """Describe the key positions of a command Redis does not have as one key specification."""
+    if spec.first_key <= 0:
+        return []
+    last = spec.last_key - spec.first_key if spec.last_key >= 0 else spec.last_key
+    access = ["RW", "access", "update"] if "write" in spec.flags else ["RO", "access"]
+    return [{
+        "flags": access,
+        "begin_search": {"type": "index", "spec": {"index": spec.first_key}},
+        "find_keys": {"type": "range", "spec": {"lastkey": last, "keystep": spec.step or 1, "limit": 0}},
+    }]
+
+
+def command_info_reply(protocol: int, spec: CommandSpec | None) -> Any:
+    """Return one entry of COMMAND INFO (Redis's ``addReplyCommandInfo``); ``None`` for an unknown name."""
+    if spec is None:
+        return None
+    entry = reference().get(spec.fullname)
+    tips = entry[1] if entry is not None else []
+    key_specs = entry[2] if entry is not None else derived_key_specs(spec)
+    if spec.subcommands:
+        subcommands = [command_info_reply(protocol, sub) for sub in spec.subcommands.values()]
+    else:
+        subcommands = set_reply(protocol, [])
+    return [
+        spec.fullname.encode(),
+        spec.arity,
+        _status_set(protocol, reported_flags(spec)),
+        spec.first_key,
+        spec.last_key,
+        spec.step,
+        _status_set(protocol, acl_categories(spec)),
+        set_reply(protocol, [tip.encode() for tip in tips]),
+        set_reply(protocol, [_key_spec_reply(protocol, key_spec) for key_spec in key_specs]),
+        subcommands,
+    ]
+
+
+_SET_VALUED_DOC_FIELDS: Final = frozenset({"history", "doc_flags", "flags"})
+
+
+def _doc_value(protocol: int, field: str, value: Any) -> Any:
+    if field == "arguments":
+        return [_doc_map(protocol, argument) for argument in value]
+    if field == "history":
+        return set_reply(protocol, [[since.encode(), change.encode()] for since, change in value])
+    if field in _SET_VALUED_DOC_FIELDS:
+        return _status_set(protocol, value)
+    return _plain(value)
+
+
+def _doc_map(protocol: int, doc: dict[str, Any]) -> Any:
+    flat: list[Any] = []
+    for field, value in doc.items():
+        flat.append(field.encode())
+        flat.append(_doc_value(protocol, field, value))
+    return map_reply(protocol, flat)
+
+
+def command_docs_reply(protocol: int, spec: CommandSpec) -> Any:
+    """Return the COMMAND DOCS map of one command (Redis's ``addReplyCommandDocs``)."""
+    entry = reference().get(spec.fullname)
+    if entry is not None:
+        doc = dict(entry[3])
+    else:
+        doc = {"summary": spec.summary, "since": spec.since, "group": spec.group}
+        if spec.complexity:
+            doc["complexity"] = spec.complexity
+    reply = _doc_map(protocol, doc)
+    if spec.subcommands:
+        flat: list[Any] = []
+        for sub in spec.subcommands.values():
+            flat.append(sub.fullname.encode())
+            flat.append(command_docs_reply(protocol, sub))
+        subcommands = map_reply(protocol, flat)
+        if protocol == 3:
+            reply[b"subcommands"] = subcommands
+        else:
+            reply.extend((b"subcommands", subcommands))
+    return reply
+
+
+def find_command(engine: Engine, name: bytes) -> CommandSpec | None:
+    """Find a command by name, or a subcommand by ``container|sub`` (Redis's ``lookupCommandBySds``)."""
+    parts = name.lower().split(b"|")
+    if len(parts) > 2:
+        return None
+    spec = engine.commands.get(parts[0])
+    if spec is None or len(parts) == 1:
+        return spec
+    return spec.subcommands.get(parts[1])
+
+
+def _all_specs(engine: Engine) -> list[CommandSpec]:
+    specs = []
+    for spec in engine.commands.values():
+        specs.append(spec)
+        specs.extend(spec.subcommands.values())
+    return specs
+
+
+_command = define_container("command", -1, "loading stale", group="server", since="2.8.13")
+
+
+def command_all(session: Session, argv: list[bytes]) -> Any:
+    """COMMAND"""
+    return [command_info_reply(session.protocol, spec) for spec in session.engine.commands.values()]
+
+
+_command.handler = command_all
+_command.summary = "Get array of Redis command details"
+
+
+@define("command|count", 2, "loading stale", group="server", since="2.8.13")
+def command_count(session: Session, argv: list[bytes]) -> Any:
+    """COMMAND COUNT"""
+    return len(session.engine.commands)
+
+
+@define("command|info", -2, "loading stale", group="server", since="2.8.13")
+def command_info(session: Session, argv: list[bytes]) -> Any:
+    """COMMAND INFO [command-name ...]"""
+    if len(argv) == 2:
+        return command_all(session, argv)
+    engine = session.engine
+    return [command_info_reply(session.protocol, find_command(engine, name)) for name in argv[2:]]
+
+
+@define("command|docs", -2, "loading stale", group="server", since="7.0.0")
+def command_docs(session: Session, argv: list[bytes]) -> Any:
+    """COMMAND DOCS [command-name ...]"""
+    engine = session.engine
+    if len(argv) == 2:
+        specs = list(engine.commands.values())
+    else:
+        specs = [spec for spec in (find_command(engine, name) for name in argv[2:]) if spec is not None]
+    flat: list[Any] = []
+    for spec in specs:
+        flat.append(spec.fullname.encode())
+        flat.append(command_docs_reply(session.protocol, spec))
+    return map_reply(session.protocol, flat)
+
+
+@define("command|list", -2, "loading stale", group="server", since="7.0.0")
+def command_list(session: Session, argv: list[bytes]) -> Any:
+    """COMMAND LIST [FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]"""
+    kind = argument = None
+    i = 2
+    while i < len(argv):
+        if argv[i].lower() == b"filterby" and len(argv) - 1 - i == 2:
+            kind = argv[i + 1].lower()
+            if kind not in (b"module", b"aclcat", b"pattern"):
+                raise syntax_error()
+            argument = argv[i + 2].decode("utf-8", "surrogateescape")
+            i += 3
+        else:
+            raise syntax_error()
+    specs = _all_specs(session.engine)
+    if kind == b"module":
+        specs = []  # the engine has no modules
+    elif kind == b"aclcat":
+        category = "@" + str(argument).lower()
+        specs = [spec for spec in specs if category in acl_categories(spec)]
+    elif kind == b"pattern":
+        pattern = str(argument).lower()
+        specs = [spec for spec in specs if fnmatch.fnmatchcase(spec.fullname, pattern)]
+    return [spec.fullname.encode() for spec in specs]
+
+
+def _getkeys_target(session: Session, argv: list[bytes]) -> tuple[CommandSpec, list[bytes]]:
+    target = argv[2:]
+    engine = session.engine
+    spec = engine.commands.get(target[0].lower())
+    if spec is not None and spec.subcommands and len(target) > 1:
+        spec = spec.subcommands.get(target[1].lower())
+    if spec is None:
+        raise ReplyError("ERR Invalid command specified")
+    entry = reference().get(spec.fullname)
+    has_key_specs = bool(entry[2]) if entry is not None else spec.first_key > 0
+    if spec.key_finder is None and spec.first_key <= 0 and not has_key_specs:
+        raise ReplyError("ERR The command has no key arguments")
+    if not spec.arity_ok(len(target)):
+        raise ReplyError("ERR Invalid number of arguments specified for command")
+    return spec, target
+
+
+@define("command|getkeys", -4, "loading stale", group="server", since="2.8.13")
+def command_getkeys(session: Session, argv: list[bytes]) -> Any:
+    """COMMAND GETKEYS command [arg ...]"""
+    spec, target = _getkeys_target(session, argv)
+    keys = spec.keys(target)
+    if not keys and "no-mandatory-keys" not in spec.flags and "no_mandatory_keys" not in spec.flags:
+        raise ReplyError("ERR Invalid arguments specified for command")
+    return keys
+
+
+@define("command|getkeysandflags", -4, "loading stale", group="server", since="7.0.0")
+def command_getkeysandflags(session: Session, argv: list[bytes]) -> Any:
+    """COMMAND GETKEYSANDFLAGS command [arg ...]"""
+    spec, target = _getkeys_target(session, argv)
+    keys = spec.keys(target)
+    if not keys and "no-mandatory-keys" not in spec.flags and "no_mandatory_keys" not in spec.flags:
+        raise ReplyError("ERR Invalid arguments specified for command")
+    entry = reference().get(spec.fullname)
+    key_specs = entry[2] if entry is not None and entry[2] else derived_key_specs(spec)
+    flags = key_specs[0]["flags"] if key_specs else ["RW", "access", "update"]
+    return [[key, _status_set(session.protocol, flags)] for key in keys]
+
+
+@define("command|help", 2, "loading stale", group="server", since="5.0.0")
+def command_help(session: Session, argv: list[bytes]) -> Any:
+    """COMMAND HELP"""
+    return help_reply([
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
+        "HELP",
+        "    Prints this help.",
+    ])
+
+
+def help_reply(lines: list[str]) -> list[SimpleString]:
+    """Return a HELP reply: status lines, as Redis's ``addReplyHelp`` sends them."""
+    return [SimpleString(line.encode()) for line in lines]
+
+
+# -- OBJECT ---------------------------------------------------------------------
+
+SHARED_INTEGERS: Final = 10000  # Redis shares the integers 0..9999 (OBJ_SHARED_INTEGERS)
+SHARED_REFCOUNT: Final = 2**31 - 1  # OBJ_SHARED_REFCOUNT
+LFU_INIT_VAL: Final = 5
+
+
+def string_encoding(value: bytes) -> str:
+    """Return the encoding Redis 7.0 gives a string stored by SET: ``int``, ``embstr`` or ``raw``."""
+    if len(value) <= 20 and is_int(value):
+        return "int"
+    return "embstr" if len(value) <= 44 else "raw"
+
+
+def encoding_of(engine: Engine, value: Any) -> str:
+    """Return the ``OBJECT ENCODING`` of a stored value under Redis 7.0's rules.
+
+    The rules are applied to the value as it is now.  Redis never converts
+    a container back to its compact encoding (a set that once held 513
+    members stays ``hashtable``), and APPEND/SETRANGE always leave ``raw``
+    strings; the engine does not record that history.
+    """
+    config = engine.config
+    kind = type(value)
+    if kind is bytes:
+        return string_encoding(value)
+    if kind is deque:
+        return "quicklist"
+    if kind is dict:
+        limit = int(config.get("hash-max-listpack-value"))
+        if len(value) > int(config.get("hash-max-listpack-entries")):
+            return "hashtable"
+        for field, item in value.items():
+            if len(field) > limit or len(item) > limit:
+                return "hashtable"
+        return "listpack"
+    if kind is set:
+        if len(value) <= int(config.get("set-max-intset-entries")) and all(is_int(m) for m in value):
+            return "intset"
+        return "hashtable"
+    name = type_name(value)
+    if name == "zset":
+        if len(value) > int(config.get("zset-max-listpack-entries")):
+            return "skiplist"
+        limit = int(config.get("zset-max-listpack-value"))
+        for member, _score in value:
+            if len(member) > limit:
+                return "skiplist"
+        return "listpack"
+    if name == "stream":
+        return "stream"
+    return str(getattr(value, "encoding", "raw"))
+
+
+def _uses_shared_integers(engine: Engine) -> bool:
+    # Shared integers are off when maxmemory is set with an LRU/LFU policy (MAXMEMORY_FLAG_NO_SHARED_INTEGERS).
+    policy = engine.config.get("maxmemory-policy")
+    return engine.config.get("maxmemory") == "0" or not ("lru" in policy or "lfu" in policy)
+
+
+def is_shared_integer(engine: Engine, value: Any) -> bool:
+    """Tell whether Redis would store ``value`` as one of its shared integer objects."""
+    return (
+        type(value) is bytes
+        and len(value) <= 5
+        and is_int(value)
+        and 0 <= int(value) < SHARED_INTEGERS
+        and _uses_shared_integers(engine)
+    )
+
+
+def _object_value(session: Session, key: bytes) -> Any:
+    # OBJECT does not touch the key (LOOKUP_NOTOUCH) nor count hits and misses.
+    db = session.db
+    if db.expires and key in db.expires:
+        db.expire_if_needed(key)
+    return db.data.get(key)
+
+
+define_container("object", -2, "", group="generic", since="2.2.3")
+
+
+@define("object|encoding", 3, "readonly", 2, 2, 1, group="generic", since="2.2.3")
+def object_encoding(session: Session, argv: list[bytes]) -> Any:
+    """OBJECT ENCODING key"""
+    value = _object_value(session, argv[2])
+    if value is None:
+        return None
+    return encoding_of(session.engine, value).encode()
+
+
+@define("object|refcount", 3, "readonly", 2, 2, 1, group="generic", since="2.2.3")
+def object_refcount(session: Session, argv: list[bytes]) -> Any:
+    """OBJECT REFCOUNT key"""
+    value = _object_value(session, argv[2])
+    if value is None:
+        return None
+    return SHARED_REFCOUNT if is_shared_integer(session.engine, value) else 1
+
+
+@define("object|idletime", 3, "readonly", 2, 2, 1, group="generic", since="2.2.3")
+def object_idletime(session: Session, argv: list[bytes]) -> Any:
+    """OBJECT IDLETIME key"""
+    value = _object_value(session, argv[2])
+    if value is None:
+        return None
+    if "lfu" in session.engine.config.get("maxmemory-policy"):
+        raise ReplyError(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching "
+            "between policies at runtime LRU and LFU data will take some time to adjust."
+        )
+    return 0  # the keyspace keeps no access time per key
+
+
+@define("object|freq", 3, "readonly", 2, 2, 1, group="generic", since="4.0.0")
+def object_freq(session: Session, argv: list[bytes]) -> Any:
+    """OBJECT FREQ key"""
+    value = _object_value(session, argv[2])
+    if value is None:
+        return None
+    if "lfu" not in session.engine.config.get("maxmemory-policy"):
+        raise ReplyError(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when "
+            "switching between policies at runtime LRU and LFU data will take some time to adjust."
+        )
+    # No access counter is kept per key: report an untouched, fully decayed counter.
+    return 0
+
+
+@define("object|help", 2, "loading stale", group="generic", since="6.2.0")
+def object_help(session: Session, argv: list[bytes]) -> Any:
+    """OBJECT HELP"""
+    return help_reply([
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ])
+
