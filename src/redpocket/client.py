@@ -170,7 +170,8 @@ class EmbeddedRedis(redis.Redis):
             conn = self.connection_pool.make_connection()
             conn.connect()
             self._local.connection = conn
-        return conn  # type: ignore[no-any-return]
+        assert isinstance(conn, EmbeddedConnection)
+        return conn
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         """Execute one command in the engine and apply redis-py's response callback."""

@@ -199,6 +199,8 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
     wraps each connection's batch in MULTI/EXEC (roots only).
     """
 
+    _event_dispatcher: Any = None
+
     def __init__(self, pipe: PipelineContext | None = None, name: str | None = None, transaction: bool = False) -> None:
         if pipe is not None and not isinstance(pipe, PipelineContext):
             raise PipelineError(
@@ -208,7 +210,7 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
         if pipe is not None and transaction and not pipe._batch.transaction:
             raise PipelineError("transaction=True can only be set on the outermost pipeline context")
         self.parent = pipe
-        self.name = name or (pipe.name if pipe is not None else DEFAULT)
+        self.name: str = name or (pipe.name if pipe is not None else DEFAULT)
         self._batch: _Batch = pipe._batch if pipe is not None else _Batch(transaction)
         self._owner = threading.get_ident()
         self._marks: tuple[dict[str, int], int] | None = None
@@ -278,7 +280,7 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
             raise PipelineError("only the outermost pipeline context executes; exit the `with` block instead")
         self._batch.execute()
 
-    def reset(self) -> None:
+    def discard(self) -> None:
         """Discard everything queued in this context's batch."""
         self._batch.discard_after(({}, 0))
 

@@ -73,9 +73,18 @@ class Engine:
         self.watched_keys: dict[tuple[int, bytes], set[Session]] = {}
         self.blocked_clients = 0
         self.ready_keys: set[tuple[int, bytes]] = set()
+        # Called with the set of (db_index, key) written while clients were
+        # blocked (engine.blocked_clients > 0); the TCP server retries its
+        # parked clients from here, embedded threads wake on the condition.
+        self.ready_listeners: list[Any] = []
         self.sessions: weakref.WeakValueDictionary[int, Session] = weakref.WeakValueDictionary()
         self.scripts: dict[bytes, bytes] = {}
         self.extensions: dict[str, Any] = {}
+        # Called as hook(session, db_index, argv, reply) after every write command
+        # that changed the keyspace (also the writes a script or EXEC runs), and
+        # as hook(None, db_index, [b"DEL", key], None) when a key expires: the
+        # append-only file and keyspace notifications listen here.
+        self.propagators: list[Any] = []
         self.active_expire_enabled = True
         self.lastsave = self.started
         self._client_ids = itertools.count(1)
@@ -118,17 +127,19 @@ class Engine:
         spec = self.commands.get(argv[0].lower())
         if spec is None or spec.subcommands or not spec.arity_ok(len(argv)):
             found = self.lookup(argv)
-            if type(found) is ReplyError:
+            if isinstance(found, ReplyError):
                 if session.multi is not None:
                     session.multi_error = True
                 return found
-            spec = found  # type: ignore[assignment]
+            spec = found
         if session.multi is not None and argv[0].lower() not in _MULTI_IMMEDIATE:
             session.multi.append((spec, argv))
             return QUEUED
         with self.lock:
             reply = self.call(session, spec, argv)
             if self.ready_keys:
+                for listener in self.ready_listeners:
+                    listener(self.ready_keys)
                 self.ready_keys.clear()
                 self.condition.notify_all()
             if not self.commands_processed & 63:
@@ -142,6 +153,13 @@ class Engine:
         self.commands_processed += 1
         spec.calls += 1
         try:
+            if self.propagators and "write" in spec.flags:
+                dirty = self.dirty
+                reply = spec.handler(session, argv)  # type: ignore[misc]
+                if self.dirty != dirty:
+                    for hook in self.propagators:
+                        hook(session, session.db.index, argv, reply)
+                return reply
             return spec.handler(session, argv)  # type: ignore[misc]
         except ReplyError as error:
             spec.failed_calls += 1
@@ -192,6 +210,8 @@ class Engine:
         self.dirty += 1
         if self.watched_keys:
             self.touch_watched(db.index, key)
+        for hook in self.propagators:
+            hook(None, db.index, [b"DEL", key], None)
 
     # -- WATCH --------------------------------------------------------------------
     def watch(self, session: Session, key: bytes) -> None:

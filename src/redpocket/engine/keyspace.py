@@ -45,7 +45,7 @@ def type_name(value: Any) -> str:
 class Database:
     """One numbered database: a dict of keys and a dict of expiry times (ms)."""
 
-    __slots__ = ("index", "engine", "data", "expires")
+    __slots__ = ("data", "engine", "expires", "index")
 
     def __init__(self, index: int, engine: Engine) -> None:
         self.index = index
@@ -180,7 +180,7 @@ class Database:
         import random
 
         while self.data:
-            key = random.choice(list(self.data))  # noqa: S311 - not security relevant
+            key = random.choice(list(self.data))
             if not self.expire_if_needed(key):
                 return key
         return None

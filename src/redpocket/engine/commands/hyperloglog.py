@@ -26,7 +26,7 @@ from ..types.hyperloglog import (
     pattern,
     peek,
     remember,
-    sparse_max_into,
+    sparse_registers,
     unpack_dense,
 )
 
@@ -64,8 +64,7 @@ def _store(db: Database, key: bytes, hll: HyperLogLog, created: bool) -> None:
 
 def _merge(db: Database, keys: list[bytes]) -> tuple[bytearray, bool]:
     """Return the register-wise maximum of the HLLs at ``keys`` and whether any is dense."""
-    raw = bytearray(REGISTERS)
-    dense = 0
+    merged = 0
     use_dense = False
     for key in keys:
         value = db.lookup_read(key)
@@ -74,13 +73,15 @@ def _merge(db: Database, keys: list[bytes]) -> tuple[bytearray, bool]:
         _check(value)
         if value[4] == DENSE:
             use_dense = True
-            registers = int.from_bytes(unpack_dense(value), "little")
-            dense = max_registers(dense, registers) if dense else registers
-        elif not sparse_max_into(raw, value, _tail(value)):
-            raise ReplyError(CORRUPTED)
-    if dense:
-        raw = bytearray(max_registers(dense, int.from_bytes(raw, "little")).to_bytes(REGISTERS, "little"))
-    return raw, use_dense
+            raw = unpack_dense(value)
+        else:
+            decoded = sparse_registers(value, _tail(value))
+            if decoded is None:
+                raise ReplyError(CORRUPTED)
+            raw = decoded
+        registers = int.from_bytes(raw, "little")
+        merged = max_registers(merged, registers) if merged else registers
+    return bytearray(merged.to_bytes(REGISTERS, "little")), use_dense
 
 
 def _tail(value: bytes) -> int:

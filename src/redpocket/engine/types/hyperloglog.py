@@ -25,6 +25,7 @@ import math
 import re
 import struct
 from bisect import bisect_right
+from itertools import accumulate
 from typing import Final
 
 HLL_P: Final = 14
@@ -199,12 +200,50 @@ def _val_op(value: int, length: int) -> int:
     return 0x80 | ((value - 1) << 2) | (length - 1)
 
 
+# Every opcode but XZERO is one byte outside 0x40-0x7f, so the leftmost such byte
+# always starts an XZERO: splitting on them tokenizes the code without a loop.
+_XZERO = re.compile(rb"([\x40-\x7f][\x00-\xff])")
+_EXPAND: Final = {op: "\0" * (op + 1) for op in range(0x40)} | {
+    op: chr(((op >> 2) & 0x1F) + 1) * ((op & 3) + 1) for op in range(0x80, 0x100)
+}
+_SPAN: Final = bytes(op + 1 if op < 0x40 else (op & 3) + 1 if op >= 0x80 else 0 for op in range(256))
+
+
+def _split_sparse(data: bytes | bytearray) -> list[bytes] | None:
+    """Split the opcodes into runs of one-byte opcodes and XZERO pairs; ``None`` if cut short."""
+    parts = _XZERO.split(bytes(data[HEADER_SIZE:]))
+    last = parts[-1]
+    if last and 0x40 <= last[-1] < 0x80:
+        return None  # an XZERO truncated by the end of the string
+    return parts
+
+
+def _xzero_len(pair: bytes) -> int:
+    return (((pair[0] & 0x3F) << 8) | pair[1]) + 1
+
+
 def sparse_registers(data: bytes | bytearray, tail: int = 0) -> bytearray | None:
     """Decode a sparse HLL string into one byte per register; ``None`` if it is corrupted.
 
     ``tail`` is the byte after the end of the string (Redis's sds terminator),
     which an XZERO opcode cut short by the end reads as its second byte.
     """
+    parts = _split_sparse(data)
+    if parts is None:
+        return _sparse_registers_slow(data, tail)
+    pieces = []
+    for i, part in enumerate(parts):
+        if i & 1:
+            pieces.append("\0" * _xzero_len(part))
+        elif part:
+            pieces.append(part.decode("latin-1").translate(_EXPAND))
+    text = "".join(pieces)
+    if len(text) != REGISTERS:
+        return None
+    return bytearray(text.encode("latin-1"))
+
+
+def _sparse_registers_slow(data: bytes | bytearray, tail: int) -> bytearray | None:
     raw = bytearray(REGISTERS)
     end = len(data)
     p = HEADER_SIZE
@@ -229,68 +268,26 @@ def sparse_registers(data: bytes | bytearray, tail: int = 0) -> bytearray | None
     return raw if index == REGISTERS else None
 
 
-def sparse_max_into(raw: bytearray, data: bytes | bytearray, tail: int = 0) -> bool:
-    """Raise ``raw``'s registers to those of the sparse HLL string ``data`` (``hllMerge``); ``False`` if corrupted."""
-    end = len(data)
-    p = HEADER_SIZE
-    index = 0
-    while p < end:
-        op = data[p]
-        if op < 0x40:
-            index += op + 1
-            p += 1
-        elif op < 0x80:
-            index += (((op & 0x3F) << 8) | (data[p + 1] if p + 1 < end else tail)) + 1
-            p += 2
-        else:
-            run = (op & 3) + 1
-            if index + run > REGISTERS:
-                return False
-            value = ((op >> 2) & 0x1F) + 1
-            for i in range(index, index + run):
-                if raw[i] < value:
-                    raw[i] = value
-            index += run
-            p += 1
-        if index > REGISTERS:
-            return False
-    return index == REGISTERS
-
-
 def _decode_sparse(data: bytes | bytearray) -> tuple[list[int], bytearray, list[int]] | None:
     """Return (opcode first registers, opcode lengths, histogram) of a well-formed sparse string."""
-    firsts: list[int] = []
-    kinds = bytearray()
-    histo = [0] * 64
-    end = len(data)
-    p = HEADER_SIZE
-    index = 0
-    while p < end:
-        op = data[p]
-        firsts.append(index)
-        if op < 0x40:
-            run = op + 1
-            histo[0] += run
-            kinds.append(1)
-            p += 1
-        elif op < 0x80:
-            if p + 1 >= end:
-                return None
-            run = (((op & 0x3F) << 8) | data[p + 1]) + 1
-            histo[0] += run
-            kinds.append(2)
-            p += 2
-        else:
-            run = (op & 3) + 1
-            histo[((op >> 2) & 0x1F) + 1] += run
-            kinds.append(1)
-            p += 1
-        index += run
-        if index > REGISTERS:
-            return None
-    if index != REGISTERS:
+    parts = _split_sparse(data)
+    if parts is None:
         return None
-    return firsts, kinds, histo
+    spans: list[int] = []
+    kinds = bytearray()
+    for i, part in enumerate(parts):
+        if i & 1:
+            spans.append(_xzero_len(part))
+            kinds.append(2)
+        elif part:
+            spans.extend(part.translate(_SPAN))
+            kinds += b"\x01" * len(part)
+    firsts = list(accumulate(spans, initial=0))
+    if firsts.pop() != REGISTERS:
+        return None
+    raw = sparse_registers(data)
+    assert raw is not None
+    return firsts, kinds, histogram(raw)
 
 
 # -- validation ----------------------------------------------------------------------

@@ -299,7 +299,7 @@ class CommonSubsequence:
     the match ranges are Redis's own.
     """
 
-    __slots__ = ("a", "b", "rows", "length")
+    __slots__ = ("a", "b", "length", "rows")
 
     def __init__(self, a: bytes, b: bytes) -> None:
         self.a = a
