@@ -29,8 +29,10 @@ aware values are converted to UTC.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import decimal
+import math
 import enum
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 NOTHING: Any = type("NOTHING", (), {"__repr__": lambda self: "NOTHING"})()
 
 INDEX_KINDS = ("equality", "numeric", "prefix")
+JSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
 class Attribute:
@@ -121,6 +124,8 @@ class Attribute:
 
     def __set__(self, record: Any, value: Any) -> None:
         value = self.clean(value)
+        if self.primary_key and record._stored is not None and value != record._data.get(self.name):
+            raise self.invalid(value, "the primary key of a saved record cannot change (create a new record instead)")
         record._data[self.name] = value
         record._dirty.add(self.name)
 
@@ -157,7 +162,8 @@ class Attribute:
         """Return the default for a new record (calling a callable default)."""
         if self.default is NOTHING:
             return None
-        value = self.default() if callable(self.default) else self.default
+        # A non-callable default is copied, so records never share a mutable value.
+        value = self.default() if callable(self.default) else copy.deepcopy(self.default)
         return self.clean(value) if value is not None else None
 
     # -- codec --------------------------------------------------------------------
@@ -248,7 +254,10 @@ class Float(_Numeric):
     def convert(self, value: Any) -> Any:
         if isinstance(value, bool):
             raise self.invalid(value, "expected a number, got bool")
-        return float(super().convert(value))
+        number = float(super().convert(value))
+        if math.isnan(number):
+            raise self.invalid(value, "NaN cannot be stored or indexed")
+        return number
 
     def to_redis(self, value: Any) -> bytes:
         return repr(value).encode()
@@ -412,14 +421,15 @@ class JSON(Attribute):
     type_name = "a JSON value"
 
     def convert(self, value: Any) -> Any:
+        # Normalised to what reading it back gives (tuples become lists); values
+        # JSON has no type for (datetime, dataclasses, sets) are refused.
         try:
-            orjson.dumps(value)
+            return orjson.loads(orjson.dumps(value, option=JSON_OPTIONS))
         except TypeError as error:
             raise self.invalid(value, f"not JSON serialisable: {error}") from None
-        return value
 
     def to_redis(self, value: Any) -> bytes:
-        return orjson.dumps(value)
+        return orjson.dumps(value, option=JSON_OPTIONS)
 
     def from_redis(self, raw: bytes) -> Any:
         return orjson.loads(raw)

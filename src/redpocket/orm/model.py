@@ -4,18 +4,36 @@ A model's metaclass builds ``_meta`` (attributes, primary key, indexes, key
 names) and checks the declaration, raising :class:`DefinitionError` at class
 creation.  A record is saved as one hash (see :mod:`.keys`); a save — the
 record, its old index entries removed, its new ones added, unique claims
-checked — is one Lua script, so it is atomic and one round trip.
+checked — is one Lua script (``scripts/apply.lua``), so it is atomic and one
+round trip.
 
 Concurrency: a save writes only the attributes assigned since the record was
 loaded, and the script first checks that the indexed attributes it rewrites
 still hold the values this process saw; if another writer changed them, the
 record's stored values are re-read and the save retried, so indexes never
-disagree with the data.  With ``class Meta: versioned = True`` a save of a
-record that changed since it was loaded raises :class:`ConflictError` instead.
+disagree with the data.  With ``class Meta: versioned = True`` a save (or
+``update()`` / ``delete()``) of a record that changed since it was loaded
+raises :class:`ConflictError` instead.
+
+Pipelines (``pipe=``):
+
+- a ``redpocket.pipeline()`` context: the script is queued; its outcome is
+  handled when the outermost block exits (a :class:`UniqueError` or
+  :class:`ConflictError` is raised there; the other records of the batch
+  are still written).  ``delete(pipe=ctx)`` returns a ``DeferredResult``
+  of the number of keys deleted.
+- a raw redis-py pipeline: the script is queued and its reply lands in the
+  pipeline's ``execute()`` results, as the raw list ``[b"ok", version,
+  deleted]`` / ``[b"unique", attribute, value]`` / ``[b"stale", attribute]``
+  / ``[b"conflict", version]``; nothing inspects it, and the record keeps
+  its unsaved state (a later save re-reads what it needs, so it stays
+  correct).  ``delete(pipe=raw)`` returns ``None``.  Prefer
+  ``redpocket.pipeline()``.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,8 +42,8 @@ import redis
 
 from ..connections import DEFAULT, get_client
 from ..errors import ConflictError, DecodeError, DefinitionError, DoesNotExist, MultipleObjectsReturned, UniqueError
-from ..pipeline import PipelineContext
-from .attributes import Attribute, AutoUUID, ByteStream, Pointer
+from ..pipeline import DeferredResult, PipelineContext
+from .attributes import Attribute, AutoUUID, ByteStream, DateTime, Pointer
 from .keys import ModelKeys
 
 if TYPE_CHECKING:
@@ -35,9 +53,10 @@ APPLY_LUA = (Path(__file__).parent / "scripts" / "apply.lua").read_text()
 ABSENT = b"\0absent"
 VERSION_FIELD = "_version"
 MAX_RETRIES = 25
+DECODE_ERRORS = (ValueError, TypeError, KeyError, UnicodeDecodeError, AttributeError, OverflowError)
 
 RESERVED = frozenset(
-    {"objects", "save", "delete", "create", "update", "refresh", "to_dict", "matches", "pk", "keys",
+    {"objects", "save", "delete", "create", "update", "refresh", "to_dict", "matches", "pk", "keys", "is_saved",
      "DoesNotExist", "MultipleObjectsReturned", "Meta", VERSION_FIELD}
 )
 
@@ -46,7 +65,7 @@ _pending_related: dict[str, list[Pointer]] = {}
 
 
 class Options:
-    """A model's ``_meta``: its attributes, primary key, indexes and key names."""
+    """A model's ``_meta``: its attributes, primary key, indexes, key names and precomputed save/load plans."""
 
     def __init__(self, model: type[ActiveRecord], attributes: dict[str, Attribute], meta: Any) -> None:
         self.model = model
@@ -60,20 +79,33 @@ class Options:
         self.streams = [a for a in attributes.values() if isinstance(a, ByteStream)]
         self.fields = [a for a in attributes.values() if not isinstance(a, ByteStream) and not a.primary_key]
         self.indexed = [a for a in attributes.values() if (a.index or a.unique) and not a.primary_key]
+        self.indexed_names = [a.name for a in self.indexed]
         self.pointers = [a for a in attributes.values() if isinstance(a, Pointer)]
         self.keys = ModelKeys(self.namespace, self.name)
-        self._scripts: dict[int, Any] = {}
+        # Hot-path plans: what _from_hash decodes and what a save must check.
+        self.decoders = [(a.name, a.name.encode(), a.from_redis) for a in attributes.values() if not isinstance(a, ByteStream)]
+        self.auto_now = [a.name for a in attributes.values() if isinstance(a, DateTime) and a.auto_now]
+        self.auto_now_add = [a.name for a in attributes.values() if isinstance(a, DateTime) and a.auto_now_add and not a.auto_now]
+        self.must_have = [
+            a for a in attributes.values()
+            if (a.required or not a.null) and not isinstance(a, ByteStream) and not a.primary_key
+        ]
+        self.required_streams = [a for a in self.streams if a.required]
+        self._script: Any = None
 
     def client(self) -> redis.Redis:
         """Return the redis-py client of the model's connection."""
         return get_client(self.connection)
 
-    def apply_script(self, client: Any) -> Any:
-        """Return the save/delete script registered on ``client``."""
-        script = self._scripts.get(id(client))
-        if script is None:
-            script = self._scripts[id(client)] = redis.commands.core.Script(client, APPLY_LUA)
-        return script
+    def apply_script(self) -> Any:
+        """Return the save/delete script (a redis-py ``Script``; call it with ``client=``)."""
+        if self._script is None:
+            self._script = redis.commands.core.Script(self.client(), APPLY_LUA)
+        return self._script
+
+
+def _reserved(name: str) -> bool:
+    return name in RESERVED or name.startswith("_") or "__" in name or hasattr(ActiveRecord, name)
 
 
 class ModelBase(type):
@@ -86,15 +118,24 @@ class ModelBase(type):
             return cls  # ActiveRecord itself
         attributes: dict[str, Attribute] = {}
         for base in reversed(cls.__mro__[1:]):
-            attributes.update(getattr(base, "_meta", None) and base._meta.attributes or {})  # type: ignore[attr-defined]
+            inherited = getattr(base, "_meta", None)
+            if inherited is None:
+                continue
+            for attr_name, attribute in inherited.attributes.items():
+                if attr_name in namespace:
+                    continue
+                # Each model owns its attribute objects: bind() records the model.
+                own = copy.copy(attribute)
+                setattr(cls, attr_name, own)
+                attributes[attr_name] = own
         for attr_name, value in namespace.items():
             if isinstance(value, Attribute):
-                if attr_name in RESERVED or attr_name.startswith("_"):
+                if _reserved(attr_name):
                     raise DefinitionError(f"{name}.{attr_name}: {attr_name!r} is a reserved name; choose another")
                 attributes[attr_name] = value
         primary = [n for n, a in attributes.items() if a.primary_key]
         if len(primary) > 1:
-            raise DefinitionError(f"{name} declares two primary keys: {', '.join(primary)}")
+            raise DefinitionError(f"{name} declares two primary keys: {', '.join(primary)} (keep one)")
         if not primary:
             if "id" in attributes:
                 raise DefinitionError(f"{name}.id must be the primary key (AutoUUID(), or primary_key=True)")
@@ -102,22 +143,25 @@ class ModelBase(type):
             implied.__set_name__(cls, "id")
             setattr(cls, "id", implied)
             attributes = {"id": implied, **attributes}
-        for attr_name, attribute in attributes.items():
-            attribute.bind(cls, attr_name)  # type: ignore[arg-type]
         pk = attributes[primary[0]] if primary else attributes["id"]
         if pk.null:
             raise DefinitionError(f"{name}.{pk.name}: a primary key cannot be null")
+        if isinstance(pk, ByteStream | Pointer) or pk.allowed_indexes == ():
+            raise DefinitionError(f"{name}.{pk.name}: a {type(pk).__name__} attribute cannot be the primary key")
+        for attr_name, attribute in attributes.items():
+            attribute.bind(cls, attr_name)  # type: ignore[arg-type]
         cls._meta = Options(cls, attributes, meta)  # type: ignore[arg-type,attr-defined]
         from .query import Manager
 
         cls.objects = Manager(cls)  # type: ignore[arg-type,attr-defined]
         cls.DoesNotExist = type("DoesNotExist", (DoesNotExist,), {"__module__": cls.__module__, "__qualname__": f"{name}.DoesNotExist"})  # type: ignore[attr-defined]
-        cls.MultipleObjectsReturned = type("MultipleObjectsReturned", (MultipleObjectsReturned,), {"__module__": cls.__module__})  # type: ignore[attr-defined]
+        cls.MultipleObjectsReturned = type(  # type: ignore[attr-defined]
+            "MultipleObjectsReturned", (MultipleObjectsReturned,),
+            {"__module__": cls.__module__, "__qualname__": f"{name}.MultipleObjectsReturned"},
+        )
         model_name = cls._meta.name  # type: ignore[attr-defined]
-        if model_name in registry and registry[model_name].__qualname__ != cls.__qualname__:
-            pass  # a redefinition (tests, reloads): the newest class wins
-        registry[model_name] = cls  # type: ignore[assignment]
-        registry.setdefault(name, cls)  # type: ignore[arg-type]
+        registry[model_name] = cls  # type: ignore[assignment]  # a redefinition (tests, reloads): the newest wins
+        registry[name] = cls  # type: ignore[assignment]
         for pointer in _pending_related.pop(name, []) + _pending_related.pop(model_name, []):
             _attach_related(pointer)
         for pointer in cls._meta.pointers:  # type: ignore[attr-defined]
@@ -134,7 +178,7 @@ def _attach_related(pointer: Pointer) -> None:
 
     target = pointer.target
     existing = target.__dict__.get(pointer.related_name or "")
-    if existing is not None and not isinstance(existing, RelatedQuery):
+    if (existing is not None and not isinstance(existing, RelatedQuery)) or pointer.related_name in target._meta.attributes:
         raise DefinitionError(
             f"{pointer.model_name}.{pointer.name}: related_name {pointer.related_name!r} clashes with "
             f"{target.__name__}.{pointer.related_name}"
@@ -185,7 +229,10 @@ class ActiveRecord(metaclass=ModelBase):
 
     def _ident(self) -> str:
         pk = type(self)._meta.pk
-        return pk.to_redis(self.pk).decode()
+        value = self.pk
+        if value is None:
+            raise pk.invalid(None, "the record has no primary key value yet: save it first")
+        return pk.to_redis(value).decode()
 
     def __getitem__(self, name: str) -> Any:
         if name not in type(self)._meta.attributes:
@@ -214,45 +261,51 @@ class ActiveRecord(metaclass=ModelBase):
         """Return the attribute values (pointers as ids, streams left out)."""
         return {name: self._data.get(name) for name, a in type(self)._meta.attributes.items() if not isinstance(a, ByteStream)}
 
-    def matches(self, kw: dict[str, Any]) -> bool:
-        """Tell whether every ``attribute=value`` of ``kw`` holds for this record."""
+    def matches(self, kw: dict[str, Any] | None = None, **conditions: Any) -> bool:
+        """Tell whether every ``attribute[__lookup]=value`` of ``kw`` (and ``conditions``) holds for this record."""
         from .query import parse_condition
 
-        return all(parse_condition(type(self), key, value).test(self) for key, value in kw.items())
+        items = {**(kw or {}), **conditions}
+        return all(parse_condition(type(self), key, value).test(self) for key, value in items.items())
 
     # -- loading -------------------------------------------------------------------
     @classmethod
-    def _from_hash(cls, ident: Any, raw: dict[Any, Any]) -> ActiveRecord:
+    def _from_hash(cls, ident: str, raw: dict[Any, Any]) -> ActiveRecord:
         """Build a record from its stored hash (raising DecodeError naming the key)."""
         meta = cls._meta
         record = cls.__new__(cls)
-        record._dirty = set()
-        record._pointers = {}
-        record._batch = None
-        stored: dict[str, bytes | None] = {}
+        if raw and isinstance(next(iter(raw)), str):  # a decode_responses client
+            raw = {k.encode(): (v.encode() if isinstance(v, str) else v) for k, v in raw.items()}
         data: dict[str, Any] = {}
-        normalised = {(k.encode() if isinstance(k, str) else k): (v.encode() if isinstance(v, str) else v) for k, v in raw.items()}
-        key = meta.keys.record(ident if isinstance(ident, str) else meta.pk.to_redis(ident).decode())
-        for name, attribute in meta.attributes.items():
-            if isinstance(attribute, ByteStream):
-                continue
-            value = normalised.get(name.encode())
+        stored: dict[str, bytes | None] = {}
+        get = raw.get
+        for name, field, decode in meta.decoders:
+            value = get(field)
             stored[name] = value
             if value is None:
                 data[name] = None
                 continue
             try:
-                data[name] = attribute.from_redis(value)
-            except (ValueError, TypeError, KeyError, UnicodeDecodeError) as error:
-                raise DecodeError(f"cannot decode {cls.__name__}.{name} from field {name!r} of key {key!r}: {error}") from None
-        if data.get(meta.pk.name) is None:
+                data[name] = decode(value)
+            except DECODE_ERRORS as error:
+                key = meta.keys.record(ident)
+                raise DecodeError(
+                    f"cannot decode {cls.__name__}.{name} from field {name!r} of key {key!r} "
+                    f"(stored {value[:80]!r}): {error}"
+                ) from None
+        pk_name = meta.pk.name
+        if data.get(pk_name) is None:
             try:
-                data[meta.pk.name] = meta.pk.clean(ident)
-            except Exception as error:
-                raise DecodeError(f"cannot decode the id of key {key!r}: {error}") from None
+                data[pk_name] = meta.pk.from_redis(ident.encode())
+            except DECODE_ERRORS as error:
+                raise DecodeError(f"cannot decode the id of key {meta.keys.record(ident)!r}: {error}") from None
+            stored[pk_name] = ident.encode()
         record._data = data
         record._stored = stored
-        version = normalised.get(VERSION_FIELD.encode())
+        record._dirty = set()
+        record._pointers = {}
+        record._batch = None
+        version = get(b"_version")
         record._version = int(version) if version else 0
         return record
 
@@ -280,7 +333,8 @@ class ActiveRecord(metaclass=ModelBase):
         found = target.objects.get_many([ident])[0]
         if found is None and not attribute.null:
             raise target.DoesNotExist(
-                f"{type(self).__name__}.{name} points to {target.__name__} {ident!s}, which does not exist"
+                f"{type(self).__name__}.{name} points to {target.__name__} {ident!s}, which does not exist "
+                f"(declare null=True to read a dangling pointer as None)"
             )
         self._pointers[name] = found
         return found
@@ -294,27 +348,36 @@ class ActiveRecord(metaclass=ModelBase):
         return record
 
     def _prepare(self) -> None:
+        """Fill automatic values (auto_now, primary key) and check required ones before a save."""
         meta = type(self)._meta
-        now = dt.datetime.now(dt.timezone.utc)
-        for name, attribute in meta.attributes.items():
-            if getattr(attribute, "auto_now", False) or (getattr(attribute, "auto_now_add", False) and self._stored is None and self._data.get(name) is None):
-                setattr(self, name, now)
-        if self.pk is None:
+        data = self._data
+        if meta.auto_now or meta.auto_now_add:
+            now = dt.datetime.now(dt.timezone.utc)
+            for name in meta.auto_now:
+                data[name] = now
+                self._dirty.add(name)
+            if self._stored is None:
+                for name in meta.auto_now_add:
+                    if data.get(name) is None:
+                        data[name] = now
+                        self._dirty.add(name)
+        if data.get(meta.pk.name) is None:
             setattr(self, meta.pk.name, meta.pk.default_value())
-        if self.pk is None:
-            raise meta.pk.invalid(None, "a record needs a primary key value before it is saved")
-        for name, attribute in meta.attributes.items():
-            if (attribute.required or not attribute.null) and not isinstance(attribute, ByteStream | AutoUUID):
-                if self._data.get(name) is None and not attribute.primary_key:
-                    reason = "required" if attribute.required else "not nullable and has no value"
-                    raise attribute.invalid(None, reason)
-            if attribute.required and isinstance(attribute, ByteStream) and self._stored is None and name not in self._data:
-                raise attribute.invalid(None, "required")
+            if data.get(meta.pk.name) is None:
+                raise meta.pk.invalid(None, "a record needs a primary key value before it is saved")
+        for attribute in meta.must_have:
+            if data.get(attribute.name) is None:
+                raise attribute.invalid(None, "required" if attribute.required else "not nullable and has no value")
+        if self._stored is None:
+            for attribute in meta.required_streams:
+                if data.get(attribute.name) is None:
+                    raise attribute.invalid(None, "required")
 
-    def _change(self, names: set[str], stored: dict[str, bytes | None], delete: bool = False) -> tuple[list[Any], list[Any]]:
+    def _change(self, names: set[str] | frozenset[str], stored: dict[str, bytes | None], delete: bool = False) -> tuple[list[Any], list[Any]]:
         """Build the KEYS and ARGV of the apply script for writing ``names`` (or deleting)."""
         meta = type(self)._meta
         keys = meta.keys
+        data = self._data
         ident = self._ident()
         script_keys: list[Any] = [keys.record(ident), keys.ids]
         key_index: dict[Any, int] = {}
@@ -331,59 +394,62 @@ class ActiveRecord(metaclass=ModelBase):
         sets: list[Any] = []
         deletes: list[Any] = []
         ops: list[Any] = []
-        for attribute in meta.attributes.values():
+        for attribute in meta.streams:
             name = attribute.name
-            if isinstance(attribute, ByteStream):
-                if delete:
+            if delete:
+                ops += ["del", k(keys.stream(name, ident)), "", ""]
+            elif name in names and name in data:
+                value = data[name]
+                if value is None:
                     ops += ["del", k(keys.stream(name, ident)), "", ""]
-                elif name in names and name in self._data:
-                    value = self._data[name]
-                    if value is None:
-                        ops += ["del", k(keys.stream(name, ident)), "", ""]
-                    else:
-                        ops += ["set", k(keys.stream(name, ident)), attribute.to_redis(value), ""]
-                continue
-            if attribute.primary_key:
-                if not delete and stored.get(name) is None:
-                    sets += [name, attribute.to_redis(self.pk)]
-                continue
+                else:
+                    ops += ["set", k(keys.stream(name, ident)), value, ""]
+        pk_name = meta.pk.name
+        if not delete and stored.get(pk_name) is None:
+            sets += [pk_name, ident]
+        for attribute in meta.fields:
+            name = attribute.name
             if not delete and name not in names:
                 continue
-            old = stored.get(name)
-            value = None if delete else self._data.get(name)
+            value = None if delete else data.get(name)
             new = None if value is None else attribute.to_redis(value)
             if not delete:
                 if new is None:
                     deletes.append(name)
                 else:
                     sets += [name, new]
-            if not (attribute.index or attribute.unique):
+            index = attribute.index
+            if index is None:
                 continue
+            old = stored.get(name)
             checks += [name, ABSENT if old is None else old]
             if old == new:
                 continue
-            if attribute.index == "equality":
+            if index == "equality":
                 if old is not None:
                     ops += ["srem", k(keys.equality(name, old)), ident, ""]
                 if new is not None:
                     ops += ["sadd", k(keys.equality(name, new)), ident, ""]
-            elif attribute.index == "numeric":
+            elif index == "numeric":
                 if new is not None:
                     ops += ["zadd", k(keys.numeric(name)), ident, repr(attribute.score(value))]
                 elif old is not None:
                     ops += ["zrem", k(keys.numeric(name)), ident, ""]
-            elif attribute.index == "prefix":
+            elif index == "prefix":
+                member_suffix = b"\0" + ident.encode()
                 if old is not None:
-                    ops += ["zrem", k(keys.prefix(name)), old + b"\0" + ident.encode(), ""]
+                    ops += ["zrem", k(keys.prefix(name)), old + member_suffix, ""]
                 if new is not None:
-                    ops += ["zadd", k(keys.prefix(name)), new + b"\0" + ident.encode(), "0"]
+                    ops += ["zadd", k(keys.prefix(name)), new + member_suffix, "0"]
             if attribute.unique:
                 if old is not None:
                     ops += ["release", k(keys.unique(name)), old, ""]
                 if new is not None:
                     claims += [k(keys.unique(name)), new, name]
-        version = str(self._version) if meta.versioned else ""
-        args: list[Any] = [ident, VERSION_FIELD if meta.versioned else "", version]
+        if meta.versioned:
+            args: list[Any] = [ident, VERSION_FIELD, str(self._version if self._stored is not None else 0)]
+        else:
+            args = [ident, "", ""]
         args += [len(checks) // 2, *checks, len(claims) // 3, *claims, len(sets) // 2, *sets]
         args += [len(deletes), *deletes, len(ops) // 4, *ops, "1" if delete else "0"]
         return script_keys, args
@@ -391,17 +457,18 @@ class ActiveRecord(metaclass=ModelBase):
     def _stored_now(self, client: Any) -> dict[str, bytes | None]:
         """Read the currently stored values of the indexed attributes (after a stale check)."""
         meta = type(self)._meta
-        names = [a.name for a in meta.indexed]
-        values = client.hmget(meta.keys.record(self._ident()), names) if names else []
-        stored = {n: (v.encode() if isinstance(v, str) else v) for n, v in zip(names, values, strict=True)}
-        stored[meta.pk.name] = meta.pk.to_redis(self.pk)
+        names = meta.indexed_names
+        values = client.hmget(meta.keys.record(self._ident()), [*names, meta.pk.name])
+        values = [v.encode() if isinstance(v, str) else v for v in values]
+        stored = dict(zip(names, values[:-1], strict=True))
+        stored[meta.pk.name] = values[-1]
         return stored
 
-    def _outcome(self, reply: Any, names: set[str], stored: dict[str, bytes | None], delete: bool) -> bool:
+    def _outcome(self, reply: Any, names: set[str] | frozenset[str], stored: dict[str, bytes | None], delete: bool) -> bool:
         """Handle the apply script's reply; return False when the save must be retried (stale)."""
         meta = type(self)._meta
-        status = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
-        if status == "ok":
+        status = reply[0]
+        if status == b"ok" or status == "ok":
             self._version = int(reply[1]) if meta.versioned else 0
             if delete:
                 self._stored = None
@@ -409,51 +476,63 @@ class ActiveRecord(metaclass=ModelBase):
                 self._deleted = int(reply[2])
             else:
                 merged = dict(stored)
-                for attribute in meta.attributes.values():
-                    if attribute.name in names and not isinstance(attribute, ByteStream):
-                        value = self._data.get(attribute.name)
-                        merged[attribute.name] = None if value is None else attribute.to_redis(value)
-                merged[meta.pk.name] = meta.pk.to_redis(self.pk)
+                data = self._data
+                for attribute in meta.fields:
+                    name = attribute.name
+                    if name in names:
+                        value = data.get(name)
+                        merged[name] = None if value is None else attribute.to_redis(value)
+                merged[meta.pk.name] = self._ident().encode()
                 self._stored = merged
-                self._dirty = set()
+                self._dirty.difference_update(names)
             return True
+        status = status.decode() if isinstance(status, bytes) else status
         if status == "stale":
             return False
         if status == "unique":
             attr = reply[1].decode() if isinstance(reply[1], bytes) else reply[1]
-            attribute = meta.attributes[attr]
-            raise UniqueError(type(self).__name__, attr, self._data.get(attr), "another record already holds this unique value; nothing was written")
+            raise UniqueError(
+                type(self).__name__, attr, self._data.get(attr),
+                "another record already holds this unique value; nothing was written",
+            )
         if status == "conflict":
+            now = reply[1].decode() if isinstance(reply[1], bytes) else reply[1]
             raise ConflictError(
                 f"{type(self).__name__} {self.pk!s} changed in Redis since it was loaded "
-                f"(version {self._version}, now {reply[1]!r}); reload it with refresh() and retry"
+                f"(version {self._version}, now {now}); reload it with refresh() and retry"
             )
         raise RuntimeError(f"unexpected reply from the save script: {reply!r}")  # pragma: no cover
 
-    def _run(self, names: set[str], pipe: Any, delete: bool = False) -> None:
+    def _run(self, names: set[str] | frozenset[str], pipe: Any, delete: bool = False) -> DeferredResult[int] | None:
         meta = type(self)._meta
         stored = dict(self._stored) if self._stored is not None else {}
         keys, args = self._change(names, stored, delete)
+        script = meta.apply_script()
         if isinstance(pipe, PipelineContext):
-            script = meta.apply_script(get_client(pipe.name if pipe.name != DEFAULT else meta.connection))
+            if pipe.name != meta.connection:
+                pipe = PipelineContext(pipe, name=meta.connection)  # join the batch on the model's connection
             reply = pipe.run_script(script, keys, args)
+            done: DeferredResult[int] = DeferredResult()
 
             def check() -> None:
-                if not self._outcome(reply.result, names, stored, delete):
-                    self._run(names, None, delete)
+                try:
+                    if not self._outcome(reply.result, names, stored, delete):
+                        self._run(names, None, delete)
+                    done.set(getattr(self, "_deleted", 0))
+                except Exception as error:
+                    done.set_error(error)
+                    raise
 
             pipe.on_execute(check)
-            return
-        if pipe is not None:  # a redis-py pipeline: the reply lands in its results
-            script = meta.apply_script(pipe)
+            return done
+        if pipe is not None:  # a raw redis-py pipeline: the reply lands in its results
             script(keys=keys, args=args, client=pipe)
-            return
+            return None
         client = meta.client()
-        script = meta.apply_script(client)
         for _ in range(MAX_RETRIES):
-            reply = script(keys=keys, args=args)
+            reply = script(keys=keys, args=args, client=client)
             if self._outcome(reply, names, stored, delete):
-                return
+                return None
             stored = self._stored_now(client)
             keys, args = self._change(names, stored, delete)
         raise ConflictError(f"{type(self).__name__} {self.pk!s}: gave up after {MAX_RETRIES} concurrent changes")
@@ -463,13 +542,14 @@ class ActiveRecord(metaclass=ModelBase):
 
         A new record writes every attribute; a loaded one only those assigned
         since.  ``pipe`` joins a ``redpocket.pipeline()`` context or a
-        redis-py pipeline.  Raises :class:`ValidationError` (required values),
-        :class:`UniqueError` or :class:`ConflictError`; a failed save writes nothing.
+        redis-py pipeline (see the module docstring).  Raises
+        :class:`ValidationError` (required values), :class:`UniqueError` or
+        :class:`ConflictError`; a failed save writes nothing.
         """
         meta = type(self)._meta
         self._prepare()
-        names = set(meta.attributes) if self._stored is None else set(self._dirty)
-        self._run(names, pipe)
+        names = meta.attributes.keys() if self._stored is None else set(self._dirty)
+        self._run(names, pipe)  # type: ignore[arg-type]
         return self.keys()
 
     def keys(self) -> dict[str, Any]:
@@ -479,30 +559,45 @@ class ActiveRecord(metaclass=ModelBase):
         return {"hash": meta.keys.record(ident), "strings": {a.name: meta.keys.stream(a.name, ident) for a in meta.streams}}
 
     def update(self, pipe: Any = None, **changes: Any) -> ActiveRecord:
-        """Assign ``changes`` (validated) and store only those attributes, atomically."""
-        for name, value in changes.items():
-            self[name] = value
+        """Assign ``changes`` (validated) and store only those attributes (and ``auto_now`` ones), atomically.
+
+        Other attributes assigned but not saved stay pending.  On an unsaved
+        record this is ``save()``.
+        """
         meta = type(self)._meta
+        for name in changes:
+            if name not in meta.attributes:
+                raise TypeError(f"{type(self).__name__} has no attribute {name!r}; declared: {', '.join(meta.attributes)}")
+        for name, value in changes.items():
+            setattr(self, name, value)
         if self._stored is None:
             self.save(pipe=pipe)
             return self
-        now = dt.datetime.now(dt.timezone.utc)
         names = set(changes)
-        for attribute in meta.attributes.values():
-            if getattr(attribute, "auto_now", False):
-                setattr(self, attribute.name, now)
-                names.add(attribute.name)
+        if meta.auto_now:
+            now = dt.datetime.now(dt.timezone.utc)
+            for name in meta.auto_now:
+                self._data[name] = now
+                names.add(name)
         self._run(names, pipe)
         return self
 
-    def delete(self, pipe: Any = None) -> int:
-        """Delete the record, its streams and its index entries atomically; return the number of keys deleted."""
+    def delete(self, pipe: Any = None) -> Any:
+        """Delete the record, its streams and its index entries atomically; return the number of keys deleted.
+
+        With a ``redpocket.pipeline()`` context, return a DeferredResult of
+        that number; with a raw redis-py pipeline, ``None`` (the script's
+        reply lands in the pipeline's results).
+        """
         if self.pk is None:
             return 0
-        if self._stored is None:
-            self._stored = self._stored_now(type(self)._meta.client()) if pipe is None else {}
+        if self._stored is None and not isinstance(pipe, PipelineContext):
+            # A raw pipeline cannot retry a stale delete: read what to unindex now.
+            self._stored = self._stored_now(type(self)._meta.client())
         self._deleted = 0
-        self._run(set(), pipe, delete=True)
+        deferred = self._run(frozenset(), pipe, delete=True)
+        if pipe is not None:
+            return deferred
         return self._deleted
 
 

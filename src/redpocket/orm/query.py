@@ -4,28 +4,38 @@ A query is generative and lazy (each method returns a new query; nothing is
 sent until it is iterated, sliced, counted...).  Conditions on indexed
 attributes are evaluated by Redis in one pipelined round trip: equality
 indexes are sets, numeric indexes sorted sets (``ZRANGESTORE ... BYSCORE``),
-prefix indexes lexicographic sorted sets; they are combined with
-``ZINTERSTORE`` / ``ZDIFFSTORE`` into a scratch key with a TTL, which also
-orders by an indexed numeric attribute and applies the slice (``ZRANGE``
-with ``REV`` and a range) server-side.  Only the matching records are then
-loaded, in a second pipelined round trip.
+prefix indexes lexicographic sorted sets (``scripts/prefix.lua``); they are
+combined with ``ZINTERSTORE`` / ``ZDIFFSTORE`` into scratch keys with a TTL
+(deleted in the same round trip), which also order by an indexed numeric
+attribute and apply the slice (``ZRANGE start stop [REV]``) server-side.
+Only the matching records are then loaded, in a second pipelined round trip:
+a filtered query costs 2 round trips.
 
-A condition on an attribute without an index still works: the model's id
-set is read and every record loaded and tested in Python (a scan, one extra
-batch, proportional to the model's size).  Ordering by an attribute without
-a numeric index happens in Python.
+What Redis cannot answer is evaluated in Python, on the records the indexed
+conditions selected (or on every record of the model when there are none: a
+scan, proportional to the model's size): conditions on attributes without
+the index the lookup needs, ``None`` values, range lookups on the primary
+key.  Ordering by several attributes, or by one without a numeric index,
+happens in Python; records whose ordering value is ``None`` come last in
+either direction (also when Redis orders).
+
+``exclude(a=1, b=2)`` follows Django: it excludes the records matching *both*
+conditions; ``exclude(a=1).exclude(b=2)`` excludes those matching either.
 """
 
 from __future__ import annotations
 
+import enum
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import QueryError
-from .attributes import Attribute, ByteStream, Pointer
+import redis
+
+from ..errors import DecodeError, QueryError
+from .attributes import Attribute, ByteStream, Bytes, Pointer, Unicode
 
 if TYPE_CHECKING:
     from .model import ActiveRecord
@@ -49,14 +59,17 @@ class Condition:
     @property
     def by_redis(self) -> bool:
         """Tell whether an index lets Redis evaluate this condition."""
+        lookup, value = self.lookup, self.value
+        if value is None or (lookup == "in" and None in value):
+            return False  # no index holds None: tested in Python
         index = self.attribute.index
         if self.attribute.primary_key:
-            return self.lookup in ("exact", "in")
-        if self.lookup in ("exact", "in"):
+            return lookup in ("exact", "in")
+        if lookup in ("exact", "in"):
             return index is not None
-        if self.lookup in RANGE_LOOKUPS:
+        if lookup in RANGE_LOOKUPS:
             return index == "numeric"
-        return self.lookup == "startswith" and index == "prefix"
+        return lookup == "startswith" and index == "prefix"
 
     def test(self, record: ActiveRecord) -> bool:
         """Evaluate the condition on a loaded record, in Python."""
@@ -95,26 +108,34 @@ def parse_condition(model: type[ActiveRecord], key: str, value: Any) -> Conditio
         raise QueryError(f"{model.__name__}.{name}: ByteStream attributes cannot be queried")
 
     def clean(item: Any) -> Any:
-        if isinstance(attribute, Pointer):
-            return attribute.convert(item) if item is not None else None
-        return attribute.clean(item) if item is not None else None
+        # Type and normalisation only (a Pointer takes a record or an id); choices
+        # and validators constrain stored values, not lookups.
+        return None if item is None else attribute.convert(item)
 
     if lookup == "in":
         if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
             raise QueryError(f"{model.__name__}.{name}__in takes a list of values, not {value!r}")
         return Condition(attribute, lookup, tuple(clean(v) for v in value))
     if lookup in RANGE_LOOKUPS:
-        if not hasattr(attribute, "score") or attribute.natural_index != "numeric":
+        if attribute.natural_index != "numeric":
             raise QueryError(f"{model.__name__}.{name}__{lookup}: range lookups need a number, date or time attribute")
         if lookup == "range":
             try:
                 low, high = value
             except (TypeError, ValueError):
                 raise QueryError(f"{model.__name__}.{name}__range takes a (low, high) pair, not {value!r}") from None
+            if low is None or high is None:
+                raise QueryError(f"{model.__name__}.{name}__range bounds cannot be None")
             return Condition(attribute, lookup, (clean(low), clean(high)))
-    if lookup == "startswith" and not isinstance(value, str | bytes):
-        raise QueryError(f"{model.__name__}.{name}__startswith takes text, not {value!r}")
+        if value is None:
+            raise QueryError(f"{model.__name__}.{name}__{lookup} cannot compare with None")
     if lookup == "startswith":
+        if not isinstance(attribute, Unicode | Bytes):
+            raise QueryError(f"{model.__name__}.{name}__startswith needs a Unicode or Bytes attribute")
+        if isinstance(value, str) and isinstance(attribute, Bytes):
+            value = value.encode()
+        if not isinstance(value, str if isinstance(attribute, Unicode) else bytes):
+            raise QueryError(f"{model.__name__}.{name}__startswith takes {'text' if isinstance(attribute, Unicode) else 'bytes'}, not {value!r}")
         return Condition(attribute, lookup, value)
     return Condition(attribute, lookup, clean(value))
 
@@ -128,15 +149,35 @@ class Plan:
         self.pipe = pipe
         self.scratch: list[str] = []
         self.set_keys: set[Any] = {self.keys.ids}
+        self.needs_ids = False
 
     def temporary(self) -> str:
         key = self.keys.temporary()
         self.scratch.append(key)
         return key
 
+    def group(self, conditions: Sequence[Condition]) -> Any:
+        """Queue the intersection of several conditions; return its key."""
+        parts = [self.source(c) for c in conditions]
+        if len(parts) == 1:
+            return parts[0]
+        target = self.temporary()
+        self.pipe.zinterstore(target, parts)
+        self.pipe.expire(target, SCRATCH_TTL)
+        return target
+
     def source(self, condition: Condition) -> Any:
         """Queue the commands that put the ids matching ``condition`` in a key; return the key."""
         attribute, lookup, value = condition.attribute, condition.lookup, condition.value
+        if attribute.primary_key:  # a set of the wanted ids, intersected with the model's ids
+            wanted = value if lookup == "in" else (value,)
+            target = self.temporary()
+            self.set_keys.add(target)
+            self.needs_ids = True
+            if wanted:
+                self.pipe.sadd(target, *{attribute.to_redis(v) for v in wanted})
+                self.pipe.expire(target, SCRATCH_TTL)
+            return target
         if lookup == "in":
             parts = [self.source(Condition(attribute, "exact", v)) for v in value]
             target = self.temporary()
@@ -146,8 +187,6 @@ class Plan:
             return target
         name = attribute.name
         index = attribute.index
-        if lookup == "exact" and value is None:
-            raise QueryError(f"{self.model.__name__}.{name}: None cannot be looked up by an index")
         if index == "equality":
             key = self.keys.equality(name, attribute.to_redis(value))
             self.set_keys.add(key)
@@ -174,8 +213,8 @@ class Plan:
             low, high = b"[" + text, b"(" + text + b"\xff"
         target = self.temporary()
         self.set_keys.add(target)
-        script = self.model._meta.client().register_script(PREFIX_LUA)
-        script(keys=[self.keys.prefix(name), target], args=[low, high, SCRATCH_TTL], client=self.pipe)
+        # EVAL, not EVALSHA: a pipeline with scripts would first cost a SCRIPT EXISTS round trip.
+        self.pipe.eval(PREFIX_LUA, 2, self.keys.prefix(name), target, low, high, SCRATCH_TTL)
         return target
 
     def cleanup(self) -> None:
@@ -183,10 +222,15 @@ class Plan:
             self.pipe.delete(*self.scratch)
 
 
+def _sort_key(value: Any) -> Any:
+    return value.name if isinstance(value, enum.Enum) else value
+
+
 class QuerySet:
     """A lazy, immutable query over one model; ``ResultSet`` is the same class (Repocket's name)."""
 
-    def __init__(self, model: type[ActiveRecord], conditions: tuple[Condition, ...] = (), exclusions: tuple[Condition, ...] = (),
+    def __init__(self, model: type[ActiveRecord], conditions: tuple[Condition, ...] = (),
+                 exclusions: tuple[tuple[Condition, ...], ...] = (),
                  ordering: tuple[str, ...] = (), window: tuple[int, int | None] = (0, None)) -> None:
         self.model = model
         self.conditions = conditions
@@ -208,17 +252,22 @@ class QuerySet:
         return self._clone(conditions=self.conditions + parsed)
 
     def exclude(self, **conditions: Any) -> QuerySet:
-        """Return the records not matching the given conditions (each one excluded)."""
+        """Return the records not matching *all* the given conditions (Django's semantics)."""
         self._check_unsliced("exclude")
         parsed = tuple(parse_condition(self.model, k, v) for k, v in conditions.items())
-        return self._clone(exclusions=self.exclusions + parsed)
+        if not parsed:
+            return self._clone()
+        return self._clone(exclusions=(*self.exclusions, parsed))
 
     def order_by(self, *names: str) -> QuerySet:
-        """Order by attributes; ``"-name"`` for descending."""
+        """Order by attributes; ``"-name"`` for descending (replaces any previous ordering)."""
         self._check_unsliced("order_by")
         for name in names:
-            if name.lstrip("-") not in self.model._meta.attributes:
+            attribute = self.model._meta.attributes.get(name.lstrip("-"))
+            if attribute is None:
                 raise QueryError(f"{self.model.__name__} has no attribute {name.lstrip('-')!r} to order by")
+            if isinstance(attribute, ByteStream):
+                raise QueryError(f"{self.model.__name__}.{attribute.name}: a ByteStream cannot be ordered by")
         return self._clone(ordering=tuple(names))
 
     def all(self) -> QuerySet:
@@ -230,13 +279,11 @@ class QuerySet:
             raise QueryError(f"cannot {what}() a query once it is sliced")
 
     # -- planning -------------------------------------------------------------------
-    @property
     def _python_conditions(self) -> list[Condition]:
         return [c for c in self.conditions if not c.by_redis]
 
-    @property
-    def _python_exclusions(self) -> list[Condition]:
-        return [c for c in self.exclusions if not c.by_redis]
+    def _python_exclusions(self) -> list[tuple[Condition, ...]]:
+        return [g for g in self.exclusions if not all(c.by_redis for c in g)]
 
     def _server_order(self) -> tuple[Attribute, bool] | None:
         if len(self.ordering) != 1:
@@ -248,120 +295,116 @@ class QuerySet:
         return attribute, name.startswith("-")
 
     def _fully_by_redis(self) -> bool:
-        return not self._python_conditions and not self._python_exclusions
+        return not self._python_conditions() and not self._python_exclusions()
 
     def _ids(self, count_only: bool = False) -> Any:
-        """Return ``(ids, sliced)``: the matching ids, ordered and sliced server-side when possible.
+        """Return ``(ids, windowed)``: the candidate ids, ordered and sliced server-side when possible.
 
-        With ``count_only`` and a query Redis answers alone, return the count instead.
+        ``windowed`` tells that the slice was already applied.  With
+        ``count_only`` on a query Redis answers alone, return the count.
         """
         meta = self.model._meta
         keys = meta.keys
-        client = meta.client()
-        pk_ids: set[str] | None = None
-        redis_conditions = [c for c in self.conditions if c.by_redis and not c.attribute.primary_key]
-        for condition in self.conditions:
-            if condition.attribute.primary_key:
-                wanted = condition.value if condition.lookup == "in" else (condition.value,)
-                ids = {meta.pk.to_redis(v).decode() for v in wanted if v is not None}
-                pk_ids = ids if pk_ids is None else pk_ids & ids
-        exclusions = [c for c in self.exclusions if c.by_redis and not c.attribute.primary_key]
-        excluded_pks = {
-            meta.pk.to_redis(v).decode()
-            for c in self.exclusions if c.attribute.primary_key
-            for v in (c.value if c.lookup == "in" else (c.value,)) if v is not None
-        }
-        order = self._server_order()
-        exact = self._fully_by_redis() and not excluded_pks and pk_ids is None
+        exact = self._fully_by_redis()
+        order = None if count_only else self._server_order()
         start, stop = self.window
+        # Redis slices only when nothing is filtered or ordered in Python afterwards.
+        slice_in_redis = exact and (order is not None or not self.ordering)
 
-        sliced = False
-        pipe = client.pipeline(transaction=False)
+        pipe = meta.client().pipeline(transaction=False)
         plan = Plan(self.model, pipe)
-        sources = [plan.source(c) for c in redis_conditions]
-        if pk_ids is not None:
-            if not pk_ids:
-                return 0 if count_only and exact else ([], False)
-            target = plan.temporary()
-            plan.set_keys.add(target)
-            pipe.sadd(target, *pk_ids)
-            pipe.expire(target, SCRATCH_TTL)
-            sources.append(target)
-        if not sources:
-            sources = [keys.ids]
-        if order is not None:
-            sources.append(keys.numeric(order[0].name))
-        simple = len(sources) == 1 and not exclusions and order is None
-        if simple:
-            final = sources[0]
-            reader = "set" if final in plan.set_keys else "zset"
+        sources = [plan.source(c) for c in self.conditions if c.by_redis]
+        if plan.needs_ids or not sources:
+            sources.append(keys.ids)
+        removed = [plan.group(g) for g in self.exclusions if all(c.by_redis for c in g)]
+        if len(sources) == 1 and not removed:
+            matched = sources[0]
         else:
-            final = plan.temporary()
-            weights = [0] * len(sources)
-            if order is not None:
-                weights[-1] = 1
-            pipe.zinterstore(final, dict(zip(sources, weights, strict=True)) if order is not None else sources)
-            if exclusions:
-                removed = [plan.source(c) for c in exclusions]
-                pipe.execute_command("ZDIFFSTORE", final, 1 + len(removed), final, *removed)
-            pipe.expire(final, SCRATCH_TTL)
-            reader = "zset"
+            matched = plan.temporary()
+            pipe.zinterstore(matched, sources)
+            if removed:
+                pipe.execute_command("ZDIFFSTORE", matched, 1 + len(removed), matched, *removed)
+            pipe.expire(matched, SCRATCH_TTL)
+        is_set = matched in plan.set_keys
+        replies_wanted = 1
         if count_only and exact:
-            pipe.scard(final) if reader == "set" else pipe.zcard(final)
-        elif reader == "set":
-            pipe.smembers(final)
-        else:
-            descending = order is not None and order[1]
-            sliced = exact and (order is not None or not self.ordering)
-            if sliced:
-                end = -1 if stop is None else stop - 1
-                if stop is not None and stop <= start:
-                    end = start - 1
-                pipe.zrange(final, start, end, desc=descending)
+            pipe.scard(matched) if is_set else pipe.zcard(matched)
+        elif order is not None:
+            # Records with a value, by score; then those without one (absent from the index).
+            attribute, descending = order
+            ordered, nulls = plan.temporary(), plan.temporary()
+            pipe.zinterstore(ordered, {matched: 0, keys.numeric(attribute.name): 1})
+            pipe.execute_command("ZDIFFSTORE", nulls, 2, matched, keys.numeric(attribute.name))
+            if slice_in_redis:  # _fetch() never asks for an empty window, so stop - 1 >= start
+                pipe.zrange(ordered, start, -1 if stop is None else stop - 1, desc=descending)
+                pipe.zcard(ordered)
+                pipe.zrange(nulls, 0, -1 if stop is None else stop - 1)
             else:
-                pipe.zrange(final, 0, -1, desc=descending)
+                pipe.zrange(ordered, 0, -1, desc=descending)
+                pipe.zcard(ordered)
+                pipe.zrange(nulls, 0, -1)
+            replies_wanted = 3
+        elif is_set:
+            pipe.smembers(matched)
+        elif slice_in_redis:
+            pipe.zrange(matched, start, -1 if stop is None else stop - 1)
+        else:
+            pipe.zrange(matched, 0, -1)
         plan.cleanup()
         replies = pipe.execute()
-        reply = replies[-2] if plan.scratch else replies[-1]
+        if plan.scratch:
+            replies = replies[:-1]
+        replies = replies[-replies_wanted:]
         if count_only and exact:
-            return int(reply)
-        ids = [i.decode() if isinstance(i, bytes) else i for i in reply]
-        if reader == "set":
+            return int(replies[0])
+        if order is not None:
+            head, head_count, tail = replies
+            head = [i.decode() if isinstance(i, bytes) else i for i in head]
+            tail = sorted(i.decode() if isinstance(i, bytes) else i for i in tail)
+            if slice_in_redis:
+                skip = max(0, start - int(head_count))
+                until = None if stop is None else max(0, stop - int(head_count))
+                return head + tail[skip:until], True
+            return head + tail, False
+        ids = [i.decode() if isinstance(i, bytes) else i for i in replies[0]]
+        if is_set:
             ids.sort()
-        if excluded_pks:
-            ids = [i for i in ids if i not in excluded_pks]
-        return ids, reader == "zset" and sliced
+            if slice_in_redis:
+                return ids[start:stop], True
+            return ids, False
+        return ids, slice_in_redis
 
     # -- evaluation -----------------------------------------------------------------------
     def _fetch(self) -> list[ActiveRecord]:
         if self._cache is not None:
             return self._cache
-        ids, sliced = self._ids()
+        start, stop = self.window
+        if stop is not None and stop <= start:
+            self._cache = []
+            return self._cache
+        ids, windowed = self._ids()
         records = [r for r in self.model.objects.get_many(ids) if r is not None]
-        python_conditions, python_exclusions = self._python_conditions, self._python_exclusions
+        python_conditions, python_exclusions = self._python_conditions(), self._python_exclusions()
         if python_conditions or python_exclusions:
             records = [
                 r for r in records
-                if all(c.test(r) for c in python_conditions) and not any(c.test(r) for c in python_exclusions)
+                if all(c.test(r) for c in python_conditions)
+                and not any(all(c.test(r) for c in group) for group in python_exclusions)
             ]
         if self.ordering and self._server_order() is None:
             for name in reversed(self.ordering):
                 attr = name.lstrip("-")
                 present = [r for r in records if r._data.get(attr) is not None]
                 missing = [r for r in records if r._data.get(attr) is None]
-                present.sort(key=lambda r, a=attr: r._data[a], reverse=name.startswith("-"))
+                present.sort(key=lambda r, a=attr: _sort_key(r._data[a]), reverse=name.startswith("-"))
                 records = present + missing
-        if not sliced:
-            start, stop = self.window
+        if not windowed:
             records = records[start:stop]
         loader = PointerLoader(records)
         for record in records:
             record._batch = loader
         self._cache = records
         return records
-
-    def _has_pk_filters(self) -> bool:
-        return any(c.attribute.primary_key for c in (*self.conditions, *self.exclusions))
 
     def __iter__(self) -> Iterator[ActiveRecord]:
         return iter(self._fetch())
@@ -377,19 +420,21 @@ class QuerySet:
             if item.step not in (None, 1):
                 raise QueryError("query slices take no step")
             if (item.start or 0) < 0 or (item.stop is not None and item.stop < 0):
-                if self._cache is None:
-                    return list(self._fetch())[item]
-                return self._cache[item]
+                return self._fetch()[item]
             start, stop = self.window
             new_start = start + (item.start or 0)
             new_stop = stop if item.stop is None else start + item.stop
             if stop is not None and new_stop is not None:
                 new_stop = min(new_stop, stop)
+            if new_stop is not None and new_stop < new_start:
+                new_stop = new_start
             clone = self._clone(window=(new_start, new_stop))
+            if self._cache is not None:
+                clone._cache = self._cache[item]
             return clone
-        if self._cache is not None:
-            return self._cache[item]
-        if item < 0:
+        if not isinstance(item, int):
+            raise TypeError(f"query indices must be integers or slices, not {type(item).__name__}")
+        if self._cache is not None or item < 0:
             return self._fetch()[item]
         found = self[item : item + 1]._fetch()
         if not found:
@@ -397,10 +442,10 @@ class QuerySet:
         return found[0]
 
     def count(self) -> int:
-        """Return the number of matching records (counted by Redis when the indexes allow)."""
+        """Return the number of matching records (counted by Redis when the indexes allow: one round trip)."""
         if self._cache is not None:
             return len(self._cache)
-        if self._fully_by_redis() and not self._has_pk_filters():
+        if self._fully_by_redis():
             total = self._ids(count_only=True)
             start, stop = self.window
             return max(0, min(total, stop if stop is not None else total) - start)
@@ -408,26 +453,27 @@ class QuerySet:
 
     def exists(self) -> bool:
         """Tell whether any record matches."""
+        if self._cache is not None:
+            return bool(self._cache)
         return self.count() > 0 if self._fully_by_redis() else bool(self[:1]._fetch())
 
     def first(self) -> ActiveRecord | None:
-        """Return the first matching record, or ``None``."""
+        """Return the first matching record (in the query's order, else by id), or ``None``."""
         found = self[:1]._fetch()
         return found[0] if found else None
 
     def get(self, **conditions: Any) -> ActiveRecord:
-        """Return the one record matching; raise ``Model.DoesNotExist`` or ``MultipleObjectsReturned``."""
+        """Return the one record matching; raise ``Model.DoesNotExist`` or ``Model.MultipleObjectsReturned``."""
         query = self.filter(**conditions) if conditions else self
-        found = query[:2]._fetch() if query._fully_by_redis() else query._fetch()[:2]
+        found = query[:2]._fetch()
         if not found:
-            described = ", ".join(f"{k}={v!r}" for k, v in conditions.items())
-            raise self.model.DoesNotExist(f"no {self.model.__name__} matches {described or 'the query'}")
+            raise self.model.DoesNotExist(f"no {self.model.__name__} matches {query._describe()}")
         if len(found) > 1:
-            raise self.model.MultipleObjectsReturned(f"more than one {self.model.__name__} matches {conditions!r}")
+            raise self.model.MultipleObjectsReturned(f"more than one {self.model.__name__} matches {query._describe()}")
         return found[0]
 
     def delete(self) -> int:
-        """Delete every matching record (and its index entries); return how many were deleted."""
+        """Delete every matching record (and its streams and index entries); return how many were deleted."""
         from ..pipeline import pipeline
 
         records = self._fetch()
@@ -439,10 +485,13 @@ class QuerySet:
         self._cache = None
         return len(records)
 
-    def __repr__(self) -> str:
+    def _describe(self) -> str:
         parts = [f"{c.attribute.name}__{c.lookup}={c.value!r}" for c in self.conditions]
-        parts += [f"not {c.attribute.name}__{c.lookup}={c.value!r}" for c in self.exclusions]
-        return f"<QuerySet {self.model.__name__} {' & '.join(parts) or 'all'} order={list(self.ordering)}>"
+        parts += ["not (" + " & ".join(f"{c.attribute.name}__{c.lookup}={c.value!r}" for c in g) + ")" for g in self.exclusions]
+        return " & ".join(parts) or "the query"
+
+    def __repr__(self) -> str:
+        return f"<QuerySet {self.model.__name__} {self._describe()} order={list(self.ordering)} window={self.window}>"
 
 
 ResultSet = QuerySet
@@ -526,31 +575,53 @@ class Manager:
     def get_many(self, ids: Sequence[Any], pipe: Any = None) -> Any:
         """Load records by id in pipelined batches; ``None`` for ids that do not exist.
 
-        With ``pipe`` (a ``redpocket.pipeline()`` context) returns a
-        DeferredResult of the list, filled when the pipeline executes.
+        With ``pipe`` a ``redpocket.pipeline()`` context, return a
+        DeferredResult of the list, filled when the pipeline executes.  With
+        a raw redis-py pipeline, queue one HGETALL per id and return a
+        :class:`PendingRecords`: after ``pipe.execute()``, pass its results
+        to ``pending.resolve(results)`` to get the records.
         """
         meta = self.model._meta
         pk = meta.pk
-        idents = [pk.to_redis(pk.clean(i)).decode() for i in ids]
-        keys = [meta.keys.record(i) for i in idents]
+        to_redis, convert = pk.to_redis, pk.convert
+        idents = [to_redis(convert(i)).decode() for i in ids]
+        record_key = meta.keys.record
+        keys = [record_key(i) for i in idents]
         if pipe is not None:
             from ..pipeline import PipelineContext
 
-            if not isinstance(pipe, PipelineContext):
-                raise QueryError("get_many(pipe=...) takes a redpocket.pipeline() context")
-            refs = [pipe.hgetall(key) for key in keys]
-            return pipe.then(refs[0] if refs else _ready([]), lambda _: self._build(idents, [r.result for r in refs]))
+            if isinstance(pipe, PipelineContext):
+                if pipe.name != meta.connection:
+                    pipe = PipelineContext(pipe, name=meta.connection)
+                refs = [pipe.hgetall(key) for key in keys]
+                return pipe.then(refs[0] if refs else _ready([]), lambda _: self._build(idents, [r.result for r in refs]))
+            if isinstance(pipe, redis.client.Pipeline):
+                position = len(pipe.command_stack)
+                for key in keys:
+                    pipe.hgetall(key)
+                return PendingRecords(self, idents, position)
+            raise QueryError(f"get_many(pipe=...) takes a redpocket.pipeline() context or a redis-py pipeline, not {pipe!r}")
         client = meta.client()
         raws: list[Any] = []
         for offset in range(0, len(keys), LOAD_BATCH):
             batch = client.pipeline(transaction=False)
             for key in keys[offset : offset + LOAD_BATCH]:
                 batch.hgetall(key)
-            raws.extend(batch.execute())
+            raws.extend(batch.execute(raise_on_error=False))
         return self._build(idents, raws)
 
     def _build(self, idents: list[str], raws: list[Any]) -> list[Any]:
-        records = [self.model._from_hash(i, raw) if raw else None for i, raw in zip(idents, raws, strict=True)]
+        from_hash = self.model._from_hash
+        records: list[Any] = []
+        append = records.append
+        for ident, raw in zip(idents, raws, strict=True):
+            if not raw:
+                append(None)
+            elif isinstance(raw, dict):
+                append(from_hash(ident, raw))
+            else:
+                key = self.model._meta.keys.record(ident)
+                raise DecodeError(f"cannot load {self.model.__name__} {ident} from key {key!r}: {raw}")
         loader = PointerLoader([r for r in records if r is not None])
         for record in records:
             if record is not None:
@@ -570,6 +641,24 @@ class Manager:
         return rebuild_indexes(self.model, progress=sys.stderr.isatty() if progress is None else progress)
 
 
+class PendingRecords:
+    """Records requested on a raw redis-py pipeline: ``resolve(pipe.execute())`` builds them."""
+
+    def __init__(self, manager: Manager, idents: list[str], position: int) -> None:
+        self.manager = manager
+        self.idents = idents
+        self.position = position
+        self.records: list[Any] | None = None
+
+    def resolve(self, results: Sequence[Any]) -> list[Any]:
+        """Build the records from the pipeline's ``execute()`` results (``None`` for missing ids)."""
+        raws = list(results[self.position : self.position + len(self.idents)])
+        if len(raws) != len(self.idents):
+            raise QueryError("resolve() takes the complete results of the pipeline the records were requested on")
+        self.records = self.manager._build(self.idents, raws)
+        return self.records
+
+
 def _ready(value: Any) -> Any:
     from ..pipeline import DeferredResult
 
@@ -578,4 +667,4 @@ def _ready(value: Any) -> Any:
     return deferred
 
 
-__all__ = ["Condition", "Manager", "QuerySet", "ResultSet", "parse_condition"]
+__all__ = ["Condition", "Manager", "PendingRecords", "QuerySet", "ResultSet", "parse_condition"]

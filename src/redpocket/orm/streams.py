@@ -27,12 +27,23 @@ class StreamHandle:
         return type(self.record)._meta.client()
 
     def append(self, data: bytes | str, pipe: Any = None) -> Any:
-        """APPEND ``data`` to the stored bytes (one command); return the new length."""
+        """APPEND ``data`` to the stored bytes (one command, no load); return the new length.
+
+        On a record not saved yet, the bytes are buffered and written by its
+        ``save()``.  ``pipe`` (a redis-py pipeline or ``redpocket.pipeline()``)
+        queues the APPEND instead.
+        """
+        name = self.attribute.name
+        record = self.record
         data = self.attribute.clean(data)
-        pending = self.record._data.get(self.attribute.name)
-        if pending is not None and self.attribute.name in self.record._dirty:
-            self.record._data[self.attribute.name] = pending + data
-            return len(pending) + len(data)
+        if data is None:
+            raise self.attribute.invalid(None, "cannot append None")
+        pending = record._data.get(name)
+        if name in record._dirty or record._stored is None:
+            # Not saved yet (or assigned since): buffer; the next save() writes it.
+            record._data[name] = (pending or b"") + data
+            record._dirty.add(name)
+            return len(record._data[name])
         target = pipe if pipe is not None else self._client()
         return target.append(self.key, data)
 

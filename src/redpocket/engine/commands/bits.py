@@ -29,7 +29,7 @@ from ..types.strings import (
     set_bit,
     set_bitfield,
 )
-from .strings import max_string_length
+from .strings import max_string_length, store
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -175,7 +175,7 @@ def bitop(session: Session, argv: list[bytes]) -> Any:
             sources.append(value)
     result = bit_operation(operation, sources)
     if result:
-        db.set(argv[2], result)
+        store(db, argv[2], result)
     else:
         db.delete(argv[2])
     return len(result)

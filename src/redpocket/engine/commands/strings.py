@@ -78,6 +78,13 @@ def _string_for_write(db: Database, key: bytes) -> bytes | None:
     return value
 
 
+def store(db: Database, key: bytes, value: bytes, keep_ttl: bool = False) -> None:
+    """Store a string as Redis's ``setKey``: an expired key is expired first (its TTL is not kept)."""
+    if db.expires and key in db.expires:
+        db.expire_if_needed(key)
+    db.set(key, value, keep_ttl)
+
+
 def max_string_length(session: Session) -> int:
     """Return ``proto-max-bulk-len``: the largest string a command may build."""
     return session.engine.config.get_int("proto-max-bulk-len")
@@ -146,7 +153,7 @@ def _invalid_expire(argv0: bytes) -> ReplyError:
 def set_command(session: Session, argv: list[bytes]) -> Any:
     """SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]"""
     if len(argv) == 3:
-        session.db.set(argv[1], argv[2])
+        store(session.db, argv[1], argv[2])
         return OK
     flags, expire = parse_string_options(argv, 3, True)
     if expire is not None:
@@ -160,7 +167,7 @@ def set_command(session: Session, argv: list[bytes]) -> Any:
         found = db.lookup_write(key) is not None
         if (flags & _NX and found) or (flags & _XX and not found):
             return old
-    db.set(key, argv[2], bool(flags & _KEEPTTL))
+    store(db, key, argv[2], bool(flags & _KEEPTTL))
     if expire is not None:
         db.set_expire(key, when)
     return old if flags & _GET else OK
@@ -181,7 +188,7 @@ def _set_with_expire(session: Session, argv: list[bytes], flag: int) -> Any:
     when = expire_time_ms(session, argv[0], argv[2], flag)
     db = session.db
     key = argv[1]
-    db.set(key, argv[3])
+    store(db, key, argv[3])
     db.set_expire(key, when)
     return OK
 
@@ -296,9 +303,9 @@ def mset(session: Session, argv: list[bytes]) -> Any:
     """MSET key value [key value ...]"""
     if not len(argv) & 1:
         raise ReplyError("ERR wrong number of arguments for 'mset' command")
-    store = session.db.set
+    db = session.db
     for index in range(1, len(argv), 2):
-        store(argv[index], argv[index + 1])
+        store(db, argv[index], argv[index + 1])
     return OK
 
 

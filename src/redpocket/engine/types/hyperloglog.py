@@ -290,6 +290,45 @@ def _decode_sparse(data: bytes | bytearray) -> tuple[list[int], bytearray, list[
     return firsts, kinds, histogram(raw)
 
 
+def _sparse_from_empty(raw: bytes | bytearray, max_bytes: int) -> bytearray | None:
+    """Return the sparse code that setting ``raw``'s registers in order into an empty HLL yields.
+
+    Each set splits the trailing zero run and may merge the new VAL into the
+    previous one, so the result is canonical; ``None`` when one of the sets
+    would have grown the string past ``max_bytes`` (promotion to dense).
+    An empty result means no register is set.
+    """
+    out = bytearray()
+    last = -1
+    tail = 2  # the bytes of the trailing zero opcode: XZERO:16384 at first
+    run_value = run_length = 0  # the last VAL opcode, which the next may merge with
+    for match in _NONZERO.finditer(raw):
+        index = match.start()
+        value = raw[index]
+        gap = index - last - 1
+        rest = REGISTERS - 1 - index
+        new_tail = 0 if not rest else 1 if rest <= SPARSE_ZERO_MAX_LEN else 2
+        if not (gap == 0 and rest == 0 and tail == 1):  # else a ZERO:1 becomes the VAL in place
+            delta = (0 if not gap else 1 if gap <= SPARSE_ZERO_MAX_LEN else 2) + 1 + new_tail - tail
+            if delta > 0 and HEADER_SIZE + len(out) + tail + delta > max_bytes:
+                return None
+        if gap:
+            out += _zero_op(gap)
+            run_length = 0
+        if run_length and run_value == value and run_length < SPARSE_VAL_MAX_LEN:
+            run_length += 1
+            out[-1] = _val_op(value, run_length)
+        else:
+            run_value = value
+            run_length = 1
+            out.append(_val_op(value, 1))
+        last = index
+        tail = new_tail
+    if last >= 0 and last < REGISTERS - 1:
+        out += _zero_op(REGISTERS - 1 - last)
+    return out
+
+
 # -- validation ----------------------------------------------------------------------
 
 
@@ -323,7 +362,7 @@ class HyperLogLog:
     register histogram when known.
     """
 
-    __slots__ = ("data", "firsts", "kinds", "histo", "max_bytes", "tail")
+    __slots__ = ("data", "firsts", "histo", "kinds", "max_bytes", "tail")
 
     def __init__(self, data: bytearray) -> None:
         self.data = data
@@ -645,8 +684,23 @@ class HyperLogLog:
         return 1
 
     def merge_from(self, raw: bytes | bytearray) -> None:
-        """Raise every register to ``raw``'s value, as PFMERGE writes its result (``raw`` >= ours)."""
+        """Raise every register to ``raw``'s value, as PFMERGE writes its result (``raw`` >= ours).
+
+        Like Redis, a sparse HLL gets one ``hllSparseSet`` per non-zero register,
+        in register order, promoting to dense on the way if it must.
+        """
         if self.data[4] == SPARSE and max(raw) <= SPARSE_VAL_MAX_VALUE:
+            if self.firsts is not None and self.data[HEADER_SIZE:] == EMPTY_SPARSE[HEADER_SIZE:]:
+                body = _sparse_from_empty(raw, self.max_bytes)
+                if body is None:
+                    self.set_dense(raw)
+                elif body:
+                    self.data[HEADER_SIZE:] = body
+                    self.data[15] |= 0x80
+                    decoded = _decode_sparse(self.data)
+                    assert decoded is not None
+                    self.firsts, self.kinds, self.histo = decoded
+                return
             for match in _NONZERO.finditer(raw):
                 index = match.start()
                 if self.set_register(index, raw[index]) == 1 and self.data[4] == DENSE:
