@@ -107,7 +107,7 @@ def parse_long_double(text: bytes) -> LongDouble | None:
         if not digits:
             return Fraction(0)
         exponent -= len(fraction)
-        return _scaled(sign, int(digits), 10, exponent, exponent + len(digits))
+        return _scaled(sign, _int_from_decimal(digits), 10, exponent, exponent + len(digits))
     match = _HEX_RE.match(text)
     if match is not None:
         sign, whole, fraction, exponent_text = match.groups()
@@ -126,11 +126,35 @@ def parse_long_double(text: bytes) -> LongDouble | None:
     return None
 
 
+_CHUNK = 4000  # below CPython's int<->str digit limit
+
+
+def _int_from_decimal(digits: bytes) -> int:
+    """Convert decimal digits to an int, in chunks (values near 1e4932 exceed CPython's digit limit)."""
+    value = 0
+    for start in range(0, len(digits), _CHUNK):
+        chunk = digits[start : start + _CHUNK]
+        value = value * 10 ** len(chunk) + int(chunk)
+    return value
+
+
+def _decimal_text(number: int) -> bytes:
+    """Format a non-negative int in decimal, in chunks (see :func:`_int_from_decimal`)."""
+    if number < 10**_CHUNK:
+        return b"%d" % number
+    high, low = divmod(number, 10**_CHUNK)
+    return _decimal_text(high) + (b"%d" % low).rjust(_CHUNK, b"0")
+
+
 def add_long_double(left: LongDouble, right: LongDouble) -> LongDouble:
     """Add two long doubles with long double rounding; ``nan`` when ``inf - inf``."""
     if isinstance(left, Fraction) and isinstance(right, Fraction):
         return round_fraction(left + right)
-    return float(left) + float(right)
+    if type(left) is not float:
+        return right
+    if type(right) is not float:
+        return left
+    return left + right
 
 
 def is_finite(value: LongDouble) -> bool:
@@ -150,7 +174,7 @@ def format_long_double_human(value: LongDouble) -> bytes:
     scaled = abs(value) * 10**17
     # glibc prints the exact binary value, rounding half to even.
     digits = round(scaled)
-    text = b"%018d" % digits
+    text = _decimal_text(digits).rjust(18, b"0")
     whole, fraction = text[:-17], text[-17:].rstrip(b"0")
     result = whole + b"." + fraction if fraction else whole
     if negative and result != b"0":

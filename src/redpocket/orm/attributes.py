@@ -32,8 +32,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import decimal
-import math
 import enum
+import math
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar

@@ -14,12 +14,14 @@ if TYPE_CHECKING:
 BATCH = 1000
 
 
-def _expected(model: type[ActiveRecord]) -> tuple[dict[str, Any], list[Any]]:
-    """Load every record and compute what each index should hold."""
+def _expected(model: type[ActiveRecord]) -> tuple[dict[str, Any], list[ActiveRecord], list[str]]:
+    """Load every record and compute what each index should hold; also return ids without a record."""
     meta = model._meta
     client = meta.client()
     ids = sorted(i.decode() if isinstance(i, bytes) else i for i in client.smembers(meta.keys.ids))
-    records = [r for r in model.objects.get_many(ids) if r is not None]
+    loaded = model.objects.get_many(ids)
+    records = [r for r in loaded if r is not None]
+    orphans = [i for i, r in zip(ids, loaded, strict=True) if r is None]
     expected: dict[str, Any] = {}
     for attribute in meta.indexed:
         name = attribute.name
@@ -45,7 +47,11 @@ def _expected(model: type[ActiveRecord]) -> tuple[dict[str, Any], list[Any]]:
                 record._stored[name]: record._ident().encode()  # type: ignore[index]
                 for record in records if record._stored and record._stored.get(name) is not None
             }
-    return expected, records
+    return expected, records, orphans
+
+
+def _as_bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
 
 
 def _scan(client: Any, pattern: bytes) -> list[bytes]:
@@ -58,19 +64,27 @@ def _pattern(prefix: str) -> bytes:
 
 
 def check_indexes(model: type[ActiveRecord]) -> list[str]:
-    """Return a description of every disagreement between the indexes and the records."""
+    """Return a description of every disagreement between the indexes and the records.
+
+    Reads the whole model (records in batches, index keys found with SCAN);
+    run it when writers are quiet, or expect in-flight saves to show up.
+    """
     meta = model._meta
     client = meta.client()
-    expected, records = _expected(model)
-    problems: list[str] = []
+    expected, _records, orphans = _expected(model)
+    problems = [f"{model.__name__}: the id set lists {ident} but its record {meta.keys.record(ident)!r} does not exist" for ident in orphans]
     for attribute in meta.indexed:
         name = attribute.name
         if attribute.index == "equality":
             prefix = meta.keys.equality(name, b"")
-            actual: dict[bytes, set[bytes]] = {}
-            for key in _scan(client, _pattern(prefix.decode(errors="surrogateescape"))):
-                members = {m if isinstance(m, bytes) else m.encode() for m in client.smembers(key)}
-                actual[key[len(prefix):]] = members
+            index_keys = _scan(client, _pattern(prefix.decode(errors="surrogateescape")))
+            pipe = client.pipeline(transaction=False)
+            for key in index_keys:
+                pipe.smembers(key)
+            actual: dict[bytes, set[bytes]] = {
+                key[len(prefix):]: {_as_bytes(m) for m in members}
+                for key, members in zip(index_keys, pipe.execute() if index_keys else [], strict=True)
+            }
             wanted = expected[name]
             for value in sorted(set(actual) | set(wanted)):
                 extra = actual.get(value, set()) - wanted.get(value, set())
@@ -80,7 +94,8 @@ def check_indexes(model: type[ActiveRecord]) -> list[str]:
                 for ident in sorted(missing):
                     problems.append(f"{model.__name__}.{name}: record {ident.decode()} missing from index {value!r}")
         elif attribute.index == "numeric":
-            actual_scores = {m if isinstance(m, bytes) else m.encode(): s for m, s in client.zrange(meta.keys.numeric(name), 0, -1, withscores=True)}
+            pairs: list[Any] = client.zrange(meta.keys.numeric(name), 0, -1, withscores=True)
+            actual_scores = {_as_bytes(member): float(score) for member, score in pairs}
             wanted_scores = expected[name]
             for ident in sorted(set(actual_scores) | set(wanted_scores)):
                 if actual_scores.get(ident) != wanted_scores.get(ident):
@@ -89,13 +104,14 @@ def check_indexes(model: type[ActiveRecord]) -> list[str]:
                         f"the record {wanted_scores.get(ident)!r}"
                     )
         elif attribute.index == "prefix":
-            actual_members = {m if isinstance(m, bytes) else m.encode() for m in client.zrange(meta.keys.prefix(name), 0, -1)}
+            members: list[Any] = client.zrange(meta.keys.prefix(name), 0, -1)
+            actual_members = {_as_bytes(m) for m in members}
             for member in sorted(actual_members ^ expected[name]):
                 where = "stale entry in" if member in actual_members else "missing from"
                 problems.append(f"{model.__name__}.{name}: {member!r} {where} the prefix index")
         if attribute.unique:
-            raw = client.hgetall(meta.keys.unique(name))
-            claims = {(k if isinstance(k, bytes) else k.encode()): (v if isinstance(v, bytes) else v.encode()) for k, v in raw.items()}
+            raw: dict[Any, Any] = client.hgetall(meta.keys.unique(name))  # type: ignore[assignment]
+            claims = {_as_bytes(k): _as_bytes(v) for k, v in raw.items()}
             wanted_claims = expected[name + ":unique"]
             for value in sorted(set(claims) | set(wanted_claims)):
                 if claims.get(value) != wanted_claims.get(value):

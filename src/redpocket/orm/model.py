@@ -43,7 +43,7 @@ import redis
 from ..connections import DEFAULT, get_client
 from ..errors import ConflictError, DecodeError, DefinitionError, DoesNotExist, MultipleObjectsReturned, UniqueError
 from ..pipeline import DeferredResult, PipelineContext
-from .attributes import Attribute, AutoUUID, ByteStream, DateTime, Pointer
+from .attributes import Attribute, AutoUUID, ByteStream, DateTime, Float, Integer, Pointer, Unicode
 from .keys import ModelKeys
 
 if TYPE_CHECKING:
@@ -83,7 +83,14 @@ class Options:
         self.pointers = [a for a in attributes.values() if isinstance(a, Pointer)]
         self.keys = ModelKeys(self.namespace, self.name)
         # Hot-path plans: what _from_hash decodes and what a save must check.
-        self.decoders = [(a.name, a.name.encode(), a.from_redis) for a in attributes.values() if not isinstance(a, ByteStream)]
+        hashed = [a for a in attributes.values() if not isinstance(a, ByteStream)]
+        self.field_names = [a.name for a in hashed]
+        self.field_bytes = [a.name.encode() for a in hashed]
+        # C-level decoders where the attribute's from_redis is exactly one of them.
+        fast: dict[type, Any] = {Unicode: bytes.decode, Integer: int, Float: float}
+        self.decoders = [fast.get(type(a), a.from_redis) for a in hashed]
+        # Attributes whose change touches no index: written with a plain HSET.
+        self.plain_names = frozenset(a.name for a in self.fields if a.index is None)
         self.auto_now = [a.name for a in attributes.values() if isinstance(a, DateTime) and a.auto_now]
         self.auto_now_add = [a.name for a in attributes.values() if isinstance(a, DateTime) and a.auto_now_add and not a.auto_now]
         self.must_have = [
@@ -141,7 +148,7 @@ class ModelBase(type):
                 raise DefinitionError(f"{name}.id must be the primary key (AutoUUID(), or primary_key=True)")
             implied = AutoUUID()
             implied.__set_name__(cls, "id")
-            setattr(cls, "id", implied)
+            cls.id = implied  # type: ignore[attr-defined]
             attributes = {"id": implied, **attributes}
         pk = attributes[primary[0]] if primary else attributes["id"]
         if pk.null:
@@ -206,6 +213,7 @@ class ActiveRecord(metaclass=ModelBase):
         self._version = 0
         self._pointers: dict[str, Any] = {}
         self._batch: Any = None
+        self._id_text: str | None = None
         for name, attribute in meta.attributes.items():
             if name in values:
                 setattr(self, name, values.pop(name))
@@ -228,6 +236,8 @@ class ActiveRecord(metaclass=ModelBase):
         return self._stored is not None
 
     def _ident(self) -> str:
+        if self._stored is not None and self._id_text is not None:
+            return self._id_text  # a saved record's id cannot change
         pk = type(self)._meta.pk
         value = self.pk
         if value is None:
@@ -276,23 +286,16 @@ class ActiveRecord(metaclass=ModelBase):
         record = cls.__new__(cls)
         if raw and isinstance(next(iter(raw)), str):  # a decode_responses client
             raw = {k.encode(): (v.encode() if isinstance(v, str) else v) for k, v in raw.items()}
-        data: dict[str, Any] = {}
-        stored: dict[str, bytes | None] = {}
         get = raw.get
-        for name, field, decode in meta.decoders:
-            value = get(field)
-            stored[name] = value
-            if value is None:
-                data[name] = None
-                continue
-            try:
-                data[name] = decode(value)
-            except DECODE_ERRORS as error:
-                key = meta.keys.record(ident)
-                raise DecodeError(
-                    f"cannot decode {cls.__name__}.{name} from field {name!r} of key {key!r} "
-                    f"(stored {value[:80]!r}): {error}"
-                ) from None
+        values = [get(field) for field in meta.field_bytes]
+        stored: dict[str, bytes | None] = dict(zip(meta.field_names, values, strict=True))
+        try:
+            data = {
+                name: None if value is None else decode(value)
+                for name, decode, value in zip(meta.field_names, meta.decoders, values, strict=True)
+            }
+        except DECODE_ERRORS:
+            raise cls._decode_error(ident, stored) from None
         pk_name = meta.pk.name
         if data.get(pk_name) is None:
             try:
@@ -307,7 +310,26 @@ class ActiveRecord(metaclass=ModelBase):
         record._batch = None
         version = get(b"_version")
         record._version = int(version) if version else 0
+        record._id_text = ident
         return record
+
+    @classmethod
+    def _decode_error(cls, ident: str, stored: dict[str, bytes | None]) -> DecodeError:
+        """Find the field that does not decode and describe it, naming the key."""
+        meta = cls._meta
+        key = meta.keys.record(ident)
+        for name, decode in zip(meta.field_names, meta.decoders, strict=True):
+            value = stored.get(name)
+            if value is None:
+                continue
+            try:
+                decode(value)
+            except DECODE_ERRORS as error:
+                return DecodeError(
+                    f"cannot decode {cls.__name__}.{name} from field {name!r} of key {key!r} "
+                    f"(stored {value[:80]!r}): {error}"
+                )
+        return DecodeError(f"cannot decode the record at key {key!r}")  # pragma: no cover
 
     def refresh(self) -> ActiveRecord:
         """Reload every attribute from Redis (raises DoesNotExist when the record is gone)."""
@@ -394,8 +416,8 @@ class ActiveRecord(metaclass=ModelBase):
         sets: list[Any] = []
         deletes: list[Any] = []
         ops: list[Any] = []
-        for attribute in meta.streams:
-            name = attribute.name
+        for stream in meta.streams:
+            name = stream.name
             if delete:
                 ops += ["del", k(keys.stream(name, ident)), "", ""]
             elif name in names and name in data:
@@ -482,7 +504,8 @@ class ActiveRecord(metaclass=ModelBase):
                     if name in names:
                         value = data.get(name)
                         merged[name] = None if value is None else attribute.to_redis(value)
-                merged[meta.pk.name] = self._ident().encode()
+                self._id_text = ident = self._ident()
+                merged[meta.pk.name] = ident.encode()
                 self._stored = merged
                 self._dirty.difference_update(names)
             return True
@@ -503,8 +526,38 @@ class ActiveRecord(metaclass=ModelBase):
             )
         raise RuntimeError(f"unexpected reply from the save script: {reply!r}")  # pragma: no cover
 
+    def _write_plain(self, names: set[str] | frozenset[str], pipe: Any) -> None:
+        """Write changes that touch no index with HSET/HDEL: one command is atomic by itself."""
+        meta = type(self)._meta
+        key = meta.keys.record(self._ident())
+        attributes, data = meta.attributes, self._data
+        mapping: dict[str, bytes] = {}
+        absent: list[str] = []
+        for name in names:
+            value = data.get(name)
+            if value is None:
+                absent.append(name)
+            else:
+                mapping[name] = attributes[name].to_redis(value)
+        target = pipe if pipe is not None else meta.client()
+        if isinstance(pipe, PipelineContext) and pipe.name != meta.connection:
+            target = PipelineContext(pipe, name=meta.connection)
+        if mapping:
+            target.hset(key, mapping=mapping)
+        if absent:
+            target.hdel(key, *absent)
+        stored = self._stored
+        assert stored is not None
+        stored.update(mapping)
+        for name in absent:
+            stored[name] = None
+        self._dirty.difference_update(names)
+
     def _run(self, names: set[str] | frozenset[str], pipe: Any, delete: bool = False) -> DeferredResult[int] | None:
         meta = type(self)._meta
+        if not delete and self._stored is not None and not meta.versioned and names and names <= meta.plain_names:
+            self._write_plain(names, pipe)
+            return None
         stored = dict(self._stored) if self._stored is not None else {}
         keys, args = self._change(names, stored, delete)
         script = meta.apply_script()

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from ..errors import DecodeError, QueryError
-from .attributes import Attribute, ByteStream, Bytes, Pointer, Unicode
+from .attributes import Attribute, Bytes, ByteStream, Pointer, Unicode
 
 if TYPE_CHECKING:
     from .model import ActiveRecord
@@ -208,13 +208,13 @@ class Plan:
         # prefix index: members are b"value\0id"
         text = value.encode() if isinstance(value, str) else (attribute.to_redis(value) if lookup == "exact" else value)
         if lookup == "exact":
-            low, high = b"[" + text + b"\0", b"(" + text + b"\x01"
+            bounds = (b"[" + text + b"\0", b"(" + text + b"\x01")
         else:
-            low, high = b"[" + text, b"(" + text + b"\xff"
+            bounds = (b"[" + text, b"(" + text + b"\xff")
         target = self.temporary()
         self.set_keys.add(target)
         # EVAL, not EVALSHA: a pipeline with scripts would first cost a SCRIPT EXISTS round trip.
-        self.pipe.eval(PREFIX_LUA, 2, self.keys.prefix(name), target, low, high, SCRATCH_TTL)
+        self.pipe.eval(PREFIX_LUA, 2, self.keys.prefix(name), target, *bounds, SCRATCH_TTL)
         return target
 
     def cleanup(self) -> None:
@@ -240,7 +240,7 @@ class QuerySet:
         self._cache: list[ActiveRecord] | None = None
 
     def _clone(self, **changes: Any) -> QuerySet:
-        values = {"conditions": self.conditions, "exclusions": self.exclusions, "ordering": self.ordering, "window": self.window}
+        values: dict[str, Any] = {"conditions": self.conditions, "exclusions": self.exclusions, "ordering": self.ordering, "window": self.window}
         values.update(changes)
         return QuerySet(self.model, **values)
 
@@ -396,7 +396,7 @@ class QuerySet:
                 attr = name.lstrip("-")
                 present = [r for r in records if r._data.get(attr) is not None]
                 missing = [r for r in records if r._data.get(attr) is None]
-                present.sort(key=lambda r, a=attr: _sort_key(r._data[a]), reverse=name.startswith("-"))
+                present.sort(key=lambda r, a=attr: _sort_key(r._data[a]), reverse=name.startswith("-"))  # type: ignore[misc]
                 records = present + missing
         if not windowed:
             records = records[start:stop]
@@ -619,9 +619,14 @@ class Manager:
                 append(None)
             elif isinstance(raw, dict):
                 append(from_hash(ident, raw))
+            elif isinstance(raw, redis.ResponseError):  # WRONGTYPE: the key holds something else
+                key = self.model._meta.keys.record(ident)
+                raise DecodeError(f"cannot load {self.model.__name__} {ident} from key {key!r}: {raw}") from raw
+            elif isinstance(raw, BaseException):
+                raise raw
             else:
                 key = self.model._meta.keys.record(ident)
-                raise DecodeError(f"cannot load {self.model.__name__} {ident} from key {key!r}: {raw}")
+                raise DecodeError(f"cannot load {self.model.__name__} {ident} from key {key!r}: unexpected reply {raw!r}")
         loader = PointerLoader([r for r in records if r is not None])
         for record in records:
             if record is not None:

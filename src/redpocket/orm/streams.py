@@ -26,7 +26,7 @@ class StreamHandle:
     def _client(self) -> Any:
         return type(self.record)._meta.client()
 
-    def append(self, data: bytes | str, pipe: Any = None) -> Any:
+    def append(self, value: bytes | str, pipe: Any = None) -> Any:
         """APPEND ``data`` to the stored bytes (one command, no load); return the new length.
 
         On a record not saved yet, the bytes are buffered and written by its
@@ -35,12 +35,13 @@ class StreamHandle:
         """
         name = self.attribute.name
         record = self.record
-        data = self.attribute.clean(data)
+        data: bytes = self.attribute.clean(value)
         if data is None:
             raise self.attribute.invalid(None, "cannot append None")
         pending = record._data.get(name)
-        if name in record._dirty or record._stored is None:
+        if pipe is None and (name in record._dirty or record._stored is None):
             # Not saved yet (or assigned since): buffer; the next save() writes it.
+            # With a pipe, the APPEND is queued after any save queued before it.
             record._data[name] = (pending or b"") + data
             record._dirty.add(name)
             return len(record._data[name])

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import redis
+from tests.conftest import RedisServer, run
 
 from redpocket.engine import Engine
 from redpocket.engine.commands.lists import list_encoding, parse_timeout
 from redpocket.engine.replies import NULL_ARRAY, ReplyError
-from tests.conftest import RedisServer, run
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 RANK_ZERO = (
@@ -471,22 +471,29 @@ def test_timeout_parser() -> None:
 
 # -- differential ------------------------------------------------------------------------------
 
-_KEYS = [b"la", b"lb", b"\xff\xfel", b"str"]
+_KEYS = [b"la", b"lb", b"\xff\xfel", b"la", b"lb", b"str"]
 _VALUES = [b"a", b"b", b"c", b"1", b"-2", b"\x80\x81", b""]
-_INTS = [b"0", b"1", b"2", b"3", b"-1", b"-2", b"-5", b"10", b"100", b"-100", b"x", b"1.5",
-         b"9223372036854775807", b"-9223372036854775808", b"9223372036854775808", b" 1", b"+1", b"01"]
+_GOOD_INTS = [b"0", b"1", b"2", b"3", b"-1", b"-2", b"-5", b"10", b"100", b"-100",
+              b"9223372036854775807", b"-9223372036854775808"]
+_BAD_INTS = [b"x", b"1.5", b"9223372036854775808", b" 1", b"+1", b"01"]
+_NAMES = (
+    ["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"] * 3
+    + ["LPOP", "RPOP", "LLEN", "LRANGE", "LINDEX", "LSET", "LINSERT", "LREM", "LTRIM", "LPOS"] * 2
+    + ["LMOVE", "RPOPLPUSH", "LMPOP", "SET", "DEL", "PEXPIRE", "TYPE", "EXISTS"]
+    + ["BLPOP", "BRPOP", "BLMPOP", "BLMOVE", "BRPOPLPUSH"]
+)
+
+
+def _int(rng: random.Random) -> bytes:
+    return rng.choice(_BAD_INTS) if rng.random() < 0.1 else rng.choice(_GOOD_INTS)
 
 
 def _random_command(rng: random.Random) -> list[bytes]:
     key = rng.choice(_KEYS)
     value = rng.choice(_VALUES)
-    number = rng.choice(_INTS)
-    side = rng.choice([b"LEFT", b"RIGHT", b"left", b"UP"])
-    name = rng.choice([
-        "LPUSH", "RPUSH", "LPUSHX", "RPUSHX", "LPOP", "RPOP", "LLEN", "LRANGE", "LINDEX", "LSET", "LINSERT",
-        "LREM", "LTRIM", "LPOS", "LMOVE", "RPOPLPUSH", "LMPOP", "SET", "DEL", "PEXPIRE", "TYPE", "BLPOP",
-        "BRPOP", "BLMPOP", "BLMOVE", "BRPOPLPUSH", "EXISTS",
-    ])
+    number = _int(rng)
+    side = rng.choice([b"LEFT", b"RIGHT", b"left", b"right", b"LEFT", b"RIGHT", b"UP"])
+    name = rng.choice(_NAMES)
     if name in ("LPUSH", "RPUSH", "LPUSHX", "RPUSHX"):
         return [name.encode(), key] + [rng.choice(_VALUES) for _ in range(rng.randint(1, 4))]
     if name in ("LPOP", "RPOP"):
@@ -494,7 +501,7 @@ def _random_command(rng: random.Random) -> list[bytes]:
     if name in ("LLEN", "TYPE", "EXISTS", "DEL"):
         return [name.encode(), key]
     if name in ("LRANGE", "LTRIM"):
-        return [name.encode(), key, rng.choice(_INTS), rng.choice(_INTS)]
+        return [name.encode(), key, _int(rng), _int(rng)]
     if name == "LINDEX":
         return [b"LINDEX", key, number]
     if name == "LSET":
@@ -506,7 +513,7 @@ def _random_command(rng: random.Random) -> list[bytes]:
     if name == "LPOS":
         argv = [b"LPOS", key, value]
         for _ in range(rng.randint(0, 3)):
-            argv += [rng.choice([b"RANK", b"COUNT", b"MAXLEN", b"rank", b"BAD"]), rng.choice(_INTS)]
+            argv += [rng.choice([b"RANK", b"COUNT", b"MAXLEN", b"rank", b"count", b"BAD"]), _int(rng)]
         if rng.random() < 0.05:
             argv.append(b"RANK")
         return argv
@@ -518,14 +525,14 @@ def _random_command(rng: random.Random) -> list[bytes]:
         keys = [rng.choice(_KEYS) for _ in range(rng.randint(1, 3))]
         argv = [b"LMPOP", str(len(keys) + rng.choice([0, 0, 0, 1, -1])).encode(), *keys, side]
         if rng.random() < 0.5:
-            argv += [b"COUNT", rng.choice(_INTS)]
+            argv += [b"COUNT", _int(rng)]
         return argv
-    if name == "SET":
-        return [b"SET", key, value]
+    if name == "SET":  # mostly the string key, so lists live long enough to matter
+        return [b"SET", key if rng.random() < 0.2 else b"str", value]
     if name == "PEXPIRE":
         return [b"PEXPIRE", key, rng.choice([b"1", b"5", b"100000"])]
     # Blocking commands: a tiny or malformed timeout, so nothing waits long.
-    timeout = rng.choice([b"0.01", b"abc", b"-1", b"inf"])
+    timeout = rng.choice([b"0.01", b"0.01", b"0.01", b"abc", b"-1", b"inf"])
     if name in ("BLPOP", "BRPOP"):
         return [name.encode(), key, rng.choice(_KEYS), timeout]
     if name == "BLMPOP":
@@ -535,9 +542,10 @@ def _random_command(rng: random.Random) -> list[bytes]:
     return [b"BRPOPLPUSH", key, rng.choice(_KEYS), timeout]
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_differential_random_sequences(pair, seed: int) -> None:
-    embedded, real = pair()
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize("seed", range(8))
+def test_differential_random_sequences(pair, seed: int, protocol: int) -> None:
+    embedded, real = pair(protocol=protocol)
     rng = random.Random(seed)
     for _ in range(250):
         argv = _random_command(rng)

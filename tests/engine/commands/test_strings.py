@@ -13,7 +13,6 @@ from redpocket.engine.registry import COMMANDS
 from redpocket.engine.types.strings import get_range, string_encoding
 
 
-
 def skip_without_watch(backend: str) -> None:
     """Skip on the embedded engine until WATCH (another family) is registered."""
     if backend == "embedded" and b"watch" not in COMMANDS:
@@ -442,6 +441,27 @@ def test_incrbyfloat_differential(pair) -> None:
         assert embedded.get(key) == real.get(key), (step, increment)
 
 
+EXTREME_FLOATS = [b"0x1p-3", b"0X.8", b"1e-4950", b"1e4932", b"-1e4932", b"1.18973149535723176502e+4932",
+                  b"3.6e-4951", b"1e-4951", b"00012", b"+5", b"-.5e1", b"5e+", b"1_0", b"\x00", b"1\x00", b"infinity",
+                  b"-Infinity", b"0.0000000000000000000001", b"1" + b"0" * 4500, b"0." + b"0" * 4500 + b"1"]
+
+
+def test_incrbyfloat_extremes(pair) -> None:
+    embedded, real = pair()
+    for client in (embedded, real):
+        client.response_callbacks.clear()
+    for stored in (None, b"1e4932", b"-1.1e4932", b"1", b"1e-4940"):
+        for increment in EXTREME_FLOATS:
+            for client in (embedded, real):
+                if stored is None:
+                    client.delete("f")
+                else:
+                    client.set("f", stored)
+            expected = run(real, "INCRBYFLOAT", "f", increment)
+            assert run(embedded, "INCRBYFLOAT", "f", increment) == expected, (stored, increment[:40])
+            assert embedded.get("f") == real.get("f")
+
+
 # -- LCS ----------------------------------------------------------------------------------
 
 
@@ -511,7 +531,10 @@ def test_get_range_helper() -> None:
 @pytest.mark.parametrize(
     "command",
     [("SET", "w", "x"), ("APPEND", "w", "x"), ("INCR", "n"), ("INCRBYFLOAT", "n", "1"), ("GETDEL", "w"),
-     ("GETEX", "w", "EX", "10"), ("SETRANGE", "w", "0", "x"), ("MSET", "w", "1"), ("GETSET", "w", "1")],
+     ("GETEX", "w", "EX", "10"), ("SETRANGE", "w", "0", "x"), ("MSET", "w", "1"), ("GETSET", "w", "1"),
+     ("SETBIT", "w", "0", "1"), ("SETBIT", "w", "100", "0"), ("SETBIT", "n", "100", "0"),
+     ("BITFIELD", "w", "SET", "u8", "0", "0"), ("BITFIELD", "w", "SET", "u8", "100", "0"), ("APPEND", "w", ""),
+     ("SETRANGE", "w", "0", "v")],
 )
 def test_watch_is_touched(make_client, backend: str, command: tuple) -> None:
     skip_without_watch(backend)
@@ -528,7 +551,12 @@ def test_watch_is_touched(make_client, backend: str, command: tuple) -> None:
 
 
 @pytest.mark.parametrize("command", [("GET", "w"), ("GETEX", "w"), ("GETEX", "w", "PERSIST"), ("SETNX", "w", "1"),
-                                     ("SETRANGE", "w", "0", ""), ("SET", "w", "x", "XX", "NX")])
+                                     ("SETRANGE", "w", "0", ""), ("SET", "w", "x", "XX", "NX"), ("SETBIT", "w", "0", "0"),
+                                     ("BITFIELD", "w", "GET", "u8", "0"), ("GETBIT", "w", "3"),
+                                     ("BITFIELD", "w", "SET", "u8", "0", "118"),
+                                     ("BITFIELD", "w", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9"),
+                                     ("BITFIELD", "w", "OVERFLOW", "FAIL", "INCRBY", "u2", "100", "9"),
+                                     ("BITOP", "AND", "missing", "missing2")])
 def test_watch_is_not_touched(make_client, backend: str, command: tuple) -> None:
     skip_without_watch(backend)
     client = make_client()
@@ -538,8 +566,8 @@ def test_watch_is_not_touched(make_client, backend: str, command: tuple) -> None
         pipe.watch("w")
         run(other, *command)
         pipe.multi()
-        pipe.get("w")
-        assert pipe.execute() == [b"v"]
+        pipe.strlen("w")
+        assert len(pipe.execute()) == 1
 
 
 # -- differential ------------------------------------------------------------------------------
@@ -603,3 +631,22 @@ def test_differential_strings(pair, protocol: int) -> None:
         assert got == expected, (step, command, got, expected)
     for key in KEYS:
         assert run(embedded, "GET", key) == run(real, "GET", key)
+
+
+def test_size_limit_follows_proto_max_bulk_len(r: redis.Redis) -> None:
+    r.config_set("proto-max-bulk-len", "1mb")
+    try:
+        too_big = "string exceeds maximum allowed size (proto-max-bulk-len)"
+        r.set("k", "x")
+        assert error_of(r, "SETRANGE", "k", "1048576", "x") == too_big
+        assert r.setrange("k", 1048575, "x") == 1048576
+        assert error_of(r, "APPEND", "k", "y") == too_big
+        assert error_of(r, "GETBIT", "k", "8388608") == "bit offset is not an integer or out of range"
+        assert r.getbit("k", 8388607) == 0
+        assert error_of(r, "BITFIELD", "k", "GET", "u8", "#1048576") == "bit offset is not an integer or out of range"
+        r.set("a", "x" * 600)
+        assert error_of(r, "LCS", "a", "a") == (
+            "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+        )
+    finally:
+        r.config_set("proto-max-bulk-len", "512mb")

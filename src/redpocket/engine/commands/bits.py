@@ -63,7 +63,8 @@ def bit_offset(session: Session, argument: bytes, bits: int = 0) -> int:
     if text is not argument:
         # The product is computed in int64 in C, so it may wrap round.
         offset = ((offset * bits + 2**63) % _INT64_WRAP) - 2**63
-    if offset < 0 or (offset >> 3) >= max_string_length(session):
+    # proto-max-bulk-len is at least 1mb: read it only for offsets beyond.
+    if offset < 0 or (offset >> 23 and (offset >> 3) >= max_string_length(session)):
         raise ReplyError(BIT_OFFSET_ERROR)
     return offset
 
@@ -131,6 +132,8 @@ def bitcount(session: Session, argv: list[bytes]) -> Any:
         raise ReplyError(SYNTAX)
     start = to_int(argv[2])
     end = to_int(argv[3])
+    if start < 0 and end < 0 and start > end:
+        return 0  # before the unit is parsed, as in Redis 7.0
     bit_unit = _unit(argv[4]) if argc == 5 else False
     return bit_count(value, start, end, bit_unit)
 
@@ -252,26 +255,36 @@ def _bitfield(session: Session, argv: list[bytes], readonly_command: bool) -> An
         raise ReplyError(WRONGTYPE)
     buffer = bytearray(current or b"")
     size = (highest >> 3) + 1
+    # Like Redis, a write that leaves the bits as they were is no change,
+    # unless the string had to be created or grown for it.
+    grown = current is None or len(buffer) < size
     if len(buffer) < size:
         buffer.extend(bytes(size - len(buffer)))
     replies: list[Any] = []
+    changes = 0
     for opcode, signed, bits, offset, number, how in operations:
         old = get_bitfield(buffer, offset, bits, signed)
         if opcode == _GET:
             replies.append(old)
             continue
         if opcode == _INCRBY:
-            direction, wrapped = bitfield_overflow(old, number, bits, signed)
+            direction, new = bitfield_overflow(old, number, bits, signed)
         else:
-            direction, wrapped = bitfield_overflow(number, 0, bits, signed)
+            direction, new = bitfield_overflow(number, 0, bits, signed)
         if direction and how == _OVERFLOW_FAIL:
             replies.append(None)
             continue
         if direction and how == _OVERFLOW_SAT:
-            wrapped = bitfield_limit(direction, bits, signed)
-        set_bitfield(buffer, offset, bits, wrapped)
-        replies.append(wrapped if opcode == _INCRBY else old)
-    db.set(key, bytes(buffer), True)
+            new = bitfield_limit(direction, bits, signed)
+        set_bitfield(buffer, offset, bits, new)
+        if grown or new != old:
+            changes += 1
+        replies.append(new if opcode == _INCRBY else old)
+    if changes:
+        db.set(key, bytes(buffer), True)
+    elif grown:
+        # Redis creates or pads the string without signalling a change.
+        db.data[key] = bytes(buffer)
     return replies
 
 

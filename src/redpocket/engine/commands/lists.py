@@ -195,6 +195,7 @@ def _block(session: Session, argv: list[bytes], keys: list[bytes], timeout: floa
 
 
 def _push(session: Session, argv: list[bytes], left: bool) -> int:
+    """Push onto a list, creating it (LPUSH/RPUSH)."""
     db = session.db
     key = argv[1]
     items = db.lookup_write(key)
@@ -213,6 +214,7 @@ def _push(session: Session, argv: list[bytes], left: bool) -> int:
 
 
 def _push_existing(session: Session, argv: list[bytes], left: bool) -> int:
+    """Push onto a list only if it exists (LPUSHX/RPUSHX)."""
     db = session.db
     key = argv[1]
     items = db.lookup_write(key)
@@ -256,6 +258,7 @@ def rpushx(session: Session, argv: list[bytes]) -> Any:
 
 
 def _pop(session: Session, argv: list[bytes], left: bool) -> Any:
+    """Pop one element, or ``count`` elements as an array (LPOP/RPOP)."""
     argc = len(argv)
     if argc > 3:
         raise ReplyError(f"ERR wrong number of arguments for '{'lpop' if left else 'rpop'}' command")
@@ -578,7 +581,7 @@ def lmpop(session: Session, argv: list[bytes]) -> Any:
 
 def _blocking_pop(session: Session, argv: list[bytes], keys: list[bytes], left: bool, count: int, timeout: float) -> Any:
     """Serve BLPOP/BRPOP (``count`` 0) or BLMPOP from the first non-empty list, or block."""
-    retry = _waiting.pop(session, None) is argv
+    retry = bool(_waiting) and _waiting.pop(session, None) is argv
     db = session.db
     for key in keys:
         items = db.lookup_write(key)
@@ -600,7 +603,7 @@ def _blocking_pop(session: Session, argv: list[bytes], keys: list[bytes], left: 
 
 def _blocking_move(session: Session, argv: list[bytes], from_left: bool, to_left: bool, timeout: float) -> Any:
     """Serve BLMOVE/BRPOPLPUSH when the source has data, or block."""
-    retry = _waiting.pop(session, None) is argv
+    retry = bool(_waiting) and _waiting.pop(session, None) is argv
     db = session.db
     source = argv[1]
     items = db.lookup_write(source)

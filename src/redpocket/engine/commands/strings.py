@@ -9,10 +9,13 @@ replies match Redis digit for digit.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final
 
-from ..args import INT64_MAX, INT64_MIN, to_int
+from ..args import INT64_MAX, INT64_MIN, is_int, to_int
 from ..keyspace import now_ms
 from ..longdouble import add_long_double, format_long_double_human, is_finite, parse_long_double
 from ..registry import define
@@ -60,6 +63,8 @@ _CONFLICTS: Final = {
 _SET_OPTIONS: Final = {b"NX": _NX, b"XX": _XX, b"GET": _GET, b"KEEPTTL": _KEEPTTL, b"PERSIST": _PERSIST}
 
 _ZERO: Final = Fraction(0)
+_LONG_DOUBLE_EXACT: Final = 1 << 64
+_MIN_MAX_BULK: Final = 1024 * 1024
 
 
 def _string_or_none(db: Database, key: bytes) -> bytes | None:
@@ -92,7 +97,8 @@ def max_string_length(session: Session) -> int:
 
 def check_string_length(session: Session, size: int) -> None:
     """Refuse to build a string longer than ``proto-max-bulk-len`` (Redis's ``checkStringLength``)."""
-    if size > max_string_length(session):
+    # proto-max-bulk-len is at least 1mb: read it only for longer strings.
+    if size > _MIN_MAX_BULK and size > max_string_length(session):
         raise ReplyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 
 
@@ -152,9 +158,19 @@ def _invalid_expire(argv0: bytes) -> ReplyError:
 @define("set", -3, "write denyoom", 1, 1, 1, group="string")
 def set_command(session: Session, argv: list[bytes]) -> Any:
     """SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]"""
-    if len(argv) == 3:
+    argc = len(argv)
+    if argc == 3:
         store(session.db, argv[1], argv[2])
         return OK
+    if argc == 5:
+        # Fast path for the common SET key value EX|PX n.
+        option = argv[3].upper()
+        if option == b"EX" or option == b"PX":
+            when = expire_time_ms(session, b"set", argv[4], _EX if option == b"EX" else _PX)
+            db = session.db
+            store(db, argv[1], argv[2])
+            db.set_expire(argv[1], when)
+            return OK
     flags, expire = parse_string_options(argv, 3, True)
     if expire is not None:
         when = expire_time_ms(session, b"set", expire, flags)
@@ -416,18 +432,57 @@ def incrbyfloat(session: Session, argv: list[bytes]) -> Any:
     db = session.db
     key = argv[1]
     value = _string_for_write(db, key)
+    increment_text = argv[2]
+    if (value is None or is_int(value)) and is_int(increment_text):
+        # Integers below 2**64 are exact in a long double: no rounding to emulate.
+        whole = (0 if value is None else int(value)) + int(increment_text)
+        if -_LONG_DOUBLE_EXACT < whole < _LONG_DOUBLE_EXACT:
+            text = b"%d" % whole
+            db.set(key, text, True)
+            return text
+    try:
+        text = long_double_sum(value, increment_text)
+    except ValueError:
+        # Near the long double limits the texts exceed Python's 4300-digit
+        # guard on int/str conversion (see sys.set_int_max_str_digits).
+        with unlimited_int_digits():
+            text = long_double_sum(value, increment_text)
+    db.set(key, text, True)
+    return text
+
+
+def long_double_sum(value: bytes | None, increment_text: bytes) -> bytes:
+    """Return INCRBYFLOAT's new text: ``value`` (absent = 0) plus the increment, in long double."""
     current = _ZERO if value is None else parse_long_double(value)
     if current is None:
         raise ReplyError(NOT_FLOAT)
-    increment = parse_long_double(argv[2])
+    increment = parse_long_double(increment_text)
     if increment is None:
         raise ReplyError(NOT_FLOAT)
+    # An infinite operand (a float; finite values are Fractions) can only
+    # give inf or nan; deciding here also spares add_long_double converting
+    # a huge finite Fraction to float.
+    if type(current) is float or type(increment) is float:
+        raise ReplyError(NAN_OR_INFINITY)
     total = add_long_double(current, increment)
     if not is_finite(total):
         raise ReplyError(NAN_OR_INFINITY)
-    text = format_long_double_human(total)
-    db.set(key, text, True)
-    return text
+    return format_long_double_human(total)
+
+
+@contextmanager
+def unlimited_int_digits() -> Iterator[None]:
+    """Lift Python's limit on int/str conversion length for the duration of the block."""
+    getter = getattr(sys, "get_int_max_str_digits", None)
+    if getter is None:  # Python before 3.10.7 has no limit
+        yield
+        return
+    previous = getter()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(previous)
 
 
 # -- LCS ----------------------------------------------------------------------------

@@ -1,0 +1,220 @@
+"""Benchmark the ORM against hand-written pipelined redis-py doing the same keys and index commands.
+
+N users (indexed name, unique email, indexed age, plain bio): bulk create,
+load all by id, 200 equality queries, 50 range queries, update one
+attribute on all, delete all.  Both ways run in the same process against a
+redis-server started for the run (and, with ``--embedded``, the embedded
+engine).  Prints ops/s per step and the ratio hand-written/ORM (target:
+every bulk step within 1.5x).
+
+The hand-written code writes exactly the ORM's key layout (see
+``redpocket/orm/keys.py``) with plain commands; the ORM does the same work
+inside its atomic save script (index diffs, unique claims checked), so the
+ratio is the price of atomicity, validation and decoding.
+
+    python benchmarks/orm.py [--users 10000] [--batch 1000] [--embedded]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _servers import redis_server
+
+import redpocket
+from redpocket import ActiveRecord, attributes
+from redpocket.client import EmbeddedRedis
+from redpocket.engine import Engine
+
+NAMES = [f"name{i}" for i in range(500)]
+TAG = "{redpocket:BenchUser}"
+
+
+class BenchUser(ActiveRecord):
+    name = attributes.Unicode(index=True)
+    email = attributes.Unicode(unique=True)
+    age = attributes.Integer(index=True)
+    bio = attributes.Unicode()
+
+
+def make_rows(n: int) -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    return [
+        {"id": uuid.UUID(int=rng.getrandbits(128), version=4), "name": rng.choice(NAMES), "email": f"user{i}@example.com",
+         "age": rng.randrange(18, 90), "bio": "a plain biography " * 3}
+        for i in range(n)
+    ]
+
+
+# -- the ORM ------------------------------------------------------------------------
+def orm_steps(rows: list[dict[str, Any]], batch: int, queries: tuple[list[str], list[int]]) -> dict[str, Callable[[], int]]:
+    state: dict[str, Any] = {}
+
+    def create() -> int:
+        records = []
+        for offset in range(0, len(rows), batch):
+            with redpocket.pipeline() as pipe:
+                records += [BenchUser.create(pipe=pipe, **row) for row in rows[offset : offset + batch]]
+        state["records"] = records
+        return len(records)
+
+    def load() -> int:
+        loaded = BenchUser.objects.get_many([row["id"] for row in rows])
+        assert all(r is not None for r in loaded)
+        state["records"] = loaded
+        return len(loaded)
+
+    def equality() -> int:
+        found = sum(len(BenchUser.objects.filter(name=name)) for name in queries[0])
+        assert found > 0
+        return len(queries[0])
+
+    def ranges() -> int:
+        found = sum(len(BenchUser.objects.filter(age__range=(low, low + 2))) for low in queries[1])
+        assert found > 0
+        return len(queries[1])
+
+    def update() -> int:
+        records = state["records"]
+        for offset in range(0, len(records), batch):
+            with redpocket.pipeline() as pipe:
+                for record in records[offset : offset + batch]:
+                    record.update(bio="updated", pipe=pipe)
+        return len(records)
+
+    def delete() -> int:
+        records = state["records"]
+        for offset in range(0, len(records), batch):
+            with redpocket.pipeline() as pipe:
+                for record in records[offset : offset + batch]:
+                    record.delete(pipe=pipe)
+        return len(records)
+
+    return {"bulk create": create, "load all by id": load, "equality queries": equality,
+            "range queries": ranges, "update one attribute": update, "delete all": delete}
+
+
+# -- hand-written redis-py ------------------------------------------------------------------
+def plain_steps(client: redis.Redis, rows: list[dict[str, Any]], batch: int, queries: tuple[list[str], list[int]]) -> dict[str, Callable[[], int]]:
+    ids_key, age_key, unique_key = f"{TAG}:ids", f"{TAG}:num:age", f"{TAG}:uniq:email"
+
+    def decode(ident: str, raw: dict[bytes, bytes]) -> dict[str, Any]:
+        return {"id": uuid.UUID(ident), "name": raw[b"name"].decode(), "email": raw[b"email"].decode(),
+                "age": int(raw[b"age"]), "bio": raw[b"bio"].decode()}
+
+    def load_ids(idents: list[str]) -> list[dict[str, Any]]:
+        pipe = client.pipeline(transaction=False)
+        for ident in idents:
+            pipe.hgetall(f"{TAG}:id:{ident}")
+        return [decode(i, raw) for i, raw in zip(idents, pipe.execute(), strict=True) if raw]
+
+    def create() -> int:
+        for offset in range(0, len(rows), batch):
+            pipe = client.pipeline(transaction=False)
+            for row in rows[offset : offset + batch]:
+                ident = str(row["id"])
+                pipe.hset(f"{TAG}:id:{ident}", mapping={"id": ident, "name": row["name"], "email": row["email"],
+                                                       "age": str(row["age"]), "bio": row["bio"]})
+                pipe.sadd(ids_key, ident)
+                pipe.sadd(f"{TAG}:eq:name:{row['name']}", ident)
+                pipe.zadd(age_key, {ident: row["age"]})
+                pipe.hsetnx(unique_key, row["email"], ident)
+            pipe.execute()
+        return len(rows)
+
+    def load() -> int:
+        return len(load_ids([str(row["id"]) for row in rows]))
+
+    def equality() -> int:
+        for name in queries[0]:
+            load_ids(sorted(i.decode() for i in client.smembers(f"{TAG}:eq:name:{name}")))
+        return len(queries[0])
+
+    def ranges() -> int:
+        for low in queries[1]:
+            load_ids([i.decode() for i in client.zrange(age_key, low, low + 2, byscore=True)])
+        return len(queries[1])
+
+    def update() -> int:
+        for offset in range(0, len(rows), batch):
+            pipe = client.pipeline(transaction=False)
+            for row in rows[offset : offset + batch]:
+                pipe.hset(f"{TAG}:id:{row['id']}", "bio", "updated")
+            pipe.execute()
+        return len(rows)
+
+    def delete() -> int:
+        for offset in range(0, len(rows), batch):
+            pipe = client.pipeline(transaction=False)
+            for row in rows[offset : offset + batch]:
+                ident = str(row["id"])
+                pipe.delete(f"{TAG}:id:{ident}")
+                pipe.srem(ids_key, ident)
+                pipe.srem(f"{TAG}:eq:name:{row['name']}", ident)
+                pipe.zrem(age_key, ident)
+                pipe.hdel(unique_key, row["email"])
+            pipe.execute()
+        return len(rows)
+
+    return {"bulk create": create, "load all by id": load, "equality queries": equality,
+            "range queries": ranges, "update one attribute": update, "delete all": delete}
+
+
+def timed(step: Callable[[], int]) -> float:
+    start = time.perf_counter()
+    ops = step()
+    return ops / (time.perf_counter() - start)
+
+
+def run_backend(label: str, client: redis.Redis, users: int, batch: int) -> list[float]:
+    redpocket.connect(client)
+    client.flushall()
+    rows = make_rows(users)
+    rng = random.Random(11)
+    queries = ([rng.choice(NAMES) for _ in range(200)], [rng.randrange(18, 88) for _ in range(50)])
+    BenchUser.create(name="warm", email="warm@up", age=1, bio="").delete()  # loads the script
+    plain = {name: timed(step) for name, step in plain_steps(client, rows, batch, queries).items()}
+    assert client.dbsize() == 0, "the hand-written delete left keys behind"
+    orm_rates = {name: timed(step) for name, step in orm_steps(rows, batch, queries).items()}
+    assert client.dbsize() == 0, "the ORM delete left keys behind"
+    print(f"\n{label}: {users:,} users, batches of {batch}")
+    print(f"  {'step':<22} {'ORM ops/s':>12} {'redis-py ops/s':>15} {'ratio':>7}")
+    ratios = []
+    for name in plain:
+        ratio = plain[name] / orm_rates[name]
+        ratios.append(ratio)
+        flag = "" if ratio <= 1.5 else "  (over 1.5x)"
+        print(f"  {name:<22} {orm_rates[name]:>12,.0f} {plain[name]:>15,.0f} {ratio:>6.2f}x{flag}")
+    redpocket.disconnect()
+    return ratios
+
+
+def main() -> None:
+    """Run the steps both ways and print the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--embedded", action="store_true", help="also run against the embedded engine")
+    args = parser.parse_args()
+    with redis_server() as port:
+        if port is None:
+            print("redis-server is not installed; running the embedded engine only")
+        else:
+            run_backend("redis-server", redis.Redis(port=port), args.users, args.batch)
+        if args.embedded or port is None:
+            run_backend("embedded", EmbeddedRedis(Engine()), args.users, args.batch)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+"""The sorted set type: members ordered by (score, member), with O(log n) updates.
+
+A :class:`ZSet` holds the same members twice, like Redis's ``zset``: a dict
+``member -> score`` for O(1) score lookups, and a ``SortedList`` of
+``(score, member)`` tuples that plays the part of the skiplist (ranks, score
+and lexicographic ranges, O(log n) inserts and deletes).  Tuples compare by
+score, then by member bytes, which is Redis's order (``memcmp`` on ties).
+
+Ranges are expressed as index intervals ``[lo, hi)`` into that order; the
+``range_*`` methods return ``(member, score)`` pairs.  Lexicographic bounds
+are ``bytes`` or the sentinels :data:`LEX_MIN` (``-``) and :data:`LEX_MAX`
+(``+``), each with an "exclusive" flag.
+
+``skiplist`` records Redis's encoding, which only ever grows from listpack to
+skiplist for a live key: the command layer sets it (see
+:func:`zset_encoding`), because the encoding shows through ``OBJECT
+ENCODING``, ``ZSCAN`` and the way a listpack stores ``-0`` as ``0``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Final, Union
+
+from sortedcontainers import SortedList
+
+from ..keyspace import TYPE_NAMES
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+_INF: Final = math.inf
+
+
+class LexLimit:
+    """One of the two lexicographic sentinels: smaller (``-``) or greater (``+``) than every member."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"LexLimit({self.name!r})"
+
+
+LEX_MIN: Final = LexLimit("-")
+LEX_MAX: Final = LexLimit("+")
+
+LexBound = Union[bytes, LexLimit]
+
+
+def _score_above(score: float) -> float:
+    """Return the smallest double greater than ``score`` (``inf`` stays ``inf``)."""
+    return math.nextafter(score, _INF)
+
+
+class ZSet:
+    """A Redis sorted set."""
+
+    __slots__ = ("scores", "ordered", "skiplist")
+
+    type_name = "zset"
+
+    def __init__(self, pairs: Iterable[tuple[bytes, float]] = ()) -> None:
+        self.scores: dict[bytes, float] = {}
+        self.ordered: SortedList = SortedList()
+        self.skiplist = False
+        for member, score in pairs:
+            self.add(member, score)
+
+    @classmethod
+    def from_scores(cls, scores: dict[bytes, float]) -> ZSet:
+        """Build a sorted set from a ``member -> score`` dict (taken over, not copied)."""
+        zset = cls.__new__(cls)
+        zset.scores = scores
+        zset.ordered = SortedList([(score, member) for member, score in scores.items()])
+        zset.skiplist = False
+        return zset
+
+    # -- the basics -----------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __contains__(self, member: object) -> bool:
+        return member in self.scores
+
+    def __iter__(self) -> Iterator[tuple[bytes, float]]:
+        """Yield ``(member, score)`` pairs from the lowest score to the highest."""
+        for score, member in self.ordered:
+            yield member, score
+
+    def __repr__(self) -> str:
+        return f"ZSet({list(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ZSet) and self.scores == other.scores
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def copy(self) -> ZSet:
+        """Return an independent copy (same members, scores and encoding)."""
+        zset = ZSet.__new__(ZSet)
+        zset.scores = self.scores.copy()
+        zset.ordered = self.ordered.copy()
+        zset.skiplist = self.skiplist
+        return zset
+
+    def score(self, member: bytes) -> float | None:
+        """Return the score of ``member``, or ``None`` when absent."""
+        return self.scores.get(member)
+
+    def add(self, member: bytes, score: float) -> bool:
+        """Set the score of ``member``; tell whether it is a new member."""
+        scores = self.scores
+        old = scores.get(member)
+        if old is None:
+            scores[member] = score
+            self.ordered.add((score, member))
+            return True
+        if old != score:
+            ordered = self.ordered
+            ordered.remove((old, member))
+            ordered.add((score, member))
+            scores[member] = score
+        return False
+
+    def remove(self, member: bytes) -> bool:
+        """Remove ``member``; tell whether it was there."""
+        score = self.scores.pop(member, None)
+        if score is None:
+            return False
+        self.ordered.remove((score, member))
+        return True
+
+    def rank(self, member: bytes, reverse: bool = False) -> int | None:
+        """Return the 0-based rank of ``member`` (from the highest score when ``reverse``)."""
+        score = self.scores.get(member)
+        if score is None:
+            return None
+        rank: int = self.ordered.index((score, member))
+        return len(self.scores) - 1 - rank if reverse else rank
+
+    def at(self, index: int) -> tuple[bytes, float]:
+        """Return the ``(member, score)`` pair at rank ``index``."""
+        score, member = self.ordered[index]
+        return member, score
+
+    # -- index intervals ---------------------------------------------------------
+    def score_interval(self, low: float, low_exclusive: bool, high: float, high_exclusive: bool) -> tuple[int, int]:
+        """Return the rank interval ``[lo, hi)`` of the scores between ``low`` and ``high``."""
+        bisect = self.ordered.bisect_left
+        if low_exclusive:
+            lo = len(self.scores) if low == _INF else bisect((_score_above(low),))
+        else:
+            lo = bisect((low,))
+        if high_exclusive:
+            hi = bisect((high,))
+        else:
+            hi = len(self.scores) if high == _INF else bisect((_score_above(high),))
+        return lo, hi
+
+    def lex_interval(self, low: LexBound, low_exclusive: bool, high: LexBound, high_exclusive: bool) -> tuple[int, int]:
+        """Return the rank interval ``[lo, hi)`` of the members between ``low`` and ``high``.
+
+        As in Redis, the members are assumed to share one score (the order is
+        then lexicographic); with mixed scores the result is unspecified.
+        """
+        size = len(self.scores)
+        if not size:
+            return 0, 0
+        lo = self._lex_index(low, low_exclusive, True)
+        hi = self._lex_index(high, not high_exclusive, False)
+        return lo, hi
+
+    def _lex_index(self, bound: LexBound, after: bool, is_low: bool) -> int:
+        """Return the first rank whose member is > ``bound`` (``after``) or >= ``bound``."""
+        if bound is LEX_MIN:
+            return 0
+        if bound is LEX_MAX:
+            return len(self.scores)
+        assert isinstance(bound, bytes)
+        ordered = self.ordered
+        first = ordered[0][0]
+        if first == ordered[-1][0]:
+            # One score for all: the order is lexicographic, bisect directly.
+            if after:
+                return int(ordered.bisect_right((first, bound)))
+            return int(ordered.bisect_left((first, bound)))
+        lo, hi = 0, len(ordered)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            member = ordered[mid][1]
+            if member > bound if after else member >= bound:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def slice(self, lo: int, hi: int, reverse: bool = False, offset: int = 0, count: int = -1) -> list[tuple[bytes, float]]:
+        """Return the pairs of ranks ``[lo, hi)``, skipping ``offset`` and keeping at most ``count`` (``< 0``: all).
+
+        With ``reverse`` the interval is walked from ``hi - 1`` down to ``lo``.
+        """
+        if offset:
+            if reverse:
+                hi -= offset
+            else:
+                lo += offset
+        if count >= 0:
+            if reverse:
+                lo = max(lo, hi - count)
+            else:
+                hi = min(hi, lo + count)
+        if lo >= hi:
+            return []
+        return [(member, score) for score, member in self.ordered.islice(lo, hi, reverse)]
+
+    # -- ranges -----------------------------------------------------------------
+    def range_by_rank(self, start: int, stop: int, reverse: bool = False) -> list[tuple[bytes, float]]:
+        """Return the pairs of ranks ``start..stop`` (inclusive, already within bounds)."""
+        if reverse:
+            size = len(self.scores)
+            return self.slice(size - 1 - stop, size - start, True)
+        return self.slice(start, stop + 1)
+
+    def range_by_score(
+        self,
+        low: float,
+        high: float,
+        low_exclusive: bool = False,
+        high_exclusive: bool = False,
+        reverse: bool = False,
+        offset: int = 0,
+        count: int = -1,
+    ) -> list[tuple[bytes, float]]:
+        """Return the pairs whose score is between ``low`` and ``high``, LIMIT ``offset count``."""
+        lo, hi = self.score_interval(low, low_exclusive, high, high_exclusive)
+        return self.slice(lo, hi, reverse, offset, count)
+
+    def range_by_lex(
+        self,
+        low: LexBound,
+        high: LexBound,
+        low_exclusive: bool = False,
+        high_exclusive: bool = False,
+        reverse: bool = False,
+        offset: int = 0,
+        count: int = -1,
+    ) -> list[tuple[bytes, float]]:
+        """Return the pairs whose member is between ``low`` and ``high``, LIMIT ``offset count``."""
+        lo, hi = self.lex_interval(low, low_exclusive, high, high_exclusive)
+        return self.slice(lo, hi, reverse, offset, count)
+
+    def count_by_score(self, low: float, high: float, low_exclusive: bool = False, high_exclusive: bool = False) -> int:
+        """Count the members whose score is between ``low`` and ``high``."""
+        lo, hi = self.score_interval(low, low_exclusive, high, high_exclusive)
+        return max(hi - lo, 0)
+
+    def count_by_lex(self, low: LexBound, high: LexBound, low_exclusive: bool = False, high_exclusive: bool = False) -> int:
+        """Count the members between ``low`` and ``high`` lexicographically."""
+        lo, hi = self.lex_interval(low, low_exclusive, high, high_exclusive)
+        return max(hi - lo, 0)
+
+    # -- removal ------------------------------------------------------------------
+    def remove_interval(self, lo: int, hi: int) -> int:
+        """Remove the members of ranks ``[lo, hi)``; return how many went."""
+        if lo >= hi:
+            return 0
+        ordered = self.ordered
+        scores = self.scores
+        if lo == 0 and hi >= len(ordered):
+            removed = len(ordered)
+            ordered.clear()
+            scores.clear()
+            return removed
+        for _score, member in ordered.islice(lo, hi):
+            del scores[member]
+        del ordered[lo:hi]
+        return hi - lo
+
+    def remove_range_by_rank(self, start: int, stop: int) -> int:
+        """Remove the members of ranks ``start..stop`` (inclusive, within bounds)."""
+        return self.remove_interval(start, stop + 1)
+
+    def remove_range_by_score(self, low: float, high: float, low_exclusive: bool = False, high_exclusive: bool = False) -> int:
+        """Remove the members whose score is between ``low`` and ``high``."""
+        return self.remove_interval(*self.score_interval(low, low_exclusive, high, high_exclusive))
+
+    def remove_range_by_lex(self, low: LexBound, high: LexBound, low_exclusive: bool = False, high_exclusive: bool = False) -> int:
+        """Remove the members between ``low`` and ``high`` lexicographically."""
+        return self.remove_interval(*self.lex_interval(low, low_exclusive, high, high_exclusive))
+
+    def pop(self, count: int, highest: bool = False) -> list[tuple[bytes, float]]:
+        """Remove and return up to ``count`` members with the lowest (or ``highest``) scores, in pop order."""
+        ordered = self.ordered
+        size = len(ordered)
+        if count > size:
+            count = size
+        if count == 1:
+            score, member = ordered.pop(-1 if highest else 0)
+            del self.scores[member]
+            return [(member, score)]
+        if highest:
+            pairs = self.slice(size - count, size, True)
+            self.remove_interval(size - count, size)
+        else:
+            pairs = self.slice(0, count)
+            self.remove_interval(0, count)
+        return pairs
+
+
+TYPE_NAMES[ZSet] = "zset"
+
+
+def zset_encoding(value: ZSet, config: Config) -> str:
+    """Return the ``OBJECT ENCODING`` of a sorted set: ``listpack`` or ``skiplist``.
+
+    Redis keeps a small set (at most ``zset-max-listpack-entries`` members,
+    each at most ``zset-max-listpack-value`` bytes) as a listpack, and never
+    converts a live set back once it outgrew that.
+    """
+    if value.skiplist or not fits_listpack(value, config):
+        return "skiplist"
+    return "listpack"
+
+
+def fits_listpack(value: ZSet, config: Config) -> bool:
+    """Tell whether every member and the size of ``value`` are within the listpack limits."""
+    if len(value) > int(config.get("zset-max-listpack-entries")):
+        return False
+    limit = int(config.get("zset-max-listpack-value"))
+    return all(len(member) <= limit for member in value.scores)

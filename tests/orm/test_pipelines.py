@@ -1,0 +1,90 @@
+"""save/delete/create/get_many joining redpocket.pipeline() and raw redis-py pipelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+import redpocket
+from redpocket import ActiveRecord, DeferredResult, UniqueError, attributes
+
+
+class Member(ActiveRecord):
+    name = attributes.Unicode(index=True)
+    email = attributes.Unicode(unique=True)
+    age = attributes.Integer(index=True, default=0)
+    log = attributes.ByteStream()
+
+
+def test_bulk_work_in_a_redpocket_pipeline_is_a_few_round_trips(db: redis.Redis, round_trips: Any) -> None:
+    Member.create(name="warm-up", email="warm@up").delete()  # connects and loads the script
+    with round_trips() as trips:
+        with redpocket.pipeline() as pipe:
+            members = [Member.create(name=f"m{i}", email=f"m{i}@x", age=i, pipe=pipe) for i in range(200)]
+    assert trips.count == 2  # SCRIPT EXISTS and the batch
+    assert Member.objects.count() == 200
+    assert all(m.is_saved for m in members)
+    with round_trips() as trips:
+        with redpocket.pipeline() as pipe:
+            loaded = Member.objects.get_many([m.id for m in members], pipe=pipe)
+            for m in members:
+                m.update(age=m.age + 1, pipe=pipe)
+    assert trips.count == 2
+    assert isinstance(loaded, DeferredResult) and [m.age for m in loaded.result] == list(range(200))
+    assert sorted(m.age for m in Member.objects.filter(age__gte=1)) == list(range(1, 201))
+    with round_trips() as trips:
+        with redpocket.pipeline() as pipe:
+            counts = [m.delete(pipe=pipe) for m in members]
+    assert trips.count == 2
+    assert all(c.result == 1 for c in counts)
+    assert db.keys("*") == []
+
+
+def test_nested_helper_joins_the_outer_pipeline(db: redis.Redis, round_trips: Any) -> None:
+    def register(name: str, pipe: Any = None) -> Member:
+        with redpocket.pipeline(pipe) as pipe:
+            member = Member.create(name=name, email=f"{name}@x", pipe=pipe)
+            member.log.append(b"registered", pipe=pipe)
+            return member
+
+    Member.create(name="warm", email="warm@x")
+    with round_trips() as trips:
+        with redpocket.pipeline() as pipe:
+            register("a", pipe=pipe)
+            register("b", pipe=pipe)
+    assert trips.count == 2
+    assert Member.objects.count() == 3
+    assert Member.objects.get(name="a").log.read() == b"registered"
+
+
+def test_unique_error_surfaces_when_the_pipeline_executes(db: redis.Redis) -> None:
+    Member.create(name="a", email="taken@x")
+    with pytest.raises(UniqueError), redpocket.pipeline() as pipe:
+        Member.create(name="b", email="taken@x", pipe=pipe)
+        Member.create(name="c", email="free@x", pipe=pipe)
+    assert sorted(m.name for m in Member.objects.all()) == ["a", "c"]
+    assert Member.objects.check() == []
+
+
+def test_raw_redis_py_pipeline(db: redis.Redis) -> None:
+    existing = Member.create(name="old", email="old@x")
+    pipe = db.pipeline()
+    member = Member.create(name="raw", email="raw@x", pipe=pipe)
+    pending = Member.objects.get_many([existing.id, member.id], pipe=pipe)
+    assert existing.delete(pipe=pipe) is None
+    results = pipe.execute()
+    assert results[0][0] == b"ok"  # the save script's raw reply lands in the results
+    old, new = pending.resolve(results)
+    assert old.name == "old" and new.name == "raw"  # queued after the save: sees it
+    assert Member.objects.get(id=member.id).name == "raw"
+    assert Member.objects.filter(name="old").count() == 0
+    assert Member.objects.check() == []
+    member.update(age=5)  # the record was not marked saved: the save re-reads what it needs
+    assert Member.objects.get(id=member.id).age == 5
+    assert Member.objects.check() == []
+    pipe = db.pipeline()
+    Member.create(name="dup", email="raw@x", pipe=pipe)
+    assert pipe.execute()[-1][0] == b"unique"  # not raised: the reply is the caller's
+    assert Member.objects.filter(name="dup").count() == 0
