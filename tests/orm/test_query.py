@@ -157,13 +157,13 @@ def test_slicing_count_first_exists(people: dict[str, Person], round_trips: Any)
 
 def test_slices_are_applied_by_redis_before_loading(people: dict[str, Person], db: redis.Redis, monkeypatch: Any) -> None:
     loaded: list[int] = []
-    original = Person.objects.get_many
+    original = Person.objects._load
 
-    def spy(ids: Any, pipe: Any = None) -> Any:
+    def spy(ids: Any, keys: Any = None) -> Any:
         loaded.append(len(ids))
-        return original(ids, pipe)
+        return original(ids, keys)
 
-    monkeypatch.setattr(Person.objects, "get_many", spy)
+    monkeypatch.setattr(Person.objects, "_load", spy)
     assert len(Person.objects.all()[:2]) == 2
     assert len(Person.objects.filter(age__gte=17)[1:3]) == 2
     assert len(Person.objects.order_by("-age")[:1]) == 1

@@ -172,10 +172,10 @@ class Engine:
 
     def execute_blocking(self, session: Session, argv: list[bytes]) -> Any:
         """Execute a command, waiting in this thread while it blocks (embedded clients)."""
-        reply = self.execute(session, argv)
-        if type(reply) is not Block:
-            return reply
         with self.condition:
+            reply = self.execute(session, argv)
+            if type(reply) is not Block:
+                return reply
             deadline = time.monotonic() + reply.timeout if reply.timeout else None
             self.blocked_clients += 1
             try:

@@ -312,6 +312,9 @@ class QuerySet:
         slice_in_redis = exact and (order is not None or not self.ordering)
 
         pipe = meta.client().pipeline(transaction=False)
+        direct = self._direct_range(order, count_only and exact)
+        if direct is not None:
+            return direct(pipe, slice_in_redis)
         plan = Plan(self.model, pipe)
         sources = [plan.source(c) for c in self.conditions if c.by_redis]
         if plan.needs_ids or not sources:
@@ -374,6 +377,47 @@ class QuerySet:
             return ids, False
         return ids, slice_in_redis
 
+    def _direct_range(self, order: tuple[Attribute, bool] | None, count_only: bool) -> Any:
+        """Return a reader for a query that is one numeric-index condition (read with one ZRANGE), else None."""
+        redis_conditions = [c for c in self.conditions if c.by_redis]
+        if len(redis_conditions) != 1 or any(all(c.by_redis for c in g) for g in self.exclusions):
+            return None
+        condition = redis_conditions[0]
+        attribute = condition.attribute
+        if attribute.index != "numeric" or attribute.primary_key or condition.lookup == "in":
+            return None
+        if order is not None and order[0] is not attribute:
+            return None
+        score = attribute.score
+        value = condition.value
+        low, high = {
+            "exact": lambda: (repr(score(value)),) * 2,
+            "range": lambda: (repr(score(value[0])), repr(score(value[1]))),
+            "gt": lambda: ("(" + repr(score(value)), "+inf"),
+            "gte": lambda: (repr(score(value)), "+inf"),
+            "lt": lambda: ("-inf", "(" + repr(score(value))),
+            "lte": lambda: ("-inf", repr(score(value))),
+        }[condition.lookup]()
+        key = self.model._meta.keys.numeric(attribute.name)
+        descending = order is not None and order[1]
+        start, stop = self.window
+
+        def read(pipe: Any, slice_in_redis: bool) -> Any:
+            if count_only:
+                pipe.zcount(key, low, high)
+                return int(pipe.execute()[0])
+            limit: tuple[Any, ...] = ()
+            if slice_in_redis and (start or stop is not None):
+                limit = ("LIMIT", start, -1 if stop is None else stop - start)
+            if descending:  # ZRANGE ... BYSCORE REV takes the bounds high first
+                pipe.execute_command("ZRANGE", key, high, low, "BYSCORE", "REV", *limit)
+            else:
+                pipe.execute_command("ZRANGE", key, low, high, "BYSCORE", *limit)
+            reply = pipe.execute()[0]
+            return [i.decode() if isinstance(i, bytes) else i for i in reply], slice_in_redis
+
+        return read
+
     # -- evaluation -----------------------------------------------------------------------
     def _fetch(self) -> list[ActiveRecord]:
         if self._cache is not None:
@@ -383,7 +427,7 @@ class QuerySet:
             self._cache = []
             return self._cache
         ids, windowed = self._ids()
-        records = [r for r in self.model.objects.get_many(ids) if r is not None]
+        records = [r for r in self.model.objects._load(ids) if r is not None]
         python_conditions, python_exclusions = self._python_conditions(), self._python_exclusions()
         if python_conditions or python_exclusions:
             records = [
@@ -601,12 +645,21 @@ class Manager:
                     pipe.hgetall(key)
                 return PendingRecords(self, idents, position)
             raise QueryError(f"get_many(pipe=...) takes a redpocket.pipeline() context or a redis-py pipeline, not {pipe!r}")
+        return self._load(idents, keys)
+
+    def _load(self, idents: list[str], keys: list[str] | None = None) -> list[Any]:
+        """Load records by their stored id text (as the indexes hold them), in pipelined batches."""
+        meta = self.model._meta
+        if keys is None:
+            record_key = meta.keys.record
+            keys = [record_key(i) for i in idents]
         client = meta.client()
         raws: list[Any] = []
         for offset in range(0, len(keys), LOAD_BATCH):
             batch = client.pipeline(transaction=False)
+            hgetall = batch.hgetall
             for key in keys[offset : offset + LOAD_BATCH]:
-                batch.hgetall(key)
+                hgetall(key)
             raws.extend(batch.execute(raise_on_error=False))
         return self._build(idents, raws)
 

@@ -16,7 +16,8 @@ import re
 from typing import Any, Final
 
 from ..engine.blocking import Block
-from ..engine.replies import NULL_ARRAY, OK, PONG, QUEUED, NullArray, ReplyError, SetReply, SimpleString, VerbatimReply
+from ..engine.commands.pubsub import Push, Pushes
+from ..engine.replies import OK, PONG, QUEUED, NullArray, ReplyError, SetReply, SimpleString, VerbatimReply
 
 INT_MAX: Final = 2**31 - 1
 LLONG_MAX: Final = 2**63 - 1
@@ -24,22 +25,6 @@ PROTO_INLINE_MAX_SIZE: Final = 64 * 1024
 # Redis refuses large lengths before AUTH (processMultibulkBuffer).
 UNAUTHENTICATED_MULTIBULK: Final = 10
 UNAUTHENTICATED_BULK: Final = 16384
-
-
-class Push(list):  # type: ignore[type-arg]
-    """One out-of-band frame (a pub/sub message): ``>`` under RESP3, an array under RESP2."""
-
-    __slots__ = ("encoded",)
-
-    def __init__(self, items: Any = ()) -> None:
-        super().__init__(items)
-        self.encoded: dict[int, bytes] = {}
-
-
-class Pushes(list):  # type: ignore[type-arg]
-    """Several frames answering one command (``SUBSCRIBE a b``): each item is a :class:`Push`."""
-
-    __slots__ = ()
 
 
 # -- reply encoding -------------------------------------------------------------
@@ -373,7 +358,6 @@ def split_args(line: bytes) -> list[bytes] | None:
 
 
 __all__ = [
-    "NULL_ARRAY",
     "ProtocolError",
     "Push",
     "Pushes",

@@ -64,13 +64,14 @@ _STRTOD: Final = re.compile(
 )
 _NONZERO_DIGIT: Final = re.compile(rb"[1-9a-fA-F]")
 _LONG_DOUBLE_MAX: Final = Decimal("1.18973149535723176502e4932")
+_LONG_DOUBLE_MIN: Final = Decimal("3.64519953188247460253e-4951")
 _HALF_LONG_MAX: Final = INT64_MAX // 2
 
 
 def _strtod(text: bytes) -> tuple[float, bool] | None:
     """Parse ``text`` as C's ``strtod`` consuming all of it: return ``(value, out_of_range)`` or ``None``.
 
-    ``out_of_range`` is C's ``ERANGE`` for an overflow (the value is then
+    ``out_of_range`` is C's ``ERANGE``: an overflow (the value is then
     ``±inf``) or an underflow to zero.
     """
     found = _STRTOD.match(text)
@@ -81,19 +82,20 @@ def _strtod(text: bytes) -> tuple[float, bool] | None:
         return math.nan, False
     if hexa is not None:
         negative = text.lstrip(b" \t\n\v\f\r")[:1] == b"-"
+        mantissa = hexa[2:].split(b"p")[0].split(b"P")[0]
         try:
             value = float.fromhex(hexa.decode())
         except OverflowError:
             return (-math.inf if negative else math.inf), True
         value = -value if negative else value
-        return value, value == 0 and _NONZERO_DIGIT.search(hexa[2:].split(b"p")[0].split(b"P")[0]) is not None
-    value = float(text)
-    if decimal is not None:
-        if math.isinf(value):
-            return value, True
-        if value == 0 and _NONZERO_DIGIT.search(decimal.split(b"e")[0].split(b"E")[0]) is not None:
-            return value, True
-    return value, False
+    elif decimal is not None:
+        mantissa = decimal.split(b"e")[0].split(b"E")[0]
+        value = float(text)
+    else:
+        return float(text), False
+    if math.isinf(value):
+        return value, True
+    return value, value == 0 and _NONZERO_DIGIT.search(mantissa) is not None
 
 
 def parse_score(value: bytes, message: str = NOT_VALID_FLOAT) -> float:
@@ -154,11 +156,17 @@ def parse_timeout(value: bytes) -> float:
         raise ReplyError(TIMEOUT_NOT_FLOAT)
     seconds, out_of_range = parsed
     if out_of_range:
-        # Redis reads a long double: only beyond its range (or underflow) is it an error.
-        if seconds == 0 or _beyond_long_double(value):
+        # Redis reads a long double, whose range is far wider than a double's.
+        magnitude = _decimal_magnitude(value)
+        if seconds == 0:
+            if magnitude is not None and 0 < magnitude < _LONG_DOUBLE_MIN:
+                raise ReplyError(TIMEOUT_NOT_FLOAT)
+            return 0.0
+        if magnitude is not None and magnitude > _LONG_DOUBLE_MAX:
             raise ReplyError(TIMEOUT_NOT_FLOAT)
+        raise ReplyError(TIMEOUT_NEGATIVE)
     milliseconds = seconds * 1000.0
-    # (long long) of an out-of-range double is INT64_MIN on x86: "negative".
+    # (long long) of an out-of-range value is INT64_MIN on x86: "negative".
     if not -9.223372036854775808e18 <= milliseconds < 9.223372036854775808e18:
         raise ReplyError(TIMEOUT_NEGATIVE)
     whole = int(milliseconds)
@@ -167,11 +175,11 @@ def parse_timeout(value: bytes) -> float:
     return whole / 1000.0
 
 
-def _beyond_long_double(value: bytes) -> bool:
+def _decimal_magnitude(value: bytes) -> Decimal | None:
     try:
-        return abs(Decimal(value.decode())) > _LONG_DOUBLE_MAX
+        return abs(Decimal(value.decode()))
     except (InvalidOperation, UnicodeDecodeError):  # hex: too rare to model
-        return False
+        return None
 
 
 def _positive_count(value: bytes) -> int:
@@ -200,10 +208,6 @@ def _write(db: Database, key: bytes) -> ZSet | None:
     return value
 
 
-def _members(pairs: list[tuple[bytes, float]]) -> list[bytes]:
-    return [member for member, _score in pairs]
-
-
 def _pairs_reply(session: Session, pairs: list[tuple[bytes, float]], withscores: bool) -> list[Any]:
     if withscores:
         return scored_reply(session.protocol, pairs)
@@ -218,11 +222,10 @@ def _store(session: Session, key: bytes, zset: ZSet) -> int:
         return 0
     if fits_listpack(zset, session.engine.config):
         # A listpack keeps a score as text, and "-0" reads back as 0.
-        scores = zset.scores
-        for member, score in scores.items():
-            if score == 0.0:
-                zset.add(member, 0.0) if math.copysign(1.0, score) < 0 else None
-                scores[member] = 0.0
+        for member, score in list(zset.scores.items()):
+            if score == 0.0 and math.copysign(1.0, score) < 0:
+                zset.remove(member)
+                zset.add(member, 0.0)
     else:
         zset.skiplist = True
     db.set(key, zset)
@@ -283,6 +286,7 @@ def _zadd(
     db = session.db
     key = argv[1]
     zset = _write(db, key)
+    created = zset is None
     if zset is None:
         if xx:
             return None if incr else 0
@@ -310,10 +314,8 @@ def _zadd(
                 continue
             processed += 1
             if score != old:
-                zset.add(member, score)
+                zset.add(member, 0.0 if listpack and score == 0.0 else score)
                 updated += 1
-            elif listpack and score == 0.0:
-                pass
         elif xx:
             continue
         else:
@@ -323,7 +325,7 @@ def _zadd(
             zset.add(member, 0.0 if listpack and score == 0.0 else score)
             added += 1
             processed += 1
-    if added or updated:
+    if (added or updated) and not created:
         db.modified(key)
     if incr:
         return double_reply(session.protocol, score) if processed else None
@@ -782,12 +784,12 @@ def _combine(session: Session, argv: list[bytes], numkeys_index: int, op: int, d
                 weights[i] = parse_score(argv[j + 1 + i], "ERR weight value is not a float")
             j += setnum + 1
         elif op != _DIFF and not cardinality and remaining >= 2 and option == b"AGGREGATE":
-            name = argv[j + 1].upper()
-            if name == b"SUM":
+            function = argv[j + 1].upper()
+            if function == b"SUM":
                 aggregate = _SUM
-            elif name == b"MIN":
+            elif function == b"MIN":
                 aggregate = _MIN
-            elif name == b"MAX":
+            elif function == b"MAX":
                 aggregate = _MAX
             else:
                 raise ReplyError(SYNTAX)
@@ -982,15 +984,19 @@ def _scan_page(zset: ZSet, cursor: int, count: int) -> tuple[list[tuple[bytes, f
     Members are visited in the order of their (process-stable) hash, so every
     member present during a whole iteration is returned at least once.
     """
-    candidates = [(key_hash(member), member) for member in zset.scores if key_hash(member) >= cursor]
-    if not candidates:
-        return [], 0
-    page = heapq.nsmallest(count, candidates)
-    last = page[-1][0]
-    members = [member for _hash, member in page]
-    if len(candidates) > len(page):
+    candidates = []
+    for member in zset.scores:
+        position = key_hash(member)
+        if position >= cursor:
+            candidates.append((position, member))
+    if len(candidates) <= count:
+        page = candidates
+        next_cursor = 0
+    else:
+        page = heapq.nsmallest(count, candidates)
+        last = page[-1][0]
         # Never split members sharing a hash across two calls.
-        members.extend(member for position, member in candidates if position == last and member not in members)
+        page = [candidate for candidate in candidates if candidate[0] <= last]
+        next_cursor = 0 if len(page) == len(candidates) else last + 1
     scores = zset.scores
-    more = len(candidates) > len(members)
-    return [(member, scores[member]) for member in members], (last + 1 if more else 0)
+    return [(member, scores[member]) for _position, member in page], next_cursor

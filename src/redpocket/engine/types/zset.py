@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Final, Union
+from typing import TYPE_CHECKING, Final
 
 from sortedcontainers import SortedList
 
@@ -48,7 +48,7 @@ class LexLimit:
 LEX_MIN: Final = LexLimit("-")
 LEX_MAX: Final = LexLimit("+")
 
-LexBound = Union[bytes, LexLimit]
+LexBound = bytes | LexLimit
 
 
 def _score_above(score: float) -> float:
@@ -59,7 +59,7 @@ def _score_above(score: float) -> float:
 class ZSet:
     """A Redis sorted set."""
 
-    __slots__ = ("scores", "ordered", "skiplist")
+    __slots__ = ("ordered", "scores", "skiplist")
 
     type_name = "zset"
 
