@@ -44,8 +44,10 @@ def to_redis_py(reply: Any) -> Any:
 def _decode(reply: Any, encoding: str, errors: str) -> Any:
     if isinstance(reply, bytes):
         return reply.decode(encoding, errors)
-    if type(reply) is list:
+    if isinstance(reply, list):
         return [_decode(item, encoding, errors) for item in reply]
+    if isinstance(reply, dict):
+        return {_decode(k, encoding, errors): _decode(v, encoding, errors) for k, v in reply.items()}
     return reply
 
 

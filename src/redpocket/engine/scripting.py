@@ -198,7 +198,7 @@ return compile, run, where
 
 def sha1_hex(body: bytes) -> bytes:
     """Return the lower-case hex SHA1 of ``body`` (a script's name in the cache)."""
-    return hashlib.sha1(body).hexdigest().encode()  # noqa: S324 - Redis names scripts by SHA1
+    return hashlib.sha1(body).hexdigest().encode()
 
 
 def _to_integer(number: float) -> int:
@@ -241,7 +241,7 @@ class ScriptError(Exception):
 class Script:
     """A compiled script: its Lua function and its shebang flags."""
 
-    __slots__ = ("sha", "function", "flags")
+    __slots__ = ("flags", "function", "sha")
 
     def __init__(self, sha: bytes, function: Any, flags: frozenset[bytes] | None) -> None:
         self.sha = sha
@@ -397,11 +397,11 @@ class ScriptRuntime:
                 flat.append(self.to_reply(key, protocol))
                 flat.append(self.to_reply(item, protocol))
             if protocol == 3:
-                return {_hashable(k): v for k, v in zip(flat[::2], flat[1::2])}
+                return {_hashable(k): v for k, v in zip(flat[::2], flat[1::2], strict=True)}
             return flat
         field = value[b"set"]
         if field is not None and _lua_type(field) == "table":
-            members = [self.to_reply(key, protocol) for key in field.keys()]
+            members = [self.to_reply(key, protocol) for key in field]
             return SetReply(members) if protocol == 3 else members
         out: list[Any] = []
         index = 1

@@ -87,6 +87,7 @@ class Attribute:
         self._requested_index = index
         self.name = ""
         self.model_name = ""
+        self.field = b""
         self.model: type[ActiveRecord] | None = None
 
     # -- declaration -----------------------------------------------------
@@ -99,6 +100,7 @@ class Attribute:
         self.model = model
         self.name = name
         self.model_name = model.__name__
+        self.field = name.encode()  # the hash field holding the value
         index = self._requested_index
         if index is True:
             index = self.natural_index

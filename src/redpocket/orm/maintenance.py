@@ -28,7 +28,7 @@ def _expected(model: type[ActiveRecord]) -> tuple[dict[str, Any], list[ActiveRec
         if attribute.index == "equality":
             sets: dict[bytes, set[bytes]] = defaultdict(set)
             for record in records:
-                raw = record._stored.get(name) if record._stored else None
+                raw = record._stored.get(attribute.field) if record._stored else None
                 if raw is not None:
                     sets[raw].add(record._ident().encode())
             expected[name] = dict(sets)
@@ -39,13 +39,13 @@ def _expected(model: type[ActiveRecord]) -> tuple[dict[str, Any], list[ActiveRec
             }
         elif attribute.index == "prefix":
             expected[name] = {
-                record._stored[name] + b"\0" + record._ident().encode()  # type: ignore[index,operator]
-                for record in records if record._stored and record._stored.get(name) is not None
+                record._stored[attribute.field] + b"\0" + record._ident().encode()  # type: ignore[index,operator]
+                for record in records if record._stored and record._stored.get(attribute.field) is not None
             }
         if attribute.unique:
             expected[name + ":unique"] = {
-                record._stored[name]: record._ident().encode()  # type: ignore[index]
-                for record in records if record._stored and record._stored.get(name) is not None
+                record._stored[attribute.field]: record._ident().encode()  # type: ignore[index]
+                for record in records if record._stored and record._stored.get(attribute.field) is not None
             }
     return expected, records, orphans
 
@@ -151,7 +151,7 @@ def rebuild_indexes(model: type[ActiveRecord], progress: bool = False) -> int:
             ident = record._ident()
             for attribute in meta.indexed:
                 value = record._data.get(attribute.name)
-                raw = record._stored.get(attribute.name) if record._stored else None
+                raw = record._stored.get(attribute.field) if record._stored else None
                 if value is None or raw is None:
                     continue
                 if attribute.index == "equality":

@@ -89,6 +89,7 @@ class Options:
         # C-level decoders where the attribute's from_redis is exactly one of them.
         fast: dict[type, Any] = {Unicode: bytes.decode, Integer: int, Float: float}
         self.decoders = [fast.get(type(a), a.from_redis) for a in hashed]
+        self.decode_plan = list(zip(self.field_names, self.field_bytes, self.decoders, strict=True))
         # Attributes whose change touches no index: written with a plain HSET.
         self.plain_names = frozenset(a.name for a in self.fields if a.index is None)
         self.auto_now = [a.name for a in attributes.values() if isinstance(a, DateTime) and a.auto_now]
@@ -209,7 +210,8 @@ class ActiveRecord(metaclass=ModelBase):
         meta = type(self)._meta
         self._data: dict[str, Any] = {}
         self._dirty: set[str] = set()
-        self._stored: dict[str, bytes | None] | None = None
+        # The stored hash as loaded/saved, keyed by field name bytes (what the indexes were built from).
+        self._stored: dict[bytes, bytes | None] | None = None
         self._version = 0
         self._pointers: dict[str, Any] = {}
         self._batch: Any = None
@@ -287,22 +289,18 @@ class ActiveRecord(metaclass=ModelBase):
         if raw and isinstance(next(iter(raw)), str):  # a decode_responses client
             raw = {k.encode(): (v.encode() if isinstance(v, str) else v) for k, v in raw.items()}
         get = raw.get
-        values = [get(field) for field in meta.field_bytes]
-        stored: dict[str, bytes | None] = dict(zip(meta.field_names, values, strict=True))
         try:
-            data = {
-                name: None if value is None else decode(value)
-                for name, decode, value in zip(meta.field_names, meta.decoders, values, strict=True)
-            }
+            data = {name: None if (value := get(field)) is None else decode(value) for name, field, decode in meta.decode_plan}
         except DECODE_ERRORS:
-            raise cls._decode_error(ident, stored) from None
+            raise cls._decode_error(ident, raw) from None
+        stored = raw
         pk_name = meta.pk.name
         if data.get(pk_name) is None:
             try:
                 data[pk_name] = meta.pk.from_redis(ident.encode())
             except DECODE_ERRORS as error:
                 raise DecodeError(f"cannot decode the id of key {meta.keys.record(ident)!r}: {error}") from None
-            stored[pk_name] = ident.encode()
+            stored[meta.pk.field] = ident.encode()
         record._data = data
         record._stored = stored
         record._dirty = set()
@@ -314,12 +312,12 @@ class ActiveRecord(metaclass=ModelBase):
         return record
 
     @classmethod
-    def _decode_error(cls, ident: str, stored: dict[str, bytes | None]) -> DecodeError:
+    def _decode_error(cls, ident: str, stored: dict[bytes, bytes | None]) -> DecodeError:
         """Find the field that does not decode and describe it, naming the key."""
         meta = cls._meta
         key = meta.keys.record(ident)
-        for name, decode in zip(meta.field_names, meta.decoders, strict=True):
-            value = stored.get(name)
+        for name, field, decode in meta.decode_plan:
+            value = stored.get(field)
             if value is None:
                 continue
             try:
@@ -395,7 +393,7 @@ class ActiveRecord(metaclass=ModelBase):
                 if data.get(attribute.name) is None:
                     raise attribute.invalid(None, "required")
 
-    def _change(self, names: set[str] | frozenset[str], stored: dict[str, bytes | None], delete: bool = False) -> tuple[list[Any], list[Any]]:
+    def _change(self, names: set[str] | frozenset[str], stored: dict[bytes, bytes | None], delete: bool = False) -> tuple[list[Any], list[Any]]:
         """Build the KEYS and ARGV of the apply script for writing ``names`` (or deleting)."""
         meta = type(self)._meta
         keys = meta.keys
@@ -426,9 +424,8 @@ class ActiveRecord(metaclass=ModelBase):
                     ops += ["del", k(keys.stream(name, ident)), "", ""]
                 else:
                     ops += ["set", k(keys.stream(name, ident)), value, ""]
-        pk_name = meta.pk.name
-        if not delete and stored.get(pk_name) is None:
-            sets += [pk_name, ident]
+        if not delete and stored.get(meta.pk.field) is None:
+            sets += [meta.pk.name, ident]
         for attribute in meta.fields:
             name = attribute.name
             if not delete and name not in names:
@@ -443,7 +440,7 @@ class ActiveRecord(metaclass=ModelBase):
             index = attribute.index
             if index is None:
                 continue
-            old = stored.get(name)
+            old = stored.get(attribute.field)
             checks += [name, ABSENT if old is None else old]
             if old == new:
                 continue
@@ -476,17 +473,15 @@ class ActiveRecord(metaclass=ModelBase):
         args += [len(deletes), *deletes, len(ops) // 4, *ops, "1" if delete else "0"]
         return script_keys, args
 
-    def _stored_now(self, client: Any) -> dict[str, bytes | None]:
+    def _stored_now(self, client: Any) -> dict[bytes, bytes | None]:
         """Read the currently stored values of the indexed attributes (after a stale check)."""
         meta = type(self)._meta
-        names = meta.indexed_names
-        values = client.hmget(meta.keys.record(self._ident()), [*names, meta.pk.name])
+        fields = [a.field for a in meta.indexed] + [meta.pk.field]
+        values = client.hmget(meta.keys.record(self._ident()), fields)
         values = [v.encode() if isinstance(v, str) else v for v in values]
-        stored = dict(zip(names, values[:-1], strict=True))
-        stored[meta.pk.name] = values[-1]
-        return stored
+        return dict(zip(fields, values, strict=True))
 
-    def _outcome(self, reply: Any, names: set[str] | frozenset[str], stored: dict[str, bytes | None], delete: bool) -> bool:
+    def _outcome(self, reply: Any, names: set[str] | frozenset[str], stored: dict[bytes, bytes | None], delete: bool) -> bool:
         """Handle the apply script's reply; return False when the save must be retried (stale)."""
         meta = type(self)._meta
         status = reply[0]
@@ -503,9 +498,9 @@ class ActiveRecord(metaclass=ModelBase):
                     name = attribute.name
                     if name in names:
                         value = data.get(name)
-                        merged[name] = None if value is None else attribute.to_redis(value)
+                        merged[attribute.field] = None if value is None else attribute.to_redis(value)
                 self._id_text = ident = self._ident()
-                merged[meta.pk.name] = ident.encode()
+                merged[meta.pk.field] = ident.encode()
                 self._stored = merged
                 self._dirty.difference_update(names)
             return True
@@ -531,14 +526,15 @@ class ActiveRecord(metaclass=ModelBase):
         meta = type(self)._meta
         key = meta.keys.record(self._ident())
         attributes, data = meta.attributes, self._data
-        mapping: dict[str, bytes] = {}
-        absent: list[str] = []
+        mapping: dict[Any, Any] = {}
+        absent: list[bytes] = []
         for name in names:
+            attribute = attributes[name]
             value = data.get(name)
             if value is None:
-                absent.append(name)
+                absent.append(attribute.field)
             else:
-                mapping[name] = attributes[name].to_redis(value)
+                mapping[attribute.field] = attribute.to_redis(value)
         target = pipe if pipe is not None else meta.client()
         if isinstance(pipe, PipelineContext) and pipe.name != meta.connection:
             target = PipelineContext(pipe, name=meta.connection)
@@ -549,8 +545,8 @@ class ActiveRecord(metaclass=ModelBase):
         stored = self._stored
         assert stored is not None
         stored.update(mapping)
-        for name in absent:
-            stored[name] = None
+        for field in absent:
+            stored[field] = None
         self._dirty.difference_update(names)
 
     def _run(self, names: set[str] | frozenset[str], pipe: Any, delete: bool = False) -> DeferredResult[int] | None:

@@ -6,7 +6,6 @@ import time
 
 import pytest
 import redis
-
 from tests.conftest import run
 
 
@@ -41,7 +40,7 @@ def test_execabort_on_bad_queued_command(r: redis.Redis) -> None:
     assert run(r, "SET", "a") == ("error", "wrong number of arguments for 'set' command")
     assert run(r, "APPEND", "b", "1") == b"QUEUED"
     assert run(r, "NOSUCH") == ("error", "unknown command 'NOSUCH', with args beginning with: ")
-    with pytest.raises(redis.exceptions.ExecAbortError, match="Transaction discarded because of previous errors."):
+    with pytest.raises(redis.exceptions.ExecAbortError, match=r"Transaction discarded because of previous errors\."):
         r.execute_command("EXEC")
     assert r.exists(b"b") == 0
     assert run(r, "EXEC") == ("error", "EXEC without MULTI")

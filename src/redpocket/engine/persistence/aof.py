@@ -68,7 +68,7 @@ class LoadResult:
         self.size = size
 
 
-def _map_file(path: Path) -> tuple[Any, Any]:
+def map_file(path: Path) -> tuple[Any, Any]:
     """Return ``(data, closer)`` for reading ``path`` as bytes without copying it into memory."""
     handle = open(path, "rb")
     try:
@@ -91,7 +91,7 @@ def load_append_only_file(engine: Engine, path: Path) -> LoadResult:
     else wrong.  The caller truncates the file to ``valid_end`` before
     appending to it again.
     """
-    data, closer = _map_file(path)
+    data, closer = map_file(path)
     try:
         name = str(path)
         start = 0
@@ -243,10 +243,14 @@ class AppendOnlyFile:
             self.size += written
 
     # -- the ticker's work --------------------------------------------------------------
-    def fsync_if_needed(self) -> None:
-        """fsync what was written since the last fsync (``everysec``); called without the engine lock."""
+    def fsync_if_needed(self, sync_current: bool = True) -> None:
+        """fsync what was written since the last fsync (``everysec``) and close replaced files.
+
+        Called by the ticker without the engine lock; ``sync_current`` false
+        (``appendfsync no``) only settles the files a rewrite replaced.
+        """
         with self._io_lock:
-            fd = self.fd if self._unsynced else None
+            fd = self.fd if self._unsynced and sync_current else None
             self._unsynced = False
             retired, self._retired = self._retired, []
         try:

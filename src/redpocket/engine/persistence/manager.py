@@ -1,0 +1,388 @@
+"""One engine's persistence: its directory, append-only file, snapshots and ticker thread.
+
+:func:`attach_persistence` loads a directory into an engine and keeps it
+there; :func:`open_persistent_engine` builds the engine too.  Start-up
+follows Redis: with ``appendonly yes`` the append-only file is the truth
+(its snapshot preamble plus its command tail); without it, or when there is
+no such file yet, the snapshot (``SAVE`` / ``BGSAVE``) is loaded, and an
+append-only file is then created from the loaded data.
+
+The ticker thread wakes twice a second: ``everysec`` fsync, automatic
+rewrite by growth, ``save`` points (``CONFIG SET save "60 1000"``) and
+``CONFIG SET appendonly yes|no`` at runtime.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import snapshot
+from .aof import AppendOnlyFile, map_file, load_append_only_file
+from .records import CorruptFileError, PersistenceError, replay
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..session import Session
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger("redpocket.persistence")
+
+TICK_SECONDS = 0.5
+BGSAVE_RETRY_SECONDS = 5.0  # Redis's CONFIG_BGSAVE_RETRY_DELAY
+LOCK_FILE = "redpocket.lock"
+# Commands that run other commands atomically: their writes go to the file as one block.
+ATOMIC_COMMANDS = (b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro")
+
+_open: set[Persistence] = set()
+
+
+def load_snapshot(engine: Engine, path: Path) -> int:
+    """Replay the snapshot at ``path`` into ``engine``; return how many commands ran."""
+    data, closer = map_file(path)
+    try:
+        records, end = snapshot.snapshot_records(data, str(path))
+        count = replay(engine, records, str(path))
+        if end != len(data):
+            raise CorruptFileError(str(path), end, "unexpected data after the snapshot")
+        return count
+    finally:
+        if closer is not None:
+            closer.close()
+
+
+def parse_save_points(text: str) -> list[tuple[int, int]]:
+    """Return the ``save`` setting as ``(seconds, changes)`` pairs."""
+    numbers = [int(word) for word in text.split()]
+    return list(zip(numbers[::2], numbers[1::2], strict=False))
+
+
+class Persistence:
+    """The persistence of one engine in one directory."""
+
+    def __init__(self, engine: Engine, directory: Path) -> None:
+        self.engine = engine
+        self.directory = directory
+        self.aof: AppendOnlyFile | None = None
+        self.closed = False
+        self.saves = 0
+        self.last_bgsave_ok = True
+        self.last_bgsave_attempt = 0.0
+        self.bgsave_thread: threading.Thread | None = None
+        self.loaded_commands = 0
+        self.dropped_at: int | None = None
+        self._lock_handle: Any = None
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    # -- paths ---------------------------------------------------------------------
+    @property
+    def snapshot_path(self) -> Path:
+        """Return the snapshot file (``dbfilename`` in the directory)."""
+        return self.directory / self.engine.config.get("dbfilename")
+
+    @property
+    def aof_path(self) -> Path:
+        """Return the append-only file (``appendfilename`` in the directory)."""
+        return self.directory / self.engine.config.get("appendfilename")
+
+    @property
+    def appendonly(self) -> bool:
+        """Tell whether the configuration asks for the append-only file."""
+        return self.engine.config.values["appendonly"] == "yes"
+
+    # -- start-up ----------------------------------------------------------------------
+    def lock_directory(self) -> None:
+        """Take the directory's lock file, refusing a directory another engine has open."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        handle = open(self.directory / LOCK_FILE, "a+b")
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                raise PersistenceError(
+                    f"{self.directory} is in use by another engine (it holds {LOCK_FILE}); "
+                    "open each directory from one engine at a time"
+                ) from None
+        self._lock_handle = handle
+
+    def load(self) -> None:
+        """Load the directory's data into the (empty) engine and open the append-only file."""
+        engine = self.engine
+        counters = (engine.commands_processed, engine.keyspace_hits, engine.keyspace_misses)
+        aof_path, snapshot_path = self.aof_path, self.snapshot_path
+        if self.appendonly and aof_path.exists():
+            result = load_append_only_file(engine, aof_path)
+            self.loaded_commands, self.dropped_at = result.commands, result.dropped_at
+            self.aof = AppendOnlyFile(engine, aof_path)
+            self.aof.open(result.valid_end)
+        else:
+            if snapshot_path.exists():
+                self.loaded_commands = load_snapshot(engine, snapshot_path)
+            if self.appendonly:
+                self.aof = AppendOnlyFile(engine, aof_path)
+                self.aof.open(0)
+                if any(db.data for db in engine.databases):
+                    self.aof.rewrite_now()
+        engine.commands_processed, engine.keyspace_hits, engine.keyspace_misses = counters
+        engine.dirty = 0
+
+    def attach(self) -> None:
+        """Start logging writes and ticking; make the engine's commands find this object."""
+        engine = self.engine
+        with engine.lock:
+            engine.propagators.append(self.propagate)
+            for name in ATOMIC_COMMANDS:
+                spec = engine.commands.get(name)
+                if spec is not None and spec.handler is not None:
+                    engine.commands[name] = dataclasses.replace(spec, handler=self._atomic_handler(spec.handler))
+            engine.extensions["persistence"] = self
+        self._ticker = threading.Thread(target=self._tick_forever, name="redpocket-persistence", daemon=True)
+        self._ticker.start()
+        _open.add(self)
+
+    def propagate(self, session: Session | None, db_index: int, argv: list[bytes], reply: Any) -> None:
+        """Log one executed write command to the append-only file, when there is one."""
+        aof = self.aof
+        if aof is not None:
+            aof.propagate(session, db_index, argv, reply)
+
+    def begin_atomic(self) -> None:
+        """Start a section whose writes reach the file as one block (see :class:`AppendOnlyFile`)."""
+        if self.aof is not None:
+            self.aof.begin_atomic()
+
+    def end_atomic(self) -> None:
+        """End an atomic section."""
+        if self.aof is not None:
+            self.aof.end_atomic()
+
+    def _atomic_handler(self, handler: Any) -> Any:
+        def atomic(session: Session, argv: list[bytes]) -> Any:
+            aof = self.aof
+            if aof is None:
+                return handler(session, argv)
+            aof.begin_atomic()
+            try:
+                return handler(session, argv)
+            finally:
+                aof.end_atomic()
+
+        atomic.__doc__ = handler.__doc__
+        return atomic
+
+    # -- snapshots -------------------------------------------------------------------------
+    @property
+    def bgsave_running(self) -> bool:
+        """Tell whether a background save is running."""
+        thread = self.bgsave_thread
+        return thread is not None and thread.is_alive()
+
+    def save(self) -> None:
+        """Write a snapshot now, in this thread (``SAVE``): clients wait until it is on disk."""
+        engine = self.engine
+        with engine.lock:
+            captured = snapshot.capture(engine)
+            snapshot.write_snapshot(self.snapshot_path, captured)
+            self._saved(captured)
+
+    def bgsave(self) -> bool:
+        """Start writing a snapshot in a thread (``BGSAVE``); ``False`` if one is running."""
+        with self.engine.lock:
+            if self.bgsave_running:
+                return False
+            self.last_bgsave_attempt = time.monotonic()
+            captured = snapshot.capture(self.engine)
+            thread = threading.Thread(target=self._bgsave, args=(captured,), name="redpocket-bgsave", daemon=True)
+            self.bgsave_thread = thread
+            thread.start()
+            return True
+
+    def _bgsave(self, captured: snapshot.Capture) -> None:
+        try:
+            snapshot.write_snapshot(self.snapshot_path, captured)
+        except Exception:
+            log.exception("%s: background save failed", self.snapshot_path)
+            self.last_bgsave_ok = False
+            return
+        with self.engine.lock:
+            self._saved(captured)
+
+    def _saved(self, captured: snapshot.Capture) -> None:
+        engine = self.engine
+        engine.dirty = max(engine.dirty - captured.dirty, 0)
+        engine.lastsave = captured.taken
+        self.saves += 1
+        self.last_bgsave_ok = True
+
+    def bgrewriteaof(self) -> str:
+        """Start rewriting the append-only file; return ``started``, ``scheduled`` or ``running``."""
+        if self.aof is None:
+            raise PersistenceError("the append-only file is off (CONFIG SET appendonly yes turns it on)")
+        return self.aof.start_rewrite()
+
+    # -- the ticker ---------------------------------------------------------------------------
+    def _tick_forever(self) -> None:
+        while not self._stop.wait(TICK_SECONDS):
+            try:
+                self.tick()
+            except Exception:  # the ticker must survive anything
+                log.exception("persistence ticker")
+
+    def tick(self) -> None:
+        """Do the periodic work once (the ticker thread calls this twice a second)."""
+        engine = self.engine
+        if self.appendonly and self.aof is None:
+            self._enable_aof()
+        elif not self.appendonly and self.aof is not None:
+            self._disable_aof()
+        aof = self.aof
+        if aof is not None:
+            aof.retry_pending()
+            aof.fsync_if_needed(engine.config.values["appendfsync"] == "everysec")
+            if aof.should_rewrite():
+                log.info("%s: starting an automatic rewrite (%d bytes, %d after the last one)",
+                         aof.path, aof.size, aof.base_size)
+                aof.start_rewrite()
+        points = parse_save_points(engine.config.values["save"])
+        if points and engine.dirty and not self.bgsave_running:
+            now = time.time()
+            retry_ok = self.last_bgsave_ok or time.monotonic() - self.last_bgsave_attempt > BGSAVE_RETRY_SECONDS
+            for seconds, changes in points:
+                if engine.dirty >= changes and now - engine.lastsave > seconds and retry_ok:
+                    log.info("%d changes in %d seconds: saving", changes, seconds)
+                    self.bgsave()
+                    break
+
+    def _enable_aof(self) -> None:
+        with self.engine.lock:
+            aof = AppendOnlyFile(self.engine, self.aof_path)
+            self.aof = aof
+            aof.start_rewrite()  # writes the file from the dataset, then keeps appending to it
+
+    def _disable_aof(self) -> None:
+        with self.engine.lock:
+            aof, self.aof = self.aof, None
+        if aof is not None:
+            aof.close()
+
+    # -- shutting down --------------------------------------------------------------------------
+    def close(self, save: bool = False) -> None:
+        """Stop persisting: finish background work, optionally save a snapshot, flush and fsync."""
+        if self.closed:
+            return
+        self.closed = True
+        _open.discard(self)
+        self._stop.set()
+        if self._ticker is not None and self._ticker is not threading.current_thread():
+            self._ticker.join()
+        if self.bgsave_thread is not None:
+            self.bgsave_thread.join()
+        engine = self.engine
+        if save:
+            self.save()
+        with engine.lock:
+            if self.propagate in engine.propagators:
+                engine.propagators.remove(self.propagate)
+            if engine.extensions.get("persistence") is self:
+                del engine.extensions["persistence"]
+            aof, self.aof = self.aof, None
+        if aof is not None:
+            aof.close()
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def info(self) -> dict[str, Any]:
+        """Return the fields of ``INFO persistence`` this object knows."""
+        aof = self.aof
+        return {
+            "rdb_changes_since_last_save": self.engine.dirty,
+            "rdb_bgsave_in_progress": int(self.bgsave_running),
+            "rdb_last_save_time": int(self.engine.lastsave),
+            "rdb_last_bgsave_status": "ok" if self.last_bgsave_ok else "err",
+            "rdb_saves": self.saves,
+            "aof_enabled": int(aof is not None),
+            "aof_rewrite_in_progress": int(aof is not None and aof.rewriting),
+            "aof_rewrites": aof.rewrites if aof else 0,
+            "aof_last_bgrewrite_status": "ok" if aof is None or aof.last_rewrite_ok else "err",
+            "aof_last_write_status": "ok" if aof is None or aof.last_write_error is None else "err",
+            "aof_current_size": aof.size if aof else 0,
+            "aof_base_size": aof.base_size if aof else 0,
+        }
+
+
+def attach_persistence(
+    engine: Engine, directory: str | os.PathLike[str], *, appendonly: bool = True, appendfsync: str = "everysec"
+) -> Persistence:
+    """Load ``directory`` into ``engine`` (which must be empty) and persist every later write there.
+
+    Register custom structures on the engine first: their commands may be in the files.
+    """
+    path = Path(directory).absolute()
+    config = engine.config
+    config.set("dir", str(path))
+    config.set("appendonly", "yes" if appendonly else "no")
+    config.set("appendfsync", appendfsync)
+    persistence = Persistence(engine, path)
+    persistence.lock_directory()
+    try:
+        persistence.load()
+    except BaseException:
+        if persistence._lock_handle is not None:
+            persistence._lock_handle.close()
+        raise
+    persistence.attach()
+    return persistence
+
+
+def open_persistent_engine(
+    directory: str | os.PathLike[str],
+    appendfsync: str = "everysec",
+    *,
+    appendonly: bool = True,
+    structures: Iterable[type] = (),
+    config: dict[str, str] | None = None,
+) -> Engine:
+    """Return a new engine holding the data of ``directory``, persisting every write there.
+
+    ``structures`` are :class:`~redpocket.engine.structures.Structure`
+    classes (and procedure holders) to register before loading.  Close it
+    with ``persistence_of(engine).close()``.
+    """
+    from ..engine import Engine
+    from ..structures import add_structure
+
+    engine = Engine(config=config)
+    for structure in structures:
+        add_structure(engine, structure)
+    attach_persistence(engine, directory, appendonly=appendonly, appendfsync=appendfsync)
+    return engine
+
+
+def persistence_of(engine: Engine) -> Persistence | None:
+    """Return the persistence attached to ``engine``, if any."""
+    found = engine.extensions.get("persistence")
+    return found if isinstance(found, Persistence) else None
+
+
+@atexit.register
+def _close_all() -> None:
+    """Flush and fsync every open persistence when the interpreter exits normally."""
+    for persistence in list(_open):
+        try:
+            persistence.close()
+        except Exception:  # pragma: no cover - best effort at exit
+            log.exception("closing %s at exit", persistence.directory)

@@ -1,0 +1,153 @@
+"""Commands only a server has: QUIT, MONITOR, SHUTDOWN, SLOWLOG, and the socket side of RESET and CLIENT KILL.
+
+They are installed into one engine's own command table
+(``engine.commands``, a copy of the global table), so an embedded engine
+never sees them.  A handler cannot touch a socket: it returns an
+:class:`Action` that the connection carries out after queueing the reply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from ..engine.commands.pubsub import hub
+from ..engine.registry import CommandSpec
+from ..engine.replies import OK, ReplyError, SimpleString
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..engine.session import Session
+
+
+class Action:
+    """A reply plus what the connection must do with its socket (``quit``, ``monitor`` ...)."""
+
+    __slots__ = ("kind", "reply", "argument")
+
+    def __init__(self, kind: str, reply: Any = None, argument: str = "") -> None:
+        self.kind = kind
+        self.reply = reply
+        self.argument = argument
+
+    def __repr__(self) -> str:
+        return f"Action({self.kind!r}, {self.reply!r})"
+
+
+def quit_(session: Session, argv: list[bytes]) -> Any:
+    """QUIT"""
+    return Action("quit", OK)
+
+
+def monitor(session: Session, argv: list[bytes]) -> Any:
+    """MONITOR"""
+    if session.multi is not None or session.in_exec:
+        raise ReplyError("ERR MONITOR isn't allowed in this context")
+    return Action("monitor", OK)
+
+
+def shutdown(session: Session, argv: list[bytes]) -> Any:
+    """SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"""
+    mode = ""
+    for arg in argv[1:]:
+        option = arg.lower()
+        if option in (b"nosave", b"save") and not mode:
+            mode = option.decode()
+        elif option in (b"now", b"force"):
+            continue
+        elif option == b"abort":
+            raise ReplyError("ERR No shutdown in progress.")
+        else:
+            raise ReplyError("ERR syntax error")
+    return Action("shutdown", None, mode)
+
+
+def slowlog_get(session: Session, argv: list[bytes]) -> Any:
+    """SLOWLOG GET [count]"""
+    if len(argv) == 3:
+        try:
+            count = int(argv[2])
+        except ValueError:
+            raise ReplyError("ERR value is out of range, must be positive") from None
+        if count < -1:
+            raise ReplyError("ERR count should be greater than or equal to -1")
+    return []
+
+
+def slowlog_len(session: Session, argv: list[bytes]) -> Any:
+    """SLOWLOG LEN"""
+    return 0
+
+
+def slowlog_reset(session: Session, argv: list[bytes]) -> Any:
+    """SLOWLOG RESET"""
+    return OK
+
+
+def slowlog_help(session: Session, argv: list[bytes]) -> Any:
+    """SLOWLOG HELP"""
+    return [
+        b"SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        b"GET [<count>]",
+        b"    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        b"    Entries are made of:",
+        b"    id, timestamp, time in microseconds, arguments array, client IP and port,",
+        b"    client name",
+        b"LEN",
+        b"    Return the length of the slowlog.",
+        b"RESET",
+        b"    Reset the slowlog.",
+        b"HELP",
+        b"    Print this help.",
+    ]
+
+
+def _spec(name: str, handler: Any, arity: int, flags: str, group: str, since: str) -> CommandSpec:
+    return CommandSpec(name=name, handler=handler, arity=arity, flags=frozenset(flags.split()), group=group,
+                       summary=(handler.__doc__ or "").strip() if handler else "", since=since)
+
+
+def install(engine: Engine) -> None:
+    """Add the server's commands to ``engine``'s own command table."""
+    commands = engine.commands
+    commands[b"quit"] = dataclasses.replace(commands[b"quit"], handler=quit_) if b"quit" in commands else _spec(
+        "quit", quit_, -1, "noscript loading stale fast no-auth allow-busy", "connection", "1.0.0")
+    commands[b"monitor"] = _spec("monitor", monitor, 1, "admin noscript loading stale", "server", "1.0.0")
+    commands[b"shutdown"] = _spec("shutdown", shutdown, -1, "admin noscript loading stale no-multi allow-busy",
+                                  "server", "1.0.0")
+    slowlog = _spec("slowlog", None, -2, "", "server", "2.2.12")
+    for name, handler, arity in (("get", slowlog_get, -2), ("len", slowlog_len, 2), ("reset", slowlog_reset, 2),
+                                 ("help", slowlog_help, 2)):
+        sub = _spec(name, handler, arity, "admin loading stale", "server", "2.2.12")
+        sub.parent = slowlog
+        slowlog.subcommands[name.encode()] = sub
+    commands[b"slowlog"] = slowlog
+
+    reset_spec = commands.get(b"reset")
+    if reset_spec is not None and reset_spec.handler is not None:
+        original_reset = reset_spec.handler
+
+        def reset(session: Session, argv: list[bytes]) -> Any:
+            """RESET"""
+            reply = original_reset(session, argv)
+            hub(session.engine).unsubscribe_all(session)
+            return Action("reset", reply if reply is not None else SimpleString(b"RESET"))
+
+        commands[b"reset"] = dataclasses.replace(reset_spec, handler=reset)
+
+    client = commands.get(b"client")
+    if client is not None and b"kill" in client.subcommands:
+        client = dataclasses.replace(client, subcommands=dict(client.subcommands))
+        kill_spec = client.subcommands[b"kill"]
+        original_kill = kill_spec.handler
+        assert original_kill is not None
+
+        def client_kill(session: Session, argv: list[bytes]) -> Any:
+            """CLIENT KILL ip:port | CLIENT KILL ID client-id [...]"""
+            return Action("killed", original_kill(session, argv))
+
+        client.subcommands[b"kill"] = dataclasses.replace(kill_spec, handler=client_kill, parent=client)
+        for name, sub in list(client.subcommands.items()):
+            if name != b"kill":
+                client.subcommands[name] = dataclasses.replace(sub, parent=client)
+        commands[b"client"] = client

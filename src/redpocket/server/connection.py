@@ -1,0 +1,514 @@
+"""One client connection: request parsing, execution in the engine, replies, per-client state.
+
+The hot path (:meth:`ClientConnection.data_received` with
+``_run_fast``) feeds each read to ``hiredis.Reader``, executes every
+complete command it yields and writes all the replies in one
+``transport.write``.  It runs while the client is authenticated, not
+subscribed, not monitoring, and the read starts a well-formed request.
+Anything else — inline commands, a request split across reads, hostile
+lengths, protocol errors, AUTH, pub/sub context — goes through the exact
+Python parser (:class:`.protocol.RequestParser`) and the checked path
+(``_run_checked``), which mirror Redis's ``processInputBuffer`` and
+``processCommand``.
+
+Per-client state is the engine :class:`~redpocket.engine.session.Session`
+(db, MULTI, WATCH, name, protocol) plus what only a socket has here:
+authentication, a blocked command, MONITOR mode, pause/resume of reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+import hiredis
+
+from ..engine.blocking import Block
+from ..engine.commands.pubsub import Push, Pushes, hub
+from ..engine.replies import PONG, ReplyError, SimpleString
+from .commands import Action
+from .protocol import ProtocolError, RequestParser, encode, error_line
+
+if TYPE_CHECKING:
+    from .server import Server
+
+log = logging.getLogger("redpocket.server")
+
+# A count this large goes to the exact parser before hiredis allocates for it.
+_SUSPICIOUS: Final = re.compile(rb"[*%~>|]\d{7}").search
+_SIMPLE: Final = {b"OK": b"+OK\r\n", b"PONG": b"+PONG\r\n", b"QUEUED": b"+QUEUED\r\n"}
+_SMALL_INTS: Final = [b":%d\r\n" % i for i in range(1024)]
+
+NOAUTH: Final = b"-NOAUTH Authentication required.\r\n"
+NOAUTH_HELLO: Final = error_line(
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> "
+    "AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol "
+    "version at the same time"
+)
+_NO_AUTH_COMMANDS: Final = frozenset({b"auth", b"hello", b"quit"})
+_PUBSUB_CONTEXT: Final = frozenset(
+    {b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"ssubscribe", b"sunsubscribe",
+     b"ping", b"quit", b"reset"}
+)
+_NOT_MONITORED: Final = frozenset({b"auth", b"hello", b"monitor", b"quit"})
+_REPR: Final = {92: b"\\\\", 34: b'\\"', 10: b"\\n", 13: b"\\r", 9: b"\\t", 7: b"\\a", 8: b"\\b"}
+
+
+def quote_arg(arg: bytes) -> bytes:
+    """Quote one argument as Redis's ``sdscatrepr`` does (MONITOR lines)."""
+    out = bytearray(b'"')
+    for byte in arg:
+        special = _REPR.get(byte)
+        if special is not None:
+            out += special
+        elif 32 <= byte < 127:
+            out.append(byte)
+        else:
+            out += b"\\x%02x" % byte
+    out += b'"'
+    return bytes(out)
+
+
+class ClientConnection(asyncio.Protocol):
+    """The asyncio protocol of one client socket."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.engine = server.engine
+        self.execute = server.engine.execute
+        self.transport: Any = None
+        self.session: Any = None
+        self.reader = hiredis.Reader()
+        self.parser: RequestParser | None = None
+        self.chunk = b""  # the read hiredis is working through
+        self.chunk_done = 0  # requests of ``chunk`` already taken
+        self.out: list[bytes] | None = None
+        self.authenticated = True
+        self.subscribed = False
+        self.monitor = False
+        self.blocked: tuple[list[bytes], Block] | None = None
+        self.block_keys: list[tuple[int, bytes]] = []
+        self.block_timer: asyncio.TimerHandle | None = None
+        self.closing = False
+        self.write_paused = False
+        self.reading_paused = False
+        self.rejected = False
+        self.address = "?:0"
+        self.soft_limit_since = 0.0
+
+    # -- lifecycle ------------------------------------------------------------------
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        """Accept the client, or refuse it as Redis would (maxclients, protected mode)."""
+        self.transport = transport
+        server = self.server
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            host = str(peer[0])
+            self.address = f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
+        else:
+            host = ""
+            self.address = f"{peer}:0"
+        config = self.engine.config
+        if len(server.connections) >= int(config.values["maxclients"]):
+            self.rejected = True
+            transport.write(b"-ERR max number of clients reached\r\n")
+            transport.close()
+            return
+        password = config.values["requirepass"]
+        if not password and config.values["protected-mode"] == "yes" and host and not _is_loopback(host):
+            self.rejected = True
+            transport.write(error_line(server.protected_mode_message))
+            transport.close()
+            log.warning("Possible SECURITY ATTACK detected: protected mode refused a connection from %s", self.address)
+            return
+        self.authenticated = not password
+        self.session = self.engine.session(self.address)
+        server.connections[self.session.id] = self
+        hub(self.engine).set_deliverer(self.session, self.deliver)
+        log.debug("Accepted %s", self.address)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Release everything the client held: blocked keys, subscriptions, MONITOR, the session."""
+        self.closing = True
+        if self.rejected or self.session is None:
+            return
+        server = self.server
+        if self.blocked is not None:
+            self.unblock()
+        if self.monitor:
+            server.monitors.pop(self, None)
+        server.connections.pop(self.session.id, None)
+        hub(self.engine).forget(self.session)
+        with self.engine.lock:
+            self.session.close()
+        log.debug("Client closed connection %s", self.address)
+
+    def close(self) -> None:
+        """Close the connection once what was already written has been flushed."""
+        if not self.closing:
+            self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def pause_writing(self) -> None:
+        """Stop reading requests while the client is not reading replies (bounded memory)."""
+        self.write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        """Read requests again once the client caught up."""
+        self.write_paused = False
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        pause = self.write_paused or self.blocked is not None or self.closing
+        if pause != self.reading_paused and self.transport is not None and not self.transport.is_closing():
+            if pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
+            self.reading_paused = pause
+
+    # -- input -------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:  # type: ignore[override]
+        """Parse and execute every complete request in ``data``; write the replies in one batch."""
+        if self.closing or self.blocked is not None:
+            if self.blocked is not None and not self.closing:
+                if self.chunk:
+                    self._to_parser(self.chunk_done)
+                self._feed_parser(data)
+            return
+        if (self.parser is not None or data[0] != 42 or not self.authenticated or self.subscribed
+                or self.monitor or self.server.monitors or _SUSPICIOUS(data) is not None):
+            self._feed_parser(data)
+            self._run_checked()
+            return
+        self.reader.feed(data)
+        self.chunk = data
+        self.chunk_done = 0
+        self._run_fast()
+
+    def _feed_parser(self, data: bytes) -> None:
+        parser = self.parser
+        if parser is None:
+            parser = self.parser = RequestParser(self.engine.config.get_int("proto-max-bulk-len"))
+        parser.feed(data)
+        if parser.pending_bytes() > self.engine.config.get_int("client-query-buffer-limit"):
+            head = bytes(parser.buf[parser.pos : parser.pos + 32])
+            log.warning("Closing client that reached max query buffer length: %s (qbuf initial bytes: %r)",
+                        self.describe(), head)
+            self.parser = None
+            self.close()
+
+    def _run_fast(self) -> None:
+        """Execute the requests hiredis has parsed from ``chunk`` (the hot path)."""
+        gets = self.reader.gets
+        session = self.session
+        execute = self.execute
+        ready = self.server.ready_keys
+        simple = _SIMPLE
+        small = _SMALL_INTS
+        out = self.out = []
+        append = out.append
+        done = self.chunk_done
+        try:
+            while True:
+                argv = gets()
+                if argv.__class__ is not list:
+                    if argv is False:
+                        break
+                    if argv is None:  # "*-1": Redis ignores it
+                        done += 1
+                        continue
+                    raise ProtocolError(b"")
+                for arg in argv:
+                    if arg.__class__ is not bytes:
+                        raise ProtocolError(b"")
+                done += 1
+                if not argv:
+                    continue
+                reply = execute(session, argv)
+                kind = reply.__class__
+                if kind is bytes:
+                    append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+                elif kind is SimpleString and reply in simple:
+                    append(simple[reply])
+                elif kind is int and 0 <= reply < 1024:
+                    append(small[reply])
+                elif not self._reply(argv, reply):
+                    self.chunk_done = done
+                    self._flush()
+                    return
+                elif self.subscribed or self.monitor:  # the rest needs the pub/sub context checks
+                    self._to_parser(done)
+                    self._run_checked()
+                    return
+                if ready:
+                    self.server.serve_ready()
+                    if self.closing:
+                        self._flush()
+                        return
+        except (ProtocolError, hiredis.ProtocolError):
+            self._to_parser(done)
+            self._run_checked()
+            return
+        if self.reader.has_data():
+            self._to_parser(done)
+            self._run_checked()
+            return
+        self.chunk = b""
+        self._flush()
+
+    def _to_parser(self, done: int) -> None:
+        """Hand the rest of ``chunk`` (after ``done`` requests) to the exact parser."""
+        self.reader = hiredis.Reader()
+        parser = self.parser = RequestParser(self.engine.config.get_int("proto-max-bulk-len"))
+        parser.feed(self.chunk)
+        self.chunk = b""
+        try:
+            for _ in range(done):
+                parser.next_command()
+        except ProtocolError:  # pragma: no cover - hiredis accepted it
+            pass
+
+    def _run_checked(self) -> None:
+        """Execute requests from the exact parser with every check of Redis's processCommand."""
+        parser = self.parser
+        if parser is None:
+            return
+        if self.out is None:
+            self.out = []
+        out = self.out
+        try:
+            while not self.closing and self.blocked is None:
+                try:
+                    argv = parser.next_command(not self.authenticated)
+                except ProtocolError as error:
+                    out.append(error.reply)
+                    self.closing = True
+                    log.debug("Protocol error (%s) from client: %s", error.reason.decode("latin-1"), self.describe())
+                    break
+                if argv is None:
+                    break
+                if argv and not self._checked(argv):
+                    break
+        finally:
+            if parser.idle and self.parser is parser:
+                self.parser = None  # back to the hot path
+            self._flush()
+
+    def _checked(self, argv: list[bytes]) -> bool:
+        """Run one request with the authentication, pub/sub and MONITOR checks; tell whether to go on."""
+        out = self.out
+        assert out is not None
+        name = argv[0].lower()
+        if not self.authenticated:
+            if name not in _NO_AUTH_COMMANDS:
+                out.append(NOAUTH)
+                return True
+            if name == b"hello" and not any(arg.lower() == b"auth" for arg in argv[2:]):
+                out.append(NOAUTH_HELLO)
+                return True
+        if self.subscribed and self.session.protocol == 2 and name not in _PUBSUB_CONTEXT:
+            found = self.engine.lookup(argv)
+            if isinstance(found, ReplyError):
+                out.append(error_line(found.message))
+            else:
+                out.append(error_line(
+                    f"ERR Can't execute '{found.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                    "QUIT / RESET are allowed in this context"))
+            return True
+        if self.server.monitors and name not in _NOT_MONITORED:
+            self.server.feed_monitors(self, argv)
+        reply = self.execute(self.session, argv)
+        if not self.authenticated and name in (b"auth", b"hello") and not isinstance(reply, ReplyError):
+            self.authenticated = True
+        if self.subscribed and name == b"ping" and self.session.protocol == 2 and not isinstance(reply, ReplyError):
+            reply = [b"pong", argv[1] if len(argv) > 1 else b""]
+        if not self._reply(argv, reply):
+            return False
+        if self.server.ready_keys:
+            self.server.serve_ready()
+        return not self.closing
+
+    def _reply(self, argv: list[bytes], reply: Any) -> bool:
+        """Queue a reply that is not a plain value; tell whether to go on with the next request."""
+        out = self.out
+        assert out is not None
+        kind = reply.__class__
+        if kind is Block:
+            self.block(argv, reply)
+            return False
+        if kind is Action:
+            return self._action(reply)
+        if kind is Pushes:
+            out.append(encode(reply, self.session.protocol))
+            self.subscribed = hub(self.engine).count(self.session) > 0
+            return True
+        out.append(encode(reply, self.session.protocol))
+        if self.session.closed:  # CLIENT KILL of itself
+            self.closing = True
+            return False
+        return True
+
+    def _action(self, action: Action) -> bool:
+        out = self.out
+        assert out is not None
+        if action.reply is not None:
+            out.append(encode(action.reply, self.session.protocol))
+        what = action.kind
+        if what == "quit":
+            self.closing = True
+            return False
+        if what == "monitor":
+            self.monitor = True
+            self.server.monitors[self] = None
+        elif what == "reset":
+            self.subscribed = False
+            if self.monitor:
+                self.monitor = False
+                self.server.monitors.pop(self, None)
+        elif what == "killed":
+            self.server.reap_killed(self)
+            if self.session.closed:
+                self.closing = True
+                return False
+        elif what == "shutdown":
+            self.closing = True
+            self.server.request_shutdown(action.argument)
+            return False
+        return True
+
+    def _flush(self) -> None:
+        out = self.out
+        self.out = None
+        transport = self.transport
+        if out:
+            transport.write(out[0] if len(out) == 1 else b"".join(out))
+        if self.closing:
+            transport.close()
+
+    # -- blocking commands -----------------------------------------------------------------
+    def block(self, argv: list[bytes], block: Block) -> None:
+        """Park the client until a key it waits for is written, or its timeout."""
+        self.blocked = (argv, block)
+        db_index = self.session.db.index
+        self.block_keys = [(db_index, key) for key in dict.fromkeys(block.keys)]
+        self.server.park(self, self.block_keys)
+        self.engine.blocked_clients += 1
+        if block.timeout:
+            self.block_timer = self.server.loop.call_later(block.timeout, self._block_timeout)
+        self._update_reading()
+
+    def unblock(self) -> None:
+        """Leave the blocked state (served, timed out or disconnected)."""
+        if self.blocked is None:
+            return
+        self.blocked = None
+        self.server.unpark(self, self.block_keys)
+        self.block_keys = []
+        self.engine.blocked_clients -= 1
+        if self.block_timer is not None:
+            self.block_timer.cancel()
+            self.block_timer = None
+
+    def retry_blocked(self) -> None:
+        """Run the blocked command again because one of its keys was written (served in FIFO order)."""
+        if self.blocked is None or self.closing:
+            return
+        argv, _block = self.blocked
+        reply = self.execute(self.session, argv)
+        if reply.__class__ is Block:
+            return
+        self.unblock()
+        self._resume_with(reply)
+
+    def _block_timeout(self) -> None:
+        self.block_timer = None
+        if self.blocked is None or self.closing:
+            return
+        reply = self.blocked[1].timeout_reply
+        self.unblock()
+        self._resume_with(reply)
+
+    def _resume_with(self, reply: Any) -> None:
+        """Send the reply of the command that blocked, then go on with the requests behind it."""
+        self.out = [encode(reply, self.session.protocol)]
+        if self.chunk:
+            self._run_fast()
+        else:
+            self._run_checked()
+            if self.out is not None:
+                self._flush()
+        self._update_reading()
+
+    # -- pub/sub and MONITOR output ------------------------------------------------------------
+    def deliver(self, message: Push) -> None:
+        """Send one pub/sub message (any thread); enforce the pubsub output buffer limits."""
+        if self.closing:
+            return
+        server = self.server
+        if threading.get_ident() != server.loop_thread_id:
+            server.loop.call_soon_threadsafe(self.deliver, message)
+            return
+        data = encode(message, self.session.protocol)
+        if self.out is not None:
+            self.out.append(data)
+            return
+        self.transport.write(data)
+        self.check_output_limit()
+
+    def send_raw(self, data: bytes) -> None:
+        """Write bytes outside a reply (MONITOR lines)."""
+        if self.closing:
+            return
+        if self.out is not None:
+            self.out.append(data)
+        else:
+            self.transport.write(data)
+            self.check_output_limit()
+
+    def check_output_limit(self) -> None:
+        """Close a pub/sub or MONITOR client whose unread output passed ``client-output-buffer-limit``."""
+        size = self.transport.get_write_buffer_size()
+        if not size:
+            self.soft_limit_since = 0.0
+            return
+        hard, soft, seconds = self.server.output_limits("pubsub")
+        if hard and size > hard:
+            self._overflow()
+            return
+        if soft and size > soft:
+            now = time.monotonic()
+            if not self.soft_limit_since:
+                self.soft_limit_since = now
+            elif now - self.soft_limit_since > seconds:
+                self._overflow()
+        else:
+            self.soft_limit_since = 0.0
+
+    def _overflow(self) -> None:
+        log.warning("Client %s closed for overcoming of output buffer limits.", self.describe())
+        self.closing = True
+        self.transport.abort()
+
+    def describe(self) -> str:
+        """Describe the client as Redis's log lines do."""
+        session = self.session
+        if session is None:
+            return f"addr={self.address}"
+        return f"id={session.id} addr={self.address} name={session.name.decode('utf-8', 'replace')} db={session.db.index}"
+
+    def __repr__(self) -> str:
+        return f"<ClientConnection {self.describe()}>"
+
+
+def _is_loopback(host: str) -> bool:
+    return host.startswith("127.") or host in ("::1", "localhost") or host.startswith("::ffff:127.")
+
+
+__all__ = ["PONG", "ClientConnection", "quote_arg"]
