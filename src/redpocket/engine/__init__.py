@@ -8,10 +8,25 @@ Map of the package:
 - ``keyspace.py``: :class:`Database`, lazy expiry; ``expiry.py``: the active sweep
 - ``args.py``: argument parsing with Redis's error replies; ``replies.py``: reply values
 - ``types/``: the data structures; ``commands/``: thin handlers, one module per family
+- ``structures.py``: the Memo extension API (:class:`Structure`, :func:`command`, :func:`procedure`)
+- ``persistence/``: the append-only file, snapshots, :func:`open_persistent_engine`
 """
 
 from .engine import Engine
 from .replies import NULL_ARRAY, OK, ReplyError, SimpleString
 from .session import Session
+from .structures import ProcedureContext, Structure, add_structure, command, procedure
 
-__all__ = ["NULL_ARRAY", "OK", "Engine", "ReplyError", "Session", "SimpleString"]
+__all__ = [
+    "NULL_ARRAY",
+    "OK",
+    "Engine",
+    "ProcedureContext",
+    "ReplyError",
+    "Session",
+    "SimpleString",
+    "Structure",
+    "add_structure",
+    "command",
+    "procedure",
+]

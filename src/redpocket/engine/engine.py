@@ -128,6 +128,10 @@ class Engine:
         if spec is None or spec.subcommands or not spec.arity_ok(len(argv)):
             found = self.lookup(argv)
             if isinstance(found, ReplyError):
+                if argv[0].lower() == b"exec":
+                    session.reset_multi()
+                    text = found.message[4:] if found.message.startswith("ERR ") else found.message
+                    return ReplyError("EXECABORT Transaction discarded because of: " + text)
                 if session.multi is not None:
                     session.multi_error = True
                 return found

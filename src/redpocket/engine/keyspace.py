@@ -45,13 +45,16 @@ def type_name(value: Any) -> str:
 class Database:
     """One numbered database: a dict of keys and a dict of expiry times (ms)."""
 
-    __slots__ = ("data", "engine", "expires", "index")
+    __slots__ = ("data", "encodings", "engine", "expires", "index")
 
     def __init__(self, index: int, engine: Engine) -> None:
         self.index = index
         self.engine = engine
         self.data: dict[bytes, Any] = {}
         self.expires: dict[bytes, int] = {}
+        # OBJECT ENCODING of strings whose encoding is not what SET would give
+        # (APPEND/SETRANGE/SETBIT leave "raw", INCRBYFLOAT "embstr" ...).
+        self.encodings: dict[bytes, str] = {}
 
     def __len__(self) -> int:
         return len(self.data)
@@ -65,6 +68,8 @@ class Database:
         self.engine.expired_keys += 1
         del self.expires[key]
         del self.data[key]
+        if self.encodings:
+            self.encodings.pop(key, None)
         self.engine.key_expired(self, key)
         return True
 
@@ -106,18 +111,33 @@ class Database:
         return key in self.data
 
     # -- writes ------------------------------------------------------------
-    def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
-        """Store ``value`` at ``key``, replacing any old value and (unless ``keep_ttl``) its TTL."""
+    def set(self, key: bytes, value: Any, keep_ttl: bool = False, encoding: str | None = None) -> None:
+        """Store ``value`` at ``key``, replacing any old value and (unless ``keep_ttl``) its TTL.
+
+        An already expired key is expired first, so ``keep_ttl`` never keeps a
+        stale TTL.  ``encoding`` records the OBJECT ENCODING of a string that
+        differs from the one SET would give.
+        """
+        if self.expires and key in self.expires:
+            self.expire_if_needed(key)
+            if not keep_ttl:
+                self.expires.pop(key, None)
         self.data[key] = value
-        if not keep_ttl and self.expires:
-            self.expires.pop(key, None)
+        if encoding is not None:
+            self.encodings[key] = encoding
+        elif self.encodings:
+            self.encodings.pop(key, None)
         self.modified(key)
         if self.engine.blocked_clients:
             self.engine.ready_keys.add((self.index, key))
 
-    def add(self, key: bytes, value: Any) -> None:
+    def add(self, key: bytes, value: Any, encoding: str | None = None) -> None:
         """Store a new value at an absent ``key`` (the caller checked)."""
         self.data[key] = value
+        if encoding is not None:
+            self.encodings[key] = encoding
+        elif self.encodings:
+            self.encodings.pop(key, None)
         self.modified(key)
         if self.engine.blocked_clients:
             self.engine.ready_keys.add((self.index, key))
@@ -130,6 +150,8 @@ class Database:
             del self.expires[key]
         if self.data.pop(key, None) is None:
             return False
+        if self.encodings:
+            self.encodings.pop(key, None)
         self.modified(key)
         return True
 
@@ -174,6 +196,7 @@ class Database:
         engine.dirty += len(self.data)
         self.data = {}
         self.expires = {}
+        self.encodings = {}
 
     def random_key(self) -> bytes | None:
         """Return a random existing key, or ``None`` when empty."""

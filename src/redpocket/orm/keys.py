@@ -16,6 +16,12 @@ key                                    type        holds
 ``{ns:Model}:tmp:<random>``            any         a query's scratch key, with a TTL
 =====================================  ==========  =================================
 
+The record hash has one field per attribute (named like the attribute,
+holding the native text of :mod:`.attributes`; ``None`` is an absent field),
+plus ``_version`` for ``Meta.versioned`` models.  Scratch keys are deleted in
+the round trip that created them; the TTL only covers a client that died.
+These names are part of the stored format: changing one needs a migration.
+
 ``ns`` is ``Meta.namespace`` (default ``redpocket``) and ``Model`` is
 ``Meta.name`` (default: the class name), never the Python module, so moving
 a class to another module loses nothing.

@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     introspection,
     keys,
     lists,
+    persistence,
     scripting,
     server,
     sets,

@@ -29,7 +29,7 @@ from ..types.strings import (
     set_bit,
     set_bitfield,
 )
-from .strings import max_string_length, store
+from .strings import max_string_length
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -88,14 +88,14 @@ def setbit(session: Session, argv: list[bytes]) -> Any:
     value = db.lookup_write(key)
     if value is None:
         new, _old = set_bit(b"", offset, bit)
-        db.add(key, new)
+        db.add(key, new, encoding="raw")
         return 0
     if type(value) is not bytes:
         raise ReplyError(WRONGTYPE)
     new, old = set_bit(value, offset, bit)
     # Redis signals a change only when the string grew or the bit flipped.
     if new is not value:
-        db.set(key, new, True)
+        db.set(key, new, True, encoding="raw")
     return old
 
 
@@ -178,7 +178,7 @@ def bitop(session: Session, argv: list[bytes]) -> Any:
             sources.append(value)
     result = bit_operation(operation, sources)
     if result:
-        store(db, argv[2], result)
+        db.set(argv[2], result, encoding="raw")
     else:
         db.delete(argv[2])
     return len(result)
@@ -281,7 +281,7 @@ def _bitfield(session: Session, argv: list[bytes], readonly_command: bool) -> An
             changes += 1
         replies.append(new if opcode == _INCRBY else old)
     if changes:
-        db.set(key, bytes(buffer), True)
+        db.set(key, bytes(buffer), True, encoding="raw")
     elif grown:
         # Redis creates or pads the string without signalling a change.
         db.data[key] = bytes(buffer)

@@ -57,9 +57,9 @@ def _store(db: Database, key: bytes, hll: HyperLogLog, created: bool) -> None:
     value = hll.to_bytes()
     remember(value, hll)
     if created:
-        db.add(key, value)
+        db.add(key, value, encoding="raw")
     else:
-        db.set(key, value, keep_ttl=True)
+        db.set(key, value, keep_ttl=True, encoding="raw")
 
 
 def _merge(db: Database, keys: list[bytes]) -> tuple[bytearray, bool]:

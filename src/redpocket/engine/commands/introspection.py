@@ -455,6 +455,10 @@ def object_encoding(session: Session, argv: list[bytes]) -> Any:
     value = _object_value(session, argv[2])
     if value is None:
         return None
+    if type(value) is bytes:
+        recorded = session.db.encodings.get(argv[2])
+        if recorded is not None:
+            return recorded.encode()
     return encoding_of(session.engine, value).encode()
 
 

@@ -183,7 +183,7 @@ def _decimal_magnitude(value: bytes) -> Decimal | None:
 
 
 def _positive_count(value: bytes) -> int:
-    count = to_int(value)
+    count = to_int(value, NOT_POSITIVE)
     if count < 0:
         raise ReplyError(NOT_POSITIVE)
     return count

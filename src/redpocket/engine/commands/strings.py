@@ -84,9 +84,7 @@ def _string_for_write(db: Database, key: bytes) -> bytes | None:
 
 
 def store(db: Database, key: bytes, value: bytes, keep_ttl: bool = False) -> None:
-    """Store a string as Redis's ``setKey``: an expired key is expired first (its TTL is not kept)."""
-    if db.expires and key in db.expires:
-        db.expire_if_needed(key)
+    """Store a string as Redis's ``setKey`` (Database.set expires a stale key first)."""
     db.set(key, value, keep_ttl)
 
 
@@ -351,7 +349,7 @@ def append(session: Session, argv: list[bytes]) -> Any:
         return len(argv[2])
     size = len(value) + len(argv[2])
     check_string_length(session, size)
-    db.set(key, value + argv[2], True)
+    db.set(key, value + argv[2], True, encoding="raw")
     return size
 
 
@@ -369,13 +367,13 @@ def setrange(session: Session, argv: list[bytes]) -> Any:
         if not data:
             return 0
         check_string_length(session, offset + len(data))
-        db.add(key, bytes(offset) + data)
+        db.add(key, bytes(offset) + data, encoding="raw")
         return offset + len(data)
     if not data:
         return len(value)
     check_string_length(session, offset + len(data))
     value = set_range(value, offset, data)
-    db.set(key, value, True)
+    db.set(key, value, True, encoding="raw")
     return len(value)
 
 
@@ -438,7 +436,7 @@ def incrbyfloat(session: Session, argv: list[bytes]) -> Any:
         whole = (0 if value is None else int(value)) + int(increment_text)
         if -_LONG_DOUBLE_EXACT < whole < _LONG_DOUBLE_EXACT:
             text = b"%d" % whole
-            db.set(key, text, True)
+            db.set(key, text, True, encoding=_float_encoding(text))
             return text
     try:
         text = long_double_sum(value, increment_text)
@@ -447,8 +445,13 @@ def incrbyfloat(session: Session, argv: list[bytes]) -> Any:
         # guard on int/str conversion (see sys.set_int_max_str_digits).
         with unlimited_int_digits():
             text = long_double_sum(value, increment_text)
-    db.set(key, text, True)
+    db.set(key, text, True, encoding=_float_encoding(text))
     return text
+
+
+def _float_encoding(text: bytes) -> str:
+    """Return the encoding of an INCRBYFLOAT result: a string object, never an int."""
+    return "embstr" if len(text) <= 44 else "raw"
 
 
 def long_double_sum(value: bytes | None, increment_text: bytes) -> bytes:

@@ -51,6 +51,18 @@ LEX_MAX: Final = LexLimit("+")
 LexBound = bytes | LexLimit
 
 
+def _lex_compare(a: LexBound, b: LexBound) -> int:
+    """Compare two lexicographic bounds as Redis's ``sdscmplex`` does."""
+    if a is b:
+        return 0
+    if a is LEX_MIN or b is LEX_MAX:
+        return -1
+    if a is LEX_MAX or b is LEX_MIN:
+        return 1
+    assert isinstance(a, bytes) and isinstance(b, bytes)
+    return (a > b) - (a < b)
+
+
 def _score_above(score: float) -> float:
     """Return the smallest double greater than ``score`` (``inf`` stays ``inf``)."""
     return math.nextafter(score, _INF)
@@ -161,20 +173,28 @@ class ZSet:
             hi = len(self.scores) if high == _INF else bisect((_score_above(high),))
         return lo, hi
 
-    def lex_interval(self, low: LexBound, low_exclusive: bool, high: LexBound, high_exclusive: bool) -> tuple[int, int]:
+    def lex_interval(
+        self, low: LexBound, low_exclusive: bool, high: LexBound, high_exclusive: bool, reverse: bool = False
+    ) -> tuple[int, int]:
         """Return the rank interval ``[lo, hi)`` of the members between ``low`` and ``high``.
 
         As in Redis, the members are assumed to share one score (the order is
-        then lexicographic); with mixed scores the result is unspecified.
+        then lexicographic).  With mixed scores Redis's answer depends on the
+        encoding: a listpack is scanned linearly (from the head, or from the
+        tail when ``reverse``), which is reproduced exactly; for a skiplist
+        the result is a binary search's.
         """
-        size = len(self.scores)
+        ordered = self.ordered
+        size = len(ordered)
         if not size:
             return 0, 0
-        lo = self._lex_index(low, low_exclusive, True)
-        hi = self._lex_index(high, not high_exclusive, False)
+        if ordered[0][0] != ordered[-1][0] and not self.skiplist:
+            return self._lex_scan(low, low_exclusive, high, high_exclusive, reverse)
+        lo = self._lex_index(low, low_exclusive)
+        hi = self._lex_index(high, not high_exclusive)
         return lo, hi
 
-    def _lex_index(self, bound: LexBound, after: bool, is_low: bool) -> int:
+    def _lex_index(self, bound: LexBound, after: bool) -> int:
         """Return the first rank whose member is > ``bound`` (``after``) or >= ``bound``."""
         if bound is LEX_MIN:
             return 0
@@ -197,6 +217,48 @@ class ZSet:
             else:
                 lo = mid + 1
         return lo
+
+    def _lex_scan(
+        self, low: LexBound, low_exclusive: bool, high: LexBound, high_exclusive: bool, reverse: bool
+    ) -> tuple[int, int]:
+        """Find a lexicographic range by a linear scan, as Redis does in a listpack."""
+        members = [member for _score, member in self.ordered]
+        order = _lex_compare(low, high)
+        if order > 0 or (order == 0 and (low_exclusive or high_exclusive)):
+            return 0, 0
+
+        def above_low(member: bytes) -> bool:
+            if isinstance(low, LexLimit):
+                return low is LEX_MIN
+            return member > low if low_exclusive else member >= low
+
+        def below_high(member: bytes) -> bool:
+            if isinstance(high, LexLimit):
+                return high is LEX_MAX
+            return member < high if high_exclusive else member <= high
+
+        size = len(members)
+        if not above_low(members[-1]) or not below_high(members[0]):
+            return 0, 0
+        if reverse:
+            last = size - 1
+            while last >= 0 and not below_high(members[last]):
+                last -= 1
+            if last < 0 or not above_low(members[last]):
+                return 0, 0
+            first = last
+            while first > 0 and above_low(members[first - 1]):
+                first -= 1
+            return first, last + 1
+        first = 0
+        while first < size and not above_low(members[first]):
+            first += 1
+        if first == size or not below_high(members[first]):
+            return 0, 0
+        end = first + 1
+        while end < size and below_high(members[end]):
+            end += 1
+        return first, end
 
     def slice(self, lo: int, hi: int, reverse: bool = False, offset: int = 0, count: int = -1) -> list[tuple[bytes, float]]:
         """Return the pairs of ranks ``[lo, hi)``, skipping ``offset`` and keeping at most ``count`` (``< 0``: all).
@@ -250,7 +312,7 @@ class ZSet:
         count: int = -1,
     ) -> list[tuple[bytes, float]]:
         """Return the pairs whose member is between ``low`` and ``high``, LIMIT ``offset count``."""
-        lo, hi = self.lex_interval(low, low_exclusive, high, high_exclusive)
+        lo, hi = self.lex_interval(low, low_exclusive, high, high_exclusive, reverse)
         return self.slice(lo, hi, reverse, offset, count)
 
     def count_by_score(self, low: float, high: float, low_exclusive: bool = False, high_exclusive: bool = False) -> int:

@@ -1,0 +1,120 @@
+"""The ``redpocket`` command line: ``redpocket serve`` runs the engine as a Redis-protocol server.
+
+::
+
+    redpocket serve [redis.conf] [--host 127.0.0.1] [--port 6380] [--dir DIR]
+                    [--appendonly yes|no] [--appendfsync always|everysec|no]
+                    [--requirepass PW] [--maxclients N] [--load module:Structure ...]
+                    [--any-redis-option value ...]
+
+Options given on the command line override the configuration file, as with
+``redis-server``; any other ``--name value`` is a Redis configuration
+setting (``--notify-keyspace-events KEA``, ``--hz 50``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Any
+
+_SERVER_OPTIONS = ("bind", "port", "dir", "appendonly", "appendfsync", "requirepass", "maxclients",
+                   "loglevel", "logfile", "protected-mode")
+_IGNORED = frozenset({"daemonize", "supervised", "pidfile"})
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="redpocket", description="redpocket: Redis as the main data store for Python")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the engine as a Redis-protocol TCP server")
+    serve.add_argument("config_file", nargs="?", help="a configuration file in redis.conf syntax")
+    serve.add_argument("--host", "--bind", dest="bind", help="addresses to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (default 6380; 0 picks a free one)")
+    serve.add_argument("--dir", help="directory of the persistence files")
+    serve.add_argument("--appendonly", choices=["yes", "no"], help="keep an append-only file")
+    serve.add_argument("--appendfsync", choices=["always", "everysec", "no"], help="when to fsync the append-only file")
+    serve.add_argument("--requirepass", help="password clients must AUTH with")
+    serve.add_argument("--maxclients", type=int, help="most clients connected at once (default 10000)")
+    serve.add_argument("--protected-mode", dest="protected_mode", choices=["yes", "no"])
+    serve.add_argument("--loglevel", choices=["debug", "verbose", "notice", "warning"])
+    serve.add_argument("--logfile", help="log to this file instead of stderr")
+    serve.add_argument("--load", action="append", default=[], metavar="module:Structure",
+                       help="register a custom structure class (repeatable)")
+    return parser
+
+
+def _extra_settings(words: list[str]) -> list[tuple[str, str]]:
+    """Turn ``--name value ...`` words left over by argparse into settings, as redis-server does."""
+    settings: list[tuple[str, str]] = []
+    name: str | None = None
+    values: list[str] = []
+    for word in words:
+        if word.startswith("--"):
+            if name is not None:
+                settings.append((name, " ".join(values)))
+            name, values = word[2:].lower(), []
+        elif name is None:
+            raise SystemExit(f"redpocket serve: unexpected argument {word!r}")
+        else:
+            values.append(word)
+    if name is not None:
+        settings.append((name, " ".join(values)))
+    return settings
+
+
+def load_structure(spec: str) -> Any:
+    """Import ``module:Structure`` and return the class."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise SystemExit(f"--load wants module:Structure, not {spec!r}")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def serve(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run ``redpocket serve``."""
+    from .engine import Engine
+    from .engine.replies import ReplyError
+    from .server import Server
+    from .server.config import ConfigFileError, read_config_file
+    from .server.logs import configure_logging
+
+    settings: dict[str, str] = {}
+    if args.config_file:
+        try:
+            settings.update(read_config_file(args.config_file))
+        except (ConfigFileError, OSError) as error:
+            print(error, file=sys.stderr)
+            return 1
+    settings.update(_extra_settings(extra))
+    for option in _SERVER_OPTIONS:
+        value = getattr(args, option.replace("-", "_"), None)
+        if value is not None:
+            settings[option] = str(value)
+    configure_logging(settings.pop("loglevel", "notice"), settings.pop("logfile", ""))
+    host = settings.pop("bind", "127.0.0.1").replace("* -::*", "0.0.0.0")
+    port = int(settings.pop("port", "6380"))
+    engine_settings = {name: value for name, value in settings.items() if name not in _IGNORED}
+    try:
+        engine = Engine(databases=int(engine_settings.pop("databases", "16")))
+        server = Server(host=host, port=port, engine=engine, config=engine_settings)
+    except ReplyError as error:
+        print(f"\n*** FATAL CONFIG FILE ERROR ***\n{error.message}\nBad directive or wrong number of arguments",
+              file=sys.stderr)
+        return 1
+    for spec in args.load:
+        server.add_structure(load_structure(spec))
+    server.start()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``redpocket`` script."""
+    args, extra = _parser().parse_known_args(argv)
+    if args.command == "serve":
+        return serve(args, extra)
+    return 2  # pragma: no cover - argparse requires a command
+
+
+if __name__ == "__main__":
+    sys.exit(main())
