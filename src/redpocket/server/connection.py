@@ -165,7 +165,8 @@ class ClientConnection(asyncio.Protocol):
         self._update_reading()
 
     def _update_reading(self) -> None:
-        pause = self.write_paused or self.blocked is not None or self.closing
+        # A blocked client keeps being read (its requests queue in the parser), so a hang-up is seen.
+        pause = self.write_paused or self.closing
         if pause != self.reading_paused and self.transport is not None and not self.transport.is_closing():
             if pause:
                 self.transport.pause_reading()
@@ -212,11 +213,16 @@ class ClientConnection(asyncio.Protocol):
         ready = self.server.ready_keys
         simple = _SIMPLE
         small = _SMALL_INTS
-        out = self.out = []
+        out = self.out
+        if out is None:
+            out = self.out = []
         append = out.append
         done = self.chunk_done
+        argv: Any = False
+        last: Any = False
         try:
             while True:
+                last = argv
                 argv = gets()
                 if argv.__class__ is not list:
                     if argv is False:
@@ -256,7 +262,8 @@ class ClientConnection(asyncio.Protocol):
             self._to_parser(done)
             self._run_checked()
             return
-        if self.reader.has_data():
+        if last is False or self.reader.has_data() or not self.chunk.endswith(_frame(last)):
+            # The read ended inside a request: hiredis cannot say so, nor enforce the limits on it.
             self._to_parser(done)
             self._run_checked()
             return
@@ -505,6 +512,13 @@ class ClientConnection(asyncio.Protocol):
 
     def __repr__(self) -> str:
         return f"<ClientConnection {self.describe()}>"
+
+
+def _frame(argv: list[bytes] | None) -> bytes:
+    """Return the canonical RESP encoding of a request (hiredis accepts no other)."""
+    if argv is None:
+        return b"*-1\r\n"
+    return b"*%d\r\n" % len(argv) + b"".join([b"$%d\r\n%s\r\n" % (len(arg), arg) for arg in argv])
 
 
 def _is_loopback(host: str) -> bool:

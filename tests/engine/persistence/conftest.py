@@ -1,20 +1,17 @@
-"""Fixtures for persistence tests: engines opened on a temporary directory, and a dataset comparer."""
+"""Fixtures for persistence tests: engines opened on a temporary directory, closed afterwards."""
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from persistence_helpers import Opener
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
-from redpocket.engine.keyspace import type_name
 from redpocket.engine.persistence import open_persistent_engine, persistence_of
-
-Opener = Callable[..., tuple[Engine, EmbeddedRedis]]
 
 
 @pytest.fixture
@@ -32,41 +29,3 @@ def open_engine(tmp_path: Path) -> Iterator[Opener]:
         persistence = persistence_of(engine)
         if persistence is not None:
             persistence.close()
-
-
-def close(engine: Engine) -> None:
-    """Close an engine's persistence (a clean shutdown)."""
-    persistence = persistence_of(engine)
-    assert persistence is not None
-    persistence.close()
-
-
-def dataset(engine: Engine) -> dict[tuple[int, bytes], tuple[str, Any, int | None]]:
-    """Return every live key as ``(db, key) -> (type, plain value, absolute expiry in ms)``."""
-    found = {}
-    for db in engine.databases:
-        for key in list(db.data):
-            if not db.exists(key):
-                continue
-            value = db.data[key]
-            kind = type_name(value)
-            if isinstance(value, deque):
-                plain: Any = list(value)
-            elif kind == "zset":
-                plain = sorted((member, float(score)) for member, score in value)
-            elif hasattr(value, "dump") and not isinstance(value, (bytes, dict, set)):
-                plain = value.dump()
-            else:
-                plain = value
-            found[(db.index, key)] = (kind, plain, db.expires.get(key))
-    return found
-
-
-def aof_bytes(directory: Path) -> bytes:
-    """Return the append-only file's contents."""
-    return (directory / "appendonly.aof").read_bytes()
-
-
-def has_command(engine: Engine, *names: str) -> bool:
-    """Tell whether the engine implements every command in ``names`` (families still landing)."""
-    return all(name.encode() in engine.commands for name in names)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import Opener, aof_bytes, close, dataset
+from persistence_helpers import Opener, aof_bytes, close, dataset
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine

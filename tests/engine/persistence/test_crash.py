@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Opener
+from persistence_helpers import Opener
 
 CHILD = textwrap.dedent(
     """

@@ -409,13 +409,9 @@ def encoding_of(engine: Engine, value: Any) -> str:
         return "hashtable"
     name = type_name(value)
     if name == "zset":
-        if len(value) > int(config.get("zset-max-listpack-entries")):
-            return "skiplist"
-        limit = int(config.get("zset-max-listpack-value"))
-        for member, _score in value:
-            if len(member) > limit:
-                return "skiplist"
-        return "listpack"
+        from ..types.zset import zset_encoding
+
+        return zset_encoding(value, config)
     if name == "stream":
         return "stream"
     return str(getattr(value, "encoding", "raw"))

@@ -63,6 +63,9 @@ _STRTOD: Final = re.compile(
     re.IGNORECASE,
 )
 _NONZERO_DIGIT: Final = re.compile(rb"[1-9a-fA-F]")
+# The common case, which float() reads exactly as strtod does.
+_PLAIN_DECIMAL: Final = re.compile(rb"-?[0-9]+(?:\.[0-9]*)?\Z").match
+_INFINITIES: Final = {b"inf": math.inf, b"+inf": math.inf, b"-inf": -math.inf}
 _LONG_DOUBLE_MAX: Final = Decimal("1.18973149535723176502e4932")
 _LONG_DOUBLE_MIN: Final = Decimal("3.64519953188247460253e-4951")
 _HALF_LONG_MAX: Final = INT64_MAX // 2
@@ -100,6 +103,10 @@ def _strtod(text: bytes) -> tuple[float, bool] | None:
 
 def parse_score(value: bytes, message: str = NOT_VALID_FLOAT) -> float:
     """Parse a score argument as Redis's ``getDoubleFromObject`` does."""
+    if _PLAIN_DECIMAL(value) is not None:
+        score = float(value)
+        if score - score == 0.0:  # finite: hundreds of digits may overflow
+            return score
     if not value or value[0] in b" \t\n\v\f\r" or b"\0" in value:
         raise ReplyError(message)
     parsed = _strtod(value)
@@ -112,6 +119,11 @@ def _parse_bound(value: bytes) -> tuple[float, bool]:
     """Parse one end of a score range (``zslParseRange``): ``(score, exclusive)``."""
     exclusive = value[:1] == b"("
     text = value[1:] if exclusive else value
+    if _PLAIN_DECIMAL(text) is not None:
+        return float(text), exclusive
+    known = _INFINITIES.get(text)
+    if known is not None:
+        return known, exclusive
     if b"\0" in text:
         text = text.split(b"\0", 1)[0]
     parsed = _strtod(text) if text else (0.0, False)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import snapshot
-from .aof import AppendOnlyFile, map_file, load_append_only_file
+from .aof import AppendOnlyFile, load_append_only_file, map_file
 from .records import CorruptFileError, PersistenceError, replay
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class Persistence:
     def lock_directory(self) -> None:
         """Take the directory's lock file, refusing a directory another engine has open."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        handle = open(self.directory / LOCK_FILE, "a+b")
+        handle = open(self.directory / LOCK_FILE, "a+b")  # noqa: SIM115  (held until close())
         if fcntl is not None:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -189,6 +189,8 @@ def replay(engine: Engine, records: Iterable[tuple[int, list[bytes]]], path: str
                 )
             reply = engine.execute(session, argv)
             if type(reply) is ReplyError:
+                if argv[0].upper() == b"REDPOCKET.RESTORE":  # a structure missing: its data would be lost
+                    raise PersistenceError(f"{path}: {reply.message.removeprefix('ERR ')} (at offset {offset})")
                 log.warning("%s: %s at offset %d replied %s", path, argv[0].decode("utf-8", "replace"),
                             offset, reply.message)
             executed += 1

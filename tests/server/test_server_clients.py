@@ -1,0 +1,98 @@
+"""Real clients against the server: redis-py (sync and asyncio, RESP2 and RESP3) and redis-cli."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+
+import pytest
+import redis
+import redis.asyncio
+
+needs_cli = pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli is not installed")
+
+
+def test_redis_py_sync(client: redis.Redis) -> None:
+    assert client.ping() is True
+    assert client.hset("h", mapping={"a": "1", "b": "2"}) == 2
+    assert client.hgetall("h") == {b"a": b"1", b"b": b"2"}
+    assert client.sadd("s", "x", "y") == 2
+    with client.pipeline() as pipe:
+        pipe.scard("s").hlen("h").exists("h", "s", "nope")
+        assert pipe.execute() == [2, 2, 2]
+    assert client.client_setname("me") is True
+    assert client.client_getname() in ("me", b"me")
+    assert client.client_id() > 0
+    assert "me" in [c["name"] for c in client.client_list()]
+
+
+def test_redis_py_transaction_and_watch(server) -> None:
+    a = redis.Redis(port=server.port)
+    b = redis.Redis(port=server.port)
+    with a.pipeline() as pipe:
+        pipe.watch("h")
+        b.hset("h", "f", "changed")
+        pipe.multi()
+        pipe.hset("h", "f", "mine")
+        with pytest.raises(redis.WatchError):
+            pipe.execute()
+    assert b.hget("h", "f") == b"changed"
+
+
+def test_redis_py_resp3(server) -> None:
+    r = redis.Redis(port=server.port, protocol=3)
+    r.hset("h", "a", "1")
+    assert r.hgetall("h") == {b"a": b"1"}
+    assert r.smembers("nope") == set()
+
+
+def test_redis_py_asyncio(server) -> None:
+    async def main() -> list[object]:
+        r = redis.asyncio.Redis(port=server.port, max_connections=500)
+        try:
+            results = await asyncio.gather(*(r.sadd("s", str(i)) for i in range(200)))
+            return [sum(results), await r.scard("s"), await r.ping()]
+        finally:
+            await r.aclose()
+
+    assert asyncio.run(main()) == [200, 200, True]
+
+
+def test_many_concurrent_connections(server) -> None:
+    async def main() -> int:
+        clients = [redis.asyncio.Redis(port=server.port, single_connection_client=True) for _ in range(1000)]
+        try:
+            await asyncio.gather(*(c.sadd("s", str(i)) for i, c in enumerate(clients)))
+            return int(await clients[0].scard("s"))
+        finally:
+            await asyncio.gather(*(c.aclose() for c in clients))
+
+    assert asyncio.run(main()) == 1000
+
+
+@needs_cli
+def test_redis_cli_ping_and_commands(server) -> None:
+    def cli(*args: str) -> str:
+        return subprocess.run(["redis-cli", "-p", str(server.port), *args], capture_output=True, text=True,
+                              timeout=30, check=True).stdout
+
+    assert cli("ping") == "PONG\n"
+    assert cli("hset", "h", "f", "v") == "1\n"
+    assert cli("hget", "h", "f") == "v\n"
+    assert cli("set", "k", "v") in ("OK\n",) or "unknown command" in cli("set", "k", "v")
+
+
+@needs_cli
+def test_redis_cli_pipe_mass_insertion_and_scan(server) -> None:
+    count = 100_000
+    payload = b"".join(b"*4\r\n$4\r\nHSET\r\n$%d\r\nkey:%d\r\n$1\r\nf\r\n$1\r\nv\r\n" % (len(b"key:%d" % i), i)
+                       for i in range(count))
+    done = subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], input=payload, capture_output=True,
+                          timeout=120, check=True)
+    assert b"errors: 0, replies: 100000" in done.stdout
+    r = redis.Redis(port=server.port)
+    assert r.dbsize() == count
+    scanned = subprocess.run(["redis-cli", "-p", str(server.port), "--scan", "--pattern", "key:9999*"],
+                             capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    assert sorted(scanned) == sorted(f"key:{i}" for i in range(count) if str(i).startswith("9999"))
