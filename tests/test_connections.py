@@ -60,3 +60,31 @@ def test_unknown_name_and_bad_url() -> None:
 def test_repocket_configure(redis_server) -> None:
     configure.connection_pool(hostname="127.0.0.1", port=redis_server.port, db=0)
     assert configure.get_connection().ping()
+
+
+def test_file_url_persists_across_engines(tmp_path) -> None:
+    from redpocket.engine.persistence.manager import open_persistent_engine
+
+    client = redpocket.connect(f"file://{tmp_path}/db?appendfsync=always", name="disk")
+    client.set("greeting", "hello")
+    client.hset("h", "f", "v")
+    client.engine.close()
+    reopened = open_persistent_engine(tmp_path / "db")
+    try:
+        assert EmbeddedRedis(reopened).get("greeting") == b"hello"
+        assert EmbeddedRedis(reopened).hgetall("h") == {b"f": b"v"}
+    finally:
+        reopened.close()
+
+
+def test_structures_option_registers_commands() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    from fifo import FIFO
+
+    client = redpocket.connect("memory://with-fifo", structures=[FIFO], name="fifo")
+    client.execute_command("FIFOADD", "q", "a", "b")
+    assert client.execute_command("FIFOPOP", "q") == b"a"
+    assert client.type("q") == b"fifo"

@@ -25,6 +25,7 @@ from .errors import (
     UniqueError,
     ValidationError,
 )
+from .engine.persistence.records import CorruptFileError, PersistenceError
 from .keyspaces import Codec, Hash, HyperLogLog, Keyspace, List, Set, SortedSet, String
 from .orm import ActiveRecord, Model, QuerySet, ResultSet, attributes
 from .pipeline import DeferredResult, PipelineContext, current_pipeline, pipeline
@@ -36,6 +37,7 @@ __all__ = [
     "Codec",
     "ConfigurationError",
     "ConflictError",
+    "CorruptFileError",
     "DecodeError",
     "DeferredResult",
     "DefinitionError",
@@ -48,6 +50,7 @@ __all__ = [
     "List",
     "Model",
     "ORMError",
+    "PersistenceError",
     "PipelineContext",
     "PipelineError",
     "QueryError",

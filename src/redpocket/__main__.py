@@ -73,8 +73,6 @@ def load_structure(spec: str) -> Any:
 
 def serve(args: argparse.Namespace, extra: list[str]) -> int:
     """Run ``redpocket serve``."""
-    from .engine import Engine
-    from .engine.replies import ReplyError
     from .server import Server
     from .server.config import ConfigFileError, read_config_file
     from .server.logs import configure_logging
@@ -96,10 +94,9 @@ def serve(args: argparse.Namespace, extra: list[str]) -> int:
     port = int(settings.pop("port", "6380"))
     engine_settings = {name: value for name, value in settings.items() if name not in _IGNORED}
     try:
-        engine = Engine(databases=int(engine_settings.pop("databases", "16")))
-        server = Server(host=host, port=port, engine=engine, config=engine_settings)
-    except ReplyError as error:
-        print(f"\n*** FATAL CONFIG FILE ERROR ***\n{error.message}\nBad directive or wrong number of arguments",
+        server = Server(host=host, port=port, config=engine_settings)
+    except ValueError as error:
+        print(f"\n*** FATAL CONFIG FILE ERROR ***\n{error}\nBad directive or wrong number of arguments",
               file=sys.stderr)
         return 1
     for spec in args.load:

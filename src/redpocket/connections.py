@@ -4,6 +4,8 @@
 URL                                     client
 ======================================  ======================================
 ``memory://`` (or no URL)               embedded engine, in memory
+``memory://name``                       a named in-memory engine (one per name)
+``file:///path/to/dir``                 embedded engine persisted in that directory
 ``redis://host:port/db``, ``rediss://``  a Redis or Valkey server
 ``unix:///path/to/socket``              a Redis server on a Unix socket
 ======================================  ======================================
@@ -17,7 +19,8 @@ from __future__ import annotations
 import os
 import threading
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
 
 import redis
 
@@ -36,10 +39,19 @@ def _embedded_from_url(url: str, **options: Any) -> redis.Redis:
     query = parse_qs(parsed.query)
     db = int(query.get("db", ["0"])[0])
     engine = options.pop("engine", None)
-    if parsed.netloc or parsed.path not in ("", "/"):
-        name = (parsed.netloc + parsed.path).strip("/")
-        engine = engine or _named_engine(name)
-    return EmbeddedRedis(engine or default_engine(), db=db, **options)
+    structures = options.pop("structures", ())
+    if parsed.scheme == "file":
+        directory = unquote(parsed.path)
+        if not directory:
+            raise ConfigurationError(f"file:// URLs need a directory: file:///var/lib/app/db, not {url!r}")
+        appendfsync = query.get("appendfsync", ["everysec"])[0]
+        engine = engine or _persistent_engine(directory, appendfsync, structures)
+    elif parsed.netloc or parsed.path not in ("", "/"):
+        engine = engine or _named_engine((parsed.netloc + parsed.path).strip("/"))
+    engine = engine or default_engine()
+    for structure in structures:
+        engine.add_structure(structure)
+    return EmbeddedRedis(engine, db=db, **options)
 
 
 _engines: dict[str, Engine] = {}
@@ -52,16 +64,27 @@ def _named_engine(name: str) -> Engine:
         return _engines[name]
 
 
+def _persistent_engine(directory: str, appendfsync: str, structures: Any) -> Engine:
+    """Return the one engine of this process persisted in ``directory`` (opened on first use)."""
+    from .engine.persistence.manager import open_persistent_engine
+
+    key = "file:" + str(Path(directory).resolve())
+    with _lock:
+        if key not in _engines:
+            _engines[key] = open_persistent_engine(directory, appendfsync=appendfsync, structures=structures)
+        return _engines[key]
+
+
 def client_from_url(url: str | None = None, **options: Any) -> redis.Redis:
     """Build a redis-py client for ``url`` (see the module docstring for the schemes)."""
     url = url or os.environ.get("REDPOCKET_URL") or "memory://"
     scheme = url.split(":", 1)[0].lower()
-    if scheme == "memory":
+    if scheme in ("memory", "file"):
         return _embedded_from_url(url, **options)
     if scheme in ("redis", "rediss", "unix"):
         return redis.Redis.from_url(url, **options)
     raise ConfigurationError(
-        f"unsupported connection URL {url!r}: use memory://, redis://, rediss:// or unix://"
+        f"unsupported connection URL {url!r}: use memory://, file://, redis://, rediss:// or unix://"
     )
 
 

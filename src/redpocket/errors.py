@@ -16,6 +16,11 @@
           ├── DecodeError        stored data an attribute cannot decode (names the key)
           └── QueryError         an unknown attribute or lookup in a query
 
+The engine's own errors live in the engine (it imports nothing from the
+layers above): ``PersistenceError`` and its ``CorruptFileError`` (an
+append-only file or snapshot that cannot be loaded, with the offset) are in
+:mod:`redpocket.engine.persistence.records` and exported by ``redpocket``.
+
 Errors that Redis (or the embedded engine) answers reach the caller as
 redis-py's own exceptions (``redis.ResponseError`` and its subclasses), so
 code written against a Redis server behaves the same on the embedded engine.

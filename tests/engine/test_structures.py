@@ -209,8 +209,19 @@ def test_commands_are_per_engine(r: EmbeddedRedis) -> None:
 
 
 def test_registration_conflicts(engine: Engine) -> None:
-    with pytest.raises(ValueError, match="already exists"):
-        add_structure(engine, FIFO)
+    add_structure(engine, FIFO)  # the same class again: nothing to do
+
+    class OtherFIFO(FIFO):
+        pass
+
+    with pytest.raises(ValueError, match="type name 'fifo' is already taken"):
+        add_structure(engine, OtherFIFO)
+
+    class Renamed(FIFO):
+        type_name = "fifo2"
+
+    with pytest.raises(ValueError, match="'FIFOADD' already exists"):
+        add_structure(engine, Renamed)
 
     class Strings(Structure):
         type_name = "string"

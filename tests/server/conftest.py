@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 import redis
+from server_helpers import Raw
 
 from redpocket.engine import Engine
 from redpocket.server import Server
-from server_helpers import Raw
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ class Raw:
             self.sock.settimeout(remaining)
             try:
                 chunk = self.sock.recv(65536)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 return data
             except ConnectionResetError:
                 return data + b"<EOF>"

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from server_helpers import Raw
 
 from redpocket.engine.commands.pubsub import Push
 from redpocket.engine.replies import NULL_ARRAY, OK, ReplyError, SetReply, SimpleString, VerbatimReply
 from redpocket.server.protocol import ProtocolError, RequestParser, encode, split_args
-
-from server_helpers import Raw
 
 # Payloads that make Redis answer a protocol error and close; checked byte for byte against redis-server 7.0.
 PROTOCOL_ERRORS = [

@@ -17,11 +17,6 @@ INT64_MAX: Final = 2**63 - 1
 
 # Redis's string2ll: optional '-', no '+', no spaces, no leading zeros.
 _INT_RE: Final = re.compile(rb"(?:0|-?[1-9][0-9]*)\Z")
-# strtod as Redis uses it: no leading space, whole string consumed, no nan.
-_FLOAT_RE: Final = re.compile(
-    rb"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?)\Z",
-    re.IGNORECASE,
-)
 
 
 def to_int(value: bytes, message: str = NOT_INTEGER) -> int:
@@ -41,14 +36,62 @@ def is_int(value: bytes) -> bool:
     return INT64_MIN <= int(value) <= INT64_MAX
 
 
+_STRTOD: Final = re.compile(
+    rb"[ \t\n\v\f\r]*[+-]?(?:"
+    rb"(0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?)"
+    rb"|((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+    rb"|(inf(?:inity)?)"
+    rb"|(nan(?:\([0-9A-Za-z_]*\))?)"
+    rb")\Z",
+    re.IGNORECASE,
+)
+_NONZERO_DIGIT: Final = re.compile(rb"[1-9a-fA-F]")
+# The common case, which float() reads exactly as strtod does.
+PLAIN_DECIMAL: Final = re.compile(rb"-?[0-9]+(?:\.[0-9]*)?\Z").match
+
+
+def strtod(text: bytes) -> tuple[float, bool] | None:
+    """Parse ``text`` as C's ``strtod`` consuming all of it: return ``(value, out_of_range)`` or ``None``.
+
+    ``out_of_range`` is C's ``ERANGE``: an overflow (the value is then
+    ``±inf``) or an underflow to zero.
+    """
+    found = _STRTOD.match(text)
+    if found is None:
+        return None
+    hexa, decimal, _inf, nan = found.groups()
+    if nan is not None:
+        return math.nan, False
+    if hexa is not None:
+        negative = text.lstrip(b" \t\n\v\f\r")[:1] == b"-"
+        mantissa = hexa[2:].split(b"p")[0].split(b"P")[0]
+        try:
+            value = float.fromhex(hexa.decode())
+        except OverflowError:
+            return (-math.inf if negative else math.inf), True
+        value = -value if negative else value
+    elif decimal is not None:
+        mantissa = decimal.split(b"e")[0].split(b"E")[0]
+        value = float(text)
+    else:
+        return float(text), False
+    if math.isinf(value):
+        return value, True
+    return value, value == 0 and _NONZERO_DIGIT.search(mantissa) is not None
+
+
 def to_float(value: bytes, message: str = NOT_FLOAT) -> float:
-    """Parse a double the way Redis's ``getDoubleFromObject`` does (``inf`` allowed, ``nan`` not)."""
-    if _FLOAT_RE.match(value) is None:
+    """Parse a score argument as Redis's ``getDoubleFromObject`` does."""
+    if PLAIN_DECIMAL(value) is not None:
+        score = float(value)
+        if score - score == 0.0:  # finite: hundreds of digits may overflow
+            return score
+    if not value or value[0] in b" \t\n\v\f\r" or b"\0" in value:
         raise ReplyError(message)
-    result = float(value)
-    if math.isnan(result):
+    parsed = strtod(value)
+    if parsed is None or parsed[1] or math.isnan(parsed[0]):
         raise ReplyError(message)
-    return result
+    return parsed[0]
 
 
 def format_long_double(value: float) -> bytes:

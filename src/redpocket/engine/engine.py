@@ -91,6 +91,21 @@ class Engine:
         self._next_cron = 0.0
         self._lua: Any = None
 
+    # -- extensions ------------------------------------------------------------
+    def add_structure(self, structure: type) -> None:
+        """Register a Memo-style :class:`~redpocket.engine.structures.Structure` (or procedure holder)."""
+        from .structures import add_structure
+
+        add_structure(self, structure)
+
+    def close(self, save: bool = False) -> None:
+        """Flush and close the persistence attached to this engine, if any (``save``: snapshot first)."""
+        from .persistence.manager import persistence_of
+
+        persistence = persistence_of(self)
+        if persistence is not None:
+            persistence.close(save)
+
     # -- clients -------------------------------------------------------------
     def session(self, address: str = "embedded") -> Session:
         """Create the state for a new client."""

@@ -196,7 +196,7 @@ def _memory(engine: Engine, current: CommandSpec | None) -> list[str]:
 
 def _persistence(engine: Engine, current: CommandSpec | None) -> list[str]:
     aof = engine.config.get("appendonly") == "yes"
-    return [
+    lines = [
         "loading:0",
         "async_loading:0",
         "current_cow_peak:0",
@@ -228,6 +228,17 @@ def _persistence(engine: Engine, current: CommandSpec | None) -> list[str]:
         "module_fork_in_progress:0",
         "module_fork_last_cow_size:0",
     ]
+    from .persistence.manager import persistence_of
+
+    persistence = persistence_of(engine)
+    if persistence is not None:
+        known = persistence.info()
+        lines = [
+            f"{name}:{known[name]}" if name in known else line
+            for line in lines
+            for name in (line.split(":", 1)[0],)
+        ]
+    return lines
 
 
 def _all_specs(engine: Engine) -> Iterable[CommandSpec]:

@@ -383,8 +383,12 @@ def add_procedure(engine: Engine, function: Callable[..., Any]) -> None:
 def add_structure(engine: Engine, cls: type) -> None:
     """Register a :class:`Structure` (its ``@command`` methods and ``@procedure`` functions) in ``engine``.
 
-    Raise ``ValueError`` when a command name or the type name is taken.
+    Adding the same class again does nothing; raise ``ValueError`` when a
+    command name or the type name is taken by something else.
     """
+    added = engine.extensions.setdefault("structure_classes", set())
+    if cls in added:
+        return
     commands: list[tuple[Callable[..., Any], CommandDeclaration]] = []
     procedures: list[Callable[..., Any]] = []
     for klass in reversed(cls.__mro__):
@@ -423,6 +427,7 @@ def add_structure(engine: Engine, cls: type) -> None:
                 normalizers[spec.name.encode()] = _state_normalizer
     for function in procedures:
         add_procedure(engine, function)
+    added.add(cls)
 
 
 def _state_normalizer(db: Any, argv: list[bytes], reply: Any) -> list[list[bytes]]:

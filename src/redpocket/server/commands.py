@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class Action:
     """A reply plus what the connection must do with its socket (``quit``, ``monitor`` ...)."""
 
-    __slots__ = ("kind", "reply", "argument")
+    __slots__ = ("argument", "kind", "reply")
 
     def __init__(self, kind: str, reply: Any = None, argument: str = "") -> None:
         self.kind = kind
@@ -147,7 +147,7 @@ def install(engine: Engine) -> None:
             return Action("killed", original_kill(session, argv))
 
         client.subcommands[b"kill"] = dataclasses.replace(kill_spec, handler=client_kill, parent=client)
-        for name, sub in list(client.subcommands.items()):
-            if name != b"kill":
-                client.subcommands[name] = dataclasses.replace(sub, parent=client)
+        for sub_name, sub in list(client.subcommands.items()):
+            if sub_name != b"kill":
+                client.subcommands[sub_name] = dataclasses.replace(sub, parent=client)
         commands[b"client"] = client

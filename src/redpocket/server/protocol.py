@@ -168,7 +168,7 @@ class RequestParser:
     a large request arriving over many reads is parsed once.
     """
 
-    __slots__ = ("buf", "pos", "multibulk", "bulk", "args", "args_bytes", "max_bulk")
+    __slots__ = ("args", "args_bytes", "buf", "bulk", "max_bulk", "multibulk", "pos")
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
         self.buf = bytearray()

@@ -30,6 +30,7 @@ from typing import Any
 from ..engine import Engine
 from ..engine.commands import pubsub
 from ..engine.commands.connection import REDIS_VERSION
+from ..engine.replies import ReplyError
 from . import commands
 from .connection import ClientConnection, quote_arg
 
@@ -68,7 +69,7 @@ class Server:
         self,
         host: str = "127.0.0.1",
         port: int = 6380,
-        dir: str | None = None,  # noqa: A002 - Redis's name for the option
+        dir: str | None = None,
         engine: Engine | None = None,
         requirepass: str | None = None,
         maxclients: int = 10000,
@@ -79,12 +80,14 @@ class Server:
         config: dict[str, str] | None = None,
         structures: list[Any] | tuple[Any, ...] = (),
     ) -> None:
-        self.engine = engine if engine is not None else Engine()
+        settings = dict(config or {})
+        if engine is None:
+            engine = Engine(databases=int(settings.pop("databases", "16")))
+        self.engine = engine
         self.host = host
         self.requested_port = int(port)
         self.port = int(port)
         self.dir = dir
-        settings = dict(config or {})
         if requirepass is not None:
             settings["requirepass"] = requirepass
         settings.setdefault("maxclients", str(maxclients))
@@ -97,7 +100,10 @@ class Server:
         if appendfsync is not None:
             settings["appendfsync"] = appendfsync
         for name, value in settings.items():
-            self.engine.config.set(name, value)
+            try:
+                self.engine.config.set(name, value)
+            except ReplyError as error:
+                raise ValueError(f"bad setting {name} {value!r}: {error.message}") from None
         pubsub.install(self.engine)
         pubsub.hub(self.engine)
         commands.install(self.engine)
@@ -150,7 +156,8 @@ class Server:
         self.loop_thread_id = threading.get_ident()
         self._stopped = asyncio.Event()
         log.info("Redis version=%s (redpocket), pid=%d, just started", REDIS_VERSION, os.getpid())
-        self.persistence = _open_persistence(self.engine)
+        if self.dir is not None or self.engine.config.values["appendonly"] == "yes":
+            self.persistence = _open_persistence(self.engine)
         hosts = self.host.split() if self.host else [None]
         backlog = int(self.engine.config.values.get("tcp-backlog", "511"))
         for host in hosts:
@@ -354,7 +361,7 @@ def _open_persistence(engine: Engine) -> Any:
         if engine.config.values["appendonly"] == "yes":
             log.warning("appendonly yes asked, but this build has no persistence module: data stays in memory")
         return None
-    opener = getattr(module, "open_persistence", None) or getattr(module, "attach", None)
+    opener = getattr(module, "open_persistence", None)
     if opener is None:
         return None
     config = engine.config.values
@@ -363,13 +370,14 @@ def _open_persistence(engine: Engine) -> Any:
 
 
 def _close_persistence(persistence: Any, mode: str) -> None:
+    """Flush and close the persistence files; ``SHUTDOWN SAVE`` (or a plain SHUTDOWN with save points) snapshots."""
     if persistence is None:
         return
     try:
-        if mode == "save" and hasattr(persistence, "save"):
-            persistence.save()
-        closer = getattr(persistence, "close", None)
-        if closer is not None:
-            closer()
+        save = mode == "save" or (mode == "" and bool(persistence.engine.config.values["save"]))
+        try:
+            persistence.close(save=save)
+        except TypeError:  # a close() without the save flag
+            persistence.close()
     except Exception:
         log.exception("closing the persistence files failed")

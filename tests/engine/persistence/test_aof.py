@@ -356,3 +356,28 @@ def test_a_closed_engine_stops_logging(open_engine: Opener, tmp_path: Path) -> N
     assert os.path.getsize(tmp_path / "appendonly.aof") == size
     assert persistence_of(engine) is None
     assert isinstance(engine, Engine)
+
+
+def test_close_from_a_thread_holding_the_engine_lock(open_engine: Opener, tmp_path: Path) -> None:
+    engine, r = open_engine(appendfsync="always")
+    for i in range(3000):
+        r.hset("big", f"f{i}", "x" * 100)
+    persistence = persistence_of(engine)
+    assert persistence is not None
+    with engine.lock:  # as a SHUTDOWN handler would
+        assert r.bgrewriteaof()
+        persistence.close()
+    assert not any(path.name.startswith("temp-") for path in tmp_path.iterdir())
+    engine, r = open_engine()
+    assert r.hlen("big") == 3000
+
+
+def test_open_persistence_is_the_servers_spelling(tmp_path: Path) -> None:
+    from redpocket.engine.persistence import open_persistence
+
+    engine = Engine()
+    persistence = open_persistence(engine, dir=str(tmp_path), appendonly=True, appendfsync="no")
+    EmbeddedRedis(engine).set("k", "v")
+    persistence.tick()  # the server's cron may tick too: extra calls are harmless
+    persistence.close()
+    assert (tmp_path / "appendonly.aof").read_bytes().endswith(encode([b"SET", b"k", b"v"]))

@@ -104,7 +104,7 @@ def _rename(session: Session, argv: list[bytes], nx: bool) -> Any:
         if nx:
             return 0
         db.delete(destination)
-    db.add(destination, value)
+    db.add(destination, value, encoding=db.encodings.get(source))
     if expire is not None:
         db.expires[destination] = expire
     db.delete(source)
@@ -150,7 +150,7 @@ def copy(session: Session, argv: list[bytes]) -> Any:
         if not replace:
             return 0
         destination_db.delete(destination)
-    destination_db.add(destination, copy_value(value))
+    destination_db.add(destination, copy_value(value), encoding=source_db.encodings.get(source))
     if expire is not None:
         destination_db.expires[destination] = expire
     return 1
@@ -168,7 +168,7 @@ def move(session: Session, argv: list[bytes]) -> Any:
     if value is None or destination_db.lookup_write(key) is not None:
         return 0
     expire = source_db.expires.get(key)
-    destination_db.add(key, value)
+    destination_db.add(key, value, encoding=source_db.encodings.get(key))
     if expire is not None:
         destination_db.expires[key] = expire
     source_db.delete(key)
@@ -416,6 +416,7 @@ def swapdb(session: Session, argv: list[bytes]) -> Any:
                 engine.touch_watched(index, key)
     one.data, two.data = two.data, one.data
     one.expires, two.expires = two.expires, one.expires
+    one.encodings, two.encodings = two.encodings, one.encodings
     engine.dirty += 1
     if engine.blocked_clients:
         # Clients blocked on a key of either database retry against the swapped data.

@@ -17,6 +17,7 @@ subscriber nobody could hear them, and the write path stays free.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -50,7 +51,7 @@ class Pushes(list):  # type: ignore[type-arg]
 class Subscriber:
     """One client's subscriptions and where its messages go."""
 
-    __slots__ = ("session_id", "channels", "patterns", "deliver", "queue")
+    __slots__ = ("channels", "deliver", "patterns", "queue", "session_id")
 
     def __init__(self, session_id: int, deliver: Callable[[Push], None] | None) -> None:
         self.session_id = session_id
@@ -196,10 +197,8 @@ class PubSub:
         if wanted:
             propagators.append(self.notify_write)
         else:
-            try:
+            with contextlib.suppress(ValueError):
                 propagators.remove(self.notify_write)
-            except ValueError:
-                pass
         self._notifier_installed = wanted
 
     def notify_write(self, session: Session | None, db_index: int, argv: list[bytes], reply: Any) -> None:

@@ -18,11 +18,10 @@ from __future__ import annotations
 import heapq
 import math
 import random
-import re
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final
 
-from ..args import INT64_MAX, to_int
+from ..args import INT64_MAX, PLAIN_DECIMAL, strtod, to_float, to_int
 from ..blocking import Block
 from ..registry import define, numkeys_finder
 from ..replies import (
@@ -46,6 +45,10 @@ if TYPE_CHECKING:
 GROUP: Final = "sorted-set"
 
 NOT_VALID_FLOAT: Final = "ERR value is not a valid float"
+_INFINITIES: Final = {b"inf": math.inf, b"+inf": math.inf, b"-inf": -math.inf}
+_LONG_DOUBLE_MAX: Final = Decimal("1.18973149535723176502e4932")
+_LONG_DOUBLE_MIN: Final = Decimal("3.64519953188247460253e-4951")
+_HALF_LONG_MAX: Final = INT64_MAX // 2
 NAN_SCORE: Final = "ERR resulting score is not a number (NaN)"
 NOT_FLOAT_RANGE: Final = "ERR min or max is not a float"
 NOT_LEX_RANGE: Final = "ERR min or max not valid string range item"
@@ -53,80 +56,21 @@ TIMEOUT_NOT_FLOAT: Final = "ERR timeout is not a float or out of range"
 TIMEOUT_NEGATIVE: Final = "ERR timeout is negative"
 
 # C's strtod, anchored: the whole (NUL-truncated) text must be one number.
-_STRTOD: Final = re.compile(
-    rb"[ \t\n\v\f\r]*[+-]?(?:"
-    rb"(0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?)"
-    rb"|((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
-    rb"|(inf(?:inity)?)"
-    rb"|(nan(?:\([0-9A-Za-z_]*\))?)"
-    rb")\Z",
-    re.IGNORECASE,
-)
-_NONZERO_DIGIT: Final = re.compile(rb"[1-9a-fA-F]")
-# The common case, which float() reads exactly as strtod does.
-_PLAIN_DECIMAL: Final = re.compile(rb"-?[0-9]+(?:\.[0-9]*)?\Z").match
-_INFINITIES: Final = {b"inf": math.inf, b"+inf": math.inf, b"-inf": -math.inf}
-_LONG_DOUBLE_MAX: Final = Decimal("1.18973149535723176502e4932")
-_LONG_DOUBLE_MIN: Final = Decimal("3.64519953188247460253e-4951")
-_HALF_LONG_MAX: Final = INT64_MAX // 2
 
-
-def _strtod(text: bytes) -> tuple[float, bool] | None:
-    """Parse ``text`` as C's ``strtod`` consuming all of it: return ``(value, out_of_range)`` or ``None``.
-
-    ``out_of_range`` is C's ``ERANGE``: an overflow (the value is then
-    ``±inf``) or an underflow to zero.
-    """
-    found = _STRTOD.match(text)
-    if found is None:
-        return None
-    hexa, decimal, _inf, nan = found.groups()
-    if nan is not None:
-        return math.nan, False
-    if hexa is not None:
-        negative = text.lstrip(b" \t\n\v\f\r")[:1] == b"-"
-        mantissa = hexa[2:].split(b"p")[0].split(b"P")[0]
-        try:
-            value = float.fromhex(hexa.decode())
-        except OverflowError:
-            return (-math.inf if negative else math.inf), True
-        value = -value if negative else value
-    elif decimal is not None:
-        mantissa = decimal.split(b"e")[0].split(b"E")[0]
-        value = float(text)
-    else:
-        return float(text), False
-    if math.isinf(value):
-        return value, True
-    return value, value == 0 and _NONZERO_DIGIT.search(mantissa) is not None
-
-
-def parse_score(value: bytes, message: str = NOT_VALID_FLOAT) -> float:
-    """Parse a score argument as Redis's ``getDoubleFromObject`` does."""
-    if _PLAIN_DECIMAL(value) is not None:
-        score = float(value)
-        if score - score == 0.0:  # finite: hundreds of digits may overflow
-            return score
-    if not value or value[0] in b" \t\n\v\f\r" or b"\0" in value:
-        raise ReplyError(message)
-    parsed = _strtod(value)
-    if parsed is None or parsed[1] or math.isnan(parsed[0]):
-        raise ReplyError(message)
-    return parsed[0]
 
 
 def _parse_bound(value: bytes) -> tuple[float, bool]:
     """Parse one end of a score range (``zslParseRange``): ``(score, exclusive)``."""
     exclusive = value[:1] == b"("
     text = value[1:] if exclusive else value
-    if _PLAIN_DECIMAL(text) is not None:
+    if PLAIN_DECIMAL(text) is not None:
         return float(text), exclusive
     known = _INFINITIES.get(text)
     if known is not None:
         return known, exclusive
     if b"\0" in text:
         text = text.split(b"\0", 1)[0]
-    parsed = _strtod(text) if text else (0.0, False)
+    parsed = strtod(text) if text else (0.0, False)
     if parsed is None or math.isnan(parsed[0]):
         raise ReplyError(NOT_FLOAT_RANGE)
     return parsed[0], exclusive
@@ -163,7 +107,7 @@ def parse_timeout(value: bytes) -> float:
     """Parse a blocking timeout in seconds as Redis does; return seconds (``0``: wait forever)."""
     if not value or value[0] in b" \t\n\v\f\r" or b"\0" in value:
         raise ReplyError(TIMEOUT_NOT_FLOAT)
-    parsed = _strtod(value)
+    parsed = strtod(value)
     if parsed is None or math.isnan(parsed[0]):
         raise ReplyError(TIMEOUT_NOT_FLOAT)
     seconds, out_of_range = parsed
@@ -294,7 +238,7 @@ def zincrby(session: Session, argv: list[bytes]) -> Any:
 def _zadd(
     session: Session, argv: list[bytes], index: int, nx: bool, xx: bool, gt: bool, lt: bool, ch: bool, incr: bool
 ) -> Any:
-    scores = [parse_score(argv[i]) for i in range(index, len(argv), 2)]
+    scores = [to_float(argv[i]) for i in range(index, len(argv), 2)]
     db = session.db
     key = argv[1]
     zset = _write(db, key)
@@ -793,7 +737,7 @@ def _combine(session: Session, argv: list[bytes], numkeys_index: int, op: int, d
         option = argv[j].upper()
         if op != _DIFF and not cardinality and remaining >= setnum + 1 and option == b"WEIGHTS":
             for i in range(setnum):
-                weights[i] = parse_score(argv[j + 1 + i], "ERR weight value is not a float")
+                weights[i] = to_float(argv[j + 1 + i], "ERR weight value is not a float")
             j += setnum + 1
         elif op != _DIFF and not cardinality and remaining >= 2 and option == b"AGGREGATE":
             function = argv[j + 1].upper()

@@ -7,10 +7,10 @@ Map of the package:
 - ``aof.py``: :class:`AppendOnlyFile` (the engine propagator, fsync policies, atomic blocks, rewrite) and its loader
 - ``snapshot.py``: capture the dataset under the lock, write it as checksummed records, read it back
 - ``manager.py``: :class:`Persistence` (one engine's directory, ticker thread, SAVE/BGSAVE),
-  :func:`attach_persistence` and :func:`open_persistent_engine`
+  :func:`attach_persistence` (``open_persistence``, the server's spelling) and :func:`open_persistent_engine`
 """
 
-from .manager import Persistence, attach_persistence, open_persistent_engine, persistence_of
+from .manager import Persistence, attach_persistence, open_persistence, open_persistent_engine, persistence_of
 from .records import CorruptFileError, PersistenceError
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Persistence",
     "PersistenceError",
     "attach_persistence",
+    "open_persistence",
     "open_persistent_engine",
     "persistence_of",
 ]

@@ -56,6 +56,10 @@ _MULTI = encode([b"MULTI"])
 _EXEC = encode([b"EXEC"])
 
 
+class _Abandoned(Exception):
+    """A rewrite stopped because the file is being closed."""
+
+
 class LoadResult:
     """What loading a file found: commands run, where the valid data ends, what was dropped."""
 
@@ -129,6 +133,7 @@ class AppendOnlyFile:
         self._rewrite_buffer: list[bytes] | None = None
         self._rewrite_requested = False
         self.rewrite_thread: threading.Thread | None = None
+        self._abandon = False  # set by close(): a rewrite in progress gives up instead of waiting for the lock
         self.last_write_error: OSError | None = None
         self.last_fsync = time.monotonic()
         self.rewrites = 0
@@ -149,9 +154,10 @@ class AppendOnlyFile:
         self.size = self.base_size = size
 
     def close(self) -> None:
-        """Write what is pending, fsync and close the file (waits for a running rewrite)."""
+        """Write what is pending, fsync and close the file; a running rewrite is abandoned."""
+        self._abandon = True
         thread = self.rewrite_thread
-        if thread is not None:
+        if thread is not None and thread is not threading.current_thread():
             thread.join()
         with self.engine.lock:
             if self._pending and self.fd is not None:
@@ -213,13 +219,25 @@ class AppendOnlyFile:
         """Append encoded records: to the rewrite buffer if a rewrite runs, and to the file."""
         if self._rewrite_buffer is not None:
             self._rewrite_buffer.append(data)
-        if self.fd is None:
+        fd = self.fd
+        if fd is None:
             return
-        self._pending += data
         try:
-            self._write_pending()
+            if self._pending:
+                self._pending += data
+                self._write_pending()
+            else:
+                try:
+                    written = os.write(fd, data)
+                except OSError:
+                    self._pending += data
+                    raise
+                self.size += written
+                if written < len(data):
+                    self._pending += data[written:]
+                    self._write_pending()
             if self.engine.config.values["appendfsync"] == "always":
-                _fsync(self.fd)
+                _fsync(fd)
             else:
                 self._unsynced = True
         except OSError as error:
@@ -326,11 +344,23 @@ class AppendOnlyFile:
         if thread is not None:
             thread.join()
 
+    def _acquire(self) -> None:
+        """Take the engine lock for the rewrite thread, giving up if close() (maybe holding it) is waiting."""
+        while not self.engine.lock.acquire(timeout=0.05):
+            if self._abandon:
+                raise _Abandoned
+        if self._abandon:
+            self.engine.lock.release()
+            raise _Abandoned
+
     def _take_buffer(self) -> bytes:
-        with self.engine.lock:
+        self._acquire()
+        try:
             buffer = self._rewrite_buffer or []
             if self._rewrite_buffer is not None:
                 self._rewrite_buffer = []
+        finally:
+            self.engine.lock.release()
         return b"".join(buffer)
 
     def _rewrite(self, captured: snapshot.Capture, start_db: int) -> None:
@@ -350,7 +380,8 @@ class AppendOnlyFile:
                     handle.write(block)
                 handle.flush()
                 os.fsync(handle.fileno())
-                with self.engine.lock:
+                self._acquire()
+                try:
                     handle.write(self._take_buffer())
                     handle.flush()
                     os.fsync(handle.fileno())
@@ -364,14 +395,19 @@ class AppendOnlyFile:
                     self._pending.clear()  # written to the old file's tail, and in the new file already
                     self.size = self.base_size = os.fstat(fd).st_size
                     self._rewrite_buffer = None
+                finally:
+                    self.engine.lock.release()
             self.rewrites += 1
             self.last_rewrite_ok = True
             log.info("%s: rewritten (%d keys, %d bytes)", self.path, captured.keys, self.size)
+        except _Abandoned:
+            log.warning("%s: rewrite abandoned (the file is closing)", self.path)
+            self._rewrite_buffer = None
+            temporary.unlink(missing_ok=True)
         except BaseException:
             log.exception("%s: background rewrite failed", self.path)
             self.last_rewrite_ok = False
-            with self.engine.lock:
-                self._rewrite_buffer = None
+            self._rewrite_buffer = None
             temporary.unlink(missing_ok=True)
         finally:
             self.last_rewrite_seconds = time.monotonic() - started

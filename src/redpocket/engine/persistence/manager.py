@@ -85,6 +85,8 @@ class Persistence:
         self._lock_handle: Any = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        self._tick_lock = threading.Lock()
+        self._last_tick = 0.0
 
     # -- paths ---------------------------------------------------------------------
     @property
@@ -104,7 +106,7 @@ class Persistence:
 
     # -- start-up ----------------------------------------------------------------------
     def lock_directory(self) -> None:
-        """Take the directory's lock file, refusing a directory another engine has open."""
+        """Take the directory's lock file, refusing a directory whose append-only file another engine has open."""
         self.directory.mkdir(parents=True, exist_ok=True)
         handle = open(self.directory / LOCK_FILE, "a+b")  # noqa: SIM115  (held until close())
         if fcntl is not None:
@@ -242,7 +244,12 @@ class Persistence:
                 log.exception("persistence ticker")
 
     def tick(self) -> None:
-        """Do the periodic work once (the ticker thread calls this twice a second)."""
+        """Do the periodic work (the ticker thread calls this twice a second; extra calls return at once)."""
+        now = time.monotonic()
+        with self._tick_lock:
+            if self.closed or now - self._last_tick < TICK_SECONDS * 0.9:
+                return
+            self._last_tick = now
         engine = self.engine
         if self.appendonly and self.aof is None:
             self._enable_aof()
@@ -267,6 +274,13 @@ class Persistence:
                     break
 
     def _enable_aof(self) -> None:
+        if self._lock_handle is None:
+            try:
+                self.lock_directory()
+            except PersistenceError as error:
+                log.error("cannot turn the append-only file on: %s", error)
+                self.engine.config.values["appendonly"] = "no"
+                return
         with self.engine.lock:
             aof = AppendOnlyFile(self.engine, self.aof_path)
             self.aof = aof
@@ -277,6 +291,9 @@ class Persistence:
             aof, self.aof = self.aof, None
         if aof is not None:
             aof.close()
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
 
     # -- shutting down --------------------------------------------------------------------------
     def close(self, save: bool = False) -> None:
@@ -286,10 +303,11 @@ class Persistence:
         self.closed = True
         _open.discard(self)
         self._stop.set()
-        if self._ticker is not None and self._ticker is not threading.current_thread():
-            self._ticker.join()
-        if self.bgsave_thread is not None:
-            self.bgsave_thread.join()
+        # A caller holding the engine lock (a SHUTDOWN handler) must not wait for
+        # threads that need it: they finish on their own once it is released.
+        for thread in (self._ticker, self.bgsave_thread):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=1)
         engine = self.engine
         if save:
             self.save()
@@ -337,7 +355,9 @@ def attach_persistence(
     config.set("appendonly", "yes" if appendonly else "no")
     config.set("appendfsync", appendfsync)
     persistence = Persistence(engine, path)
-    persistence.lock_directory()
+    path.mkdir(parents=True, exist_ok=True)
+    if appendonly:  # two engines appending to one file would corrupt it; snapshots are atomic renames
+        persistence.lock_directory()
     try:
         persistence.load()
     except BaseException:
@@ -346,6 +366,13 @@ def attach_persistence(
         raise
     persistence.attach()
     return persistence
+
+
+def open_persistence(
+    engine: Engine, dir: str | os.PathLike[str], appendonly: bool = True, appendfsync: str = "everysec"
+) -> Persistence:
+    """Attach persistence in ``dir`` to ``engine`` (the TCP server's spelling of :func:`attach_persistence`)."""
+    return attach_persistence(engine, dir, appendonly=appendonly, appendfsync=appendfsync)
 
 
 def open_persistent_engine(

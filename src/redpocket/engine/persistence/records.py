@@ -54,13 +54,8 @@ class TruncatedRecord(Exception):
 
 def encode(argv: Iterable[bytes]) -> bytes:
     """Return one command as a RESP array of bulk strings."""
-    items = list(argv)
-    parts = [b"*%d\r\n" % len(items)]
-    for item in items:
-        parts.append(b"$%d\r\n" % len(item))
-        parts.append(item)
-        parts.append(b"\r\n")
-    return b"".join(parts)
+    items = argv if isinstance(argv, list) else list(argv)
+    return b"*%d\r\n" % len(items) + b"".join([b"$%d\r\n%b\r\n" % (len(item), item) for item in items])
 
 
 _CUT_LINE = re.compile(rb"[0-9]*\r?")
