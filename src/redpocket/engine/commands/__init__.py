@@ -14,6 +14,7 @@ from . import (  # noqa: F401
     keys,
     lists,
     persistence,
+    pubsub,
     scripting,
     server,
     sets,
