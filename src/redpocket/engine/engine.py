@@ -10,6 +10,7 @@ with respect to the other threads using the engine.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import threading
@@ -47,6 +48,17 @@ def unknown_command_error(argv: list[bytes]) -> ReplyError:
     return ReplyError(message.replace("\r", " ").replace("\n", " "))
 
 
+def copy_table(table: dict[bytes, CommandSpec]) -> dict[bytes, CommandSpec]:
+    """Copy the command table, so each engine keeps its own call statistics and extensions."""
+    copied: dict[bytes, CommandSpec] = {}
+    for name, spec in table.items():
+        clone = dataclasses.replace(spec, subcommands={})
+        for sub_name, sub in spec.subcommands.items():
+            clone.subcommands[sub_name] = dataclasses.replace(sub, parent=clone)
+        copied[name] = clone
+    return copied
+
+
 def arity_error(spec: CommandSpec) -> ReplyError:
     """Build Redis's ``wrong number of arguments`` error for ``spec``."""
     return ReplyError(f"ERR wrong number of arguments for '{spec.fullname}' command")
@@ -62,7 +74,7 @@ class Engine:
         for name, value in (config or {}).items():
             self.config.set(name, value)
         self.databases = [Database(i, self) for i in range(int(self.config.get("databases")))]
-        self.commands: dict[bytes, CommandSpec] = dict(COMMANDS)
+        self.commands: dict[bytes, CommandSpec] = copy_table(COMMANDS)
         self.started = time.time()
         self.dirty = 0
         self.expired_keys = 0
@@ -139,19 +151,16 @@ class Engine:
 
     def execute(self, session: Session, argv: list[bytes]) -> Any:
         """Execute one command for ``session``; return its reply or a :class:`Block`."""
-        spec = self.commands.get(argv[0].lower())
-        if spec is None or spec.subcommands or not spec.arity_ok(len(argv)):
+        name = argv[0].lower()
+        spec = self.commands.get(name)
+        if spec is None or spec.subcommands or not (
+            len(argv) == spec.arity if spec.arity >= 0 else len(argv) >= -spec.arity
+        ):
             found = self.lookup(argv)
             if isinstance(found, ReplyError):
-                if argv[0].lower() == b"exec":
-                    session.reset_multi()
-                    text = found.message[4:] if found.message.startswith("ERR ") else found.message
-                    return ReplyError("EXECABORT Transaction discarded because of: " + text)
-                if session.multi is not None:
-                    session.multi_error = True
-                return found
+                return self._rejected(session, name, found)
             spec = found
-        if session.multi is not None and argv[0].lower() not in _MULTI_IMMEDIATE:
+        if session.multi is not None and name not in _MULTI_IMMEDIATE:
             session.multi.append((spec, argv))
             return QUEUED
         with self.lock:
@@ -167,12 +176,23 @@ class Engine:
                     self.cron(now)
             return reply
 
+    @staticmethod
+    def _rejected(session: Session, name: bytes, error: ReplyError) -> ReplyError:
+        """Answer a command refused before running (unknown, arity): EXEC discards the transaction."""
+        if name == b"exec":
+            session.reset_multi()
+            text = error.message[4:] if error.message.startswith("ERR ") else error.message
+            return ReplyError("EXECABORT Transaction discarded because of: " + text)
+        if session.multi is not None:
+            session.multi_error = True
+        return error
+
     def call(self, session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
         """Run a looked-up command's handler (EXEC and scripts come through here)."""
         self.commands_processed += 1
         spec.calls += 1
         try:
-            if self.propagators and "write" in spec.flags:
+            if spec.write and self.propagators:
                 dirty = self.dirty
                 reply = spec.handler(session, argv)  # type: ignore[misc]
                 if self.dirty != dirty:

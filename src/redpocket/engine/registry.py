@@ -43,6 +43,10 @@ class CommandSpec:
     parent: CommandSpec | None = None
     calls: int = 0
     failed_calls: int = 0
+    write: bool = False
+
+    def __post_init__(self) -> None:
+        self.write = "write" in self.flags
 
     @property
     def fullname(self) -> str:
@@ -50,11 +54,6 @@ class CommandSpec:
         if self.parent is not None:
             return f"{self.parent.name}|{self.name}"
         return self.name
-
-    @property
-    def is_write(self) -> bool:
-        """Tell whether the command may modify the keyspace."""
-        return "write" in self.flags
 
     def arity_ok(self, argc: int) -> bool:
         """Check an argument count, name included, against the arity."""

@@ -369,7 +369,7 @@ def punsubscribe(session: Session, argv: list[bytes]) -> Any:
     return hub(session.engine).unsubscribe(session, argv[1:], pattern=True)
 
 
-@define("publish", 3, "pubsub loading stale fast may-replicate", group="pubsub", since="2.0.0")
+@define("publish", 3, "pubsub loading stale fast", group="pubsub", since="2.0.0")
 def publish(session: Session, argv: list[bytes]) -> Any:
     """PUBLISH channel message"""
     return hub(session.engine).publish(argv[1], argv[2])
