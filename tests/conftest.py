@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: a real redis-server and clients for both backends.
+"""Fixtures shared by every test: a real redis-server, a real Redis Cluster and clients for each backend.
 
 ``r`` is the fixture most tests use: a redis-py client, parametrized over
 the embedded engine and a real ``redis-server``, so one test checks one
@@ -6,17 +6,27 @@ behaviour on both.  ``make_client(**kwargs)`` builds more clients of the
 same backend (same engine or server), e.g. ``protocol=2`` or
 ``decode_responses=True``; ``pair`` gives one client of each backend for
 differential tests.
+
+The layers above the engine (``tests/orm``, ``tests/pipeline``) run on a
+third backend, ``"cluster"``: their conftests override ``backend`` with
+``LAYER_BACKENDS``, and ``make_client`` then returns a
+``redis.cluster.RedisCluster`` on a session-wide cluster of 3 masters and 3
+replicas (``redis_cluster``) whose masters are flushed before each test.  A
+test that cannot run on a cluster says why with
+``@pytest.mark.not_cluster("reason")`` and is skipped there.  The engine
+and server suites stay on two backends: a cluster is not an engine feature.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +37,8 @@ from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
 
 BACKENDS = ["embedded", "redis"]
+# The ORM, pipeline and keyspace suites also run on a real Redis Cluster.
+LAYER_BACKENDS = [*BACKENDS, "cluster"]
 # The same settings for both backends: the real server is started with them too.
 SERVER_SETTINGS = {"enable-debug-command": "local"}
 
@@ -92,9 +104,196 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         server.process.kill()
 
 
+def _free_cluster_port() -> int:
+    """Return a free loopback port whose cluster bus port (port + 10000) is free too."""
+    for _ in range(200):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+@dataclass
+class RedisClusterProcesses:
+    """A Redis Cluster of redis-server processes (3 masters, 3 replicas) on loopback ports."""
+
+    host: str
+    ports: list[int]
+    processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def client(self, **kwargs: Any) -> redis.cluster.RedisCluster:
+        """Return a new ``RedisCluster`` client that starts from every node of this cluster."""
+        nodes = [redis.cluster.ClusterNode(self.host, port) for port in self.ports if self.processes[port].poll() is None]
+        return redis.cluster.RedisCluster(startup_nodes=nodes, **kwargs)
+
+    def node(self, port: int) -> redis.Redis:
+        """Return a plain client of one node (for CLUSTER commands)."""
+        return redis.Redis(host=self.host, port=port, socket_timeout=5)
+
+    @property
+    def url(self) -> str:
+        """Return the ``redis+cluster://`` URL naming every node."""
+        return "redis+cluster://" + ",".join(f"{self.host}:{port}" for port in self.ports)
+
+    def masters(self) -> list[int]:
+        """Return the ports of the live nodes that are masters now."""
+        return [port for port in self.live() if self.node(port).execute_command("ROLE")[0] in (b"master", "master")]
+
+    def live(self) -> list[int]:
+        return [port for port in self.ports if self.processes[port].poll() is None]
+
+    def replica_of(self, master_port: int) -> int:
+        """Return the port of a live replica of the master on ``master_port``."""
+        for port in self.live():
+            role = self.node(port).execute_command("ROLE")
+            if role[0] in (b"slave", "slave") and int(role[2]) == master_port:
+                return port
+        raise LookupError(f"no replica of {master_port}")
+
+    def wait_ok(self, timeout: float = 20) -> None:
+        """Wait until every live node reports ``cluster_state:ok`` and agrees on the slots."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                states = [self.node(port).execute_command("CLUSTER", "INFO") for port in self.live()]
+                texts = [s.decode() if isinstance(s, bytes) else s for s in states]
+                if all("cluster_state:ok" in t and "cluster_slots_ok:16384" in t for t in texts):
+                    return
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the cluster on ports {self.ports} did not reach cluster_state:ok")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Kill every node (SIGKILL: nothing is persisted anyway) and reap it."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                pass
+
+
+def start_redis_cluster(directory: Path, masters: int = 3, replicas: int = 1) -> RedisClusterProcesses:
+    """Start a Redis Cluster from ``redis-server`` and ``redis-cli --cluster create`` in ``directory``."""
+    binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if binary is None or cli is None:
+        raise FileNotFoundError("redis-server / redis-cli")
+    cluster = RedisClusterProcesses("127.0.0.1", [])
+    try:
+        for _ in range(masters * (1 + replicas)):
+            port = _free_cluster_port()
+            node_dir = directory / str(port)
+            node_dir.mkdir()
+            cluster.processes[port] = subprocess.Popen(
+                [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir),
+                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                 "--cluster-node-timeout", "2000", "--cluster-replica-validity-factor", "0",
+                 "--save", "", "--appendonly", "no", "--daemonize", "no",
+                 *[arg for name, value in SERVER_SETTINGS.items() for arg in (f"--{name}", value)],
+                 "--logfile", str(node_dir / "redis.log")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            cluster.ports.append(port)
+        deadline = time.monotonic() + 10
+        for port in cluster.ports:
+            while True:
+                try:
+                    cluster.node(port).ping()
+                    break
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline or cluster.processes[port].poll() is not None:
+                        raise RuntimeError(f"cluster node on port {port} did not start") from None
+                    time.sleep(0.02)
+        created = subprocess.run(
+            [cli, "--cluster", "create", *[f"127.0.0.1:{p}" for p in cluster.ports],
+             "--cluster-replicas", str(replicas), "--cluster-yes"],
+            capture_output=True, timeout=60,
+        )
+        if created.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout.decode()[-2000:]}{created.stderr.decode()}")
+        cluster.wait_ok()
+        # Replicas must have synced before a test relies on a failover.
+        deadline = time.monotonic() + 20
+        while any(cluster.node(p).info("replication").get("master_link_status") not in (None, "up") for p in cluster.ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError("cluster replicas did not sync")
+            time.sleep(0.05)
+        return cluster
+    except BaseException:
+        cluster.stop()
+        raise
+
+
+def _need_cluster_binaries() -> None:
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server/redis-cli are not installed; CI must test against a real cluster")
+        pytest.skip("redis-server/redis-cli are not installed (apt-get install redis-server redis-tools)")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcesses]:
+    """Start one Redis Cluster (3 masters + 3 replicas) for the session; stop it at the end, also on failure."""
+    _need_cluster_binaries()
+    cluster = start_redis_cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], RedisClusterProcesses]]:
+    """Start private clusters for tests that break them (failover, SIGKILL); stop them after the test."""
+    _need_cluster_binaries()
+    started: list[RedisClusterProcesses] = []
+
+    def start() -> RedisClusterProcesses:
+        cluster = start_redis_cluster(tmp_path_factory.mktemp("cluster"))
+        started.append(cluster)
+        return cluster
+
+    try:
+        yield start
+    finally:
+        for cluster in started:
+            cluster.stop()
+
+
+def flush_cluster(client: redis.cluster.RedisCluster) -> None:
+    """Empty every master of a cluster."""
+    client.flushall(target_nodes=redis.cluster.RedisCluster.PRIMARIES)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "not_cluster(reason): skip this test on the Redis Cluster backend, for the reason given")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = item.get_closest_marker("not_cluster")
+        callspec = getattr(item, "callspec", None)
+        if marker is None or callspec is None or callspec.params.get("backend") != "cluster":
+            continue
+        reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+        if not reason:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.not_cluster needs a reason")
+        item.add_marker(pytest.mark.skip(reason=f"not on a cluster: {reason}"))
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    """The backend under test: ``"embedded"`` or ``"redis"``."""
+    """The backend under test: ``"embedded"`` or ``"redis"`` (``"cluster"`` too where a conftest says so)."""
     return str(request.param)
 
 
@@ -109,6 +308,18 @@ def make_client(backend: str, request: pytest.FixtureRequest) -> Iterator[Callab
             client = EmbeddedRedis(engine, **kwargs)
             clients.append(client)
             return client
+    elif backend == "cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
+        admin = cluster.client()
+        flush_cluster(admin)
+        admin.close()
+
+        def make(**kwargs: Any) -> redis.Redis:
+            if "db" in kwargs:
+                raise pytest.UsageError("a Redis Cluster has database 0 only: mark the test not_cluster")
+            client = cluster.client(**kwargs)
+            clients.append(client)
+            return client  # type: ignore[return-value]
     else:
         server: RedisServer = request.getfixturevalue("redis_server")
         admin = server.client()

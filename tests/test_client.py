@@ -122,3 +122,46 @@ def test_error_inside_exec_is_returned_in_place(r: redis.Redis) -> None:
     assert result[0] is True and result[2] == b"x"
     assert isinstance(result[1], redis.ResponseError)
     assert "WRONGTYPE" in str(result[1])
+
+
+def test_pubsub_through_redis_py(make_client) -> None:
+    subscriber = make_client(decode_responses=True)
+    publisher = make_client(decode_responses=True)
+    pubsub = subscriber.pubsub()
+    pubsub.subscribe("news")
+    assert pubsub.get_message(timeout=1)["type"] == "subscribe"
+
+    def publish() -> None:
+        import time
+
+        time.sleep(0.05)
+        publisher.publish("news", "hello")
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    message = pubsub.get_message(timeout=5)
+    thread.join()
+    assert message == {"type": "message", "pattern": None, "channel": "news", "data": "hello"}
+    pubsub.psubscribe("n*")
+    assert pubsub.get_message(timeout=1)["type"] == "psubscribe"
+    assert publisher.publish("nx", "x") == 1
+    assert pubsub.get_message(timeout=1) == {"type": "pmessage", "pattern": "n*", "channel": "nx", "data": "x"}
+    assert pubsub.get_message(timeout=0.05) is None
+    pubsub.close()
+
+
+def test_keyspace_notifications(make_client) -> None:
+    client = make_client(decode_responses=True)
+    client.config_set("notify-keyspace-events", "KEA")
+    try:
+        pubsub = client.pubsub()
+        pubsub.psubscribe("__keyevent@0__:*")
+        assert pubsub.get_message(timeout=1)["type"] == "psubscribe"
+        client.set("k", "1")
+        client.incr("k")
+        events = [pubsub.get_message(timeout=1) for _ in range(2)]
+        assert [e["channel"] for e in events] == ["__keyevent@0__:set", "__keyevent@0__:incrby"]
+        assert [e["data"] for e in events] == ["k", "k"]
+        pubsub.close()
+    finally:
+        client.config_set("notify-keyspace-events", "")

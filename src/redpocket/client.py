@@ -25,6 +25,8 @@ from redis.exceptions import ResponseError
 
 from .engine import Engine, ReplyError
 from .engine.blocking import Block
+from .engine.commands.pubsub import Pushes
+from .engine.commands.pubsub import hub as pubsub_hub
 from .engine.replies import NullArray
 
 _REPLY_CONVERSION_COMMANDS = frozenset({b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"})
@@ -86,6 +88,7 @@ class EmbeddedConnection(AbstractConnection):
         self.engine = engine if engine is not None else default_engine()
         self.session: Any = None
         self._replies: deque[Any] = deque()
+        self._arrived = threading.Condition(threading.Lock())
         kwargs.pop("host", None)
         kwargs.pop("port", None)
         super().__init__(**kwargs)
@@ -97,7 +100,21 @@ class EmbeddedConnection(AbstractConnection):
 
     def _connect(self) -> _EngineSocket:
         self.session = self.engine.session()
+        pubsub_hub(self.engine).set_deliverer(self.session, self._deliver)
         return _EngineSocket(self)
+
+    def _deliver(self, message: Any) -> None:
+        """Receive a pub/sub message published by any client of the engine (any thread)."""
+        with self._arrived:
+            self._replies.append(message)
+            self._arrived.notify()
+
+    def _wait_for_reply(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` seconds (``None``: forever) for a reply or message; tell whether one came."""
+        if self._replies:
+            return True
+        with self._arrived:
+            return self._arrived.wait_for(lambda: bool(self._replies), timeout)
 
     def _host_error(self) -> str:
         return "embedded engine"
@@ -105,6 +122,7 @@ class EmbeddedConnection(AbstractConnection):
     def close_session(self) -> None:
         """Close the engine session (on disconnect)."""
         if self.session is not None:
+            pubsub_hub(self.engine).forget(self.session)
             self.session.close()
             self.session = None
         self._replies.clear()
@@ -123,6 +141,10 @@ class EmbeddedConnection(AbstractConnection):
                 reply = session.call(argv)
             elif kind is list and argv[0].lower() in _REPLY_CONVERSION_COMMANDS:
                 reply = to_redis_py(reply)
+            elif kind is Pushes:
+                for frame in reply:
+                    append(frame)
+                continue
             append(reply)
 
     def send_command(self, *args: Any, **kwargs: Any) -> None:
@@ -134,12 +156,16 @@ class EmbeddedConnection(AbstractConnection):
         pack = self._command_packer.pack
         return [pack(*cmd)[0] for cmd in commands]
 
-    def can_read(self, timeout: float = 0) -> bool:
-        """Tell whether a reply is waiting."""
-        return bool(self._replies)
+    def can_read(self, timeout: float | None = 0) -> bool:
+        """Tell whether a reply (or pub/sub message) is waiting, waiting up to ``timeout`` seconds."""
+        return self._wait_for_reply(timeout or 0)
 
     def read_response(self, disable_decoding: bool = False, *, timeout: Any = None, disconnect_on_error: bool = True, push_request: bool = False) -> Any:
-        """Return the next reply, raising it when it is an error."""
+        """Return the next reply, raising it when it is an error (a subscriber waits for its next message)."""
+        if not self._replies:
+            wait = None if timeout is None or not isinstance(timeout, int | float) else timeout
+            if not self._wait_for_reply(wait):
+                raise redis.TimeoutError("Timeout reading from embedded engine")
         reply = self._replies.popleft()
         kind = type(reply)
         if kind is ReplyError:

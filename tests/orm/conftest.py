@@ -1,4 +1,8 @@
-"""ORM fixtures: the backend's client as the default connection, and a round-trip counter."""
+"""ORM fixtures: the backend's client as the default connection, and a round-trip counter.
+
+The ORM suite runs on three backends: the embedded engine, redis-server and
+a Redis Cluster (``backend`` is overridden with ``LAYER_BACKENDS``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,13 @@ import pytest
 import redis
 
 import redpocket
+from tests.conftest import LAYER_BACKENDS
+
+
+@pytest.fixture(params=LAYER_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend under test: ``"embedded"``, ``"redis"`` or ``"cluster"``."""
+    return str(request.param)
 
 
 @pytest.fixture
@@ -29,8 +40,15 @@ class RoundTrips:
 
 @pytest.fixture
 def round_trips(db: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Return a context manager counting round trips made inside it (connection handshakes excluded)."""
-    connection_class = db.connection_pool.connection_class
+    """Return a context manager counting round trips made inside it (connection handshakes excluded).
+
+    On a cluster a round trip is one batch sent to one node: a batch spread
+    over three nodes counts three (they are sent concurrently).
+    """
+    if isinstance(db, redis.cluster.RedisCluster):
+        connection_class = db.get_default_node().redis_connection.connection_pool.connection_class
+    else:
+        connection_class = db.connection_pool.connection_class
     original = connection_class.send_packed_command
     counter = RoundTrips()
     active = [False]
