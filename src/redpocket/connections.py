@@ -8,10 +8,16 @@ URL                                     client
 ``file:///path/to/dir``                 embedded engine persisted in that directory
 ``redis://host:port/db``, ``rediss://``  a Redis or Valkey server
 ``unix:///path/to/socket``              a Redis server on a Unix socket
+``redis+cluster://host:port[,host:port]``  a Redis (or Valkey) Cluster
+``rediss+cluster://...``                a Redis Cluster over TLS
 ======================================  ======================================
 
 ``REDPOCKET_URL`` in the environment sets the default URL.  Every client is
-a ``redis.Redis``, so all layers above run unchanged on any of them.
+a ``redis.Redis``, except on a cluster, where it is redis-py's
+``redis.cluster.RedisCluster`` (the same command API; ``connect()`` also
+takes one you built).  The ORM, pipelines and keyspaces run unchanged on
+any of them: every key they name carries a hash tag, so the commands of one
+save or one keyspace member stay in one cluster slot.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 import redis
+from redis.cluster import ClusterNode, RedisCluster
 
 from .client import EmbeddedRedis, default_engine
 from .engine import Engine
@@ -30,7 +37,10 @@ from .errors import ConfigurationError
 
 DEFAULT = "default"
 
-_connections: dict[str, redis.Redis] = {}
+Client = redis.Redis | RedisCluster
+"""What a connection holds: a redis-py client of one server (or the embedded engine), or of a cluster."""
+
+_connections: dict[str, Client] = {}
 _lock = threading.Lock()
 
 
@@ -75,7 +85,50 @@ def _persistent_engine(directory: str, appendfsync: str, structures: Any) -> Eng
         return _engines[key]
 
 
-def client_from_url(url: str | None = None, **options: Any) -> redis.Redis:
+def _cluster_from_url(url: str, **options: Any) -> RedisCluster:
+    """Build a ``RedisCluster`` from ``redis+cluster://host:port[,host:port...][?option=value]``."""
+    scheme, _, rest = url.partition("://")
+    location, _, query = rest.partition("?")
+    location = location.rstrip("/")
+    credentials, _, hosts = location.rpartition("@")
+    nodes: list[ClusterNode] = []
+    for part in hosts.split(","):
+        host, _, port = part.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigurationError(f"cluster URL {url!r}: give nodes as host:port[,host:port...], not {part!r}")
+        nodes.append(ClusterNode(host.strip("[]"), int(port)))
+    if credentials:
+        username, _, password = credentials.partition(":")
+        if password:
+            options.setdefault("username", unquote(username) or None)
+            options.setdefault("password", unquote(password))
+        else:
+            options.setdefault("password", unquote(username))
+    for key, values in parse_qs(query).items():
+        options.setdefault(key, _url_option(values[-1]))
+    if scheme.lower().startswith("rediss"):
+        options.setdefault("ssl", True)
+    if "db" in options and int(options.pop("db")) != 0:
+        raise ConfigurationError(f"cluster URL {url!r}: a Redis Cluster has database 0 only")
+    return RedisCluster(startup_nodes=nodes, **options)
+
+
+def _url_option(value: str) -> Any:
+    if value.lower() in ("true", "yes"):
+        return True
+    if value.lower() in ("false", "no"):
+        return False
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def client_from_url(url: str | None = None, **options: Any) -> Client:
     """Build a redis-py client for ``url`` (see the module docstring for the schemes)."""
     url = url or os.environ.get("REDPOCKET_URL") or "memory://"
     scheme = url.split(":", 1)[0].lower()
@@ -83,32 +136,42 @@ def client_from_url(url: str | None = None, **options: Any) -> redis.Redis:
         return _embedded_from_url(url, **options)
     if scheme in ("redis", "rediss", "unix"):
         return redis.Redis.from_url(url, **options)
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        return _cluster_from_url(url, **options)
     raise ConfigurationError(
-        f"unsupported connection URL {url!r}: use memory://, file://, redis://, rediss:// or unix://"
+        f"unsupported connection URL {url!r}: use memory://, file://, redis://, rediss://, unix:// or redis+cluster://"
     )
 
 
-def connect(target: str | redis.Redis | None = None, *, name: str = DEFAULT, **options: Any) -> redis.Redis:
+def is_cluster(client: Any) -> bool:
+    """Tell whether ``client`` talks to a Redis Cluster (a ``RedisCluster`` or one of its pipelines)."""
+    return isinstance(client, RedisCluster)
+
+
+def connect(target: str | Client | None = None, *, name: str = DEFAULT, **options: Any) -> Client:
     """Make ``target`` (a URL or a redis-py client) the connection called ``name``; return its client.
 
     With no target, the default connection is the embedded engine in memory
     (or ``REDPOCKET_URL`` when set).  ``options`` go to the client, e.g.
-    ``decode_responses=True``.
+    ``decode_responses=True``.  A ``redis.cluster.RedisCluster`` (or a
+    ``redis+cluster://`` URL) makes a cluster connection.
     """
-    if isinstance(target, redis.Redis):
+    if isinstance(target, redis.Redis | RedisCluster):
         if options:
             raise ConfigurationError("options apply to URLs only; configure the redis-py client you pass instead")
-        client = target
+        client: Client = target
     elif target is None or isinstance(target, str):
         client = client_from_url(target, **options)
     else:
-        raise ConfigurationError(f"connect() takes a URL or a redis.Redis client, not {type(target).__name__}")
+        raise ConfigurationError(
+            f"connect() takes a URL, a redis.Redis or a redis.cluster.RedisCluster client, not {type(target).__name__}"
+        )
     with _lock:
         _connections[name] = client
     return client
 
 
-def get_client(name: str = DEFAULT) -> redis.Redis:
+def get_client(name: str = DEFAULT) -> Client:
     """Return the client of connection ``name``; the default one is created on first use."""
     with _lock:
         client = _connections.get(name)
@@ -137,6 +200,6 @@ class configure:
         return connect(redis.Redis(host=hostname, port=port, db=db, **options))
 
     @staticmethod
-    def get_connection(name: str = DEFAULT) -> redis.Redis:
+    def get_connection(name: str = DEFAULT) -> Client:
         """Return the client of the default (or named) connection."""
         return get_client(name)

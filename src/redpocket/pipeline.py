@@ -24,17 +24,30 @@ Commands are queued straight into redis-py pipelines, so redis-py's response
 callbacks and ``decode_responses`` apply exactly as they do without redpocket.
 The stack of open contexts lives in a :class:`contextvars.ContextVar`, so
 threads and asyncio tasks never see each other's pending pipelines.
+
+On a Redis Cluster connection the batch goes through redis-py's
+``ClusterPipeline``: the commands are grouped by the node that owns their
+slot, each node's batch is written before any reply is read (one round trip
+per node, concurrently), and a ``MOVED`` / ``ASK`` reply or a connection
+error during a resharding or failover is retried transparently.  Scripts
+queued with :meth:`PipelineContext.run_script` are loaded on every master
+once per client (and again after a ``NOSCRIPT``, e.g. on a promoted
+replica).  ``transaction=True`` needs every key of the batch in one slot
+(one hash tag: ``{user:1}:a``, ``{user:1}:b``); a command on another slot
+raises :class:`PipelineError` when it is queued, before anything is sent.
 """
 
 from __future__ import annotations
 
 import contextvars
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 import redis
+from redis.cluster import RedisCluster
 from redis.commands.core import CoreCommands
 
 from .connections import DEFAULT, get_client
@@ -125,6 +138,119 @@ class DeferredResult(Generic[T]):
         return self.result[item]  # type: ignore[index]
 
 
+# Scripts known to be loaded on every master of a cluster client (by SHA).
+_cluster_scripts: weakref.WeakKeyDictionary[RedisCluster, set[str]] = weakref.WeakKeyDictionary()
+
+# Commands whose keys follow a numkeys argument: (position of numkeys, keys before it).
+_NUMKEYS_COMMANDS = {
+    "ZINTERSTORE": (2, 1), "ZUNIONSTORE": (2, 1), "ZDIFFSTORE": (2, 1),
+    "ZINTER": (1, 0), "ZUNION": (1, 0), "ZDIFF": (1, 0), "ZINTERCARD": (1, 0), "SINTERCARD": (1, 0),
+    "EVAL": (2, 0), "EVALSHA": (2, 0), "EVAL_RO": (2, 0), "EVALSHA_RO": (2, 0), "FCALL": (2, 0), "FCALL_RO": (2, 0),
+    "LMPOP": (1, 0), "ZMPOP": (1, 0),
+}
+
+
+def command_keys(args: tuple[Any, ...]) -> list[Any] | None:
+    """Return the keys of a command whose keys follow a ``numkeys`` argument (``None`` for other commands).
+
+    redis-py asks a node (``COMMAND GETKEYS``, one round trip per command)
+    for the keys of such commands; knowing them here keeps a cluster
+    pipeline to one round trip per node.
+    """
+    name = args[0].upper() if isinstance(args[0], str) else args[0].decode().upper()
+    layout = _NUMKEYS_COMMANDS.get(name)
+    if layout is None:
+        return None
+    position, before = layout
+    try:
+        count = int(args[position])
+    except (IndexError, ValueError, TypeError):
+        return None
+    return [*args[1 : 1 + before], *args[position + 1 : position + 1 + count]]
+
+
+def ensure_scripts(client: RedisCluster, scripts: Any) -> None:
+    """Load ``scripts`` (redis-py ``Script`` objects) on every master of ``client`` unless known loaded."""
+    known = _cluster_scripts.setdefault(client, set())
+    for script in scripts:
+        if script.sha not in known:
+            client.script_load(script.script)
+            known.add(script.sha)
+
+
+class _ClusterQueue:
+    """The commands of one cluster connection, handed to a redis-py ``ClusterPipeline`` on execution.
+
+    Holding them here keeps what redpocket needs (discarding a nested block,
+    checking a transaction's slot as each command is queued, routing the
+    commands whose keys redis-py would look up with a round trip) out of
+    redis-py's private queue.
+    """
+
+    def __init__(self, client: RedisCluster, transaction: bool) -> None:
+        self.client = client
+        self.transaction = transaction
+        self.command_stack: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+        self.scripts: set[Any] = set()
+        self.slot: int | None = None
+        self.slot_key: Any = None
+
+    def pipeline_execute_command(self, *args: Any, **options: Any) -> None:
+        keys = command_keys(args)
+        if self.transaction:
+            self._check_slot(args, keys)
+        elif keys:
+            slots = {self.client.keyslot(key) for key in keys}
+            if len(slots) == 1:  # else let redis-py report the cross-slot command
+                options["target_nodes"] = self.client.nodes_manager.get_node_from_slot(slots.pop())
+        self.command_stack.append((args, options))
+
+    def _check_slot(self, args: tuple[Any, ...], keys: list[Any] | None) -> None:
+        try:
+            slots = {self.client.keyslot(key) for key in keys} if keys else {self.client.determine_slot(*args)}
+        except redis.RedisError as error:
+            raise PipelineError(f"a transaction on a Redis Cluster needs commands with keys: {args[0]!s}: {error}") from None
+        key = keys[0] if keys else args[1] if len(args) > 1 else None
+        if self.slot is None and len(slots) == 1:
+            self.slot, self.slot_key = next(iter(slots)), key
+        if slots != {self.slot}:
+            raise PipelineError(
+                f"transaction=True on a Redis Cluster needs every key in one slot: {args[0]!s} {key!r} is in slot(s) "
+                f"{sorted(slots)}, but {self.slot_key!r} is in slot {self.slot}; give the keys one hash tag "
+                f"(e.g. {{user:1}}:a and {{user:1}}:b) or drop transaction=True. Nothing was sent."
+            )
+
+    def reset(self) -> None:
+        self.command_stack = []
+        self.slot = self.slot_key = None
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        if not self.command_stack:
+            return []
+        if self.scripts:
+            ensure_scripts(self.client, self.scripts)
+        pipe = self.client.pipeline(transaction=self.transaction)
+        for args, options in self.command_stack:
+            pipe.pipeline_execute_command(*args, **dict(options))
+        try:
+            replies = pipe.execute(raise_on_error=raise_on_error)
+        finally:
+            pipe.reset()
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, redis.exceptions.NoScriptError)]
+        if missing:
+            # A master that lost its script cache (a promoted replica, SCRIPT FLUSH): load and run those again.
+            _cluster_scripts.pop(self.client, None)
+            ensure_scripts(self.client, self.scripts)
+            for i in missing:
+                args, options = self.command_stack[i]
+                options = {k: v for k, v in options.items() if k != "target_nodes"}
+                try:
+                    replies[i] = self.client.execute_command(*args, **options)
+                except redis.RedisError as error:
+                    replies[i] = error
+        return replies
+
+
 class _Batch:
     """Everything a root context will send: redis-py pipelines per connection and the results to fill."""
 
@@ -132,14 +258,19 @@ class _Batch:
 
     def __init__(self, transaction: bool) -> None:
         self.transaction = transaction
-        self.pipes: dict[str, redis.client.Pipeline] = {}
+        self.pipes: dict[str, Any] = {}
         self.results: dict[str, list[DeferredResult[Any]]] = {}
         self.callbacks: list[Callable[[], Any]] = []
 
-    def pipe_for(self, name: str) -> redis.client.Pipeline:
+    def pipe_for(self, name: str) -> Any:
+        """Return the queue of connection ``name``: a redis-py pipeline, or a :class:`_ClusterQueue`."""
         pipe = self.pipes.get(name)
         if pipe is None:
-            pipe = self.pipes[name] = get_client(name).pipeline(transaction=self.transaction)
+            client = get_client(name)
+            if isinstance(client, RedisCluster):
+                pipe = self.pipes[name] = _ClusterQueue(client, self.transaction)
+            else:
+                pipe = self.pipes[name] = client.pipeline(transaction=self.transaction)
             self.results[name] = []
         return pipe
 
@@ -153,6 +284,8 @@ class _Batch:
             keep = lengths.get(name, 0)
             del pipe.command_stack[keep:]
             del self.results[name][keep:]
+            if keep == 0 and isinstance(pipe, _ClusterQueue):
+                pipe.reset()
         del self.callbacks[callbacks:]
 
     def execute(self) -> None:

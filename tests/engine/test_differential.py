@@ -7,7 +7,7 @@ replies whose order Redis leaves to its hash tables are compared as sorted
 lists, and commands whose replies are random by design are left out (they
 are tested by their properties in the family tests).
 
-``REDPOCKET_DIFF_EXAMPLES`` sets the number of sequences (default 300).
+``REDPOCKET_DIFF_EXAMPLES`` sets the number of sequences per protocol (default 1000).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-EXAMPLES = int(os.environ.get("REDPOCKET_DIFF_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("REDPOCKET_DIFF_EXAMPLES", "1000"))
 
 KEYS = [b"k1", b"k2", b"k3", b"\xffbin"]
 key = st.sampled_from(KEYS)
@@ -59,6 +59,10 @@ STRINGS = [
     cmd(b"SETBIT", key, integer, st.sampled_from([b"0", b"1", b"2"])), cmd(b"GETBIT", key, integer),
     cmd(b"BITCOUNT", key, opt([b"0", b"-1"], [b"1", b"2", b"BIT"], [b"0"])), cmd(b"BITPOS", key, st.sampled_from([b"0", b"1"]), opt([b"1"], [b"0", b"-1", b"BIT"])),
     cmd(b"BITOP", st.sampled_from([b"AND", b"OR", b"XOR", b"NOT", b"NAND"]), key, key, opt([b"k3"])),
+    cmd(b"LCS", key, key, opt([b"LEN"], [b"IDX"], [b"IDX", b"MINMATCHLEN", b"2", b"WITHMATCHLEN"])),
+    cmd(b"BITFIELD", key, st.sampled_from([[b"GET", b"u8", b"0"], [b"SET", b"i5", b"3", b"7"], [b"INCRBY", b"u4", b"2", b"9"],
+                                           [b"OVERFLOW", b"FAIL", b"INCRBY", b"u2", b"0", b"5"], [b"GET", b"x9", b"0"]])),
+    cmd(b"SUBSTR", key, index, index),
 ]
 KEYSPACE = [
     cmd(b"DEL", key, opt([b"k2"])), cmd(b"EXISTS", key, key), cmd(b"TYPE", key), cmd(b"RENAME", key, key), cmd(b"RENAMENX", key, key),
@@ -66,7 +70,7 @@ KEYSPACE = [
     cmd(b"EXPIRE", key, st.sampled_from([b"100", b"200", b"0", b"-5", b"x"]), expire_option),
     cmd(b"PEXPIRE", key, st.sampled_from([b"100000", b"-1"]), expire_option), cmd(b"PERSIST", key),
     cmd(b"EXPIREAT", key, st.sampled_from([b"1", b"99999999999"])),
-    cmd(b"EXPIRETIME", key), cmd(b"DBSIZE"), cmd(b"KEYS", pattern),
+    cmd(b"EXPIRETIME", key), cmd(b"TTL", key), cmd(b"DBSIZE"), cmd(b"KEYS", pattern), cmd(b"MOVE", key, b"1"),
     cmd(b"SORT", key, opt([b"ALPHA"], [b"DESC", b"ALPHA"], [b"LIMIT", b"0", b"2"], [b"DESC"])),
     cmd(b"OBJECT", b"ENCODING", key),
 ]
@@ -107,6 +111,9 @@ ZSETS = [
     cmd(st.sampled_from([b"ZUNIONSTORE", b"ZINTERSTORE", b"ZDIFFSTORE"]), key, b"2", key, key, opt([b"WEIGHTS", b"2", b"3"], [b"AGGREGATE", b"MAX"])),
     cmd(st.sampled_from([b"ZUNION", b"ZINTER", b"ZDIFF"]), b"2", key, key, opt([b"WITHSCORES"])),
     cmd(b"ZRANGESTORE", key, key, index, index),
+    cmd(b"ZINTERCARD", st.sampled_from([b"1", b"2", b"0"]), key, key, opt([b"LIMIT", b"1"])),
+    cmd(st.sampled_from([b"BZPOPMIN", b"BZPOPMAX"]), key, b"0.01"),
+    cmd(b"ZMPOP", b"2", key, key, st.sampled_from([b"MIN", b"MAX", b"MID"]), opt([b"COUNT", b"2"])),
 ]
 HYPERLOGLOG = [cmd(b"PFADD", key, member, opt([b"b"])), cmd(b"PFCOUNT", key, opt([b"k2"])), cmd(b"PFMERGE", key, key)]
 TRANSACTIONS = [
@@ -137,7 +144,7 @@ def outcome(client: redis.Redis, argv: list[bytes]) -> Any:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("protocol", [2, 3])
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=bool(os.environ.get("CI")))
 @given(commands=st.lists(ALL_COMMANDS, min_size=1, max_size=25))
 def test_random_sequences_match_redis(pair, protocol: int, commands: list[list[bytes]]) -> None:
     embedded, real = pair(protocol=protocol)
