@@ -270,6 +270,13 @@ def cluster_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
             cluster.stop()
 
 
+def every_key(client: Any, pattern: str = "*") -> list[Any]:
+    """Return the keys matching ``pattern`` on a server, or on every master of a cluster (``KEYS`` reads one node)."""
+    if isinstance(client, redis.cluster.RedisCluster):
+        return list(client.keys(pattern, target_nodes=redis.cluster.RedisCluster.PRIMARIES))
+    return list(client.keys(pattern))
+
+
 def flush_cluster(client: redis.cluster.RedisCluster) -> None:
     """Empty every master of a cluster."""
     client.flushall(target_nodes=redis.cluster.RedisCluster.PRIMARIES)

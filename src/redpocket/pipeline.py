@@ -178,16 +178,20 @@ def ensure_scripts(client: RedisCluster, scripts: Any) -> None:
             known.add(script.sha)
 
 
-class _ClusterQueue:
+class ClusterBatch(CoreCommands):  # type: ignore[misc]
     """The commands of one cluster connection, handed to a redis-py ``ClusterPipeline`` on execution.
 
     Holding them here keeps what redpocket needs (discarding a nested block,
     checking a transaction's slot as each command is queued, routing the
-    commands whose keys redis-py would look up with a round trip) out of
-    redis-py's private queue.
+    commands whose keys redis-py would look up with a round trip, loading
+    scripts) out of redis-py's private queue.  Its command methods queue
+    (``batch.zinterstore(...)``) like a redis-py pipeline's, for the ORM's
+    internal batches; ``execute()`` returns the replies in order.
     """
 
-    def __init__(self, client: RedisCluster, transaction: bool) -> None:
+    _event_dispatcher: Any = None
+
+    def __init__(self, client: RedisCluster, transaction: bool = False) -> None:
         self.client = client
         self.transaction = transaction
         self.command_stack: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
@@ -195,7 +199,21 @@ class _ClusterQueue:
         self.slot: int | None = None
         self.slot_key: Any = None
 
+    def execute_command(self, *args: Any, **options: Any) -> ClusterBatch:
+        """Queue one command (redis-py's command methods call this)."""
+        self.pipeline_execute_command(*args, **options)
+        return self
+
+    def run_script(self, script: Any, keys: list[Any], args: list[Any]) -> None:
+        """Queue a redis-py ``Script`` as EVALSHA (loaded on every master before the batch is sent)."""
+        self.scripts.add(script)
+        self.pipeline_execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
+    def __len__(self) -> int:
+        return len(self.command_stack)
+
     def pipeline_execute_command(self, *args: Any, **options: Any) -> None:
+        """Queue one command with its response-callback options."""
         keys = command_keys(args)
         if self.transaction:
             self._check_slot(args, keys)
@@ -229,6 +247,12 @@ class _ClusterQueue:
             return []
         if self.scripts:
             ensure_scripts(self.client, self.scripts)
+        try:
+            return self._send(raise_on_error)
+        finally:
+            self.reset()
+
+    def _send(self, raise_on_error: bool) -> list[Any]:
         pipe = self.client.pipeline(transaction=self.transaction)
         for args, options in self.command_stack:
             pipe.pipeline_execute_command(*args, **dict(options))
@@ -251,6 +275,13 @@ class _ClusterQueue:
         return replies
 
 
+def raw_pipeline(client: Any) -> Any:
+    """Return a non-transactional batch for ``client``: a redis-py pipeline, or a :class:`ClusterBatch` on a cluster."""
+    if isinstance(client, RedisCluster):
+        return ClusterBatch(client)
+    return client.pipeline(transaction=False)
+
+
 class _Batch:
     """Everything a root context will send: redis-py pipelines per connection and the results to fill."""
 
@@ -263,12 +294,12 @@ class _Batch:
         self.callbacks: list[Callable[[], Any]] = []
 
     def pipe_for(self, name: str) -> Any:
-        """Return the queue of connection ``name``: a redis-py pipeline, or a :class:`_ClusterQueue`."""
+        """Return the queue of connection ``name``: a redis-py pipeline, or a :class:`ClusterBatch`."""
         pipe = self.pipes.get(name)
         if pipe is None:
             client = get_client(name)
             if isinstance(client, RedisCluster):
-                pipe = self.pipes[name] = _ClusterQueue(client, self.transaction)
+                pipe = self.pipes[name] = ClusterBatch(client, self.transaction)
             else:
                 pipe = self.pipes[name] = client.pipeline(transaction=self.transaction)
             self.results[name] = []
@@ -284,7 +315,7 @@ class _Batch:
             keep = lengths.get(name, 0)
             del pipe.command_stack[keep:]
             del self.results[name][keep:]
-            if keep == 0 and isinstance(pipe, _ClusterQueue):
+            if keep == 0 and isinstance(pipe, ClusterBatch):
                 pipe.reset()
         del self.callbacks[callbacks:]
 

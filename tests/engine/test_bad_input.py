@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 import redis
-
 from tests.conftest import run
 
 BAD_COMMANDS: list[tuple[Any, ...]] = [

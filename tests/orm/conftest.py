@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import redis
+from tests.conftest import LAYER_BACKENDS
 
 import redpocket
-from tests.conftest import LAYER_BACKENDS
 
 
 @pytest.fixture(params=LAYER_BACKENDS)

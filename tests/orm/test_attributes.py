@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis
+from tests.conftest import every_key
 
 from redpocket import ActiveRecord, DecodeError, DefinitionError, Model, ValidationError, attributes
 
@@ -172,7 +173,7 @@ def test_required_and_not_null_checked_on_save(db: redis.Redis) -> None:
         Options_(title="t").save()
     with pytest.raises(ValidationError, match=r"Options_.title.*not nullable"):
         Options_(nick="n").save()
-    assert db.keys("{redpocket:Options}*") == []
+    assert every_key(db, "{redpocket:Options}*") == []
 
 
 class Stamped(ActiveRecord):

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import redis
+from tests.conftest import every_key
 
 import redpocket
 from redpocket import ActiveRecord, DeferredResult, UniqueError, attributes
@@ -39,7 +40,7 @@ def test_bulk_work_in_a_redpocket_pipeline_is_a_few_round_trips(db: redis.Redis,
             counts = [m.delete(pipe=pipe) for m in members]
     assert trips.count == 2
     assert all(c.result == 1 for c in counts)
-    assert db.keys("*") == []
+    assert every_key(db, "*") == []
 
 
 def test_nested_helper_joins_the_outer_pipeline(db: redis.Redis, round_trips: Any) -> None:

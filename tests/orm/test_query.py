@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import redis
+from tests.conftest import every_key
 
 from redpocket import ActiveRecord, QueryError, attributes
 
@@ -198,7 +199,7 @@ def test_get_and_delete(people: dict[str, Person], db: redis.Redis) -> None:
     assert Person.objects.count() == 3
     assert Person.objects.check() == []
     assert Person.objects.delete() == 3
-    assert db.keys("*") == []
+    assert every_key(db, "*") == []
 
 
 def test_pk_filters_only_match_existing_records(people: dict[str, Person]) -> None:

@@ -106,6 +106,7 @@ def test_key_commands_and_errors_are_deferred(default: redis.Redis) -> None:
     assert ttl.result == -2
 
 
+@pytest.mark.not_cluster("a second database (db=3); a cluster has db 0 only")
 def test_named_connection(make_client) -> None:
     other = redpocket.connect(make_client(db=3), name="stats")
 

@@ -125,28 +125,43 @@ def test_transaction(default: redis.Redis) -> None:
     assert (a.result, b.result) == (1, 2)
 
 
-def test_nested_contexts_are_one_round_trip(make_client, backend: str) -> None:
+def test_nested_contexts_are_one_round_trip(make_client, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[int] = []
     client = make_client()
-    connection = client.connection_pool.get_connection()
-    original = connection.send_packed_command
+    if backend == "cluster":  # one batch per master, written before any reply is read
+        client.ping(target_nodes=client.ALL_NODES)  # connect first: handshakes are not the batch
+        connection_class = client.get_default_node().redis_connection.connection_pool.connection_class
+        original_method = connection_class.send_packed_command
 
-    def counting(command: Any, check_health: bool = True) -> None:
-        sent.append(1)
-        original(command, check_health)
+        def counting_method(self: Any, command: Any, check_health: bool = True) -> None:
+            sent.append(1)
+            original_method(self, command, check_health)
 
-    connection.send_packed_command = counting  # type: ignore[method-assign]
-    client.connection_pool.release(connection)
+        monkeypatch.setattr(connection_class, "send_packed_command", counting_method)
+        expected = len({client.nodes_manager.get_node_from_slot(client.keyslot(f"k{i}")).name for i in range(100)})
+        assert expected == 3
+    else:
+        connection = client.connection_pool.get_connection()
+        original = connection.send_packed_command
+
+        def counting(command: Any, check_health: bool = True) -> None:
+            sent.append(1)
+            original(command, check_health)
+
+        connection.send_packed_command = counting  # type: ignore[method-assign]
+        client.connection_pool.release(connection)
+        expected = 1
     redpocket.connect(client)
     try:
         with redpocket.pipeline() as pipe:
             results = [increment_and_expire(f"k{i}", pipe=pipe) for i in range(100)]
-        assert len(sent) == 1
+        assert len(sent) == expected
         assert all(r.result == 1 for r in results)
     finally:
         redpocket.disconnect()
 
 
+@pytest.mark.not_cluster("two databases of one server (db=1, db=2); a cluster has db 0 only — tests/cluster covers named cluster connections")
 def test_named_connections(make_client) -> None:
     users = redpocket.connect(make_client(db=1), name="users")
     messages = redpocket.connect(make_client(db=2), name="messages")

@@ -16,6 +16,18 @@ key                                    type        holds
 ``{ns:Model}:tmp:<random>``            any         a query's scratch key, with a TTL
 =====================================  ==========  =================================
 
+A model with ``class Meta: partition = "tenant"`` keeps each partition's
+records and indexes under the partition's own hash tag
+``{ns:Model:<partition value>}`` (the same key names as above, e.g.
+``{ns:Model:acme}:id:<id>``), so one partition lives in one cluster slot
+and different partitions spread over the cluster.  Two keys under the
+model's tag say where things are:
+
+=====================================  ==========  =================================
+``{ns:Model}:partitions``              set         every partition value in use
+``{ns:Model}:partition_of``            hash        record id -> its partition value
+=====================================  ==========  =================================
+
 The record hash has one field per attribute (named like the attribute,
 holding the native text of :mod:`.attributes`; ``None`` is an absent field),
 plus ``_version`` for ``Meta.versioned`` models.  Scratch keys are deleted in
@@ -33,13 +45,20 @@ import uuid
 
 
 class ModelKeys:
-    """Key names for one model."""
+    """Key names for one model, or for one partition of a partitioned model."""
 
-    __slots__ = ("ids", "tag")
+    __slots__ = ("ids", "partition", "partition_of", "partitions", "tag")
 
-    def __init__(self, namespace: str, name: str) -> None:
-        self.tag = "{%s:%s}" % (namespace, name)
+    def __init__(self, namespace: str, name: str, partition: str | None = None) -> None:
+        self.partition = partition
+        if partition is None:
+            self.tag = "{%s:%s}" % (namespace, name)
+        else:
+            self.tag = "{%s:%s:%s}" % (namespace, name, partition)
+        model_tag = "{%s:%s}" % (namespace, name)
         self.ids = f"{self.tag}:ids"
+        self.partitions = f"{model_tag}:partitions"
+        self.partition_of = f"{model_tag}:partition_of"
 
     def record(self, ident: str) -> str:
         """Return the hash key of record ``ident``."""

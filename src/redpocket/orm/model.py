@@ -15,6 +15,20 @@ disagree with the data.  With ``class Meta: versioned = True`` a save (or
 ``update()`` / ``delete()``) of a record that changed since it was loaded
 raises :class:`ConflictError` instead.
 
+Redis Cluster: every key a save touches is declared in the script's KEYS
+and carries the model's hash tag, so a save is one slot on one node.  With
+``class Meta: partition = "tenant"`` the tag is the partition's instead
+(``{ns:Model:acme}``, see :mod:`.keys`): records of one partition share a
+slot with their own indexes, and the model spreads over the cluster.  The
+partition attribute is required and cannot change once saved (delete and
+re-create the record to move it), and **unique attributes are unique per
+partition**.  The first save of a record also registers its partition
+(``SADD {ns:Model}:partitions``) and its id (``HSET
+{ns:Model}:partition_of``), which live in another slot: they are idempotent
+writes sent before the save script (in the same batch in a pipeline, a
+round trip before it otherwise), so a record is never saved unregistered;
+a failed save can leave a harmless registration behind.
+
 Pipelines (``pipe=``):
 
 - a ``redpocket.pipeline()`` context: the script is queued; its outcome is
@@ -39,11 +53,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import redis
+from redis.cluster import RedisCluster
 
 from ..connections import DEFAULT, get_client
 from ..errors import ConflictError, DecodeError, DefinitionError, DoesNotExist, MultipleObjectsReturned, UniqueError
-from ..pipeline import DeferredResult, PipelineContext
-from .attributes import Attribute, AutoUUID, ByteStream, DateTime, Float, Integer, Pointer, Unicode
+from ..pipeline import ClusterBatch, DeferredResult, PipelineContext, ensure_scripts
+from .attributes import JSON, Attribute, AutoUUID, Bytes, ByteStream, DateTime, Float, Integer, Pointer, Unicode
 from .keys import ModelKeys
 
 if TYPE_CHECKING:
@@ -82,6 +97,19 @@ class Options:
         self.indexed_names = [a.name for a in self.indexed]
         self.pointers = [a for a in attributes.values() if isinstance(a, Pointer)]
         self.keys = ModelKeys(self.namespace, self.name)
+        partition = getattr(meta, "partition", None)
+        self.partition: Attribute | None = None
+        if partition is not None:
+            attribute = attributes.get(partition)
+            if attribute is None:
+                raise DefinitionError(f"{model.__name__}.Meta.partition names {partition!r}, which is not an attribute")
+            if attribute.primary_key or attribute.null or isinstance(attribute, ByteStream | Bytes | JSON):
+                raise DefinitionError(
+                    f"{model.__name__}.{partition}: a partition attribute must be a required, non-null text, number, "
+                    f"date, UUID, Enum or Pointer attribute other than the primary key"
+                )
+            self.partition = attribute
+        self._partition_keys: dict[str, ModelKeys] = {}
         # Hot-path plans: what _from_hash decodes and what a save must check.
         hashed = [a for a in attributes.values() if not isinstance(a, ByteStream)]
         self.field_names = [a.name for a in hashed]
@@ -101,9 +129,38 @@ class Options:
         self.required_streams = [a for a in self.streams if a.required]
         self._script: Any = None
 
-    def client(self) -> redis.Redis:
-        """Return the redis-py client of the model's connection."""
+    def client(self) -> Any:
+        """Return the redis-py client of the model's connection (a ``RedisCluster`` on a cluster)."""
         return get_client(self.connection)
+
+    def keys_for(self, partition: str | None) -> ModelKeys:
+        """Return the key names of one partition (of the model itself when unpartitioned)."""
+        if self.partition is None or partition is None:
+            return self.keys
+        keys = self._partition_keys.get(partition)
+        if keys is None:
+            if len(self._partition_keys) > 10000:
+                self._partition_keys.clear()
+            keys = self._partition_keys[partition] = ModelKeys(self.namespace, self.name, partition)
+        return keys
+
+    def partition_text(self, value: Any) -> str:
+        """Return the stored text of a partition value (what its hash tag holds)."""
+        attribute = self.partition
+        assert attribute is not None
+        raw = attribute.to_redis(value)
+        try:
+            return raw.decode() if isinstance(raw, bytes) else str(raw)
+        except UnicodeDecodeError:
+            raise attribute.invalid(value, "a partition value must be text") from None
+
+    def all_partition_keys(self, client: Any = None) -> list[ModelKeys]:
+        """Return the key names of every partition in use (one SMEMBERS), or the model's own when unpartitioned."""
+        if self.partition is None:
+            return [self.keys]
+        members = (client or self.client()).smembers(self.keys.partitions)
+        values = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+        return [self.keys_for(value) for value in values]
 
     def apply_script(self) -> Any:
         """Return the save/delete script (a redis-py ``Script``; call it with ``client=``)."""
@@ -237,6 +294,20 @@ class ActiveRecord(metaclass=ModelBase):
         """Tell whether the record was loaded from or saved to Redis."""
         return self._stored is not None
 
+    def _keys(self) -> ModelKeys:
+        """Return the key names of this record's partition (the model's when unpartitioned)."""
+        meta = type(self)._meta
+        if meta.partition is None:
+            return meta.keys
+        name = meta.partition.name
+        stored = self._stored.get(meta.partition.field) if self._stored is not None else None
+        if stored is not None:
+            return meta.keys_for(stored.decode())
+        value = self._data.get(name)
+        if value is None:
+            raise meta.partition.invalid(None, "a partitioned record needs its partition value")
+        return meta.keys_for(meta.partition_text(value))
+
     def _ident(self) -> str:
         if self._stored is not None and self._id_text is not None:
             return self._id_text  # a saved record's id cannot change
@@ -299,7 +370,7 @@ class ActiveRecord(metaclass=ModelBase):
             try:
                 data[pk_name] = meta.pk.from_redis(ident.encode())
             except DECODE_ERRORS as error:
-                raise DecodeError(f"cannot decode the id of key {meta.keys.record(ident)!r}: {error}") from None
+                raise DecodeError(f"cannot decode the id of record {ident!r} of {cls.__name__}: {error}") from None
             stored[meta.pk.field] = ident.encode()
         record._data = data
         record._stored = stored
@@ -315,7 +386,9 @@ class ActiveRecord(metaclass=ModelBase):
     def _decode_error(cls, ident: str, stored: dict[bytes, bytes | None]) -> DecodeError:
         """Find the field that does not decode and describe it, naming the key."""
         meta = cls._meta
-        key = meta.keys.record(ident)
+        partition = meta.partition
+        raw_partition = stored.get(partition.field) if partition is not None else None
+        key = meta.keys_for(raw_partition.decode() if raw_partition else None).record(ident)
         for name, field, decode in meta.decode_plan:
             value = stored.get(field)
             if value is None:
@@ -388,15 +461,28 @@ class ActiveRecord(metaclass=ModelBase):
         for attribute in meta.must_have:
             if data.get(attribute.name) is None:
                 raise attribute.invalid(None, "required" if attribute.required else "not nullable and has no value")
+        if meta.partition is not None and self._stored is not None:
+            self._check_partition_unchanged()
         if self._stored is None:
             for attribute in meta.required_streams:
                 if data.get(attribute.name) is None:
                     raise attribute.invalid(None, "required")
 
+    def _check_partition_unchanged(self) -> None:
+        meta = type(self)._meta
+        attribute = meta.partition
+        assert attribute is not None and self._stored is not None
+        stored = self._stored.get(attribute.field)
+        value = self._data.get(attribute.name)
+        if stored is not None and value is not None and meta.partition_text(value).encode() != stored:
+            raise attribute.invalid(
+                value, f"the partition of a saved record cannot change (it is {stored.decode()!r}); delete it and create a new one"
+            )
+
     def _change(self, names: set[str] | frozenset[str], stored: dict[bytes, bytes | None], delete: bool = False) -> tuple[list[Any], list[Any]]:
         """Build the KEYS and ARGV of the apply script for writing ``names`` (or deleting)."""
         meta = type(self)._meta
-        keys = meta.keys
+        keys = self._keys()
         data = self._data
         ident = self._ident()
         script_keys: list[Any] = [keys.record(ident), keys.ids]
@@ -477,7 +563,7 @@ class ActiveRecord(metaclass=ModelBase):
         """Read the currently stored values of the indexed attributes (after a stale check)."""
         meta = type(self)._meta
         fields = [a.field for a in meta.indexed] + [meta.pk.field]
-        values = client.hmget(meta.keys.record(self._ident()), fields)
+        values = client.hmget(self._keys().record(self._ident()), fields)
         values = [v.encode() if isinstance(v, str) else v for v in values]
         return dict(zip(fields, values, strict=True))
 
@@ -524,7 +610,7 @@ class ActiveRecord(metaclass=ModelBase):
     def _write_plain(self, names: set[str] | frozenset[str], pipe: Any) -> None:
         """Write changes that touch no index with HSET/HDEL: one command is atomic by itself."""
         meta = type(self)._meta
-        key = meta.keys.record(self._ident())
+        key = self._keys().record(self._ident())
         attributes, data = meta.attributes, self._data
         mapping: dict[Any, Any] = {}
         absent: list[bytes] = []
@@ -557,10 +643,15 @@ class ActiveRecord(metaclass=ModelBase):
         stored = dict(self._stored) if self._stored is not None else {}
         keys, args = self._change(names, stored, delete)
         script = meta.apply_script()
+        register = meta.partition is not None and not delete and self._stored is None
         if isinstance(pipe, PipelineContext):
             if pipe.name != meta.connection:
                 pipe = PipelineContext(pipe, name=meta.connection)  # join the batch on the model's connection
+            if register:
+                self._register(pipe)
             reply = pipe.run_script(script, keys, args)
+            if delete and meta.partition is not None:
+                pipe.hdel(meta.keys.partition_of, self._ident())
             done: DeferredResult[int] = DeferredResult()
 
             def check() -> None:
@@ -575,16 +666,43 @@ class ActiveRecord(metaclass=ModelBase):
             pipe.on_execute(check)
             return done
         if pipe is not None:  # a raw redis-py pipeline: the reply lands in its results
-            script(keys=keys, args=args, client=pipe)
+            if register:
+                self._register(pipe)
+            if isinstance(pipe, RedisCluster | ClusterBatch):  # redis-py blocks evalsha() on cluster pipelines
+                client = meta.client()
+                if isinstance(client, RedisCluster):
+                    ensure_scripts(client, [script])
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            else:
+                script(keys=keys, args=args, client=pipe)
+            if delete and meta.partition is not None:
+                pipe.hdel(meta.keys.partition_of, self._ident())
             return None
         client = meta.client()
+        if register:
+            self._register(client, immediate=True)
         for _ in range(MAX_RETRIES):
             reply = script(keys=keys, args=args, client=client)
             if self._outcome(reply, names, stored, delete):
+                if delete and meta.partition is not None:
+                    client.hdel(meta.keys.partition_of, self._ident())
                 return None
             stored = self._stored_now(client)
             keys, args = self._change(names, stored, delete)
         raise ConflictError(f"{type(self).__name__} {self.pk!s}: gave up after {MAX_RETRIES} concurrent changes")
+
+    def _register(self, target: Any, immediate: bool = False) -> None:
+        """Record the partition and the id -> partition entry (idempotent; sent before the save script)."""
+        meta = type(self)._meta
+        partition = self._keys().partition
+        if not immediate:
+            target.sadd(meta.keys.partitions, partition)
+            target.hset(meta.keys.partition_of, self._ident(), partition)
+            return
+        batch = target.pipeline(transaction=False)  # a client: one round trip for both
+        batch.sadd(meta.keys.partitions, partition)
+        batch.hset(meta.keys.partition_of, self._ident(), partition)
+        batch.execute()
 
     def save(self, pipe: Any = None) -> dict[str, Any]:
         """Store the record atomically; return the keys written: ``{"hash": key, "strings": {attr: key}}``.
@@ -605,7 +723,8 @@ class ActiveRecord(metaclass=ModelBase):
         """Return the Redis keys of this record: ``{"hash": key, "strings": {attr: key}}``."""
         meta = type(self)._meta
         ident = self._ident()
-        return {"hash": meta.keys.record(ident), "strings": {a.name: meta.keys.stream(a.name, ident) for a in meta.streams}}
+        keys = self._keys()
+        return {"hash": keys.record(ident), "strings": {a.name: keys.stream(a.name, ident) for a in meta.streams}}
 
     def update(self, pipe: Any = None, **changes: Any) -> ActiveRecord:
         """Assign ``changes`` (validated) and store only those attributes (and ``auto_now`` ones), atomically.

@@ -10,7 +10,8 @@ import redis
 from tests.conftest import run
 
 from redpocket.engine.commands.sets import is_intset_member, set_encoding
-from redpocket.engine.types.hash_scan import compile_glob, parse_cursor
+from redpocket.engine.types.scan import glob_matcher as compile_glob
+from redpocket.engine.types.scan import parse_cursor
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
