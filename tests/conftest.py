@@ -19,6 +19,7 @@ and server suites stay on two backends: a cluster is not an engine feature.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -177,10 +178,8 @@ class RedisClusterProcesses:
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
         for process in self.processes.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                pass
 
 
 def start_redis_cluster(directory: Path, masters: int = 3, replicas: int = 1) -> RedisClusterProcesses:

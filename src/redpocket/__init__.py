@@ -11,6 +11,7 @@
 
 from .client import EmbeddedConnection, EmbeddedRedis
 from .connections import configure, connect, disconnect, get_client
+from .engine.persistence.records import CorruptFileError, PersistenceError
 from .errors import (
     ConfigurationError,
     ConflictError,
@@ -25,7 +26,6 @@ from .errors import (
     UniqueError,
     ValidationError,
 )
-from .engine.persistence.records import CorruptFileError, PersistenceError
 from .keyspaces import Codec, Hash, HyperLogLog, Keyspace, List, Set, SortedSet, String
 from .orm import ActiveRecord, Model, QuerySet, ResultSet, attributes
 from .pipeline import DeferredResult, PipelineContext, current_pipeline, pipeline

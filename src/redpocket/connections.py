@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import redis
@@ -197,7 +197,9 @@ class configure:
     @staticmethod
     def connection_pool(hostname: str = "localhost", port: int = 6379, db: int = 0, **options: Any) -> redis.Redis:
         """Connect the default connection to a Redis server."""
-        return connect(redis.Redis(host=hostname, port=port, db=db, **options))
+        client = redis.Redis(host=hostname, port=port, db=db, **options)
+        connect(client)
+        return client
 
     @staticmethod
     def get_connection(name: str = DEFAULT) -> Client:

@@ -39,8 +39,10 @@ raises :class:`PipelineError` when it is queued, before anything is sent.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -138,6 +140,9 @@ class DeferredResult(Generic[T]):
         return self.result[item]  # type: ignore[index]
 
 
+_FAILED = "_redpocket_failed"  # an option marking a command refused before sending (its error)
+_SLOT = "_redpocket_slot"  # an option holding the slot of a command, routed when the batch is sent
+
 # Scripts known to be loaded on every master of a cluster client (by SHA).
 _cluster_scripts: weakref.WeakKeyDictionary[RedisCluster, set[str]] = weakref.WeakKeyDictionary()
 
@@ -167,6 +172,41 @@ def command_keys(args: tuple[Any, ...]) -> list[Any] | None:
     except (IndexError, ValueError, TypeError):
         return None
     return [*args[1 : 1 + before], *args[position + 1 : position + 1 + count]]
+
+
+# Errors of a cluster in the middle of a failover or resharding: worth retrying after a pause.
+FAILOVER_ERRORS = (
+    redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError,
+    redis.exceptions.SlotNotCoveredError, redis.exceptions.MovedError, redis.exceptions.AskError,
+)
+FAILOVER_TIMEOUT = 20.0
+"""Seconds a cluster operation keeps retrying through a failover (redis-py's own retries do not pause)."""
+
+
+def ride_failover(client: Any, operation: Callable[[], T]) -> T:
+    """Run ``operation``; on a cluster, retry it with backoff while a failover or resharding is under way.
+
+    redis-py retries a failed cluster command at once, a few times: a
+    master that died is only replaced after ``cluster-node-timeout``, so
+    redpocket keeps retrying (refreshing the slot table) for up to
+    :data:`FAILOVER_TIMEOUT` seconds.  Only for operations that are safe to
+    repeat (reads, and the ORM's save script, which re-checks what it
+    writes).
+    """
+    if not isinstance(client, RedisCluster):
+        return operation()
+    deadline = time.monotonic() + FAILOVER_TIMEOUT
+    pause = 0.02
+    while True:
+        try:
+            return operation()
+        except FAILOVER_ERRORS:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+            with contextlib.suppress(redis.RedisError):
+                client.nodes_manager.initialize()
 
 
 def ensure_scripts(client: RedisCluster, scripts: Any) -> None:
@@ -213,15 +253,28 @@ class ClusterBatch(CoreCommands):  # type: ignore[misc]
         return len(self.command_stack)
 
     def pipeline_execute_command(self, *args: Any, **options: Any) -> None:
-        """Queue one command with its response-callback options."""
+        """Queue one command with its response-callback options, routed to the node that owns its slot.
+
+        A command whose keys span several slots is not queued: its result
+        becomes the cross-slot error, and the rest of the batch is sent.
+        """
         keys = command_keys(args)
         if self.transaction:
             self._check_slot(args, keys)
-        elif keys:
-            slots = {self.client.keyslot(key) for key in keys}
-            if len(slots) == 1:  # else let redis-py report the cross-slot command
-                options["target_nodes"] = self.client.nodes_manager.get_node_from_slot(slots.pop())
+        elif "target_nodes" not in options and str(args[0]).upper() not in self.client.command_flags:
+            try:
+                slot = self.client.determine_slot(*args) if keys is None else self._one_slot(args, keys)
+            except redis.RedisClusterException as error:
+                options = {_FAILED: error}
+            else:
+                options[_SLOT] = slot
         self.command_stack.append((args, options))
+
+    def _one_slot(self, args: tuple[Any, ...], keys: list[Any]) -> int:
+        slots = {self.client.keyslot(key) for key in keys}
+        if len(slots) != 1:
+            raise redis.RedisClusterException(f"{args[0]!s} - all keys must map to the same key slot")
+        return slots.pop()
 
     def _check_slot(self, args: tuple[Any, ...], keys: list[Any] | None) -> None:
         try:
@@ -234,44 +287,74 @@ class ClusterBatch(CoreCommands):  # type: ignore[misc]
         if slots != {self.slot}:
             raise PipelineError(
                 f"transaction=True on a Redis Cluster needs every key in one slot: {args[0]!s} {key!r} is in slot(s) "
-                f"{sorted(slots)}, but {self.slot_key!r} is in slot {self.slot}; give the keys one hash tag "
+                f"{sorted(str(slot) for slot in slots)}, but {self.slot_key!r} is in slot {self.slot}; give the keys one hash tag "
                 f"(e.g. {{user:1}}:a and {{user:1}}:b) or drop transaction=True. Nothing was sent."
             )
 
-    def reset(self) -> None:
+    def reset(self) -> None:  # type: ignore[override]  # a pipeline's reset(), not the RESET command
+        """Forget the queued commands."""
         self.command_stack = []
         self.slot = self.slot_key = None
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
         if not self.command_stack:
             return []
-        if self.scripts:
-            ensure_scripts(self.client, self.scripts)
         try:
-            return self._send(raise_on_error)
+            if self.scripts:
+                ride_failover(self.client, lambda: ensure_scripts(self.client, self.scripts))
+            replies = self._send(self.command_stack)
+            # Commands that met a failover or resharding: send them again, with backoff, until it is over.
+            deadline = time.monotonic() + FAILOVER_TIMEOUT
+            pause = 0.02
+            while not self.transaction:
+                retry = [i for i, reply in enumerate(replies) if isinstance(reply, FAILOVER_ERRORS)]
+                if not retry or time.monotonic() + pause > deadline:
+                    break
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
+                with contextlib.suppress(redis.RedisError):
+                    self.client.nodes_manager.initialize()
+                for i, reply in zip(retry, self._send([self.command_stack[i] for i in retry]), strict=True):
+                    replies[i] = reply
+            replies = self._reload_scripts(replies)
+            if raise_on_error:
+                for reply in replies:
+                    if isinstance(reply, BaseException):
+                        raise reply
+            return replies
         finally:
             self.reset()
 
-    def _send(self, raise_on_error: bool) -> list[Any]:
+    def _send(self, commands: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
+        """Send ``commands`` in one ClusterPipeline; return one reply (or error) per command."""
         pipe = self.client.pipeline(transaction=self.transaction)
-        for args, options in self.command_stack:
-            pipe.pipeline_execute_command(*args, **dict(options))
+        failed = {i: options[_FAILED] for i, (_, options) in enumerate(commands) if _FAILED in options}
+        nodes = self.client.nodes_manager
         try:
-            replies = pipe.execute(raise_on_error=raise_on_error)
+            for args, options in commands:
+                if _FAILED in options:
+                    continue
+                options = dict(options)
+                slot = options.pop(_SLOT, None)
+                if slot is not None:
+                    options["target_nodes"] = nodes.get_node_from_slot(slot)
+                pipe.pipeline_execute_command(*args, **options)
+            sent = pipe.execute(raise_on_error=False) if len(failed) < len(commands) else []
+        except redis.RedisError as error:  # the batch could not be routed or sent at all
+            sent = [error] * (len(commands) - len(failed))
         finally:
             pipe.reset()
+        answers = iter(sent)
+        return [failed[i] if i in failed else next(answers) for i in range(len(commands))]
+
+    def _reload_scripts(self, replies: list[Any]) -> list[Any]:
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, redis.exceptions.NoScriptError)]
         if missing:
             # A master that lost its script cache (a promoted replica, SCRIPT FLUSH): load and run those again.
             _cluster_scripts.pop(self.client, None)
-            ensure_scripts(self.client, self.scripts)
-            for i in missing:
-                args, options = self.command_stack[i]
-                options = {k: v for k, v in options.items() if k != "target_nodes"}
-                try:
-                    replies[i] = self.client.execute_command(*args, **options)
-                except redis.RedisError as error:
-                    replies[i] = error
+            ride_failover(self.client, lambda: ensure_scripts(self.client, self.scripts))
+            for i, reply in zip(missing, self._send([self.command_stack[i] for i in missing]), strict=True):
+                replies[i] = reply
         return replies
 
 

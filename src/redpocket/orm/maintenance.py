@@ -1,4 +1,8 @@
-"""Index maintenance: ``Model.objects.check()`` and ``Model.objects.rebuild_indexes()``."""
+"""Index maintenance: ``Model.objects.check()`` and ``Model.objects.rebuild_indexes()``.
+
+A partitioned model is checked and rebuilt one partition at a time (each
+partition's records against its own indexes).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import sys
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from ..pipeline import raw_pipeline
 from .attributes import Attribute
+from .keys import ModelKeys
 
 if TYPE_CHECKING:
     from .model import ActiveRecord
@@ -14,12 +20,12 @@ if TYPE_CHECKING:
 BATCH = 1000
 
 
-def _expected(model: type[ActiveRecord]) -> tuple[dict[str, Any], list[ActiveRecord], list[str]]:
-    """Load every record and compute what each index should hold; also return ids without a record."""
+def _expected(model: type[ActiveRecord], keys: ModelKeys) -> tuple[dict[str, Any], list[ActiveRecord], list[str]]:
+    """Load every record of one partition and compute what each index should hold; also return ids without a record."""
     meta = model._meta
     client = meta.client()
-    ids = sorted(i.decode() if isinstance(i, bytes) else i for i in client.smembers(meta.keys.ids))
-    loaded = model.objects.get_many(ids)
+    ids = sorted(i.decode() if isinstance(i, bytes) else i for i in client.smembers(keys.ids))
+    loaded = model.objects._load(ids, [keys.record(i) for i in ids])
     records = [r for r in loaded if r is not None]
     orphans = [i for i, r in zip(ids, loaded, strict=True) if r is None]
     expected: dict[str, Any] = {}
@@ -69,16 +75,23 @@ def check_indexes(model: type[ActiveRecord]) -> list[str]:
     Reads the whole model (records in batches, index keys found with SCAN);
     run it when writers are quiet, or expect in-flight saves to show up.
     """
+    problems: list[str] = []
+    for keys in model._meta.all_partition_keys():
+        problems += _check_partition(model, keys)
+    return problems
+
+
+def _check_partition(model: type[ActiveRecord], keys: ModelKeys) -> list[str]:
     meta = model._meta
     client = meta.client()
-    expected, _records, orphans = _expected(model)
-    problems = [f"{model.__name__}: the id set lists {ident} but its record {meta.keys.record(ident)!r} does not exist" for ident in orphans]
+    expected, _records, orphans = _expected(model, keys)
+    problems = [f"{model.__name__}: the id set lists {ident} but its record {keys.record(ident)!r} does not exist" for ident in orphans]
     for attribute in meta.indexed:
         name = attribute.name
         if attribute.index == "equality":
-            prefix = meta.keys.equality(name, b"")
+            prefix = keys.equality(name, b"")
             index_keys = _scan(client, _pattern(prefix.decode(errors="surrogateescape")))
-            pipe = client.pipeline(transaction=False)
+            pipe = raw_pipeline(client)
             for key in index_keys:
                 pipe.smembers(key)
             actual: dict[bytes, set[bytes]] = {
@@ -94,7 +107,7 @@ def check_indexes(model: type[ActiveRecord]) -> list[str]:
                 for ident in sorted(missing):
                     problems.append(f"{model.__name__}.{name}: record {ident.decode()} missing from index {value!r}")
         elif attribute.index == "numeric":
-            pairs: list[Any] = client.zrange(meta.keys.numeric(name), 0, -1, withscores=True)
+            pairs: list[Any] = client.zrange(keys.numeric(name), 0, -1, withscores=True)
             actual_scores = {_as_bytes(member): float(score) for member, score in pairs}
             wanted_scores = expected[name]
             for ident in sorted(set(actual_scores) | set(wanted_scores)):
@@ -104,13 +117,13 @@ def check_indexes(model: type[ActiveRecord]) -> list[str]:
                         f"the record {wanted_scores.get(ident)!r}"
                     )
         elif attribute.index == "prefix":
-            members: list[Any] = client.zrange(meta.keys.prefix(name), 0, -1)
+            members: list[Any] = client.zrange(keys.prefix(name), 0, -1)
             actual_members = {_as_bytes(m) for m in members}
             for member in sorted(actual_members ^ expected[name]):
                 where = "stale entry in" if member in actual_members else "missing from"
                 problems.append(f"{model.__name__}.{name}: {member!r} {where} the prefix index")
         if attribute.unique:
-            raw: dict[Any, Any] = client.hgetall(meta.keys.unique(name))  # type: ignore[assignment]
+            raw: dict[Any, Any] = client.hgetall(keys.unique(name))
             claims = {_as_bytes(k): _as_bytes(v) for k, v in raw.items()}
             wanted_claims = expected[name + ":unique"]
             for value in sorted(set(claims) | set(wanted_claims)):
@@ -122,11 +135,10 @@ def check_indexes(model: type[ActiveRecord]) -> list[str]:
     return problems
 
 
-def _index_keys(model: type[ActiveRecord], attribute: Attribute) -> list[Any]:
-    meta = model._meta
-    client = meta.client()
-    keys: list[Any] = [meta.keys.numeric(attribute.name), meta.keys.prefix(attribute.name), meta.keys.unique(attribute.name)]
-    keys += _scan(client, _pattern(meta.keys.equality(attribute.name, b"").decode(errors="surrogateescape")))
+def _index_keys(model: type[ActiveRecord], names: ModelKeys, attribute: Attribute) -> list[Any]:
+    client = model._meta.client()
+    keys: list[Any] = [names.numeric(attribute.name), names.prefix(attribute.name), names.unique(attribute.name)]
+    keys += _scan(client, _pattern(names.equality(attribute.name, b"").decode(errors="surrogateescape")))
     return keys
 
 
@@ -136,17 +148,28 @@ def rebuild_indexes(model: type[ActiveRecord], progress: bool = False) -> int:
     Run it when no other process writes the model (after adding an index
     to an existing model, say): writes made while it runs may be missed.
     """
+    partitions = model._meta.all_partition_keys()
+    total = sum(model._meta.client().scard(keys.ids) for keys in partitions)
+    done = 0
+    for keys in partitions:
+        done = _rebuild_partition(model, keys, done, total, progress)
+    if progress:
+        sys.stderr.write("\n")
+    return done
+
+
+def _rebuild_partition(model: type[ActiveRecord], names: ModelKeys, done: int, total: int, progress: bool) -> int:
     meta = model._meta
     client = meta.client()
     for attribute in meta.indexed:
-        keys = _index_keys(model, attribute)
+        keys = _index_keys(model, names, attribute)
         for offset in range(0, len(keys), BATCH):
             client.delete(*keys[offset : offset + BATCH])
-    ids = sorted(i.decode() if isinstance(i, bytes) else i for i in client.smembers(meta.keys.ids))
-    done = 0
+    ids = sorted(i.decode() if isinstance(i, bytes) else i for i in client.smembers(names.ids))
     for offset in range(0, len(ids), BATCH):
-        records = [r for r in model.objects.get_many(ids[offset : offset + BATCH]) if r is not None]
-        pipe = client.pipeline(transaction=False)
+        chunk = ids[offset : offset + BATCH]
+        records = [r for r in model.objects._load(chunk, [names.record(i) for i in chunk]) if r is not None]
+        pipe = raw_pipeline(client)
         for record in records:
             ident = record._ident()
             for attribute in meta.indexed:
@@ -155,20 +178,18 @@ def rebuild_indexes(model: type[ActiveRecord], progress: bool = False) -> int:
                 if value is None or raw is None:
                     continue
                 if attribute.index == "equality":
-                    pipe.sadd(meta.keys.equality(attribute.name, raw), ident)
+                    pipe.sadd(names.equality(attribute.name, raw), ident)
                 elif attribute.index == "numeric":
-                    pipe.zadd(meta.keys.numeric(attribute.name), {ident: attribute.score(value)})
+                    pipe.zadd(names.numeric(attribute.name), {ident: attribute.score(value)})
                 elif attribute.index == "prefix":
-                    pipe.zadd(meta.keys.prefix(attribute.name), {raw + b"\0" + ident.encode(): 0})
+                    pipe.zadd(names.prefix(attribute.name), {raw + b"\0" + ident.encode(): 0})
                 if attribute.unique:
-                    pipe.hsetnx(meta.keys.unique(attribute.name), raw, ident)
+                    pipe.hsetnx(names.unique(attribute.name), raw, ident)
         pipe.execute()
         done += len(records)
         if progress:
             width = 40
-            filled = int(width * done / max(len(ids), 1))
-            sys.stderr.write(f"\rrebuilding {model.__name__} indexes [{'#' * filled}{'.' * (width - filled)}] {done}/{len(ids)}")
+            filled = int(width * done / max(total, 1))
+            sys.stderr.write(f"\rrebuilding {model.__name__} indexes [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
             sys.stderr.flush()
-    if progress:
-        sys.stderr.write("\n")
     return done

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -57,7 +58,7 @@ from redis.cluster import RedisCluster
 
 from ..connections import DEFAULT, get_client
 from ..errors import ConflictError, DecodeError, DefinitionError, DoesNotExist, MultipleObjectsReturned, UniqueError
-from ..pipeline import ClusterBatch, DeferredResult, PipelineContext, ensure_scripts
+from ..pipeline import ClusterBatch, DeferredResult, PipelineContext, ensure_scripts, ride_failover
 from .attributes import JSON, Attribute, AutoUUID, Bytes, ByteStream, DateTime, Float, Integer, Pointer, Unicode
 from .keys import ModelKeys
 
@@ -158,7 +159,8 @@ class Options:
         """Return the key names of every partition in use (one SMEMBERS), or the model's own when unpartitioned."""
         if self.partition is None:
             return [self.keys]
-        members = (client or self.client()).smembers(self.keys.partitions)
+        client = client or self.client()
+        members = ride_failover(client, lambda: client.smembers(self.keys.partitions))
         values = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
         return [self.keys_for(value) for value in values]
 
@@ -563,7 +565,8 @@ class ActiveRecord(metaclass=ModelBase):
         """Read the currently stored values of the indexed attributes (after a stale check)."""
         meta = type(self)._meta
         fields = [a.field for a in meta.indexed] + [meta.pk.field]
-        values = client.hmget(self._keys().record(self._ident()), fields)
+        key = self._keys().record(self._ident())
+        values = ride_failover(client, lambda: client.hmget(key, fields))
         values = [v.encode() if isinstance(v, str) else v for v in values]
         return dict(zip(fields, values, strict=True))
 
@@ -679,13 +682,17 @@ class ActiveRecord(metaclass=ModelBase):
                 pipe.hdel(meta.keys.partition_of, self._ident())
             return None
         client = meta.client()
+        if isinstance(client, RedisCluster):
+            # Once per client; Script() still reloads after a NOSCRIPT.  Saves ride through a failover:
+            # the script re-checks what it writes, so running it again is safe.
+            ride_failover(client, lambda: ensure_scripts(client, [script]))
         if register:
-            self._register(client, immediate=True)
+            ride_failover(client, lambda: self._register(client, immediate=True))
         for _ in range(MAX_RETRIES):
-            reply = script(keys=keys, args=args, client=client)
+            reply = ride_failover(client, functools.partial(script, keys=keys, args=args, client=client))
             if self._outcome(reply, names, stored, delete):
                 if delete and meta.partition is not None:
-                    client.hdel(meta.keys.partition_of, self._ident())
+                    ride_failover(client, lambda: client.hdel(meta.keys.partition_of, self._ident()))
                 return None
             stored = self._stored_now(client)
             keys, args = self._change(names, stored, delete)

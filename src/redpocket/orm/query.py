@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from ..errors import DecodeError, QueryError
+from ..pipeline import raw_pipeline, ride_failover
 from .attributes import Attribute, Bytes, ByteStream, Pointer, Unicode
+from .keys import ModelKeys
 
 if TYPE_CHECKING:
     from .model import ActiveRecord
@@ -143,9 +145,9 @@ def parse_condition(model: type[ActiveRecord], key: str, value: Any) -> Conditio
 class Plan:
     """The Redis commands that compute a query's ids, queued on one pipeline."""
 
-    def __init__(self, model: type[ActiveRecord], pipe: Any) -> None:
+    def __init__(self, model: type[ActiveRecord], keys: ModelKeys, pipe: Any) -> None:
         self.model = model
-        self.keys = model._meta.keys
+        self.keys = keys
         self.pipe = pipe
         self.scratch: list[str] = []
         self.set_keys: set[Any] = {self.keys.ids}
@@ -218,8 +220,8 @@ class Plan:
         return target
 
     def cleanup(self) -> None:
-        if self.scratch:
-            self.pipe.delete(*self.scratch)
+        if self.scratch:  # DEL, not delete(): redis-py refuses a multi-key delete() in a cluster pipeline
+            self.pipe.execute_command("DEL", *self.scratch)
 
 
 def _sort_key(value: Any) -> Any:
@@ -279,8 +281,29 @@ class QuerySet:
             raise QueryError(f"cannot {what}() a query once it is sliced")
 
     # -- planning -------------------------------------------------------------------
+    def _partition_values(self) -> list[str] | None:
+        """Return the partitions a partitioned model's query names (``tenant=`` / ``tenant__in=``), else ``None``."""
+        attribute = self.model._meta.partition
+        if attribute is None:
+            return None
+        chosen: set[str] | None = None
+        for condition in self.conditions:
+            if condition.attribute is not attribute or condition.lookup not in ("exact", "in"):
+                continue
+            values = condition.value if condition.lookup == "in" else (condition.value,)
+            texts = {self.model._meta.partition_text(v) for v in values if v is not None}
+            chosen = texts if chosen is None else chosen & texts
+        return None if chosen is None else sorted(chosen)
+
+    def _conditions(self) -> list[Condition]:
+        """Return the conditions left once the partition conditions chose the partitions."""
+        attribute = self.model._meta.partition
+        if attribute is None:
+            return list(self.conditions)
+        return [c for c in self.conditions if not (c.attribute is attribute and c.lookup in ("exact", "in"))]
+
     def _python_conditions(self) -> list[Condition]:
-        return [c for c in self.conditions if not c.by_redis]
+        return [c for c in self._conditions() if not c.by_redis]
 
     def _python_exclusions(self) -> list[tuple[Condition, ...]]:
         return [g for g in self.exclusions if not all(c.by_redis for c in g)]
@@ -297,26 +320,64 @@ class QuerySet:
     def _fully_by_redis(self) -> bool:
         return not self._python_conditions() and not self._python_exclusions()
 
+    def _partitions(self, client: Any) -> list[ModelKeys]:
+        """Return the key names of the partitions the query reads (the model's own keys when unpartitioned)."""
+        meta = self.model._meta
+        if meta.partition is None:
+            return [meta.keys]
+        named = self._partition_values()
+        if named is not None:
+            return [meta.keys_for(value) for value in named]
+        return meta.all_partition_keys(client)
+
     def _ids(self, count_only: bool = False) -> Any:
-        """Return ``(ids, windowed)``: the candidate ids, ordered and sliced server-side when possible.
+        """Return ``(ids, windowed)``: ``(id, keys)`` pairs of the candidates, ordered and sliced server-side when possible.
 
         ``windowed`` tells that the slice was already applied.  With
         ``count_only`` on a query Redis answers alone, return the count.
+        A query over several partitions runs every partition's commands in
+        one batch (one round trip per node) and merges: the ids, sorted, and
+        sliced only after the merge (each partition is cut at ``stop``).
         """
-        meta = self.model._meta
-        keys = meta.keys
+        client = self.model._meta.client()
+        partitions = self._partitions(client)
+        exact = self._fully_by_redis()
+        if count_only and exact and not partitions:
+            return 0
+        if not partitions:
+            return [], True
+        pipe = raw_pipeline(client)
+        start, stop = self.window
+        window = self.window if len(partitions) == 1 else (0, stop)
+        readers = [self._queue_ids(pipe, keys, count_only, window) for keys in partitions]
+        replies = pipe.execute()
+        results = [read(replies) for read in readers]
+        if count_only and exact:
+            return sum(results)
+        if len(partitions) == 1:
+            ids, windowed = results[0]
+            return [(i, partitions[0]) for i in ids], windowed
+        merged = [(i, keys) for (ids, _), keys in zip(results, partitions, strict=True) for i in ids]
+        if self.ordering:  # ordered in Python after loading (see _fetch)
+            return merged, False
+        merged.sort(key=lambda pair: pair[0])
+        if exact:
+            return merged[start:stop], True
+        return merged, False
+
+    def _queue_ids(self, pipe: Any, keys: ModelKeys, count_only: bool, window: tuple[int, int | None]) -> Callable[[list[Any]], Any]:
+        """Queue on ``pipe`` the commands that compute the ids of one partition; return the reader of their replies."""
         exact = self._fully_by_redis()
         order = None if count_only else self._server_order()
-        start, stop = self.window
+        start, stop = window
         # Redis slices only when nothing is filtered or ordered in Python afterwards.
         slice_in_redis = exact and (order is not None or not self.ordering)
-
-        pipe = meta.client().pipeline(transaction=False)
-        direct = self._direct_range(order, count_only and exact)
+        first = len(pipe)
+        direct = self._direct_range(keys, order, count_only and exact, window)
         if direct is not None:
             return direct(pipe, slice_in_redis)
-        plan = Plan(self.model, pipe)
-        sources = [plan.source(c) for c in self.conditions if c.by_redis]
+        plan = Plan(self.model, keys, pipe)
+        sources = [plan.source(c) for c in self._conditions() if c.by_redis]
         if plan.needs_ids or not sources:
             sources.append(keys.ids)
         removed = [plan.group(g) for g in self.exclusions if all(c.by_redis for c in g)]
@@ -354,32 +415,38 @@ class QuerySet:
         else:
             pipe.zrange(matched, 0, -1)
         plan.cleanup()
-        replies = pipe.execute()
-        if plan.scratch:
-            replies = replies[:-1]
-        replies = replies[-replies_wanted:]
-        if count_only and exact:
-            return int(replies[0])
-        if order is not None:
-            head, head_count, tail = replies
-            head = [i.decode() if isinstance(i, bytes) else i for i in head]
-            tail = sorted(i.decode() if isinstance(i, bytes) else i for i in tail)
-            if slice_in_redis:
-                skip = max(0, start - int(head_count))
-                until = None if stop is None else max(0, stop - int(head_count))
-                return head + tail[skip:until], True
-            return head + tail, False
-        ids = [i.decode() if isinstance(i, bytes) else i for i in replies[0]]
-        if is_set:
-            ids.sort()
-            if slice_in_redis:
-                return ids[start:stop], True
-            return ids, False
-        return ids, slice_in_redis
+        last = len(pipe)
 
-    def _direct_range(self, order: tuple[Attribute, bool] | None, count_only: bool) -> Any:
-        """Return a reader for a query that is one numeric-index condition (read with one ZRANGE), else None."""
-        redis_conditions = [c for c in self.conditions if c.by_redis]
+        def read(all_replies: list[Any]) -> Any:
+            replies = all_replies[first:last]
+            if plan.scratch:
+                replies = replies[:-1]
+            replies = replies[-replies_wanted:]
+            if count_only and exact:
+                return int(replies[0])
+            if order is not None:
+                head, head_count, tail = replies
+                head = [i.decode() if isinstance(i, bytes) else i for i in head]
+                tail = sorted(i.decode() if isinstance(i, bytes) else i for i in tail)
+                if slice_in_redis:
+                    skip = max(0, start - int(head_count))
+                    until = None if stop is None else max(0, stop - int(head_count))
+                    return head + tail[skip:until], True
+                return head + tail, False
+            ids = [i.decode() if isinstance(i, bytes) else i for i in replies[0]]
+            if is_set:
+                ids.sort()
+                if slice_in_redis:
+                    return ids[start:stop], True
+                return ids, False
+            return ids, slice_in_redis
+
+        return read
+
+    def _direct_range(self, keys: ModelKeys, order: tuple[Attribute, bool] | None, count_only: bool,
+                      window: tuple[int, int | None]) -> Any:
+        """Return a queuer for a query that is one numeric-index condition (read with one ZRANGE), else None."""
+        redis_conditions = [c for c in self._conditions() if c.by_redis]
         if len(redis_conditions) != 1 or any(all(c.by_redis for c in g) for g in self.exclusions):
             return None
         condition = redis_conditions[0]
@@ -398,14 +465,15 @@ class QuerySet:
             "lt": lambda: ("-inf", "(" + repr(score(value))),
             "lte": lambda: ("-inf", repr(score(value))),
         }[condition.lookup]()
-        key = self.model._meta.keys.numeric(attribute.name)
+        key = keys.numeric(attribute.name)
         descending = order is not None and order[1]
-        start, stop = self.window
+        start, stop = window
 
-        def read(pipe: Any, slice_in_redis: bool) -> Any:
+        def queue(pipe: Any, slice_in_redis: bool) -> Callable[[list[Any]], Any]:
+            position = len(pipe)
             if count_only:
                 pipe.zcount(key, low, high)
-                return int(pipe.execute()[0])
+                return lambda replies: int(replies[position])
             limit: tuple[Any, ...] = ()
             if slice_in_redis and (start or stop is not None):
                 limit = ("LIMIT", start, -1 if stop is None else stop - start)
@@ -413,10 +481,9 @@ class QuerySet:
                 pipe.execute_command("ZRANGE", key, high, low, "BYSCORE", "REV", *limit)
             else:
                 pipe.execute_command("ZRANGE", key, low, high, "BYSCORE", *limit)
-            reply = pipe.execute()[0]
-            return [i.decode() if isinstance(i, bytes) else i for i in reply], slice_in_redis
+            return lambda replies: ([i.decode() if isinstance(i, bytes) else i for i in replies[position]], slice_in_redis)
 
-        return read
+        return queue
 
     # -- evaluation -----------------------------------------------------------------------
     def _fetch(self) -> list[ActiveRecord]:
@@ -426,8 +493,8 @@ class QuerySet:
         if stop is not None and stop <= start:
             self._cache = []
             return self._cache
-        ids, windowed = self._ids()
-        records = [r for r in self.model.objects._load(ids) if r is not None]
+        pairs, windowed = self._ids()
+        records = [r for r in self.model.objects._load([i for i, _ in pairs], [k.record(i) for i, k in pairs]) if r is not None]
         python_conditions, python_exclusions = self._python_conditions(), self._python_exclusions()
         if python_conditions or python_exclusions:
             records = [
@@ -435,7 +502,7 @@ class QuerySet:
                 if all(c.test(r) for c in python_conditions)
                 and not any(all(c.test(r) for c in group) for group in python_exclusions)
             ]
-        if self.ordering and self._server_order() is None:
+        if self.ordering and (self._server_order() is None or (not windowed and self.model._meta.partition is not None)):
             for name in reversed(self.ordering):
                 attr = name.lstrip("-")
                 present = [r for r in records if r._data.get(attr) is not None]
@@ -629,6 +696,13 @@ class Manager:
         pk = meta.pk
         to_redis, convert = pk.to_redis, pk.convert
         idents = [to_redis(convert(i)).decode() for i in ids]
+        if meta.partition is not None:
+            if pipe is not None:
+                raise QueryError(
+                    f"{self.model.__name__} is partitioned: get_many() finds each record's partition first, "
+                    "so it cannot join a pipeline; call it without pipe="
+                )
+            return self._load(idents, self._record_keys(idents))
         record_key = meta.keys.record
         keys = [record_key(i) for i in idents]
         if pipe is not None:
@@ -639,24 +713,44 @@ class Manager:
                     pipe = PipelineContext(pipe, name=meta.connection)
                 refs = [pipe.hgetall(key) for key in keys]
                 return pipe.then(refs[0] if refs else _ready([]), lambda _: self._build(idents, [r.result for r in refs]))
-            if isinstance(pipe, redis.client.Pipeline):
-                position = len(pipe.command_stack)
+            if isinstance(pipe, redis.client.Pipeline | redis.cluster.ClusterPipeline):
+                position = len(pipe)
                 for key in keys:
                     pipe.hgetall(key)
                 return PendingRecords(self, idents, position)
             raise QueryError(f"get_many(pipe=...) takes a redpocket.pipeline() context or a redis-py pipeline, not {pipe!r}")
         return self._load(idents, keys)
 
-    def _load(self, idents: list[str], keys: list[str] | None = None) -> list[Any]:
-        """Load records by their stored id text (as the indexes hold them), in pipelined batches."""
+    def _record_keys(self, idents: list[str]) -> list[str | None]:
+        """Return the record keys of ids of a partitioned model (one HMGET of ``partition_of``); ``None`` when unknown."""
+        meta = self.model._meta
+        if not idents:
+            return []
+        client = meta.client()
+        located = ride_failover(client, lambda: client.hmget(meta.keys.partition_of, idents))
+        return [
+            None if where is None else meta.keys_for(where.decode() if isinstance(where, bytes) else where).record(ident)
+            for ident, where in zip(idents, located, strict=True)
+        ]
+
+    def _load(self, idents: list[str], keys: Sequence[str | None] | None = None) -> list[Any]:
+        """Load records by their stored id text (as the indexes hold them), in pipelined batches.
+
+        ``keys`` are the record keys (``None``: a record known not to exist);
+        by default the model's own (unpartitioned) keys.
+        """
         meta = self.model._meta
         if keys is None:
             record_key = meta.keys.record
             keys = [record_key(i) for i in idents]
         client = meta.client()
         raws: list[Any] = []
+        if None in keys:
+            found = [(i, k) for i, k in zip(idents, keys, strict=True) if k is not None]
+            loaded = iter(self._load([i for i, _ in found], [k for _, k in found]))
+            return [None if k is None else next(loaded) for k in keys]
         for offset in range(0, len(keys), LOAD_BATCH):
-            batch = client.pipeline(transaction=False)
+            batch = raw_pipeline(client)
             hgetall = batch.hgetall
             for key in keys[offset : offset + LOAD_BATCH]:
                 hgetall(key)

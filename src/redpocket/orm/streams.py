@@ -21,7 +21,7 @@ class StreamHandle:
     def key(self) -> str:
         """Return the Redis key holding the bytes."""
         record = self.record
-        return str(type(record)._meta.keys.stream(self.attribute.name, record._ident()))
+        return str(record._keys().stream(self.attribute.name, record._ident()))
 
     def _client(self) -> Any:
         return type(self.record)._meta.client()
