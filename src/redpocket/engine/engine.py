@@ -98,6 +98,9 @@ class Engine:
         # append-only file and keyspace notifications listen here.
         self.propagators: list[Any] = []
         self.active_expire_enabled = True
+        # While EXEC or a script runs, keys expire as of its start (Redis's
+        # fixed_time_expire / scriptTimeSnapshot): None means "now".
+        self.frozen_ms: int | None = None
         self.lastsave = self.started
         self._client_ids = itertools.count(1)
         self._next_cron = 0.0

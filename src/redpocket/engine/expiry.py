@@ -32,7 +32,7 @@ def active_expire_cycle(db: Database) -> int:
         expired_in_sample = 0
         for _ in range(min(SAMPLE_SIZE, len(expires))):
             key, when = next(iter(expires.items()))
-            if when <= now:
+            if when < now:
                 db.expire_if_needed(key)
                 expired_in_sample += 1
             else:

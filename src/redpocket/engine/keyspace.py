@@ -63,7 +63,10 @@ class Database:
     def expire_if_needed(self, key: bytes) -> bool:
         """Delete ``key`` if its time is up; tell whether it was deleted."""
         when = self.expires.get(key)
-        if when is None or when > now_ms():
+        if when is None:
+            return False
+        now = self.engine.frozen_ms
+        if when >= (now_ms() if now is None else now):  # Redis: expired once now > when
             return False
         self.engine.expired_keys += 1
         del self.expires[key]

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from lupa import lua51
 
+from .keyspace import now_ms
+from .registry import CommandSpec
 from .replies import NULL_ARRAY, ReplyError, SetReply, SimpleString, VerbatimReply, double_reply
 from .session import Session
 
 if TYPE_CHECKING:
     from .engine import Engine
-    from .registry import CommandSpec
 
 log = logging.getLogger("redpocket.lua")
 
@@ -336,9 +337,13 @@ class ScriptRuntime:
             self.read_only = read_only
             outer = session.in_script
             session.in_script = True
+            engine_frozen = self.engine.frozen_ms
+            if engine_frozen is None:  # keys expire as of the script's start (Redis's scriptTimeSnapshot)
+                self.engine.frozen_ms = now_ms()
             try:
                 ok, result = self._run(script.function, self.table_from(keys), self.table_from(args))
             finally:
+                self.engine.frozen_ms = engine_frozen
                 session.in_script = outer
         if not ok:
             raise ReplyError(self._error_message(result, script.sha))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from conftest import run
+from tests.conftest import run
 
 
 def raw(r: redis.Redis, *args: object) -> Any:

@@ -46,7 +46,7 @@ def watched_key_expired(session: Session) -> bool:
         if when is not None:
             if now is None:
                 now = now_ms()
-            if when <= now:
+            if when < now:
                 return True
     return False
 
@@ -70,11 +70,15 @@ def exec_(session: Session, argv: list[bytes]) -> Any:
     replies: list[Any] = []
     with engine.lock:
         session.in_exec = True
+        frozen = engine.frozen_ms
+        if frozen is None:  # keys expire as of EXEC's start, as in Redis (fixed_time_expire)
+            engine.frozen_ms = now_ms()
         try:
             call = engine.call
             for spec, args in queued:
                 replies.append(call(session, spec, args))
         finally:
+            engine.frozen_ms = frozen
             session.in_exec = False
             session.reset_multi()
     return replies
