@@ -71,7 +71,9 @@ class Engine:
         self.lock = threading.RLock()
         self.condition = threading.Condition(self.lock)
         self.config = Config(databases=databases)
-        for name, value in (config or {}).items():
+        # An in-process engine's clients are local: DEBUG works as on a Redis
+        # started with enable-debug-command local (pass "no" to refuse it).
+        for name, value in {"enable-debug-command": "local", **(config or {})}.items():
             self.config.set(name, value)
         self.databases = [Database(i, self) for i in range(int(self.config.get("databases")))]
         self.commands: dict[bytes, CommandSpec] = copy_table(COMMANDS)

@@ -274,8 +274,8 @@ def test_config_rewrite_with_a_file(tmp_path) -> None:
 # -- DEBUG ------------------------------------------------------------------------------------
 
 
-def test_debug_refused_by_default() -> None:
-    client = EmbeddedRedis(Engine())
+def test_debug_refused_when_disabled() -> None:
+    client = EmbeddedRedis(Engine(config={"enable-debug-command": "no"}))
     assert run(client, "DEBUG", "SLEEP", "0") == ("error", DEBUG_NOT_ALLOWED)
     assert run(client, "DEBUG") == ("error", "wrong number of arguments for 'debug' command")
 
