@@ -49,6 +49,30 @@ def main() -> None:
         print("error reply ->", error)
     print("DBSIZE ->", r.dbsize())
 
+    # The ORM: one hash per record, indexes kept by atomic Lua saves.
+    class Wizard(redpocket.ActiveRecord):
+        name = redpocket.attributes.Unicode(index="prefix")
+        house = redpocket.attributes.Unicode(index=True)
+        age = redpocket.attributes.Integer(index=True)
+
+    with redpocket.pipeline() as pipe:  # three saves, one round trip
+        for name, house, age in [("Harry", "Gryffindor", 17), ("Ron", "Gryffindor", 17), ("Draco", "Slytherin", 18)]:
+            Wizard.create(name=name, house=house, age=age, pipe=pipe)
+    gryffindors = Wizard.objects.filter(house="Gryffindor").order_by("name")
+    print("ORM ->", [w.name for w in gryffindors], "| older than 17:", Wizard.objects.filter(age__gt=17).count())
+
+    # Pipelines with deferred results, and typed keyspaces.
+    class Followers(redpocket.SortedSet):
+        namespace = "F"
+        value_type = "text"
+
+    with redpocket.pipeline() as pipe:
+        followers = Followers("harry", pipe=pipe)
+        followers.zadd("ron", score=1)
+        followers.zadd("hermione", score=2)
+        members = followers.zrange(0, -1)
+    print("keyspace F{harry} ->", members.result)
+
 
 if __name__ == "__main__":
     main()
