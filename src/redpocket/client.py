@@ -21,7 +21,6 @@ from typing import Any
 import redis
 from redis._parsers import BaseParser
 from redis.connection import AbstractConnection, ConnectionPool
-from redis.exceptions import ResponseError
 
 from .engine import Engine, ReplyError
 from .engine.blocking import Block
@@ -207,13 +206,7 @@ class EmbeddedRedis(redis.Redis):
             return super().execute_command(*args, **options)
         conn = self._thread_connection()
         conn.send_packed_command(conn._command_packer.pack(*args))
-        try:
-            return self.parse_response(conn, args[0], **options)
-        except ResponseError:
-            raise
-
-    def __del__(self) -> None:  # pragma: no cover - interpreter shutdown order
-        pass
+        return self.parse_response(conn, args[0], **options)
 
 
 _default_engine: Engine | None = None

@@ -28,7 +28,7 @@ from .replies import QUEUED, ReplyError
 from .session import Session
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    pass
 
 log = logging.getLogger("redpocket.engine")
 
@@ -233,11 +233,6 @@ class Engine:
                 self.blocked_clients -= 1
             return reply
 
-    def execute_many(self, session: Session, commands: Iterable[list[bytes]]) -> list[Any]:
-        """Execute a batch of commands under one lock acquisition (pipelines)."""
-        with self.lock:
-            return [self.execute_blocking(session, argv) for argv in commands]
-
     # -- housekeeping -----------------------------------------------------------
     def cron(self, now: float) -> None:
         """Run periodic work: the active expiry cycle (Redis's serverCron)."""
@@ -282,10 +277,3 @@ class Engine:
         if watchers:
             for session in watchers:
                 session.dirty_cas = True
-
-    def touch_all_watched(self, db_index: int | None = None) -> None:
-        """Mark every client watching a key of ``db_index`` (all dbs when ``None``) as dirty."""
-        for (index, _key), watchers in self.watched_keys.items():
-            if db_index is None or index == db_index:
-                for session in watchers:
-                    session.dirty_cas = True
