@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import commands as _commands  # noqa: F401  (registers every command)
 from .blocking import Block
@@ -26,9 +26,6 @@ from .keyspace import Database
 from .registry import COMMANDS, CommandSpec
 from .replies import QUEUED, ReplyError
 from .session import Session
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("redpocket.engine")
 
@@ -156,6 +153,15 @@ class Engine:
 
     def execute(self, session: Session, argv: list[bytes]) -> Any:
         """Execute one command for ``session``; return its reply or a :class:`Block`."""
+        with self.lock:
+            return self.execute_locked(session, argv)
+
+    def execute_locked(self, session: Session, argv: list[bytes]) -> Any:
+        """Execute one command for a caller that already holds ``self.lock`` (the TCP server's batches).
+
+        The whole of :meth:`execute`, with :meth:`call` inlined: it runs for
+        every command a client sends, so it saves the calls it can.
+        """
         name = argv[0].lower()
         spec = self.commands.get(name)
         if spec is None or spec.subcommands or not (
@@ -168,18 +174,29 @@ class Engine:
         if session.multi is not None and name not in _MULTI_IMMEDIATE:
             session.multi.append((spec, argv))
             return QUEUED
-        with self.lock:
-            reply = self.call(session, spec, argv)
-            if self.ready_keys:
-                for listener in self.ready_listeners:
-                    listener(self.ready_keys)
-                self.ready_keys.clear()
-                self.condition.notify_all()
-            if not self.commands_processed & 63:
-                now = time.monotonic()
-                if now >= self._next_cron:
-                    self.cron(now)
-            return reply
+        self.commands_processed += 1
+        spec.calls += 1
+        try:
+            if spec.write and self.propagators:
+                dirty = self.dirty
+                reply = spec.handler(session, argv)  # type: ignore[misc]
+                if self.dirty != dirty:
+                    for hook in self.propagators:
+                        hook(session, session.db.index, argv, reply)
+            else:
+                reply = spec.handler(session, argv)  # type: ignore[misc]
+        except Exception as error:
+            reply = self._failed(spec, error)
+        if self.ready_keys:
+            for listener in self.ready_listeners:
+                listener(self.ready_keys)
+            self.ready_keys.clear()
+            self.condition.notify_all()
+        if not self.commands_processed & 63:
+            now = time.monotonic()
+            if now >= self._next_cron:
+                self.cron(now)
+        return reply
 
     @staticmethod
     def _rejected(session: Session, name: bytes, error: ReplyError) -> ReplyError:
@@ -205,14 +222,19 @@ class Engine:
                         hook(session, session.db.index, argv, reply)
                 return reply
             return spec.handler(session, argv)  # type: ignore[misc]
-        except ReplyError as error:
+        except Exception as error:
+            return self._failed(spec, error)
+
+    @staticmethod
+    def _failed(spec: CommandSpec, error: Exception) -> ReplyError:
+        """Turn what a handler raised into its error reply (a bug must not take the engine down)."""
+        if isinstance(error, ReplyError):
             spec.failed_calls += 1
             return error
-        except RecursionError:
+        if isinstance(error, RecursionError):
             return ReplyError("ERR reached the maximum nesting depth")
-        except Exception as error:  # a bug must not take the engine down
-            log.exception("internal error in %s", spec.fullname)
-            return ReplyError(f"ERR internal error executing '{spec.fullname}': {error!r}")
+        log.exception("internal error in %s", spec.fullname, exc_info=error)
+        return ReplyError(f"ERR internal error executing '{spec.fullname}': {error!r}")
 
     def execute_blocking(self, session: Session, argv: list[bytes]) -> Any:
         """Execute a command, waiting in this thread while it blocks (embedded clients)."""

@@ -80,6 +80,10 @@ class ClientConnection(asyncio.Protocol):
         self.server = server
         self.engine = server.engine
         self.execute = server.engine.execute
+        # The hot path holds the engine lock for a whole read's requests and
+        # runs each through the engine's lock-free entry point when it has one.
+        self.lock = server.engine.lock
+        self.execute_locked = getattr(server.engine, "execute_locked", server.engine.execute)
         self.transport: Any = None
         self.session: Any = None
         self.reader = hiredis.Reader()
@@ -206,10 +210,18 @@ class ClientConnection(asyncio.Protocol):
             self.close()
 
     def _run_fast(self) -> None:
-        """Execute the requests hiredis has parsed from ``chunk`` (the hot path)."""
+        """Execute the requests hiredis has parsed from ``chunk`` (the hot path), under one lock acquisition."""
+        with self.lock:
+            finished = self._run_parsed()
+        if finished:
+            self.chunk = b""
+            self._flush()
+
+    def _run_parsed(self) -> bool:
+        """Run the parsed requests; tell whether ``chunk`` was used up (else the slow path took over)."""
         gets = self.reader.gets
         session = self.session
-        execute = self.execute
+        execute = self.execute_locked
         ready = self.server.ready_keys
         simple = _SIMPLE
         small = _SMALL_INTS
@@ -241,34 +253,35 @@ class ClientConnection(asyncio.Protocol):
                 kind = reply.__class__
                 if kind is bytes:
                     append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+                elif kind is int:
+                    append(small[reply] if 0 <= reply < 1024 else b":%d\r\n" % reply)
                 elif kind is SimpleString and reply in simple:
                     append(simple[reply])
-                elif kind is int and 0 <= reply < 1024:
-                    append(small[reply])
+                elif reply is None:
+                    append(b"_\r\n" if session.protocol == 3 else b"$-1\r\n")
                 elif not self._reply(argv, reply):
                     self.chunk_done = done
                     self._flush()
-                    return
+                    return False
                 elif self.subscribed or self.monitor:  # the rest needs the pub/sub context checks
                     self._to_parser(done)
                     self._run_checked()
-                    return
+                    return False
                 if ready:
                     self.server.serve_ready()
                     if self.closing:
                         self._flush()
-                        return
+                        return False
         except (ProtocolError, hiredis.ProtocolError):
             self._to_parser(done)
             self._run_checked()
-            return
+            return False
         if last is False or self.reader.has_data() or not self.chunk.endswith(_frame(last)):
             # The read ended inside a request: hiredis cannot say so, nor enforce the limits on it.
             self._to_parser(done)
             self._run_checked()
-            return
-        self.chunk = b""
-        self._flush()
+            return False
+        return True
 
     def _to_parser(self, done: int) -> None:
         """Hand the rest of ``chunk`` (after ``done`` requests) to the exact parser."""

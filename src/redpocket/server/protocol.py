@@ -35,6 +35,31 @@ _NULL2: Final = b"$-1\r\n"
 _NULL3: Final = b"_\r\n"
 
 
+# "$<length>" for the lengths most bulk strings have; a list of them is encoded with two joins.
+_BULK_HEADS: Final = [b"$%d" % i for i in range(1024)]
+
+
+def encode_bulk_list(header: bytes, items: list[Any]) -> bytes | None:
+    """Return ``header`` then ``items`` as bulk strings, or ``None`` unless every item is a short ``bytes``.
+
+    Interleaving precomputed ``$<length>`` heads with the items and joining
+    once is several times faster than formatting each item (LRANGE, SMEMBERS ...).
+    """
+    heads = _BULK_HEADS
+    try:
+        lengths = [heads[len(item)] for item in items if item.__class__ is bytes]
+    except IndexError:  # an item of 1024 bytes or more
+        return None
+    count = len(lengths)
+    if count != len(items):  # not all plain bytes (nested replies, ints, None, SimpleString ...)
+        return None
+    parts: list[bytes] = [b""] * (2 * count)
+    parts[::2] = lengths
+    parts[1::2] = items
+    parts.append(b"")
+    return header + b"\r\n".join(parts)
+
+
 def error_line(message: str) -> bytes:
     """Encode an error reply; like Redis's ``addReplyError``, newlines become spaces."""
     text = message.replace("\r", " ").replace("\n", " ")
@@ -48,11 +73,17 @@ def _encode(reply: Any, protocol: int, out: list[bytes]) -> None:
         out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
     elif kind is list or kind is SetReply or kind is Push:
         if kind is SetReply and protocol == 3:
-            out.append(b"~%d\r\n" % len(reply))
+            header = b"~%d\r\n" % len(reply)
         elif kind is Push and protocol == 3:
-            out.append(b">%d\r\n" % len(reply))
+            header = b">%d\r\n" % len(reply)
         else:
-            out.append(b"*%d\r\n" % len(reply))
+            header = b"*%d\r\n" % len(reply)
+        if len(reply) > 4:
+            encoded = encode_bulk_list(header, reply)
+            if encoded is not None:
+                out.append(encoded)
+                return
+        out.append(header)
         append = out.append
         for item in reply:
             if item.__class__ is bytes:

@@ -30,6 +30,7 @@ from typing import Any
 from ..engine import Engine
 from ..engine.commands import pubsub
 from ..engine.commands.connection import REDIS_VERSION
+from ..engine.persistence.records import PersistenceError
 from ..engine.replies import ReplyError
 from . import commands
 from .connection import ClientConnection, quote_arg
@@ -157,7 +158,11 @@ class Server:
         self._stopped = asyncio.Event()
         log.info("Redis version=%s (redpocket), pid=%d, just started", REDIS_VERSION, os.getpid())
         if self.dir is not None or self.engine.config.values["appendonly"] == "yes":
-            self.persistence = _open_persistence(self.engine)
+            try:
+                self.persistence = _open_persistence(self.engine)
+            except PersistenceError as error:
+                log.critical("Fatal error loading the persistence files: %s. Exiting.", error)
+                raise
         hosts = self.host.split() if self.host else [None]
         backlog = int(self.engine.config.values.get("tcp-backlog", "511"))
         for host in hosts:
@@ -175,7 +180,12 @@ class Server:
         self._cron_handle = self.loop.call_later(1.0 / self.engine.config.hz, self._cron)
 
     def start(self) -> None:
-        """Run the server in this thread until it shuts down; SIGTERM and SIGINT stop it cleanly."""
+        """Run the server in this thread until it shuts down; SIGTERM and SIGINT stop it cleanly.
+
+        As with ``redis-server``, persistence files that cannot be loaded (a
+        corrupt append-only file, a directory another engine holds) are
+        fatal: the reason is logged and ``SystemExit(1)`` raised.
+        """
         loop = new_event_loop()
         asyncio.set_event_loop(loop)
         try:
@@ -183,6 +193,8 @@ class Server:
                 for signum, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
                     loop.add_signal_handler(signum, self._signal, name)
             loop.run_until_complete(self.serve())
+        except PersistenceError:  # logged by listen()
+            raise SystemExit(1) from None
         finally:
             loop.close()
             asyncio.set_event_loop(None)

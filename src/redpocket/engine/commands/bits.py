@@ -282,9 +282,10 @@ def _bitfield(session: Session, argv: list[bytes], readonly_command: bool) -> An
         replies.append(new if opcode == _INCRBY else old)
     if changes:
         db.set(key, bytes(buffer), True, encoding="raw")
-    elif grown:
-        # Redis creates or pads the string without signalling a change.
-        db.data[key] = bytes(buffer)
+    else:
+        if grown:  # Redis creates or pads the string without signalling a change
+            db.data[key] = bytes(buffer)
+        db.encodings[key] = "raw"  # and unshares it (dbUnshareStringValue) even when nothing changed
     return replies
 
 
