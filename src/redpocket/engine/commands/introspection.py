@@ -23,6 +23,9 @@ from ..args import is_int
 from ..keyspace import type_name
 from ..registry import CommandSpec, define, define_container
 from ..replies import ReplyError, SimpleString, map_reply, set_reply, syntax_error
+from ..types.strings import string_encoding
+from .hashes import hash_encoding
+from .sets import set_encoding
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -374,39 +377,25 @@ SHARED_REFCOUNT: Final = 2**31 - 1  # OBJ_SHARED_REFCOUNT
 LFU_INIT_VAL: Final = 5
 
 
-def string_encoding(value: bytes) -> str:
-    """Return the encoding Redis 7.0 gives a string stored by SET: ``int``, ``embstr`` or ``raw``."""
-    if len(value) <= 20 and is_int(value):
-        return "int"
-    return "embstr" if len(value) <= 44 else "raw"
-
-
 def encoding_of(engine: Engine, value: Any) -> str:
     """Return the ``OBJECT ENCODING`` of a stored value under Redis 7.0's rules.
 
-    The rules are applied to the value as it is now.  Redis never converts
-    a container back to its compact encoding (a set that once held 513
-    members stays ``hashtable``), and APPEND/SETRANGE always leave ``raw``
-    strings; the engine does not record that history.
+    Each type's rule lives with its family.  Strings whose encoding differs
+    from what SET gives (APPEND leaves ``raw`` ...) are recorded per key in
+    ``Database.encodings``, which OBJECT ENCODING reads first; hashes and
+    sets are judged by their current content (Redis never converts them
+    back to the compact encoding).
     """
     config = engine.config
     kind = type(value)
     if kind is bytes:
-        return string_encoding(value)
+        return string_encoding(value).decode()
     if kind is deque:
         return "quicklist"
     if kind is dict:
-        limit = int(config.get("hash-max-listpack-value"))
-        if len(value) > int(config.get("hash-max-listpack-entries")):
-            return "hashtable"
-        for field, item in value.items():
-            if len(field) > limit or len(item) > limit:
-                return "hashtable"
-        return "listpack"
+        return hash_encoding(value, config)
     if kind is set:
-        if len(value) <= int(config.get("set-max-intset-entries")) and all(is_int(m) for m in value):
-            return "intset"
-        return "hashtable"
+        return set_encoding(value, config)
     name = type_name(value)
     if name == "zset":
         from ..types.zset import zset_encoding

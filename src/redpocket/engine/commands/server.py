@@ -25,8 +25,9 @@ from ..replies import (
     map_reply,
     syntax_error,
 )
+from ..types.strings import string_encoding
 from .connection import REDIS_VERSION
-from .introspection import encoding_of, help_reply, is_shared_integer, string_encoding
+from .introspection import encoding_of, help_reply, is_shared_integer
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -245,7 +246,7 @@ def _debug_object_line(engine: Engine, value: Any) -> str:
 
 def _serialized_length(value: Any) -> int:
     if type(value) is bytes:
-        return len(value) + 1 if string_encoding(value) != "int" else 2
+        return len(value) + 1 if string_encoding(value) != b"int" else 2
     return memory_usage(value, 0)
 
 
@@ -298,9 +299,9 @@ def memory_usage(value: Any, samples: int) -> int:
     kind = type(value)
     if kind is bytes:
         encoding = string_encoding(value)
-        if encoding == "int":
+        if encoding == b"int":
             return 16
-        if encoding == "embstr":
+        if encoding == b"embstr":
             return _alloc(16 + 3 + len(value) + 1)
         return 16 + _sds(len(value))
     if kind is deque:

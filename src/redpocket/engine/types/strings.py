@@ -32,8 +32,8 @@ def string_encoding(value: bytes) -> bytes:
     ``int`` for the canonical text of a 64-bit integer (20 chars at most),
     ``embstr`` up to 44 bytes, ``raw`` beyond.  Redis also reports ``raw``
     for a short string last written by APPEND, SETRANGE, SETBIT, BITFIELD or
-    BITOP, and ``embstr`` for an INCRBYFLOAT result; those states are not
-    kept (values are plain ``bytes``), so this gives the ``SET`` encoding.
+    BITOP, and ``embstr`` for an INCRBYFLOAT result; values are plain
+    ``bytes``, so those handlers record it in ``Database.encodings``.
     """
     size = len(value)
     if size <= 20 and is_int(value):
