@@ -83,11 +83,6 @@ def _string_for_write(db: Database, key: bytes) -> bytes | None:
     return value
 
 
-def store(db: Database, key: bytes, value: bytes, keep_ttl: bool = False) -> None:
-    """Store a string as Redis's ``setKey`` (Database.set expires a stale key first)."""
-    db.set(key, value, keep_ttl)
-
-
 def max_string_length(session: Session) -> int:
     """Return ``proto-max-bulk-len``: the largest string a command may build."""
     return session.engine.config.get_int("proto-max-bulk-len")
@@ -158,7 +153,7 @@ def set_command(session: Session, argv: list[bytes]) -> Any:
     """SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]"""
     argc = len(argv)
     if argc == 3:
-        store(session.db, argv[1], argv[2])
+        session.db.set(argv[1], argv[2])
         return OK
     if argc == 5:
         # Fast path for the common SET key value EX|PX n.
@@ -166,7 +161,7 @@ def set_command(session: Session, argv: list[bytes]) -> Any:
         if option == b"EX" or option == b"PX":
             when = expire_time_ms(session, b"set", argv[4], _EX if option == b"EX" else _PX)
             db = session.db
-            store(db, argv[1], argv[2])
+            db.set(argv[1], argv[2])
             db.set_expire(argv[1], when)
             return OK
     flags, expire = parse_string_options(argv, 3, True)
@@ -181,7 +176,7 @@ def set_command(session: Session, argv: list[bytes]) -> Any:
         found = db.lookup_write(key) is not None
         if (flags & _NX and found) or (flags & _XX and not found):
             return old
-    store(db, key, argv[2], bool(flags & _KEEPTTL))
+    db.set(key, argv[2], bool(flags & _KEEPTTL))
     if expire is not None:
         db.set_expire(key, when)
     return old if flags & _GET else OK
@@ -202,7 +197,7 @@ def _set_with_expire(session: Session, argv: list[bytes], flag: int) -> Any:
     when = expire_time_ms(session, argv[0], argv[2], flag)
     db = session.db
     key = argv[1]
-    store(db, key, argv[3])
+    db.set(key, argv[3])
     db.set_expire(key, when)
     return OK
 
@@ -319,7 +314,7 @@ def mset(session: Session, argv: list[bytes]) -> Any:
         raise ReplyError("ERR wrong number of arguments for 'mset' command")
     db = session.db
     for index in range(1, len(argv), 2):
-        store(db, argv[index], argv[index + 1])
+        db.set(argv[index], argv[index + 1])
     return OK
 
 
