@@ -9,9 +9,6 @@ replies match Redis digit for digit.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final
 
@@ -433,13 +430,7 @@ def incrbyfloat(session: Session, argv: list[bytes]) -> Any:
             text = b"%d" % whole
             db.set(key, text, True, encoding=_float_encoding(text))
             return text
-    try:
-        text = long_double_sum(value, increment_text)
-    except ValueError:
-        # Near the long double limits the texts exceed Python's 4300-digit
-        # guard on int/str conversion (see sys.set_int_max_str_digits).
-        with unlimited_int_digits():
-            text = long_double_sum(value, increment_text)
+    text = long_double_sum(value, increment_text)
     db.set(key, text, True, encoding=_float_encoding(text))
     return text
 
@@ -467,20 +458,6 @@ def long_double_sum(value: bytes | None, increment_text: bytes) -> bytes:
         raise ReplyError(NAN_OR_INFINITY)
     return format_long_double_human(total)
 
-
-@contextmanager
-def unlimited_int_digits() -> Iterator[None]:
-    """Lift Python's limit on int/str conversion length for the duration of the block."""
-    getter = getattr(sys, "get_int_max_str_digits", None)
-    if getter is None:  # Python before 3.10.7 has no limit
-        yield
-        return
-    previous = getter()
-    sys.set_int_max_str_digits(0)
-    try:
-        yield
-    finally:
-        sys.set_int_max_str_digits(previous)
 
 
 # -- LCS ----------------------------------------------------------------------------
