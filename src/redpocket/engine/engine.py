@@ -23,7 +23,7 @@ from .blocking import Block
 from .config import Config
 from .expiry import active_expire_cycle
 from .keyspace import Database
-from .registry import COMMANDS, CommandSpec
+from .registry import COMMANDS, CommandSpec, CommandTable
 from .replies import QUEUED, ReplyError
 from .session import Session
 
@@ -45,7 +45,7 @@ def unknown_command_error(argv: list[bytes]) -> ReplyError:
     return ReplyError(message.replace("\r", " ").replace("\n", " "))
 
 
-def copy_table(table: dict[bytes, CommandSpec]) -> dict[bytes, CommandSpec]:
+def copy_table(table: dict[bytes, CommandSpec]) -> CommandTable:
     """Copy the command table, so each engine keeps its own call statistics and extensions."""
     copied: dict[bytes, CommandSpec] = {}
     for name, spec in table.items():
@@ -53,7 +53,7 @@ def copy_table(table: dict[bytes, CommandSpec]) -> dict[bytes, CommandSpec]:
         for sub_name, sub in spec.subcommands.items():
             clone.subcommands[sub_name] = dataclasses.replace(sub, parent=clone)
         copied[name] = clone
-    return copied
+    return CommandTable(copied)
 
 
 def arity_error(spec: CommandSpec) -> ReplyError:
@@ -73,7 +73,7 @@ class Engine:
         for name, value in {"enable-debug-command": "local", **(config or {})}.items():
             self.config.set(name, value)
         self.databases = [Database(i, self) for i in range(int(self.config.get("databases")))]
-        self.commands: dict[bytes, CommandSpec] = copy_table(COMMANDS)
+        self.commands = copy_table(COMMANDS)
         self.started = time.time()
         self.dirty = 0
         self.expired_keys = 0
@@ -164,9 +164,7 @@ class Engine:
         """
         name = argv[0].lower()
         spec = self.commands.get(name)
-        if spec is None or spec.subcommands or not (
-            len(argv) == spec.arity if spec.arity >= 0 else len(argv) >= -spec.arity
-        ):
+        if spec is None or spec.subcommands or not spec.min_argc <= len(argv) <= spec.max_argc:
             found = self.lookup(argv)
             if isinstance(found, ReplyError):
                 return self._rejected(session, name, found)
@@ -186,17 +184,25 @@ class Engine:
             else:
                 reply = spec.handler(session, argv)  # type: ignore[misc]
         except Exception as error:
-            reply = self._failed(spec, error)
+            reply = self.failed(spec, error)
         if self.ready_keys:
-            for listener in self.ready_listeners:
-                listener(self.ready_keys)
-            self.ready_keys.clear()
-            self.condition.notify_all()
+            self.announce_ready()
         if not self.commands_processed & 63:
-            now = time.monotonic()
-            if now >= self._next_cron:
-                self.cron(now)
+            self.tick()
         return reply
+
+    def announce_ready(self) -> None:
+        """Tell the listeners and the waiting threads which keys blocked clients may now take."""
+        for listener in self.ready_listeners:
+            listener(self.ready_keys)
+        self.ready_keys.clear()
+        self.condition.notify_all()
+
+    def tick(self) -> None:
+        """Run :meth:`cron` when its time has come (callers check every few commands)."""
+        now = time.monotonic()
+        if now >= self._next_cron:
+            self.cron(now)
 
     @staticmethod
     def _rejected(session: Session, name: bytes, error: ReplyError) -> ReplyError:
@@ -223,10 +229,10 @@ class Engine:
                 return reply
             return spec.handler(session, argv)  # type: ignore[misc]
         except Exception as error:
-            return self._failed(spec, error)
+            return self.failed(spec, error)
 
     @staticmethod
-    def _failed(spec: CommandSpec, error: Exception) -> ReplyError:
+    def failed(spec: CommandSpec, error: Exception) -> ReplyError:
         """Turn what a handler raised into its error reply (a bug must not take the engine down)."""
         if isinstance(error, ReplyError):
             spec.failed_calls += 1

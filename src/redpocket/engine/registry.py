@@ -12,6 +12,7 @@ Arity follows Redis: ``N`` means exactly N arguments including the name,
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -44,9 +45,15 @@ class CommandSpec:
     calls: int = 0
     failed_calls: int = 0
     write: bool = False
+    # The arity as a range of argument counts (name included), for one chained comparison.
+    min_argc: int = field(init=False, default=0)
+    max_argc: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.write = "write" in self.flags
+        arity = self.arity
+        self.min_argc = arity if arity >= 0 else -arity
+        self.max_argc = arity if arity >= 0 else sys.maxsize
 
     @property
     def fullname(self) -> str:
@@ -57,8 +64,7 @@ class CommandSpec:
 
     def arity_ok(self, argc: int) -> bool:
         """Check an argument count, name included, against the arity."""
-        arity = self.arity
-        return argc == arity if arity >= 0 else argc >= -arity
+        return self.min_argc <= argc <= self.max_argc
 
     def keys(self, argv: list[bytes]) -> list[bytes]:
         """Return the key arguments of one invocation of this command."""
@@ -71,6 +77,37 @@ class CommandSpec:
 
 
 COMMANDS: dict[bytes, CommandSpec] = {}
+
+
+class CommandTable(dict[bytes, CommandSpec]):
+    """An engine's command table (lower-case name -> spec) that also knows names as clients spell them.
+
+    ``spellings`` maps a name exactly as a request sent it (``GET``, ``get``,
+    ``Get``) to the spec of a command without subcommands, so the TCP
+    server's hot path finds it with one dict lookup and no ``lower()``.  It
+    is filled by :meth:`learn`, bounded, and forgotten whenever the table
+    changes.
+    """
+
+    MAX_SPELLINGS = 4096
+
+    def __init__(self, table: dict[bytes, CommandSpec]) -> None:
+        super().__init__(table)
+        self.spellings: dict[bytes, CommandSpec] = {}
+
+    def __setitem__(self, name: bytes, spec: CommandSpec) -> None:
+        super().__setitem__(name, spec)
+        self.spellings.clear()
+
+    def __delitem__(self, name: bytes) -> None:
+        super().__delitem__(name)
+        self.spellings.clear()
+
+    def learn(self, spelling: bytes) -> None:
+        """Remember how a client spelt a command name, when it names a command without subcommands."""
+        spec = self.get(spelling.lower())
+        if spec is not None and not spec.subcommands and len(self.spellings) < self.MAX_SPELLINGS:
+            self.spellings[spelling] = spec
 
 
 def _split_flags(flags: str) -> frozenset[str]:
