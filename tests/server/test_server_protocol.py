@@ -20,6 +20,8 @@ PROTOCOL_ERRORS = [
     (b"*1\r\n$abc\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
     (b"*1\r\n$04\r\nPING\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
     (b"*1\r\n:5\r\n", b"-ERR Protocol error: expected '$', got ':'\r\n"),
+    (b"*1\r\n+PING\r\n", b"-ERR Protocol error: expected '$', got '+'\r\n"),
+    (b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n=7\r\ntxt:abc\r\n", b"+PONG\r\n-ERR Protocol error: expected '$', got '='\r\n"),
     (b"*2\r\n$4\r\nECHO\r\n*1\r\n", b"-ERR Protocol error: expected '$', got '*'\r\n"),
     (b"*1\r\n$" + b"1" * 70000, b"-ERR Protocol error: too big bulk count string\r\n"),
     (b"*" + b"1" * 70000, b"-ERR Protocol error: too big mbulk count string\r\n"),

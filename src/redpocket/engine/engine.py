@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 import weakref
+from time import perf_counter
 from typing import Any
 
 from . import commands as _commands  # noqa: F401  (registers every command)
@@ -26,6 +27,7 @@ from .keyspace import Database
 from .registry import COMMANDS, CommandSpec, CommandTable
 from .replies import QUEUED, ReplyError
 from .session import Session
+from .slowlog import SlowLog
 
 log = logging.getLogger("redpocket.engine")
 
@@ -96,6 +98,7 @@ class Engine:
         # as hook(None, db_index, [b"DEL", key], None) when a key expires: the
         # append-only file and keyspace notifications listen here.
         self.propagators: list[Any] = []
+        self.slowlog = SlowLog(self.config)
         self.active_expire_enabled = True
         # While EXEC or a script runs, keys expire as of its start (Redis's
         # fixed_time_expire / scriptTimeSnapshot): None means "now".
@@ -174,6 +177,7 @@ class Engine:
             return QUEUED
         self.commands_processed += 1
         spec.calls += 1
+        started = perf_counter()
         try:
             if spec.write and self.propagators:
                 dirty = self.dirty
@@ -185,6 +189,11 @@ class Engine:
                 reply = spec.handler(session, argv)  # type: ignore[misc]
         except Exception as error:
             reply = self.failed(spec, error)
+        elapsed = perf_counter() - started
+        if spec.parent is not None:  # CONFIG SET may have changed the slow log's threshold
+            self.slowlog.refresh()
+        if elapsed >= self.slowlog.threshold and spec.logged and reply.__class__ is not Block:
+            self.slowlog.record(session, argv, elapsed)
         if self.ready_keys:
             self.announce_ready()
         if not self.commands_processed & 63:
@@ -203,6 +212,7 @@ class Engine:
         now = time.monotonic()
         if now >= self._next_cron:
             self.cron(now)
+            self.slowlog.refresh()  # settings changed by Python code rather than CONFIG SET
 
     @staticmethod
     def _rejected(session: Session, name: bytes, error: ReplyError) -> ReplyError:
@@ -219,6 +229,7 @@ class Engine:
         """Run a looked-up command's handler (EXEC and scripts come through here)."""
         self.commands_processed += 1
         spec.calls += 1
+        started = perf_counter()
         try:
             if spec.write and self.propagators:
                 dirty = self.dirty
@@ -226,10 +237,14 @@ class Engine:
                 if self.dirty != dirty:
                     for hook in self.propagators:
                         hook(session, session.db.index, argv, reply)
-                return reply
-            return spec.handler(session, argv)  # type: ignore[misc]
+            else:
+                reply = spec.handler(session, argv)  # type: ignore[misc]
         except Exception as error:
-            return self.failed(spec, error)
+            reply = self.failed(spec, error)
+        elapsed = perf_counter() - started
+        if elapsed >= self.slowlog.threshold and spec.logged:
+            self.slowlog.record(session, argv, elapsed)
+        return reply
 
     @staticmethod
     def failed(spec: CommandSpec, error: Exception) -> ReplyError:

@@ -15,13 +15,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from .session import Session
 
 Handler = Callable[["Session", list[bytes]], Any]
 KeyFinder = Callable[[list[bytes]], list[bytes]]
+# A decorated handler keeps its own signature (INCR takes an optional increment).
+H = TypeVar("H", bound=Handler)
 
 
 @dataclass(slots=True)
@@ -48,12 +50,14 @@ class CommandSpec:
     # The arity as a range of argument counts (name included), for one chained comparison.
     min_argc: int = field(init=False, default=0)
     max_argc: int = field(init=False, default=0)
+    logged: bool = field(init=False, default=True)  # may enter the slow log (not skip-slowlog)
 
     def __post_init__(self) -> None:
         self.write = "write" in self.flags
         arity = self.arity
         self.min_argc = arity if arity >= 0 else -arity
         self.max_argc = arity if arity >= 0 else sys.maxsize
+        self.logged = "skip-slowlog" not in self.flags
 
     @property
     def fullname(self) -> str:
@@ -128,7 +132,7 @@ def define(
     since: str = "1.0.0",
     complexity: str = "",
     table: dict[bytes, CommandSpec] | None = None,
-) -> Callable[[Handler], Handler]:
+) -> Callable[[H], H]:
     """Register the decorated function as the handler of ``name``.
 
     ``name`` may be ``"container|sub"`` to register a subcommand; the
@@ -138,7 +142,7 @@ def define(
     """
     target = COMMANDS if table is None else table
 
-    def decorate(handler: Handler) -> Handler:
+    def decorate(handler: H) -> H:
         doc_line = (handler.__doc__ or "").strip().splitlines()
         spec = CommandSpec(
             name=name.split("|")[-1].lower(),

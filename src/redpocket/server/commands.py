@@ -1,4 +1,4 @@
-"""Commands only a server has: QUIT, MONITOR, SHUTDOWN, SLOWLOG, and the socket side of RESET and CLIENT KILL.
+"""Commands only a server has: QUIT, MONITOR, SHUTDOWN, and the socket side of RESET and CLIENT KILL.
 
 They are installed into one engine's own command table
 (``engine.commands``, a copy of the global table), so an embedded engine
@@ -62,46 +62,6 @@ def shutdown(session: Session, argv: list[bytes]) -> Any:
     return Action("shutdown", None, mode)
 
 
-def slowlog_get(session: Session, argv: list[bytes]) -> Any:
-    """SLOWLOG GET [count]"""
-    if len(argv) == 3:
-        try:
-            count = int(argv[2])
-        except ValueError:
-            raise ReplyError("ERR value is out of range, must be positive") from None
-        if count < -1:
-            raise ReplyError("ERR count should be greater than or equal to -1")
-    return []
-
-
-def slowlog_len(session: Session, argv: list[bytes]) -> Any:
-    """SLOWLOG LEN"""
-    return 0
-
-
-def slowlog_reset(session: Session, argv: list[bytes]) -> Any:
-    """SLOWLOG RESET"""
-    return OK
-
-
-def slowlog_help(session: Session, argv: list[bytes]) -> Any:
-    """SLOWLOG HELP"""
-    return [
-        b"SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        b"GET [<count>]",
-        b"    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-        b"    Entries are made of:",
-        b"    id, timestamp, time in microseconds, arguments array, client IP and port,",
-        b"    client name",
-        b"LEN",
-        b"    Return the length of the slowlog.",
-        b"RESET",
-        b"    Reset the slowlog.",
-        b"HELP",
-        b"    Print this help.",
-    ]
-
-
 def _spec(name: str, handler: Any, arity: int, flags: str, group: str, since: str) -> CommandSpec:
     return CommandSpec(name=name, handler=handler, arity=arity, flags=frozenset(flags.split()), group=group,
                        summary=(handler.__doc__ or "").strip() if handler else "", since=since)
@@ -115,13 +75,6 @@ def install(engine: Engine) -> None:
     commands[b"monitor"] = _spec("monitor", monitor, 1, "admin noscript loading stale", "server", "1.0.0")
     commands[b"shutdown"] = _spec("shutdown", shutdown, -1, "admin noscript loading stale no-multi allow-busy",
                                   "server", "1.0.0")
-    slowlog = _spec("slowlog", None, -2, "", "server", "2.2.12")
-    for name, handler, arity in (("get", slowlog_get, -2), ("len", slowlog_len, 2), ("reset", slowlog_reset, 2),
-                                 ("help", slowlog_help, 2)):
-        sub = _spec(name, handler, arity, "admin loading stale", "server", "2.2.12")
-        sub.parent = slowlog
-        slowlog.subcommands[name.encode()] = sub
-    commands[b"slowlog"] = slowlog
 
     reset_spec = commands.get(b"reset")
     if reset_spec is not None and reset_spec.handler is not None:

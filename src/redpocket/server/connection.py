@@ -22,6 +22,7 @@ import asyncio
 import logging
 import threading
 import time
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
 
 import hiredis
@@ -37,13 +38,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("redpocket.server")
 
-# A read holding an aggregate header with a count of 7 digits or more goes to
-# the exact parser before hiredis allocates for it: translated, every digit
-# reads "d" and every aggregate type byte "*" (several times faster than a regex).
+# Reads hiredis must not see go to the exact parser: an aggregate header with a
+# count of 7 digits or more (hiredis would allocate for it at once), and a
+# line starting "+" or "=" (hiredis returns those items as bytes, where Redis
+# wants "$").  Translated by _SHAPES, a digit reads "d", an aggregate type
+# byte "*", a newline "n" and "+"/"=" "+": two substring tests, several
+# times faster than a regular expression.
 _SHAPES: Final = bytes(
-    ord("d") if chr(byte).isdigit() else ord("*") if chr(byte) in "*%~>|" else ord(".") for byte in range(256)
+    ord("d") if chr(byte).isdigit() else ord("*") if chr(byte) in "*%~>|" else ord("n") if byte == 10
+    else ord("+") if chr(byte) in "+=" else ord(".")
+    for byte in range(256)
 )
 _HUGE_COUNT: Final = b"*ddddddd"
+_STRING_ITEM: Final = b"n+"
 # Fed after a read's last request: an empty request when hiredis holds no half-parsed one.
 _EMPTY_REQUEST: Final = b"*0\r\n"
 _SIMPLE: Final = {b"OK": b"+OK\r\n", b"PONG": b"+PONG\r\n", b"QUEUED": b"+QUEUED\r\n"}
@@ -195,7 +202,8 @@ class ClientConnection(asyncio.Protocol):
                 self._feed_parser(data)
             return
         if (self.parser is not None or data[0] != 42 or not self.authenticated or self.subscribed
-                or self.monitor or self.server.monitors or _HUGE_COUNT in data.translate(_SHAPES)):
+                or self.monitor or self.server.monitors or _HUGE_COUNT in (shapes := data.translate(_SHAPES))
+                or _STRING_ITEM in shapes):
             self._feed_parser(data)
             self._run_checked()
             return
@@ -241,6 +249,9 @@ class ClientConnection(asyncio.Protocol):
         spellings = commands.spellings
         propagators = engine.propagators
         engine_ready = engine.ready_keys
+        slowlog = engine.slowlog
+        slow = slowlog.threshold
+        started = perf_counter()
         ready = self.server.ready_keys
         simple = _SIMPLE
         small = _SMALL_INTS
@@ -273,6 +284,8 @@ class ClientConnection(asyncio.Protocol):
                     reply = execute(session, argv)
                     if spec is None:
                         commands.learn(argv[0])
+                    slow = slowlog.threshold
+                    started = perf_counter()
                 else:  # Engine.execute_locked, for a command that needs nothing else of it
                     engine.commands_processed += 1
                     spec.calls += 1
@@ -280,6 +293,11 @@ class ClientConnection(asyncio.Protocol):
                         reply = spec.handler(session, argv)  # type: ignore[misc]
                     except Exception as error:
                         reply = engine.failed(spec, error)
+                    # One clock reading per command: its time runs from the previous reading.
+                    now = perf_counter()
+                    if now - started >= slow and spec.logged:
+                        slowlog.record(session, argv, now - started)
+                    started = now
                     if engine_ready:
                         engine.announce_ready()
                 kind = reply.__class__

@@ -1,0 +1,137 @@
+"""The slow log: commands that ran for ``slowlog-log-slower-than`` microseconds or longer (Redis's slowlog.c).
+
+Whoever dispatches a client's command times it and calls
+:meth:`SlowLog.record` when it took at least :attr:`SlowLog.threshold`
+seconds: :meth:`Engine.execute_locked <redpocket.engine.Engine.execute_locked>`
+for embedded clients and the TCP server's general path, the server's hot path
+for the rest, ``EXEC`` for each queued command (``EXEC`` itself carries
+``skip-slowlog``).  Commands a script runs are not logged, as in Redis.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final
+
+from .args import to_int
+from .registry import define, define_container
+from .replies import OK, ReplyError
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .session import Session
+
+MAX_ARGC: Final = 32  # SLOWLOG_ENTRY_MAX_ARGC
+MAX_STRING: Final = 128  # SLOWLOG_ENTRY_MAX_STRING
+# Arguments Redis replaces with "(redacted)" (redactClientCommandArgument).
+_REDACTED: Final = b"(redacted)"
+_DISABLED: Final = float("inf")
+
+
+def _redact(argv: list[bytes]) -> list[bytes]:
+    """Hide passwords as Redis does: every AUTH argument, HELLO's ``AUTH user pass``."""
+    name = argv[0].lower()
+    if name == b"auth":
+        return argv[:1] + [_REDACTED] * (len(argv) - 1)
+    if name == b"hello":
+        hidden = list(argv)
+        for index in range(2, len(argv) - 2):
+            if argv[index].lower() == b"auth":
+                hidden[index + 1] = hidden[index + 2] = _REDACTED
+        return hidden
+    return argv
+
+
+def _entry_args(argv: list[bytes]) -> list[bytes]:
+    """Keep at most 32 arguments of at most 128 bytes each, saying how much was left out."""
+    argv = _redact(argv)
+    kept = argv[:MAX_ARGC]
+    if len(argv) > MAX_ARGC:
+        kept[-1] = b"... (%d more arguments)" % (len(argv) - MAX_ARGC + 1)
+    return [arg if len(arg) <= MAX_STRING else arg[:MAX_STRING] + b"... (%d more bytes)" % (len(arg) - MAX_STRING)
+            for arg in kept]
+
+
+class SlowLog:
+    """The newest ``slowlog-max-len`` slow commands of one engine."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.entries: deque[list[Any]] = deque()
+        self.next_id = 0
+        # Seconds; refreshed by refresh() whenever a setting may have changed.
+        self.threshold = _DISABLED
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read ``slowlog-log-slower-than`` (microseconds; negative disables the log)."""
+        micros = self.config.get_int("slowlog-log-slower-than")
+        self.threshold = _DISABLED if micros < 0 else micros / 1e6
+
+    def record(self, session: Session, argv: list[bytes], seconds: float) -> None:
+        """Log one command that ran for ``seconds`` (at least :attr:`threshold`)."""
+        self.entries.appendleft([
+            self.next_id, int(time.time()), int(seconds * 1e6), _entry_args(argv),
+            session.address.encode(), session.name,
+        ])
+        self.next_id += 1
+        limit = self.config.get_int("slowlog-max-len")
+        while len(self.entries) > limit:
+            self.entries.pop()
+
+    def reset(self) -> None:
+        """Forget every entry (the ids go on counting)."""
+        self.entries.clear()
+
+
+define_container("slowlog", -2, "", group="server", since="2.2.12")
+
+
+@define("slowlog|get", -2, "admin loading stale", group="server", since="2.2.12")
+def slowlog_get(session: Session, argv: list[bytes]) -> Any:
+    """SLOWLOG GET [count]"""
+    count = 10
+    if len(argv) == 3:
+        count = to_int(argv[2], "ERR count should be greater than or equal to -1")
+        if count < -1:
+            raise ReplyError("ERR count should be greater than or equal to -1")
+    elif len(argv) > 3:
+        spelling = argv[1].decode("utf-8", "replace")
+        raise ReplyError(f"ERR unknown subcommand or wrong number of arguments for '{spelling}'. Try SLOWLOG HELP.")
+    entries = session.engine.slowlog.entries
+    if count == -1:
+        count = len(entries)
+    return [list(entry) for entry in list(entries)[:count]]
+
+
+@define("slowlog|len", 2, "admin loading stale", group="server", since="2.2.12")
+def slowlog_len(session: Session, argv: list[bytes]) -> Any:
+    """SLOWLOG LEN"""
+    return len(session.engine.slowlog.entries)
+
+
+@define("slowlog|reset", 2, "admin loading stale", group="server", since="2.2.12")
+def slowlog_reset(session: Session, argv: list[bytes]) -> Any:
+    """SLOWLOG RESET"""
+    session.engine.slowlog.reset()
+    return OK
+
+
+@define("slowlog|help", 2, "loading stale", group="server", since="2.2.12")
+def slowlog_help(session: Session, argv: list[bytes]) -> Any:
+    """SLOWLOG HELP"""
+    return [
+        b"SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        b"GET [<count>]",
+        b"    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        b"    Entries are made of:",
+        b"    id, timestamp, time in microseconds, arguments array, client IP and port,",
+        b"    client name",
+        b"LEN",
+        b"    Return the length of the slowlog.",
+        b"RESET",
+        b"    Reset the slowlog.",
+        b"HELP",
+        b"    Prints this help.",
+    ]
