@@ -132,9 +132,11 @@ class EmbeddedConnection(AbstractConnection):
             self.connect_check_health(check_health=False)
         session = self.session
         execute = session.engine.execute
+        pause = session.engine.pause
         append = self._replies.append
         for argv in command:
-            reply = execute(session, argv)
+            # While CLIENT PAUSE is on, the waiting entry point holds the command back.
+            reply = session.call(argv) if pause.until else execute(session, argv)
             kind = type(reply)
             if kind is Block:
                 reply = session.call(argv)

@@ -21,6 +21,7 @@ from typing import Any
 
 from . import commands as _commands  # noqa: F401  (registers every command)
 from .blocking import Block
+from .clients import Pause
 from .config import Config
 from .expiry import active_expire_cycle
 from .keyspace import Database
@@ -99,6 +100,9 @@ class Engine:
         # append-only file and keyspace notifications listen here.
         self.propagators: list[Any] = []
         self.slowlog = SlowLog(self.config)
+        self.pause = Pause()
+        # Called with a blocked client's session when CLIENT UNBLOCK wakes it (the TCP server listens).
+        self.unblock_listeners: list[Any] = []
         self.active_expire_enabled = True
         # While EXEC or a script runs, keys expire as of its start (Redis's
         # fixed_time_expire / scriptTimeSnapshot): None means "now".
@@ -258,8 +262,10 @@ class Engine:
         return ReplyError(f"ERR internal error executing '{spec.fullname}': {error!r}")
 
     def execute_blocking(self, session: Session, argv: list[bytes]) -> Any:
-        """Execute a command, waiting in this thread while it blocks (embedded clients)."""
+        """Execute a command, waiting in this thread while it blocks or a CLIENT PAUSE holds it (embedded clients)."""
         with self.condition:
+            if self.pause.until:
+                self._wait_for_pause(session, argv)
             reply = self.execute(session, argv)
             if type(reply) is not Block:
                 return reply
@@ -267,22 +273,38 @@ class Engine:
             self.blocked_clients += 1
             try:
                 while type(reply) is Block:
+                    session.blocked = reply
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         return reply.timeout_reply
                     self.condition.wait(remaining)
+                    if session.wakeup is not None:  # CLIENT UNBLOCK
+                        return session.wakeup[0]
                     reply = self.execute(session, argv)
             finally:
                 self.blocked_clients -= 1
+                session.blocked = session.wakeup = None
             return reply
+
+    def _wait_for_pause(self, session: Session, argv: list[bytes]) -> None:
+        """Wait (holding nothing) while CLIENT PAUSE holds this command back."""
+        pause = self.pause
+        if not pause.holds(self, session, argv):
+            return
+        self.blocked_clients += 1
+        try:
+            while pause.holds(self, session, argv):
+                self.condition.wait(pause.remaining())
+        finally:
+            self.blocked_clients -= 1
 
     # -- housekeeping -----------------------------------------------------------
     def cron(self, now: float) -> None:
         """Run periodic work: the active expiry cycle (Redis's serverCron)."""
         hz = self.config.hz
         self._next_cron = now + 1.0 / hz
-        if not self.active_expire_enabled:
-            return
+        if not self.active_expire_enabled or (self.pause.until and self.pause.active()):
+            return  # (Redis expires nothing while clients are paused)
         for db in self.databases:
             if db.expires:
                 active_expire_cycle(db)

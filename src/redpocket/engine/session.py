@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .blocking import Block
     from .engine import Engine
     from .keyspace import Database
     from .registry import CommandSpec
@@ -17,6 +18,7 @@ class Session:
     __slots__ = (
         "__weakref__",
         "address",
+        "blocked",
         "closed",
         "created",
         "db",
@@ -33,6 +35,7 @@ class Session:
         "multi_error",
         "name",
         "protocol",
+        "wakeup",
         "watched",
     )
 
@@ -55,6 +58,10 @@ class Session:
         self.last_command = b"NULL"
         self.address = address
         self.closed = False
+        # While a command of this client waits (BLPOP ...): its Block; CLIENT
+        # UNBLOCK then leaves the reply to give, as a 1-tuple, in ``wakeup``.
+        self.blocked: Block | None = None
+        self.wakeup: tuple[Any] | None = None
 
     @property
     def may_block(self) -> bool:

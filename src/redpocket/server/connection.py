@@ -68,6 +68,8 @@ _PUBSUB_CONTEXT: Final = frozenset(
     {b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"ssubscribe", b"sunsubscribe",
      b"ping", b"quit", b"reset"}
 )
+# The Block of a client whose command waits for CLIENT PAUSE to end.
+POSTPONED: Final = Block([], 0, None)
 _NOT_MONITORED: Final = frozenset({b"auth", b"hello", b"monitor", b"quit"})
 _REPR: Final = {92: b"\\\\", 34: b'\\"', 10: b"\\n", 13: b"\\r", 9: b"\\t", 7: b"\\a", 8: b"\\b"}
 
@@ -202,7 +204,7 @@ class ClientConnection(asyncio.Protocol):
                 self._feed_parser(data)
             return
         if (self.parser is not None or data[0] != 42 or not self.authenticated or self.subscribed
-                or self.monitor or self.server.monitors or _HUGE_COUNT in (shapes := data.translate(_SHAPES))
+                or self.monitor or self.server.monitors or self.engine.pause.until or _HUGE_COUNT in (shapes := data.translate(_SHAPES))
                 or _STRING_ITEM in shapes):
             self._feed_parser(data)
             self._run_checked()
@@ -262,6 +264,7 @@ class ClientConnection(asyncio.Protocol):
         append = out.append
         done = self.chunk_done
         argv: Any = False
+        handover = False
         try:
             while True:
                 argv = gets()
@@ -286,6 +289,8 @@ class ClientConnection(asyncio.Protocol):
                         commands.learn(argv[0])
                     slow = slowlog.threshold
                     started = perf_counter()
+                    if engine.pause.until or self.server.postponed:  # CLIENT PAUSE / UNPAUSE
+                        handover = True
                 else:  # Engine.execute_locked, for a command that needs nothing else of it
                     engine.commands_processed += 1
                     spec.calls += 1
@@ -328,6 +333,11 @@ class ClientConnection(asyncio.Protocol):
                     if self.closing:
                         self._flush()
                         return False
+                if handover:  # the rest of the read goes through the checked path, which honours a pause
+                    self.server.pause_changed()
+                    self._to_parser(done)
+                    self._run_checked()
+                    return False
         except (ProtocolError, hiredis.ProtocolError):
             self._to_parser(done)
             self._run_checked()
@@ -403,9 +413,15 @@ class ClientConnection(asyncio.Protocol):
                     f"ERR Can't execute '{found.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                     "QUIT / RESET are allowed in this context"))
             return True
+        engine = self.engine
+        if engine.pause.until and engine.pause.holds(engine, self.session, argv):
+            self.postpone(argv)
+            return False
         if self.server.monitors and name not in _NOT_MONITORED:
             self.server.feed_monitors(self, argv)
         reply = self.execute(self.session, argv)
+        if engine.pause.until or self.server.postponed:
+            self.server.pause_changed()
         if not self.authenticated and name in (b"auth", b"hello") and not isinstance(reply, ReplyError):
             self.authenticated = True
         if self.subscribed and name == b"ping" and self.session.protocol == 2 and not isinstance(reply, ReplyError):
@@ -477,6 +493,7 @@ class ClientConnection(asyncio.Protocol):
     def block(self, argv: list[bytes], block: Block) -> None:
         """Park the client until a key it waits for is written, or its timeout."""
         self.blocked = (argv, block)
+        self.session.blocked = block
         db_index = self.session.db.index
         self.block_keys = [(db_index, key) for key in dict.fromkeys(block.keys)]
         self.server.park(self, self.block_keys)
@@ -489,7 +506,11 @@ class ClientConnection(asyncio.Protocol):
         """Leave the blocked state (served, timed out or disconnected)."""
         if self.blocked is None:
             return
+        postponed = self.blocked[1] is POSTPONED
         self.blocked = None
+        self.session.blocked = self.session.wakeup = None
+        if postponed:
+            self.server.postponed.pop(self, None)
         self.server.unpark(self, self.block_keys)
         self.block_keys = []
         self.engine.blocked_clients -= 1
@@ -497,9 +518,37 @@ class ClientConnection(asyncio.Protocol):
             self.block_timer.cancel()
             self.block_timer = None
 
+    def postpone(self, argv: list[bytes]) -> None:
+        """Hold a command back until CLIENT PAUSE ends (Redis counts the client as blocked meanwhile)."""
+        self.blocked = (argv, POSTPONED)
+        self.block_keys = []
+        self.engine.blocked_clients += 1
+        self.server.postpone(self)
+        self._update_reading()
+
+    def resume_postponed(self) -> None:
+        """Run the command a pause held back, then the requests behind it."""
+        if self.blocked is None or self.blocked[1] is not POSTPONED or self.closing:
+            return
+        argv = self.blocked[0]
+        self.unblock()
+        self.out = []
+        if self._checked(argv):
+            self._go_on()
+        else:
+            self._flush()
+
+    def wake(self) -> None:
+        """Answer a command CLIENT UNBLOCK ended (as a timeout, or with an UNBLOCKED error)."""
+        wakeup = self.session.wakeup
+        if self.blocked is None or wakeup is None or self.closing:
+            return
+        self.unblock()
+        self._resume_with(wakeup[0])
+
     def retry_blocked(self) -> None:
         """Run the blocked command again because one of its keys was written (served in FIFO order)."""
-        if self.blocked is None or self.closing:
+        if self.blocked is None or self.blocked[1] is POSTPONED or self.closing:
             return
         argv, _block = self.blocked
         reply = self.execute(self.session, argv)
@@ -519,6 +568,10 @@ class ClientConnection(asyncio.Protocol):
     def _resume_with(self, reply: Any) -> None:
         """Send the reply of the command that blocked, then go on with the requests behind it."""
         self.out = [encode(reply, self.session.protocol)]
+        self._go_on()
+
+    def _go_on(self) -> None:
+        """Run the requests that queued behind a blocked or postponed command."""
         if self.chunk:
             self._run_fast()
         else:

@@ -114,6 +114,10 @@ class Server:
         self.ready_keys: set[tuple[int, bytes]] = set()
         self._serving_ready = False
         self.engine.ready_listeners.append(self._keys_ready)
+        # Clients whose command waits for CLIENT PAUSE to end, in arrival order.
+        self.postponed: dict[ClientConnection, None] = {}
+        self._pause_timer: asyncio.TimerHandle | None = None
+        self.engine.unblock_listeners.append(self._unblocked)
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.loop_thread_id = 0
         self.persistence: Any = None
@@ -274,6 +278,8 @@ class Server:
         self.persistence = None
         with contextlib.suppress(ValueError):
             self.engine.ready_listeners.remove(self._keys_ready)
+        with contextlib.suppress(ValueError):
+            self.engine.unblock_listeners.remove(self._unblocked)
         log.warning("redpocket is now ready to exit, bye bye...")
 
     def _cron(self) -> None:
@@ -305,6 +311,38 @@ class Server:
                 waiting.pop(connection, None)
                 if not waiting:
                     del self.parked[key]
+
+    def _unblocked(self, session: Any) -> None:
+        """Engine listener: CLIENT UNBLOCK woke a client; answer it once the current command is done."""
+        connection = self.connections.get(session.id)
+        if connection is not None and self.loop is not None:
+            self.loop.call_soon_threadsafe(connection.wake)
+
+    # -- CLIENT PAUSE ------------------------------------------------------------------------
+    def postpone(self, connection: ClientConnection) -> None:
+        """Hold a client back until the pause ends."""
+        self.postponed[connection] = None
+        self.pause_changed()
+
+    def pause_changed(self) -> None:
+        """Resume the postponed clients if the pause is over, else wake up when it ends."""
+        if self._pause_timer is not None:
+            self._pause_timer.cancel()
+            self._pause_timer = None
+        if not self.postponed:
+            return
+        remaining = self.engine.pause.remaining()
+        if remaining:
+            self._pause_timer = self.loop.call_later(remaining, self.pause_changed)
+        else:
+            self.loop.call_soon(self._resume_postponed)
+
+    def _resume_postponed(self) -> None:
+        if self.engine.pause.active():
+            self.pause_changed()
+            return
+        for connection in list(self.postponed):
+            connection.resume_postponed()
 
     def _keys_ready(self, keys: set[tuple[int, bytes]]) -> None:
         """Engine listener: keys were written while clients were blocked."""
