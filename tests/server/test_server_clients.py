@@ -96,3 +96,20 @@ def test_redis_cli_pipe_mass_insertion_and_scan(server) -> None:
     scanned = subprocess.run(["redis-cli", "-p", str(server.port), "--scan", "--pattern", "key:9999*"],
                              capture_output=True, text=True, timeout=60, check=True).stdout.split()
     assert sorted(scanned) == sorted(f"key:{i}" for i in range(count) if str(i).startswith("9999"))
+
+
+def test_commandstats_and_slowlog_over_tcp(client: redis.Redis) -> None:
+    pipe = client.pipeline(transaction=False)
+    for i in range(200):
+        pipe.set(f"k{i}", i)
+        pipe.get(f"k{i}")
+    pipe.execute()
+    stats = client.info("commandstats")
+    assert stats["cmdstat_get"]["calls"] == 200 and stats["cmdstat_get"]["usec"] > 0
+    client.config_set("slowlog-log-slower-than", 0)
+    client.slowlog_reset()
+    pipe = client.pipeline(transaction=False)
+    pipe.get("k1")
+    pipe.incr("k2")
+    pipe.execute()
+    assert [entry["command"] for entry in client.slowlog_get(2)] == [b"INCR k2", b"GET k1"]

@@ -194,6 +194,7 @@ class Engine:
         except Exception as error:
             reply = self.failed(spec, error)
         elapsed = perf_counter() - started
+        spec.seconds += elapsed
         if spec.parent is not None:  # CONFIG SET may have changed the slow log's threshold
             self.slowlog.refresh()
         if elapsed >= self.slowlog.threshold and spec.logged and reply.__class__ is not Block:
@@ -246,6 +247,7 @@ class Engine:
         except Exception as error:
             reply = self.failed(spec, error)
         elapsed = perf_counter() - started
+        spec.seconds += elapsed
         if elapsed >= self.slowlog.threshold and spec.logged:
             self.slowlog.record(session, argv, elapsed)
         return reply

@@ -346,8 +346,10 @@ def _commandstats(engine: Engine, current: CommandSpec | None) -> list[str]:
     for spec in _all_specs(engine):
         calls = spec.calls - (1 if spec is current else 0)
         if calls or spec.failed_calls:
+            usec = int(spec.seconds * 1e6)
             lines.append(
-                f"cmdstat_{_safe_name(spec.fullname)}:calls={calls},usec=0,usec_per_call=0.00,"
+                f"cmdstat_{_safe_name(spec.fullname)}:calls={calls},usec={usec},"
+                f"usec_per_call={usec / calls if calls else 0:.2f},"
                 f"rejected_calls=0,failed_calls={spec.failed_calls}"
             )
     return lines

@@ -300,8 +300,10 @@ class ClientConnection(asyncio.Protocol):
                         reply = engine.failed(spec, error)
                     # One clock reading per command: its time runs from the previous reading.
                     now = perf_counter()
-                    if now - started >= slow and spec.logged:
-                        slowlog.record(session, argv, now - started)
+                    elapsed = now - started
+                    spec.seconds += elapsed
+                    if elapsed >= slow and spec.logged:
+                        slowlog.record(session, argv, elapsed)
                     started = now
                     if engine_ready:
                         engine.announce_ready()

@@ -132,6 +132,20 @@ def test_info_commandstats_counts_calls_and_failures(make_client) -> None:
     assert "cmdstat_hset" not in client.info("commandstats")
 
 
+def test_info_commandstats_times_commands(make_client) -> None:
+    client = make_client(protocol=2)
+    client.config_resetstat()
+    client.rpush("l", *range(2000))
+    for _ in range(20):
+        client.lrange("l", 0, -1)
+    stat = client.info("commandstats")["cmdstat_lrange"]
+    assert stat["calls"] == 20 and stat["usec"] > 0
+    assert stat["usec_per_call"] == pytest.approx(stat["usec"] / 20, abs=0.01)
+    client.config_resetstat()
+    client.get("k")
+    assert client.info("commandstats")["cmdstat_get"]["usec"] < stat["usec"]
+
+
 def test_info_stats_counters(r: redis.Redis) -> None:
     r.config_resetstat()
     r.hset("h", "f", "v")
