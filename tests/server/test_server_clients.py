@@ -112,4 +112,4 @@ def test_commandstats_and_slowlog_over_tcp(client: redis.Redis) -> None:
     pipe.get("k1")
     pipe.incr("k2")
     pipe.execute()
-    assert [entry["command"] for entry in client.slowlog_get(2)] == [b"INCR k2", b"GET k1"]
+    assert [entry["command"] for entry in client.slowlog_get(2)] == [b"INCRBY k2 1", b"GET k1"]
