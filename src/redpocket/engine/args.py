@@ -15,25 +15,28 @@ from .replies import NOT_FLOAT, NOT_INTEGER, SYNTAX, ReplyError
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
 
-# Redis's string2ll: optional '-', no '+', no spaces, no leading zeros.
-_INT_RE: Final = re.compile(rb"(?:0|-?[1-9][0-9]*)\Z")
-
 
 def to_int(value: bytes, message: str = NOT_INTEGER) -> int:
     """Parse a 64-bit signed integer the way Redis's ``string2ll`` does."""
-    if len(value) > 20 or _INT_RE.match(value) is None:
-        raise ReplyError(message)
-    number = int(value)
-    if number < INT64_MIN or number > INT64_MAX:
-        raise ReplyError(message)
-    return number
+    # Fast path: up to 18 digits without a leading zero always fit.
+    if value.isdigit() and len(value) < 19 and value[0] != 48:
+        return int(value)
+    if is_int(value):
+        return int(value)
+    raise ReplyError(message)
 
 
 def is_int(value: bytes) -> bool:
-    """Tell whether ``value`` is the canonical text of a 64-bit integer."""
-    if len(value) > 20 or _INT_RE.match(value) is None:
+    """Tell whether ``string2ll`` accepts ``value``: the canonical text of a 64-bit integer.
+
+    An optional '-', no '+', no spaces, no leading zeros ("-0" and "00" are refused).
+    """
+    if value == b"0":
+        return True
+    digits = value[1:] if value[:1] == b"-" else value
+    if not digits.isdigit() or digits[0] == 48 or len(digits) > 19:
         return False
-    return INT64_MIN <= int(value) <= INT64_MAX
+    return len(digits) < 19 or INT64_MIN <= int(value) <= INT64_MAX
 
 
 _STRTOD: Final = re.compile(
@@ -82,10 +85,9 @@ def strtod(text: bytes) -> tuple[float, bool] | None:
 
 def to_float(value: bytes, message: str = NOT_FLOAT) -> float:
     """Parse a score argument as Redis's ``getDoubleFromObject`` does."""
-    if PLAIN_DECIMAL(value) is not None:
-        score = float(value)
-        if score - score == 0.0:  # finite: hundreds of digits may overflow
-            return score
+    # Fast path: a plain decimal too short to overflow or underflow reads the same in float() and strtod.
+    if len(value) < 300 and (value.isdigit() or PLAIN_DECIMAL(value) is not None):
+        return float(value)
     if not value or value[0] in b" \t\n\v\f\r" or b"\0" in value:
         raise ReplyError(message)
     parsed = strtod(value)

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .args import is_int
 from .replies import ReplyError
 
 INT_MIN: Final = -(2**31)
@@ -29,7 +30,6 @@ ULLONG_MAX: Final = 2**64 - 1
 
 MAX_HZ: Final = 500
 
-_INT_RE: Final = re.compile(r"(?:0|-?[1-9][0-9]*)\Z")
 _DIGITS_RE: Final = re.compile(r"[0-9]*")
 _MEMORY_UNITS: Final = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
 _STRTOLL_RE: Final = re.compile(r"\s*[+-]?[0-9]+\Z")
@@ -399,14 +399,14 @@ def _parse_number(setting: Setting, value: str) -> int:
             number -= ULLONG_MAX + 1  # C stores the unsigned result in a signed long long
     if number is None and kind == "memory-percent" and len(value) > 1 and value.endswith("%"):
         digits = value[:-1]
-        if _INT_RE.match(digits) and 0 <= int(digits) <= LONG_MAX:
+        if is_int(digits.encode("utf-8", "replace")) and int(digits) >= 0:
             number = -int(digits)  # Redis stores a percentage as a negative number
     if number is None and kind == "octal":
         try:
             number = int(value, 8)
         except ValueError:
             number = None
-    if number is None and kind == "int" and _INT_RE.match(value) and -LONG_MAX - 1 <= int(value) <= LONG_MAX:
+    if number is None and kind == "int" and is_int(value.encode("utf-8", "replace")):
         number = int(value)
     if number is None:
         raise _Invalid({
@@ -439,10 +439,11 @@ def _format_number(setting: Setting, number: int) -> str:
 
 
 class Config:
-    """Current values of the settings; ``hz`` is cached as an attribute for the hot path."""
+    """Current values of the settings; ``hz`` and the numbers :meth:`get_int` parsed are cached for the hot path."""
 
     def __init__(self, **overrides: Any) -> None:
         self.values: dict[str, str] = {s.name: s.default for s in SETTINGS_LIST}
+        self._ints: dict[str, int] = {}
         self.values["save"] = ""  # the embedded engine does not snapshot by default
         self.config_file: str = ""
         for name, value in overrides.items():
@@ -459,10 +460,15 @@ class Config:
 
     def get_int(self, name: str) -> int:
         """Return the value of a numeric setting as an ``int`` (a percentage is negative, as in Redis)."""
-        value = self.get(name)
-        if value.endswith("%"):
-            return -int(value[:-1])
-        return int(value, 8) if SETTINGS[NAMES[name].name].kind == "octal" else int(value)
+        number = self._ints.get(name)
+        if number is None:
+            value = self.get(name)
+            if value.endswith("%"):
+                number = -int(value[:-1])
+            else:
+                number = int(value, 8) if NAMES[name].kind == "octal" else int(value)
+            self._ints[name] = number
+        return number
 
     def match(self, *patterns: str) -> dict[str, str]:
         """Return the settings matching any of ``patterns`` (``CONFIG GET``): globs, names or aliases.
@@ -534,6 +540,7 @@ class Config:
 
     def _apply(self, setting: Setting, value: str) -> None:
         self.values[setting.name] = value
+        self._ints.clear()
         if setting.name == "hz":
             # Redis clamps the configured hz into [1, 500] (updateHZ).
             self.values["hz"] = str(self._effective_hz())
@@ -577,4 +584,5 @@ class Config:
     def reset_to_defaults(self) -> None:
         """Restore every setting's default value (used by tests)."""
         self.values = {s.name: s.default for s in SETTINGS_LIST}
+        self._ints.clear()
         self.hz = self._effective_hz()

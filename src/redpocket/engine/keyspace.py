@@ -31,7 +31,7 @@ TYPE_NAMES: dict[type, str] = {bytes: "string", dict: "hash", deque: "list", set
 
 def now_ms() -> int:
     """Return the Unix time in milliseconds."""
-    return int(time.time() * 1000)
+    return time.time_ns() // 1_000_000
 
 
 def type_name(value: Any) -> str:
@@ -76,34 +76,25 @@ class Database:
         self.engine.key_expired(self, key)
         return True
 
-    def lookup_read(self, key: bytes) -> Any:
-        """Return the value at ``key`` (``None`` when absent), for a read."""
+    def lookup_read(self, key: bytes, kind: type | None = None) -> Any:
+        """Return the value at ``key`` (``None`` when absent), for a read; WRONGTYPE unless it is a ``kind``."""
         if self.expires and key in self.expires:
             self.expire_if_needed(key)
         value = self.data.get(key)
         if value is None:
             self.engine.keyspace_misses += 1
-        else:
-            self.engine.keyspace_hits += 1
-        return value
-
-    def lookup_write(self, key: bytes) -> Any:
-        """Return the value at ``key`` (``None`` when absent), for a command about to write it."""
-        if self.expires and key in self.expires:
-            self.expire_if_needed(key)
-        return self.data.get(key)
-
-    def read_typed(self, key: bytes, kind: type) -> Any:
-        """Return the value at ``key`` if it is of ``kind``, ``None`` if absent, else raise WRONGTYPE."""
-        value = self.lookup_read(key)
-        if value is not None and type(value) is not kind:
+            return None
+        self.engine.keyspace_hits += 1
+        if kind is not None and type(value) is not kind:
             raise ReplyError(WRONGTYPE)
         return value
 
-    def write_typed(self, key: bytes, kind: type) -> Any:
-        """Like :meth:`read_typed`, for a command about to write the key."""
-        value = self.lookup_write(key)
-        if value is not None and type(value) is not kind:
+    def lookup_write(self, key: bytes, kind: type | None = None) -> Any:
+        """Like :meth:`lookup_read`, for a command about to write ``key`` (no hit or miss counted)."""
+        if self.expires and key in self.expires:
+            self.expire_if_needed(key)
+        value = self.data.get(key)
+        if value is not None and kind is not None and type(value) is not kind:
             raise ReplyError(WRONGTYPE)
         return value
 
@@ -130,9 +121,13 @@ class Database:
             self.encodings[key] = encoding
         elif self.encodings:
             self.encodings.pop(key, None)
-        self.modified(key)
-        if self.engine.blocked_clients:
-            self.engine.ready_keys.add((self.index, key))
+        # modified() and signal_ready(), inlined: most writes come through here.
+        engine = self.engine
+        engine.dirty += 1
+        if engine.watched_keys:
+            engine.touch_watched(self.index, key)
+        if engine.blocked_clients:
+            engine.ready_keys.add((self.index, key))
 
     def add(self, key: bytes, value: Any, encoding: str | None = None) -> None:
         """Store a new value at an absent ``key`` (the caller checked)."""
@@ -141,9 +136,13 @@ class Database:
             self.encodings[key] = encoding
         elif self.encodings:
             self.encodings.pop(key, None)
-        self.modified(key)
-        if self.engine.blocked_clients:
-            self.engine.ready_keys.add((self.index, key))
+        # modified() and signal_ready(), inlined: most writes come through here.
+        engine = self.engine
+        engine.dirty += 1
+        if engine.watched_keys:
+            engine.touch_watched(self.index, key)
+        if engine.blocked_clients:
+            engine.ready_keys.add((self.index, key))
 
     def delete(self, key: bytes) -> bool:
         """Delete ``key``; tell whether it existed."""

@@ -9,7 +9,8 @@ import pytest
 import redis
 from tests.conftest import run
 
-from redpocket.engine.commands.sets import is_intset_member, set_encoding
+from redpocket.engine.args import is_int
+from redpocket.engine.commands.sets import set_encoding
 from redpocket.engine.types.scan import glob_matcher as compile_glob
 from redpocket.engine.types.scan import parse_cursor
 
@@ -281,9 +282,9 @@ def test_set_encoding() -> None:
 
 def test_intset_member_rules() -> None:
     for good in (b"0", b"7", b"-7", b"9223372036854775807", b"-9223372036854775808"):
-        assert is_intset_member(good), good
+        assert is_int(good), good
     for bad in (b"", b"-", b"-0", b"01", b"+1", b" 1", b"1.0", b"9223372036854775808", b"-9223372036854775809", b"\xd9\xa1"):
-        assert not is_intset_member(bad), bad
+        assert not is_int(bad), bad
 
 
 def test_glob_and_cursor_helpers() -> None:

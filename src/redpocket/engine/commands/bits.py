@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..args import to_int
 from ..registry import define
-from ..replies import SYNTAX, WRONGTYPE, ReplyError
+from ..replies import SYNTAX, ReplyError
 from ..types.strings import (
     BITOP_AND,
     BITOP_NOT,
@@ -69,13 +69,6 @@ def bit_offset(session: Session, argument: bytes, bits: int = 0) -> int:
     return offset
 
 
-def _string_or_none(session: Session, key: bytes) -> Any:
-    value = session.db.lookup_read(key)
-    if value is not None and type(value) is not bytes:
-        raise ReplyError(WRONGTYPE)
-    return value
-
-
 @define("setbit", 4, "write denyoom", 1, 1, 1, group="bitmap", since="2.2.0")
 def setbit(session: Session, argv: list[bytes]) -> Any:
     """SETBIT key offset value"""
@@ -85,13 +78,11 @@ def setbit(session: Session, argv: list[bytes]) -> Any:
         raise ReplyError(BIT_VALUE_ERROR)
     db = session.db
     key = argv[1]
-    value = db.lookup_write(key)
+    value = db.lookup_write(key, bytes)
     if value is None:
         new, _old = set_bit(b"", offset, bit)
         db.add(key, new, encoding="raw")
         return 0
-    if type(value) is not bytes:
-        raise ReplyError(WRONGTYPE)
     new, old = set_bit(value, offset, bit)
     # Redis signals a change only when the string grew or the bit flipped.
     if new is not value:
@@ -103,7 +94,7 @@ def setbit(session: Session, argv: list[bytes]) -> Any:
 def getbit(session: Session, argv: list[bytes]) -> Any:
     """GETBIT key offset"""
     offset = bit_offset(session, argv[2])
-    value = _string_or_none(session, argv[1])
+    value = session.db.lookup_read(argv[1], bytes)
     if value is None:
         return 0
     return get_bit(value, offset)
@@ -122,7 +113,7 @@ def _unit(argument: bytes) -> bool:
 @define("bitcount", -2, "readonly", 1, 1, 1, group="bitmap", since="2.6.0")
 def bitcount(session: Session, argv: list[bytes]) -> Any:
     """BITCOUNT key [start end [BYTE | BIT]]"""
-    value = _string_or_none(session, argv[1])
+    value = session.db.lookup_read(argv[1], bytes)
     if value is None:
         return 0
     argc = len(argv)
@@ -144,7 +135,7 @@ def bitpos(session: Session, argv: list[bytes]) -> Any:
     bit = to_int(argv[2])
     if bit != 0 and bit != 1:
         raise ReplyError("ERR The bit argument must be 1 or 0.")
-    value = _string_or_none(session, argv[1])
+    value = session.db.lookup_read(argv[1], bytes)
     if value is None:
         return -1 if bit else 0
     argc = len(argv)
@@ -169,11 +160,9 @@ def bitop(session: Session, argv: list[bytes]) -> Any:
     db = session.db
     sources = []
     for key in argv[3:]:
-        value = db.lookup_read(key)
+        value = db.lookup_read(key, bytes)
         if value is None:
             sources.append(b"")
-        elif type(value) is not bytes:
-            raise ReplyError(WRONGTYPE)
         else:
             sources.append(value)
     result = bit_operation(operation, sources)
@@ -244,15 +233,13 @@ def _bitfield(session: Session, argv: list[bytes], readonly_command: bool) -> An
     db = session.db
     key = argv[1]
     if readonly:
-        value = _string_or_none(session, key)
+        value = session.db.lookup_read(key, bytes)
         return [
             get_bitfield(value or b"", offset, bits, signed) for _op, signed, bits, offset, _n, _o in operations
         ]
     if readonly_command:
         raise ReplyError("ERR BITFIELD_RO only supports the GET subcommand")
-    current = db.lookup_write(key)
-    if current is not None and type(current) is not bytes:
-        raise ReplyError(WRONGTYPE)
+    current = db.lookup_write(key, bytes)
     buffer = bytearray(current or b"")
     size = (highest >> 3) + 1
     # Like Redis, a write that leaves the bits as they were is no change,

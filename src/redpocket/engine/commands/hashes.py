@@ -36,9 +36,9 @@ def hash_encoding(value: dict[bytes, bytes], config: Config) -> str:
     Computed from the current content; Redis never converts a hash back to
     a listpack, so a hash that shrank may be ``hashtable`` there.
     """
-    if len(value) > int(config.get("hash-max-listpack-entries")):
+    if len(value) > config.get_int("hash-max-listpack-entries"):
         return "hashtable"
-    limit = int(config.get("hash-max-listpack-value"))
+    limit = config.get_int("hash-max-listpack-value")
     for field, item in value.items():
         if len(field) > limit or len(item) > limit:
             return "hashtable"
@@ -57,14 +57,17 @@ def hset(session: Session, argv: list[bytes]) -> Any:
         raise ReplyError("ERR wrong number of arguments for 'hset' command")
     db = session.db
     key = argv[1]
-    value = db.write_typed(key, dict)
+    value = db.lookup_write(key, dict)
     if value is None:
-        value = dict(zip(argv[2::2], argv[3::2], strict=True))
+        value = {}
         db.add(key, value)
-        return len(value)
+    else:
+        db.modified(key)
     before = len(value)
-    value.update(zip(argv[2::2], argv[3::2], strict=True))
-    db.modified(key)
+    if len(argv) == 4:  # one pair, the common case: no slicing and zipping
+        value[argv[2]] = argv[3]
+    else:
+        value.update(zip(argv[2::2], argv[3::2], strict=True))
     return len(value) - before
 
 
@@ -75,7 +78,7 @@ def hmset(session: Session, argv: list[bytes]) -> Any:
         raise ReplyError("ERR wrong number of arguments for 'hmset' command")
     db = session.db
     key = argv[1]
-    value = db.write_typed(key, dict)
+    value = db.lookup_write(key, dict)
     if value is None:
         db.add(key, dict(zip(argv[2::2], argv[3::2], strict=True)))
     else:
@@ -89,7 +92,7 @@ def hsetnx(session: Session, argv: list[bytes]) -> Any:
     """HSETNX key field value"""
     db = session.db
     key = argv[1]
-    value = db.write_typed(key, dict)
+    value = db.lookup_write(key, dict)
     if value is None:
         db.add(key, {argv[2]: argv[3]})
         return 1
@@ -103,7 +106,7 @@ def hsetnx(session: Session, argv: list[bytes]) -> Any:
 @define("hget", 3, "readonly fast", 1, 1, 1, group="hash", since="2.0.0")
 def hget(session: Session, argv: list[bytes]) -> Any:
     """HGET key field"""
-    value = session.db.read_typed(argv[1], dict)
+    value = session.db.lookup_read(argv[1], dict)
     if value is None:
         return None
     return value.get(argv[2])
@@ -112,7 +115,7 @@ def hget(session: Session, argv: list[bytes]) -> Any:
 @define("hmget", -3, "readonly fast", 1, 1, 1, group="hash", since="2.0.0")
 def hmget(session: Session, argv: list[bytes]) -> Any:
     """HMGET key field [field ...]"""
-    value = session.db.read_typed(argv[1], dict)
+    value = session.db.lookup_read(argv[1], dict)
     if value is None:
         return [None] * (len(argv) - 2)
     get = value.get
@@ -122,7 +125,7 @@ def hmget(session: Session, argv: list[bytes]) -> Any:
 @define("hgetall", 2, "readonly", 1, 1, 1, group="hash", since="2.0.0")
 def hgetall(session: Session, argv: list[bytes]) -> Any:
     """HGETALL key"""
-    value = session.db.read_typed(argv[1], dict)
+    value = session.db.lookup_read(argv[1], dict)
     if session.protocol == 3:
         return {} if value is None else dict(value)
     if value is None:
@@ -135,7 +138,7 @@ def hdel(session: Session, argv: list[bytes]) -> Any:
     """HDEL key field [field ...]"""
     db = session.db
     key = argv[1]
-    value = db.write_typed(key, dict)
+    value = db.lookup_write(key, dict)
     if value is None:
         return 0
     deleted = 0
@@ -152,21 +155,21 @@ def hdel(session: Session, argv: list[bytes]) -> Any:
 @define("hexists", 3, "readonly fast", 1, 1, 1, group="hash", since="2.0.0")
 def hexists(session: Session, argv: list[bytes]) -> Any:
     """HEXISTS key field"""
-    value = session.db.read_typed(argv[1], dict)
+    value = session.db.lookup_read(argv[1], dict)
     return 1 if value is not None and argv[2] in value else 0
 
 
 @define("hlen", 2, "readonly fast", 1, 1, 1, group="hash", since="2.0.0")
 def hlen(session: Session, argv: list[bytes]) -> Any:
     """HLEN key"""
-    value = session.db.read_typed(argv[1], dict)
+    value = session.db.lookup_read(argv[1], dict)
     return 0 if value is None else len(value)
 
 
 @define("hstrlen", 3, "readonly fast", 1, 1, 1, group="hash", since="3.2.0")
 def hstrlen(session: Session, argv: list[bytes]) -> Any:
     """HSTRLEN key field"""
-    value = session.db.read_typed(argv[1], dict)
+    value = session.db.lookup_read(argv[1], dict)
     if value is None:
         return 0
     item = value.get(argv[2])
@@ -176,14 +179,14 @@ def hstrlen(session: Session, argv: list[bytes]) -> Any:
 @define("hkeys", 2, "readonly", 1, 1, 1, group="hash", since="2.0.0")
 def hkeys(session: Session, argv: list[bytes]) -> Any:
     """HKEYS key"""
-    value = session.db.read_typed(argv[1], dict)
+    value = session.db.lookup_read(argv[1], dict)
     return [] if value is None else list(value)
 
 
 @define("hvals", 2, "readonly", 1, 1, 1, group="hash", since="2.0.0")
 def hvals(session: Session, argv: list[bytes]) -> Any:
     """HVALS key"""
-    value = session.db.read_typed(argv[1], dict)
+    value = session.db.lookup_read(argv[1], dict)
     return [] if value is None else list(value.values())
 
 
@@ -193,7 +196,7 @@ def hincrby(session: Session, argv: list[bytes]) -> Any:
     increment = to_int(argv[3])
     db = session.db
     key, field = argv[1], argv[2]
-    value = db.write_typed(key, dict)
+    value = db.lookup_write(key, dict)
     old = None if value is None else value.get(field)
     result = increment if old is None else to_int(old, NOT_HASH_INTEGER) + increment
     if result > INT64_MAX or result < INT64_MIN:
@@ -216,7 +219,7 @@ def hincrbyfloat(session: Session, argv: list[bytes]) -> Any:
         raise ReplyError("ERR value is NaN or Infinity")
     db = session.db
     key, field = argv[1], argv[2]
-    value = db.write_typed(key, dict)
+    value = db.lookup_write(key, dict)
     result = incr_by_float(None if value is None else value.get(field), increment)
     if result is None:
         raise ReplyError(NOT_HASH_FLOAT)
@@ -235,7 +238,7 @@ def hincrbyfloat(session: Session, argv: list[bytes]) -> Any:
 def hscan(session: Session, argv: list[bytes]) -> Any:
     """HSCAN key cursor [MATCH pattern] [COUNT count]"""
     parse_cursor(argv[2])
-    value = session.db.read_typed(argv[1], dict)
+    value = session.db.lookup_read(argv[1], dict)
     if value is None:
         return [b"0", []]
     matches = parse_scan_options(argv, 3)
@@ -253,7 +256,7 @@ def hscan(session: Session, argv: list[bytes]) -> Any:
 def hrandfield(session: Session, argv: list[bytes]) -> Any:
     """HRANDFIELD key [count [WITHVALUES]]"""
     if len(argv) == 2:
-        value = session.db.read_typed(argv[1], dict)
+        value = session.db.lookup_read(argv[1], dict)
         return None if value is None else random_field(value)
     count = to_int(argv[2])
     if count == INT64_MIN:
@@ -263,7 +266,7 @@ def hrandfield(session: Session, argv: list[bytes]) -> Any:
     with_values = len(argv) == 4
     if with_values and not -_HALF_LONG_MAX <= count <= _HALF_LONG_MAX:
         raise ReplyError("ERR value is out of range")
-    value = session.db.read_typed(argv[1], dict)
+    value = session.db.lookup_read(argv[1], dict)
     if value is None or count == 0:
         return []
     if count < 0 or count == 1:

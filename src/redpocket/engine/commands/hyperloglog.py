@@ -15,7 +15,6 @@ from ..replies import OK, WRONGTYPE, ReplyError, SimpleString
 from ..types.hyperloglog import (
     DENSE,
     REGISTERS,
-    SPARSE_MAX_BYTES,
     HyperLogLog,
     cached_cardinality,
     estimate,
@@ -47,9 +46,8 @@ def _check(value: Any) -> None:
 
 
 def _max_bytes(session: Session) -> int:
-    """Return ``hll-sparse-max-bytes`` (the default when the engine has no such setting)."""
-    text = session.engine.config.values.get("hll-sparse-max-bytes")
-    return int(text) if text else SPARSE_MAX_BYTES
+    """Return ``hll-sparse-max-bytes``."""
+    return session.engine.config.get_int("hll-sparse-max-bytes")
 
 
 def _store(db: Database, key: bytes, hll: HyperLogLog, created: bool) -> None:

@@ -159,14 +159,10 @@ def _pop_many(db: Database, key: bytes, items: deque[bytes], left: bool, count: 
 
 def _move(db: Database, source: bytes, destination: bytes, from_left: bool, to_left: bool) -> bytes | None:
     """Pop from ``source`` and push onto ``destination`` (LMOVE); ``None`` when there is no source."""
-    items = db.lookup_write(source)
+    items = db.lookup_write(source, deque)
     if items is None:
         return None
-    if type(items) is not deque:
-        raise ReplyError(WRONGTYPE)
-    target = db.lookup_write(destination)
-    if target is not None and type(target) is not deque:
-        raise ReplyError(WRONGTYPE)
+    target = db.lookup_write(destination, deque)
     value = items.popleft() if from_left else items.pop()
     if target is None:
         target = deque()
@@ -198,15 +194,18 @@ def _push(session: Session, argv: list[bytes], left: bool) -> int:
     """Push onto a list, creating it (LPUSH/RPUSH)."""
     db = session.db
     key = argv[1]
-    items = db.lookup_write(key)
+    items = db.lookup_write(key, deque)
     if items is None:
         items = deque()
         db.add(key, items)
-    elif type(items) is not deque:
-        raise ReplyError(WRONGTYPE)
     else:
         db.modified(key)
-    if left:
+    if len(argv) == 3:  # one element, the common case: no slice
+        if left:
+            items.appendleft(argv[2])
+        else:
+            items.append(argv[2])
+    elif left:
         items.extendleft(argv[2:])
     else:
         items.extend(argv[2:])
@@ -217,11 +216,9 @@ def _push_existing(session: Session, argv: list[bytes], left: bool) -> int:
     """Push onto a list only if it exists (LPUSHX/RPUSHX)."""
     db = session.db
     key = argv[1]
-    items = db.lookup_write(key)
+    items = db.lookup_write(key, deque)
     if items is None:
         return 0
-    if type(items) is not deque:
-        raise ReplyError(WRONGTYPE)
     if left:
         items.extendleft(argv[2:])
     else:
@@ -266,19 +263,15 @@ def _pop(session: Session, argv: list[bytes], left: bool) -> Any:
     key = argv[1]
     if argc == 3:
         count = _non_negative(argv[2], NOT_POSITIVE)
-        items = db.lookup_write(key)
+        items = db.lookup_write(key, deque)
         if items is None:
             return NULL_ARRAY
-        if type(items) is not deque:
-            raise ReplyError(WRONGTYPE)
         if not count:
             return []
         return _pop_many(db, key, items, left, count)
-    items = db.lookup_write(key)
+    items = db.lookup_write(key, deque)
     if items is None:
         return None
-    if type(items) is not deque:
-        raise ReplyError(WRONGTYPE)
     value = items.popleft() if left else items.pop()
     db.modified(key)
     if not items:
@@ -304,7 +297,7 @@ def rpop(session: Session, argv: list[bytes]) -> Any:
 @define("llen", 2, "readonly fast", 1, 1, 1, group="list")
 def llen(session: Session, argv: list[bytes]) -> Any:
     """LLEN key"""
-    items = session.db.read_typed(argv[1], deque)
+    items = session.db.lookup_read(argv[1], deque)
     return 0 if items is None else len(items)
 
 
@@ -313,7 +306,7 @@ def lrange(session: Session, argv: list[bytes]) -> Any:
     """LRANGE key start stop"""
     start = to_int(argv[2])
     end = to_int(argv[3])
-    items = session.db.read_typed(argv[1], deque)
+    items = session.db.lookup_read(argv[1], deque)
     if items is None:
         return []
     size = len(items)
@@ -340,7 +333,7 @@ def lrange(session: Session, argv: list[bytes]) -> Any:
 @define("lindex", 3, "readonly", 1, 1, 1, group="list")
 def lindex(session: Session, argv: list[bytes]) -> Any:
     """LINDEX key index"""
-    items = session.db.read_typed(argv[1], deque)
+    items = session.db.lookup_read(argv[1], deque)
     if items is None:
         return None
     index = to_int(argv[2])
@@ -370,7 +363,7 @@ def lpos(session: Session, argv: list[bytes]) -> Any:
         else:
             raise ReplyError(SYNTAX)
         i += 2
-    items = session.db.read_typed(argv[1], deque)
+    items = session.db.lookup_read(argv[1], deque)
     if items is None:
         return [] if count != -1 else None
     from_tail = rank < 0
@@ -421,11 +414,9 @@ def lpos(session: Session, argv: list[bytes]) -> Any:
 def lset(session: Session, argv: list[bytes]) -> Any:
     """LSET key index element"""
     db = session.db
-    items = db.lookup_write(argv[1])
+    items = db.lookup_write(argv[1], deque)
     if items is None:
         raise ReplyError(NO_SUCH_KEY)
-    if type(items) is not deque:
-        raise ReplyError(WRONGTYPE)
     index = to_int(argv[2])
     size = len(items)
     if not -size <= index < size:
@@ -446,7 +437,7 @@ def linsert(session: Session, argv: list[bytes]) -> Any:
     else:
         raise ReplyError(SYNTAX)
     db = session.db
-    items = db.write_typed(argv[1], deque)
+    items = db.lookup_write(argv[1], deque)
     if items is None:
         return 0
     try:
@@ -464,7 +455,7 @@ def lrem(session: Session, argv: list[bytes]) -> Any:
     count = to_int(argv[2])
     db = session.db
     key = argv[1]
-    items = db.write_typed(key, deque)
+    items = db.lookup_write(key, deque)
     if items is None:
         return 0
     element = argv[3]
@@ -513,7 +504,7 @@ def ltrim(session: Session, argv: list[bytes]) -> Any:
     end = to_int(argv[3])
     db = session.db
     key = argv[1]
-    items = db.write_typed(key, deque)
+    items = db.lookup_write(key, deque)
     if items is None:
         return OK
     size = len(items)
@@ -567,11 +558,9 @@ def lmpop(session: Session, argv: list[bytes]) -> Any:
     keys, left, count = _parse_mpop(argv, 1)
     db = session.db
     for key in keys:
-        items = db.lookup_write(key)
+        items = db.lookup_write(key, deque)
         if items is None:
             continue
-        if type(items) is not deque:
-            raise ReplyError(WRONGTYPE)
         return [key, _pop_many(db, key, items, left, count)]
     return NULL_ARRAY
 

@@ -125,8 +125,10 @@ def reset_stats(engine: Engine) -> None:
     engine.connections_received = 0
     for spec in engine.commands.values():
         spec.calls = spec.failed_calls = 0
+        spec.seconds = 0.0
         for sub in spec.subcommands.values():
             sub.calls = sub.failed_calls = 0
+            sub.seconds = 0.0
 
 
 @define("config|rewrite", 2, "admin noscript loading stale", group="server", since="2.8.0")

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from ..args import INT64_MAX, INT64_MIN, to_int
+from ..args import INT64_MIN, is_int, to_int
 from ..registry import define, numkeys_finder
 from ..replies import NOT_POSITIVE, SYNTAX, ReplyError, set_reply
 from ..types.hash_scan import parse_cursor, parse_scan_options
@@ -30,21 +30,8 @@ if TYPE_CHECKING:
 _UNIFORM_POP_LIMIT = 4096
 
 
-def is_intset_member(member: bytes) -> bool:
-    """Tell whether Redis would store ``member`` in an intset (``string2ll`` accepts it)."""
-    if member.isdigit():
-        if member[0] == 48:  # '0'
-            return len(member) == 1
-        return len(member) < 19 or (len(member) == 19 and int(member) <= INT64_MAX)
-    if member[:1] == b"-" and member[1:].isdigit():
-        if member[1] == 48:
-            return False
-        return len(member) < 20 or (len(member) == 20 and int(member) >= INT64_MIN)
-    return False
-
-
 def _intset_limit(session: Session) -> int:
-    return int(session.engine.config.get("set-max-intset-entries"))
+    return session.engine.config.get_int("set-max-intset-entries")
 
 
 def set_encoding(value: set[bytes], config: Config) -> str:
@@ -53,14 +40,15 @@ def set_encoding(value: set[bytes], config: Config) -> str:
     Computed from the current content; Redis never converts a set back to an
     intset, so a set that lost its non-integers may be ``hashtable`` there.
     """
-    if len(value) <= int(config.get("set-max-intset-entries")) and all(map(is_intset_member, value)):
+    # An intset holds what string2ll accepts.
+    if len(value) <= config.get_int("set-max-intset-entries") and all(map(is_int, value)):
         return "intset"
     return "hashtable"
 
 
 def ordered(members: Collection[bytes], intset_limit: int) -> list[bytes]:
     """List members as Redis iterates them: ascending numbers when they would form an intset."""
-    if len(members) <= intset_limit and all(map(is_intset_member, members)):
+    if len(members) <= intset_limit and all(map(is_int, members)):
         return sorted(members, key=int)
     return list(members)
 
@@ -79,13 +67,16 @@ def sadd(session: Session, argv: list[bytes]) -> Any:
     """SADD key member [member ...]"""
     db = session.db
     key = argv[1]
-    value = db.write_typed(key, set)
+    value = db.lookup_write(key, set)
     if value is None:
         value = set(argv[2:])
         db.add(key, value)
         return len(value)
     before = len(value)
-    value.update(argv[2:])
+    if len(argv) == 3:  # one member, the common case: no slice
+        value.add(argv[2])
+    else:
+        value.update(argv[2:])
     added = len(value) - before
     if added:
         db.modified(key)
@@ -97,7 +88,7 @@ def srem(session: Session, argv: list[bytes]) -> Any:
     """SREM key member [member ...]"""
     db = session.db
     key = argv[1]
-    value = db.write_typed(key, set)
+    value = db.lookup_write(key, set)
     if value is None:
         return 0
     before = len(value)
@@ -112,21 +103,21 @@ def srem(session: Session, argv: list[bytes]) -> Any:
 @define("smembers", 2, "readonly", 1, 1, 1, group="set", since="1.0.0")
 def smembers(session: Session, argv: list[bytes]) -> Any:
     """SMEMBERS key"""
-    value = session.db.read_typed(argv[1], set)
+    value = session.db.lookup_read(argv[1], set)
     return _members_reply(session, () if value is None else value)
 
 
 @define("sismember", 3, "readonly fast", 1, 1, 1, group="set", since="1.0.0")
 def sismember(session: Session, argv: list[bytes]) -> Any:
     """SISMEMBER key member"""
-    value = session.db.read_typed(argv[1], set)
+    value = session.db.lookup_read(argv[1], set)
     return 1 if value is not None and argv[2] in value else 0
 
 
 @define("smismember", -3, "readonly fast", 1, 1, 1, group="set", since="6.2.0")
 def smismember(session: Session, argv: list[bytes]) -> Any:
     """SMISMEMBER key member [member ...]"""
-    value = session.db.read_typed(argv[1], set)
+    value = session.db.lookup_read(argv[1], set)
     if value is None:
         return [0] * (len(argv) - 2)
     return [1 if member in value else 0 for member in argv[2:]]
@@ -135,7 +126,7 @@ def smismember(session: Session, argv: list[bytes]) -> Any:
 @define("scard", 2, "readonly fast", 1, 1, 1, group="set", since="1.0.0")
 def scard(session: Session, argv: list[bytes]) -> Any:
     """SCARD key"""
-    value = session.db.read_typed(argv[1], set)
+    value = session.db.lookup_read(argv[1], set)
     return 0 if value is None else len(value)
 
 
@@ -145,7 +136,7 @@ def spop(session: Session, argv: list[bytes]) -> Any:
     db = session.db
     key = argv[1]
     if len(argv) == 2:
-        value = db.write_typed(key, set)
+        value = db.lookup_write(key, set)
         if value is None:
             return None
         if len(value) <= _UNIFORM_POP_LIMIT:
@@ -161,7 +152,7 @@ def spop(session: Session, argv: list[bytes]) -> Any:
     count = to_int(argv[2], NOT_POSITIVE)
     if count < 0:
         raise ReplyError(NOT_POSITIVE)
-    value = db.write_typed(key, set)
+    value = db.lookup_write(key, set)
     if value is None or count == 0:
         return set_reply(session.protocol, [])
     if count >= len(value):
@@ -177,14 +168,14 @@ def spop(session: Session, argv: list[bytes]) -> Any:
 def srandmember(session: Session, argv: list[bytes]) -> Any:
     """SRANDMEMBER key [count]"""
     if len(argv) == 2:
-        value = session.db.read_typed(argv[1], set)
+        value = session.db.lookup_read(argv[1], set)
         return None if value is None else random_member(value)
     if len(argv) > 3:
         raise ReplyError(SYNTAX)
     count = to_int(argv[2])
     if count == INT64_MIN:
         raise ReplyError(COUNT_RANGE)
-    value = session.db.read_typed(argv[1], set)
+    value = session.db.lookup_read(argv[1], set)
     if value is None or count == 0:
         return []
     if count < 0:
@@ -199,12 +190,12 @@ def smove(session: Session, argv: list[bytes]) -> Any:
     """SMOVE source destination member"""
     db = session.db
     source_key, destination_key, member = argv[1], argv[2], argv[3]
-    source = db.write_typed(source_key, set)
+    source = db.lookup_write(source_key, set)
     destination = db.lookup_write(destination_key)
     if source is None:
         return 0
     if destination is not None and type(destination) is not set:
-        db.write_typed(destination_key, set)  # raises WRONGTYPE
+        db.lookup_write(destination_key, set)  # raises WRONGTYPE
     if source is destination:
         return 1 if member in source else 0
     if member not in source:
@@ -222,7 +213,7 @@ def smove(session: Session, argv: list[bytes]) -> Any:
 
 def _load_sets(db: Database, keys: Iterable[bytes], write: bool) -> list[set[bytes] | None]:
     """Look up every key as a set (``None`` when absent); WRONGTYPE if any is not a set."""
-    lookup = db.write_typed if write else db.read_typed
+    lookup = db.lookup_write if write else db.lookup_read
     return [lookup(key, set) for key in keys]
 
 
@@ -331,7 +322,7 @@ def sintercard(session: Session, argv: list[bytes]) -> Any:
 def sscan(session: Session, argv: list[bytes]) -> Any:
     """SSCAN key cursor [MATCH pattern] [COUNT count]"""
     parse_cursor(argv[2])
-    value = session.db.read_typed(argv[1], set)
+    value = session.db.lookup_read(argv[1], set)
     if value is None:
         return [b"0", []]
     matches = parse_scan_options(argv, 3)

@@ -36,10 +36,9 @@ from ..replies import (
     scored_reply,
 )
 from ..types.scan import glob_matcher, key_hash, parse_cursor
-from ..types.zset import LEX_MAX, LEX_MIN, LexBound, ZSet, fits_listpack
+from ..types.zset import LEX_MAX, LEX_MIN, LexBound, ZSet, fits_listpack, outgrows_listpack
 
 if TYPE_CHECKING:
-    from ..keyspace import Database
     from ..session import Session
 
 GROUP: Final = "sorted-set"
@@ -145,25 +144,6 @@ def _positive_count(value: bytes) -> int:
     return count
 
 
-def _listpack_limits(session: Session) -> tuple[int, int]:
-    values = session.engine.config.values
-    return int(values["zset-max-listpack-entries"]), int(values["zset-max-listpack-value"])
-
-
-def _read(db: Database, key: bytes) -> ZSet | None:
-    value = db.lookup_read(key)
-    if value is not None and type(value) is not ZSet:
-        raise ReplyError(WRONGTYPE)
-    return value
-
-
-def _write(db: Database, key: bytes) -> ZSet | None:
-    value = db.lookup_write(key)
-    if value is not None and type(value) is not ZSet:
-        raise ReplyError(WRONGTYPE)
-    return value
-
-
 def _pairs_reply(session: Session, pairs: list[tuple[bytes, float]], withscores: bool) -> list[Any]:
     if withscores:
         return scored_reply(session.protocol, pairs)
@@ -191,101 +171,92 @@ def _store(session: Session, key: bytes, zset: ZSet) -> int:
 # -- ZADD ZINCRBY ------------------------------------------------------------------
 
 
+_NX, _XX, _GT, _LT, _CH, _INCR = 1, 2, 4, 8, 16, 32
+_ZADD_OPTIONS: Final = {b"NX": _NX, b"XX": _XX, b"GT": _GT, b"LT": _LT, b"CH": _CH, b"INCR": _INCR}
+
+
 @define("zadd", -4, "write denyoom fast", 1, 1, 1, group=GROUP, since="1.2.0")
 def zadd(session: Session, argv: list[bytes]) -> Any:
     """ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]"""
-    nx = xx = gt = lt = ch = incr = False
+    flags = 0
     index = 2
     argc = len(argv)
     while index < argc:
-        option = argv[index]
-        if len(option) > 4:
+        flag = _ZADD_OPTIONS.get(argv[index].upper())
+        if flag is None:
             break
-        option = option.upper()
-        if option == b"NX":
-            nx = True
-        elif option == b"XX":
-            xx = True
-        elif option == b"GT":
-            gt = True
-        elif option == b"LT":
-            lt = True
-        elif option == b"CH":
-            ch = True
-        elif option == b"INCR":
-            incr = True
-        else:
-            break
+        flags |= flag
         index += 1
     elements = argc - index
     if elements % 2 or not elements:
         raise ReplyError(SYNTAX)
-    if nx and xx:
-        raise ReplyError("ERR XX and NX options at the same time are not compatible")
-    if (gt and nx) or (lt and nx) or (gt and lt):
-        raise ReplyError("ERR GT, LT, and/or NX options at the same time are not compatible")
-    if incr and elements > 2:
-        raise ReplyError("ERR INCR option supports a single increment-element pair")
-    return _zadd(session, argv, index, nx, xx, gt, lt, ch, incr)
+    if flags:
+        if flags & _NX and flags & _XX:
+            raise ReplyError("ERR XX and NX options at the same time are not compatible")
+        if (flags & _NX and flags & (_GT | _LT)) or (flags & _GT and flags & _LT):
+            raise ReplyError("ERR GT, LT, and/or NX options at the same time are not compatible")
+        if flags & _INCR and elements > 2:
+            raise ReplyError("ERR INCR option supports a single increment-element pair")
+    return _zadd(session, argv, index, flags)
 
 
 @define("zincrby", 4, "write denyoom fast", 1, 1, 1, group=GROUP, since="1.2.0")
 def zincrby(session: Session, argv: list[bytes]) -> Any:
     """ZINCRBY key increment member"""
-    return _zadd(session, argv, 2, False, False, False, False, False, True)
+    return _zadd(session, argv, 2, _INCR)
 
 
-def _zadd(
-    session: Session, argv: list[bytes], index: int, nx: bool, xx: bool, gt: bool, lt: bool, ch: bool, incr: bool
-) -> Any:
-    scores = [to_float(argv[i]) for i in range(index, len(argv), 2)]
+def _zadd(session: Session, argv: list[bytes], index: int, flags: int) -> Any:
+    """Run Redis's ``zaddGenericCommand`` on the score/member pairs from ``argv[index]`` on."""
+    if len(argv) == index + 2:  # one pair, the common case: no slice and comprehension
+        scores = [to_float(argv[index])]
+    else:
+        scores = [to_float(score) for score in argv[index::2]]
     db = session.db
     key = argv[1]
-    zset = _write(db, key)
+    zset = db.lookup_write(key, ZSet)
     created = zset is None
     if zset is None:
-        if xx:
-            return None if incr else 0
+        if flags & _XX:
+            return None if flags & _INCR else 0
         zset = ZSet()
         db.add(key, zset)
     added = updated = processed = 0
     score = 0.0
     current = zset.scores
-    listpack = not zset.skiplist
-    if listpack:
-        max_entries, max_value = _listpack_limits(session)
     position = index + 1
     for score in scores:
         member = argv[position]
         position += 2
         old = current.get(member)
         if old is not None:
-            if nx:
-                continue
-            if incr:
-                score += old
-                if score != score:
-                    raise ReplyError(NAN_SCORE)
-            if (lt and score >= old) or (gt and score <= old):
-                continue
+            if flags:  # no options: skip their checks
+                if flags & _NX:
+                    continue
+                if flags & _INCR:
+                    score += old
+                    if score != score:
+                        raise ReplyError(NAN_SCORE)
+                if (flags & _LT and score >= old) or (flags & _GT and score <= old):
+                    continue
             processed += 1
             if score != old:
-                zset.add(member, 0.0 if listpack and score == 0.0 else score)
+                # A listpack keeps a score as text, and "-0" reads back as 0.
+                zset.add(member, 0.0 if score == 0.0 and not zset.skiplist else score)
                 updated += 1
-        elif xx:
+        elif flags & _XX:
             continue
         else:
-            if listpack and (len(current) >= max_entries or len(member) > max_value):
+            if not zset.skiplist and outgrows_listpack(zset, member, session.engine.config):
                 zset.skiplist = True
-                listpack = False
-            zset.add(member, 0.0 if listpack and score == 0.0 else score)
+            zset.add(member, 0.0 if score == 0.0 and not zset.skiplist else score)
             added += 1
             processed += 1
     if (added or updated) and not created:
         db.modified(key)
-    if incr:
+    if flags & _INCR:
         return double_reply(session.protocol, score) if processed else None
-    return added + updated if ch else added
+    return added + updated if flags & _CH else added
 
 
 # -- removal and lookups -------------------------------------------------------------
@@ -296,7 +267,7 @@ def zrem(session: Session, argv: list[bytes]) -> Any:
     """ZREM key member [member ...]"""
     db = session.db
     key = argv[1]
-    zset = _write(db, key)
+    zset = db.lookup_write(key, ZSet)
     if zset is None:
         return 0
     remove = zset.remove
@@ -315,7 +286,7 @@ def zrem(session: Session, argv: list[bytes]) -> Any:
 @define("zscore", 3, "readonly fast", 1, 1, 1, group=GROUP, since="1.2.0")
 def zscore(session: Session, argv: list[bytes]) -> Any:
     """ZSCORE key member"""
-    zset = _read(session.db, argv[1])
+    zset = session.db.lookup_read(argv[1], ZSet)
     if zset is None:
         return None
     score = zset.scores.get(argv[2])
@@ -325,7 +296,7 @@ def zscore(session: Session, argv: list[bytes]) -> Any:
 @define("zmscore", -3, "readonly fast", 1, 1, 1, group=GROUP, since="6.2.0")
 def zmscore(session: Session, argv: list[bytes]) -> Any:
     """ZMSCORE key member [member ...]"""
-    zset = _read(session.db, argv[1])
+    zset = session.db.lookup_read(argv[1], ZSet)
     if zset is None:
         return [None] * (len(argv) - 2)
     protocol = session.protocol
@@ -340,7 +311,7 @@ def zmscore(session: Session, argv: list[bytes]) -> Any:
 @define("zcard", 2, "readonly fast", 1, 1, 1, group=GROUP, since="1.2.0")
 def zcard(session: Session, argv: list[bytes]) -> Any:
     """ZCARD key"""
-    zset = _read(session.db, argv[1])
+    zset = session.db.lookup_read(argv[1], ZSet)
     return 0 if zset is None else len(zset)
 
 
@@ -348,7 +319,7 @@ def zcard(session: Session, argv: list[bytes]) -> Any:
 def zcount(session: Session, argv: list[bytes]) -> Any:
     """ZCOUNT key min max"""
     low, low_ex, high, high_ex = parse_score_range(argv[2], argv[3])
-    zset = _read(session.db, argv[1])
+    zset = session.db.lookup_read(argv[1], ZSet)
     if zset is None:
         return 0
     return zset.count_by_score(low, high, low_ex, high_ex)
@@ -358,14 +329,14 @@ def zcount(session: Session, argv: list[bytes]) -> Any:
 def zlexcount(session: Session, argv: list[bytes]) -> Any:
     """ZLEXCOUNT key min max"""
     low, low_ex, high, high_ex = parse_lex_range(argv[2], argv[3])
-    zset = _read(session.db, argv[1])
+    zset = session.db.lookup_read(argv[1], ZSet)
     if zset is None:
         return 0
     return zset.count_by_lex(low, high, low_ex, high_ex)
 
 
 def _rank(session: Session, argv: list[bytes], reverse: bool) -> Any:
-    zset = _read(session.db, argv[1])
+    zset = session.db.lookup_read(argv[1], ZSet)
     if zset is None:
         return None
     return zset.rank(argv[2], reverse)
@@ -429,7 +400,7 @@ def _zrange(session: Session, argv: list[bytes], start: int, store: bool, kind: 
         low, low_ex, high, high_ex = parse_score_range(low_arg, high_arg)
     else:
         low_lex, low_ex, high_lex, high_ex = parse_lex_range(low_arg, high_arg)
-    zset = _read(session.db, argv[start])
+    zset = session.db.lookup_read(argv[start], ZSet)
     if zset is None:
         if store:
             return _store(session, argv[1], ZSet())
@@ -514,7 +485,7 @@ def _remove_range(session: Session, argv: list[bytes], kind: int) -> Any:
         low_lex, low_ex, high_lex, high_ex = parse_lex_range(argv[2], argv[3])
     db = session.db
     key = argv[1]
-    zset = _write(db, key)
+    zset = db.lookup_write(key, ZSet)
     if zset is None:
         return 0
     if kind == _RANK:
@@ -574,7 +545,7 @@ def _zpop(session: Session, argv: list[bytes], highest: bool) -> Any:
         raise ReplyError(SYNTAX)
     count = _positive_count(argv[2]) if len(argv) == 3 else -1
     key = argv[1]
-    zset = _write(session.db, key)
+    zset = session.db.lookup_write(key, ZSet)
     if zset is None or count == 0:
         return []
     pairs = _pop_from(session, key, zset, 1 if count == -1 else count, highest)
@@ -604,7 +575,7 @@ def _bzpop(session: Session, argv: list[bytes], highest: bool) -> Any:
     keys = argv[1:-1]
     db = session.db
     for key in keys:
-        zset = _write(db, key)
+        zset = db.lookup_write(key, ZSet)
         if zset is None:
             continue
         member, score = _pop_from(session, key, zset, 1, highest)[0]
@@ -659,7 +630,7 @@ def _zmpop(session: Session, argv: list[bytes], numkeys_index: int, blocking: bo
     keys = argv[numkeys_index + 1 : where_index]
     db = session.db
     for key in keys:
-        zset = _write(db, key)
+        zset = db.lookup_write(key, ZSet)
         if zset is None:
             continue
         pairs = _pop_from(session, key, zset, count, highest)
@@ -870,7 +841,7 @@ def zrandmember(session: Session, argv: list[bytes]) -> Any:
     """ZRANDMEMBER key [count [WITHSCORES]]"""
     argc = len(argv)
     if argc == 2:
-        zset = _read(session.db, argv[1])
+        zset = session.db.lookup_read(argv[1], ZSet)
         if zset is None:
             return None
         return zset.at(random.randrange(len(zset)))[0]
@@ -884,7 +855,7 @@ def zrandmember(session: Session, argv: list[bytes]) -> Any:
         withscores = True
         if count < -_HALF_LONG_MAX or count > _HALF_LONG_MAX:
             raise ReplyError("ERR value is out of range")
-    zset = _read(session.db, argv[1])
+    zset = session.db.lookup_read(argv[1], ZSet)
     if zset is None or count == 0:
         return []
     size = len(zset)
@@ -902,7 +873,7 @@ def zrandmember(session: Session, argv: list[bytes]) -> Any:
 def zscan(session: Session, argv: list[bytes]) -> Any:
     """ZSCAN key cursor [MATCH pattern] [COUNT count]"""
     cursor = parse_cursor(argv[2])
-    zset = _read(session.db, argv[1])
+    zset = session.db.lookup_read(argv[1], ZSet)
     if zset is None:
         return [b"0", []]
     count = 10

@@ -22,14 +22,12 @@ from ..replies import (
     OK,
     OVERFLOW,
     SYNTAX,
-    WRONGTYPE,
     ReplyError,
     map_reply,
 )
 from ..types.strings import CommonSubsequence, get_range, set_range
 
 if TYPE_CHECKING:
-    from ..keyspace import Database
     from ..session import Session
 
 # Flags of parseExtendedStringArgumentsOrReply (t_string.c).
@@ -62,22 +60,6 @@ _SET_OPTIONS: Final = {b"NX": _NX, b"XX": _XX, b"GET": _GET, b"KEEPTTL": _KEEPTT
 _ZERO: Final = Fraction(0)
 _LONG_DOUBLE_EXACT: Final = 1 << 64
 _MIN_MAX_BULK: Final = 1024 * 1024
-
-
-def _string_or_none(db: Database, key: bytes) -> bytes | None:
-    """Look ``key`` up for a read: its bytes, ``None`` when absent, WRONGTYPE otherwise."""
-    value = db.lookup_read(key)
-    if value is not None and type(value) is not bytes:
-        raise ReplyError(WRONGTYPE)
-    return value
-
-
-def _string_for_write(db: Database, key: bytes) -> bytes | None:
-    """Look ``key`` up for a write: its bytes, ``None`` when absent, WRONGTYPE otherwise."""
-    value = db.lookup_write(key)
-    if value is not None and type(value) is not bytes:
-        raise ReplyError(WRONGTYPE)
-    return value
 
 
 def max_string_length(session: Session) -> int:
@@ -168,7 +150,7 @@ def set_command(session: Session, argv: list[bytes]) -> Any:
     key = argv[1]
     old: bytes | None = None
     if flags & _GET:
-        old = _string_or_none(db, key)
+        old = db.lookup_read(key, bytes)
     if flags & (_NX | _XX):
         found = db.lookup_write(key) is not None
         if (flags & _NX and found) or (flags & _XX and not found):
@@ -217,10 +199,7 @@ def psetex(session: Session, argv: list[bytes]) -> Any:
 @define("get", 2, "readonly fast", 1, 1, 1, group="string")
 def get(session: Session, argv: list[bytes]) -> Any:
     """GET key"""
-    value = session.db.lookup_read(argv[1])
-    if value is not None and type(value) is not bytes:
-        raise ReplyError(WRONGTYPE)
-    return value
+    return session.db.lookup_read(argv[1], bytes)
 
 
 @define("mget", -2, "readonly fast", 1, -1, 1, group="string")
@@ -237,7 +216,7 @@ def mget(session: Session, argv: list[bytes]) -> Any:
 @define("strlen", 2, "readonly fast", 1, 1, 1, group="string", since="2.2.0")
 def strlen(session: Session, argv: list[bytes]) -> Any:
     """STRLEN key"""
-    value = _string_or_none(session.db, argv[1])
+    value = session.db.lookup_read(argv[1], bytes)
     return 0 if value is None else len(value)
 
 
@@ -246,7 +225,7 @@ def getrange(session: Session, argv: list[bytes]) -> Any:
     """GETRANGE key start end"""
     start = to_int(argv[2])
     end = to_int(argv[3])
-    value = _string_or_none(session.db, argv[1])
+    value = session.db.lookup_read(argv[1], bytes)
     if value is None:
         return b""
     return get_range(value, start, end)
@@ -265,7 +244,7 @@ def substr(session: Session, argv: list[bytes]) -> Any:
 def getset(session: Session, argv: list[bytes]) -> Any:
     """GETSET key value"""
     db = session.db
-    old = _string_or_none(db, argv[1])
+    old = db.lookup_read(argv[1], bytes)
     db.set(argv[1], argv[2])
     return old
 
@@ -274,7 +253,7 @@ def getset(session: Session, argv: list[bytes]) -> Any:
 def getdel(session: Session, argv: list[bytes]) -> Any:
     """GETDEL key"""
     db = session.db
-    value = _string_or_none(db, argv[1])
+    value = db.lookup_read(argv[1], bytes)
     if value is not None:
         db.delete(argv[1])
     return value
@@ -286,7 +265,7 @@ def getex(session: Session, argv: list[bytes]) -> Any:
     flags, expire = parse_string_options(argv, 2, False)
     db = session.db
     key = argv[1]
-    value = _string_or_none(db, key)
+    value = db.lookup_read(key, bytes)
     if value is None:
         return None
     if expire is not None:
@@ -335,7 +314,7 @@ def append(session: Session, argv: list[bytes]) -> Any:
     """APPEND key value"""
     db = session.db
     key = argv[1]
-    value = _string_for_write(db, key)
+    value = db.lookup_write(key, bytes)
     if value is None:
         db.add(key, argv[2])
         return len(argv[2])
@@ -354,7 +333,7 @@ def setrange(session: Session, argv: list[bytes]) -> Any:
     db = session.db
     key = argv[1]
     data = argv[3]
-    value = _string_for_write(db, key)
+    value = db.lookup_write(key, bytes)
     if value is None:
         if not data:
             return 0
@@ -372,39 +351,30 @@ def setrange(session: Session, argv: list[bytes]) -> Any:
 # -- counters ---------------------------------------------------------------------
 
 
-def _incr_by(session: Session, key: bytes, increment: int) -> int:
-    """Redis's ``incrDecrCommand``: add ``increment`` to the integer at ``key``, keeping its TTL."""
+@define("incr", 2, "write denyoom fast", 1, 1, 1, group="string")
+def incr(session: Session, argv: list[bytes], increment: int = 1) -> Any:
+    """INCR key"""
+    # Redis's incrDecrCommand: DECR, INCRBY and DECRBY call it with their increment.
     db = session.db
-    value = db.lookup_write(key)
-    if value is None:
-        number = 0
-    elif type(value) is not bytes:
-        raise ReplyError(WRONGTYPE)
-    else:
-        number = to_int(value)
-    number += increment
+    key = argv[1]
+    value = db.lookup_write(key, bytes)
+    number = increment if value is None else to_int(value) + increment
     if number > INT64_MAX or number < INT64_MIN:
         raise ReplyError(OVERFLOW)
     db.set(key, b"%d" % number, True)
     return number
 
 
-@define("incr", 2, "write denyoom fast", 1, 1, 1, group="string")
-def incr(session: Session, argv: list[bytes]) -> Any:
-    """INCR key"""
-    return _incr_by(session, argv[1], 1)
-
-
 @define("decr", 2, "write denyoom fast", 1, 1, 1, group="string")
 def decr(session: Session, argv: list[bytes]) -> Any:
     """DECR key"""
-    return _incr_by(session, argv[1], -1)
+    return incr(session, argv, -1)
 
 
 @define("incrby", 3, "write denyoom fast", 1, 1, 1, group="string")
 def incrby(session: Session, argv: list[bytes]) -> Any:
     """INCRBY key increment"""
-    return _incr_by(session, argv[1], to_int(argv[2]))
+    return incr(session, argv, to_int(argv[2]))
 
 
 @define("decrby", 3, "write denyoom fast", 1, 1, 1, group="string")
@@ -413,7 +383,7 @@ def decrby(session: Session, argv: list[bytes]) -> Any:
     decrement = to_int(argv[2])
     if decrement == INT64_MIN:
         raise ReplyError("ERR decrement would overflow")
-    return _incr_by(session, argv[1], -decrement)
+    return incr(session, argv, -decrement)
 
 
 @define("incrbyfloat", 3, "write denyoom fast", 1, 1, 1, group="string", since="2.6.0")
@@ -421,7 +391,7 @@ def incrbyfloat(session: Session, argv: list[bytes]) -> Any:
     """INCRBYFLOAT key increment"""
     db = session.db
     key = argv[1]
-    value = _string_for_write(db, key)
+    value = db.lookup_write(key, bytes)
     increment_text = argv[2]
     if (value is None or is_int(value)) and is_int(increment_text):
         # Integers below 2**64 are exact in a long double: no rounding to emulate.

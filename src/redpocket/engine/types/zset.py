@@ -277,7 +277,10 @@ class ZSet:
                 hi = min(hi, lo + count)
         if lo >= hi:
             return []
-        return [(member, score) for score, member in self.ordered.islice(lo, hi, reverse)]
+        pairs = self.ordered[lo:hi]  # far cheaper than SortedList.islice() for a short range
+        if reverse:
+            pairs.reverse()
+        return [(member, score) for score, member in pairs]
 
     # -- ranges -----------------------------------------------------------------
     def range_by_rank(self, start: int, stop: int, reverse: bool = False) -> list[tuple[bytes, float]]:
@@ -337,7 +340,7 @@ class ZSet:
             ordered.clear()
             scores.clear()
             return removed
-        for _score, member in ordered.islice(lo, hi):
+        for _score, member in ordered[lo:hi]:
             del scores[member]
         del ordered[lo:hi]
         return hi - lo
@@ -390,7 +393,14 @@ def zset_encoding(value: ZSet, config: Config) -> str:
 
 def fits_listpack(value: ZSet, config: Config) -> bool:
     """Tell whether every member and the size of ``value`` are within the listpack limits."""
-    if len(value) > int(config.get("zset-max-listpack-entries")):
+    if len(value) > config.get_int("zset-max-listpack-entries"):
         return False
-    limit = int(config.get("zset-max-listpack-value"))
+    limit = config.get_int("zset-max-listpack-value")
     return all(len(member) <= limit for member in value.scores)
+
+
+def outgrows_listpack(value: ZSet, member: bytes, config: Config) -> bool:
+    """Tell whether adding the new ``member`` to a listpack ``value`` converts it to a skiplist (``zsetAdd``)."""
+    return len(value) >= config.get_int("zset-max-listpack-entries") or len(member) > config.get_int(
+        "zset-max-listpack-value"
+    )
