@@ -165,3 +165,27 @@ def test_keyspace_notifications(make_client) -> None:
         pubsub.close()
     finally:
         client.config_set("notify-keyspace-events", "")
+
+
+def test_new_key_notifications(make_client) -> None:
+    client = make_client(decode_responses=True)
+    client.config_set("notify-keyspace-events", "EAn")  # "new" is class n, which A does not include
+    try:
+        pubsub = client.pubsub()
+        pubsub.psubscribe("__keyevent@0__:*")
+        assert pubsub.get_message(timeout=1)["type"] == "psubscribe"
+        client.set("a", 1)
+        client.set("a", 2)  # not new
+        client.rpush("l", 1)
+        client.rename("a", "b")
+        client.eval("redis.call('set', 's1', '1') return 1", 0)
+        expected = [("new", "a"), ("set", "a"), ("set", "a"), ("new", "l"), ("rpush", "l"), ("new", "b"),
+                    ("rename_from", "a"), ("rename_to", "b"), ("new", "s1"), ("set", "s1")]
+        events = [pubsub.get_message(timeout=1) for _ in expected]
+        assert [(e["channel"].split(":", 1)[1], e["data"]) for e in events] == expected
+        client.config_set("notify-keyspace-events", "EA")
+        client.set("c", 1)
+        assert pubsub.get_message(timeout=1)["channel"] == "__keyevent@0__:set"
+        pubsub.close()
+    finally:
+        client.config_set("notify-keyspace-events", "")

@@ -297,7 +297,11 @@ _NOTIFY_TYPES: Final = "g$lshzxetd"  # 'A' stands for all of these
 
 
 def notify_flags_to_string(flags: set[str]) -> str:
-    """Return the canonical text of a set of keyspace-event classes (``keyspaceEventsFlagsToString``)."""
+    """Return the text Redis shows for a set of keyspace-event classes (``keyspaceEventsFlagsToString``).
+
+    As in Redis, "A" swallows the "n" class: ``EAn`` reads back as ``AE``
+    though "new" events are still sent.
+    """
     if set(_NOTIFY_TYPES) <= flags:
         text = "A"
     else:
@@ -306,6 +310,7 @@ def notify_flags_to_string(flags: set[str]) -> str:
 
 
 def _parse_notify(value: str) -> str:
+    """Check a ``notify-keyspace-events`` value; return every class it enables, one letter each."""
     flags: set[str] = set()
     for char in value:
         if char == "A":
@@ -314,7 +319,7 @@ def _parse_notify(value: str) -> str:
             flags.add(char)
         else:
             raise _Invalid("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
-    return notify_flags_to_string(flags)
+    return "".join(c for c in _NOTIFY_TYPES + "nKEm" if c in flags)
 
 
 class _Invalid(Exception):
@@ -444,6 +449,8 @@ class Config:
     def __init__(self, **overrides: Any) -> None:
         self.values: dict[str, str] = {s.name: s.default for s in SETTINGS_LIST}
         self._ints: dict[str, int] = {}
+        # notify-keyspace-events as one letter per class enabled ("n" survives "A" here only).
+        self.notify_classes = ""
         self.values["save"] = ""  # the embedded engine does not snapshot by default
         self.config_file: str = ""
         for name, value in overrides.items():
@@ -539,6 +546,9 @@ class Config:
         return value
 
     def _apply(self, setting: Setting, value: str) -> None:
+        if setting.kind == "notify":
+            self.notify_classes = value
+            value = notify_flags_to_string(set(value))
         self.values[setting.name] = value
         self._ints.clear()
         if setting.name == "hz":
@@ -584,5 +594,6 @@ class Config:
     def reset_to_defaults(self) -> None:
         """Restore every setting's default value (used by tests)."""
         self.values = {s.name: s.default for s in SETTINGS_LIST}
+        self.notify_classes = ""
         self._ints.clear()
         self.hz = self._effective_hz()

@@ -99,6 +99,9 @@ class Engine:
         # as hook(None, db_index, [b"DEL", key], None) when a key expires: the
         # append-only file and keyspace notifications listen here.
         self.propagators: list[Any] = []
+        # Keys created since the last propagator call, while keyspace notifications
+        # listen (for the "new" event, class n); None when nobody does.
+        self.new_keys: list[bytes] | None = None
         self.slowlog = SlowLog(self.config)
         self.pause = Pause()
         # Called with a blocked client's session when CLIENT UNBLOCK wakes it (the TCP server listens).

@@ -116,13 +116,15 @@ class Database:
             self.expire_if_needed(key)
             if not keep_ttl:
                 self.expires.pop(key, None)
+        engine = self.engine
+        if engine.new_keys is not None and key not in self.data:
+            engine.new_keys.append(key)
         self.data[key] = value
         if encoding is not None:
             self.encodings[key] = encoding
         elif self.encodings:
             self.encodings.pop(key, None)
         # modified() and signal_ready(), inlined: most writes come through here.
-        engine = self.engine
         engine.dirty += 1
         if engine.watched_keys:
             engine.touch_watched(self.index, key)
@@ -131,13 +133,15 @@ class Database:
 
     def add(self, key: bytes, value: Any, encoding: str | None = None) -> None:
         """Store a new value at an absent ``key`` (the caller checked)."""
+        engine = self.engine
+        if engine.new_keys is not None:
+            engine.new_keys.append(key)
         self.data[key] = value
         if encoding is not None:
             self.encodings[key] = encoding
         elif self.encodings:
             self.encodings.pop(key, None)
         # modified() and signal_ready(), inlined: most writes come through here.
-        engine = self.engine
         engine.dirty += 1
         if engine.watched_keys:
             engine.touch_watched(self.index, key)

@@ -196,22 +196,33 @@ class PubSub:
         propagators = self.engine.propagators
         if wanted:
             propagators.append(self.notify_write)
+            self.engine.new_keys = []
         else:
             with contextlib.suppress(ValueError):
                 propagators.remove(self.notify_write)
+            self.engine.new_keys = None
         self._notifier_installed = wanted
 
     def notify_write(self, session: Session | None, db_index: int, argv: list[bytes], reply: Any) -> None:
         """Publish the keyspace events of one executed write command (a propagator hook)."""
-        flags = self.engine.config.values["notify-keyspace-events"]
+        flags = self.engine.config.notify_classes
+        created = self.engine.new_keys
+        if created:
+            new_keys = list(created)
+            created.clear()
+        else:
+            new_keys = []
         if not flags or ("K" not in flags and "E" not in flags):
             return
+        if "n" in flags:  # Redis's dbAdd announces a key before the command's own event
+            for key in new_keys:
+                self.notify(db_index, b"new", key, flags)
         if session is None:
             events: list[tuple[str, bytes, bytes]] = [("x", b"expired", argv[1])]
         else:
             events = keyspace_events(self.engine, db_index, argv, reply)
         for event_class, event, key in events:
-            if event_class in flags or (event_class in _ALL_CLASSES and "A" in flags):
+            if event_class in flags:
                 self.notify(db_index, event, key, flags)
 
     def notify(self, db_index: int, event: bytes, key: bytes, flags: str) -> None:
@@ -220,9 +231,6 @@ class PubSub:
             self.publish(b"__keyspace@%d__:%s" % (db_index, key), event)
         if "E" in flags:
             self.publish(b"__keyevent@%d__:%s" % (db_index, event), key)
-
-
-_ALL_CLASSES: Final = frozenset("g$lshzxetd")
 
 
 def hub(engine: Engine) -> PubSub:
