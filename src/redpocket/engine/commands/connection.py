@@ -228,13 +228,22 @@ def client_no_evict(session: Session, argv: list[bytes]) -> Any:
 @define("client|help", 2, "loading stale", group="connection", since="5.0.0")
 def client_help(session: Session, argv: list[bytes]) -> Any:
     """CLIENT HELP"""
+    # Redis's text, without the subcommands this engine lacks (CACHING, GETREDIR, REPLY, TRACKING ...).
     return [
         b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        b"GETNAME", b"    Return the name of the current connection.",
         b"ID", b"    Return the ID of the current connection.",
         b"INFO", b"    Return information about the current client connection.",
-        b"GETNAME", b"    Return the name of the current connection.",
         b"KILL <ip:port>", b"    Kill connection made from <ip:port>.",
-        b"LIST [options ...]", b"    Return information about client connections.",
+        b"KILL <option> <value> [<option> <value> [...]]", b"    Kill connections. Options are:",
+        b"    * ADDR (<ip:port>|<unixsocket>:0)", b"      Kill connections made from the specified address",
+        b"    * SKIPME (YES|NO)", b"      Skip killing current connection (default: yes).",
+        b"LIST [options ...]", b"    Return information about client connections. Options:",
+        b"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", b"      Return clients of specified type.",
+        b"UNPAUSE", b"    Stop the current client pause, resuming traffic.",
+        b"PAUSE <timeout> [WRITE|ALL]", b"    Suspend all, or just write, clients for <timeout> milliseconds.",
         b"SETNAME <name>", b"    Assign the name <name> to the current connection.",
-        b"HELP", b"    Print this help.",
+        b"UNBLOCK <clientid> [TIMEOUT|ERROR]", b"    Unblock the specified blocked client.",
+        b"NO-EVICT (ON|OFF)", b"    Protect current client connection from eviction.",
+        b"HELP", b"    Prints this help.",
     ]
