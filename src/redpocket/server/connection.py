@@ -483,11 +483,29 @@ class ClientConnection(asyncio.Protocol):
         return True
 
     def _flush(self) -> None:
+        """Queue the replies for the end of this event-loop turn (or write them now, before closing).
+
+        As Redis writes in ``beforeSleep``, the server writes every client's
+        replies after it has read and run all the requests of the turn: the
+        writes come back to back, so a client machine woken by the first
+        finds the others already there instead of being woken once each.
+        """
+        if self.closing:
+            self.write_out()
+        elif self.out:
+            self.server.want_write(self)
+        else:
+            self.out = None
+
+    def write_out(self) -> None:
+        """Write the queued replies in one ``transport.write``; close the connection if it is closing."""
         out = self.out
         self.out = None
         transport = self.transport
-        if out:
+        if out and not transport.is_closing():
             transport.write(out[0] if len(out) == 1 else b"".join(out))
+            if self.subscribed or self.monitor:
+                self.check_output_limit()
         if self.closing:
             transport.close()
 
@@ -534,7 +552,8 @@ class ClientConnection(asyncio.Protocol):
             return
         argv = self.blocked[0]
         self.unblock()
-        self.out = []
+        if self.out is None:
+            self.out = []
         if self._checked(argv):
             self._go_on()
         else:
@@ -569,7 +588,9 @@ class ClientConnection(asyncio.Protocol):
 
     def _resume_with(self, reply: Any) -> None:
         """Send the reply of the command that blocked, then go on with the requests behind it."""
-        self.out = [encode(reply, self.session.protocol)]
+        if self.out is None:
+            self.out = []
+        self.out.append(encode(reply, self.session.protocol))
         self._go_on()
 
     def _go_on(self) -> None:

@@ -114,6 +114,9 @@ class Server:
         self.ready_keys: set[tuple[int, bytes]] = set()
         self._serving_ready = False
         self.engine.ready_listeners.append(self._keys_ready)
+        # Clients with replies to write at the end of this event-loop turn.
+        self.pending_writes: dict[ClientConnection, None] = {}
+        self._writes_scheduled = False
         # Clients whose command waits for CLIENT PAUSE to end, in arrival order.
         self.postponed: dict[ClientConnection, None] = {}
         self._pause_timer: asyncio.TimerHandle | None = None
@@ -317,6 +320,21 @@ class Server:
         connection = self.connections.get(session.id)
         if connection is not None and self.loop is not None:
             self.loop.call_soon_threadsafe(connection.wake)
+
+    # -- output ------------------------------------------------------------------------------
+    def want_write(self, connection: ClientConnection) -> None:
+        """Have ``connection``'s queued replies written once this event-loop turn has read everything."""
+        self.pending_writes[connection] = None
+        if not self._writes_scheduled:
+            self._writes_scheduled = True
+            self.loop.call_soon(self._write_pending)
+
+    def _write_pending(self) -> None:
+        self._writes_scheduled = False
+        pending = self.pending_writes
+        self.pending_writes = {}
+        for connection in pending:
+            connection.write_out()
 
     # -- CLIENT PAUSE ------------------------------------------------------------------------
     def postpone(self, connection: ClientConnection) -> None:
