@@ -316,8 +316,8 @@ class ClientConnection(asyncio.Protocol):
                         append(b"\r\n")
                     else:
                         append(b"$%d\r\n%s\r\n" % (size, reply))
-                elif kind is int:
-                    append(small[reply] if 0 <= reply < 1024 else b":%d\r\n" % reply)
+                elif kind is int:  # (an f-string is faster than bytes % here)
+                    append(small[reply] if 0 <= reply < 1024 else f":{reply}\r\n".encode())
                 elif kind is SimpleString and reply in simple:
                     append(simple[reply])
                 elif reply is None:
