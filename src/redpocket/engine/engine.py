@@ -220,7 +220,6 @@ class Engine:
         now = time.monotonic()
         if now >= self._next_cron:
             self.cron(now)
-            self.slowlog.refresh()  # settings changed by Python code rather than CONFIG SET
 
     @staticmethod
     def _rejected(session: Session, name: bytes, error: ReplyError) -> ReplyError:
@@ -308,6 +307,7 @@ class Engine:
         """Run periodic work: the active expiry cycle (Redis's serverCron)."""
         hz = self.config.hz
         self._next_cron = now + 1.0 / hz
+        self.slowlog.refresh()  # settings changed by Python code rather than CONFIG SET
         if not self.active_expire_enabled or (self.pause.until and self.pause.active()):
             return  # (Redis expires nothing while clients are paused)
         for db in self.databases:
