@@ -15,7 +15,9 @@
 A context opened with ``pipe=None`` is a *root*: when its ``with`` block
 exits it sends everything queued in it and in the contexts nested in it, one
 batch per named connection (several connections are sent concurrently), then
-fills every :class:`DeferredResult` and runs the ``on_execute`` callbacks.
+fills every :class:`DeferredResult` and runs the ``on_execute`` callbacks
+(a command queued with :meth:`PipelineContext.queue_command` has no result:
+its error reply, if any, is raised there).
 A nested context (``pipeline(pipe)``) passes its commands and callbacks up to
 its root.  An exception inside a ``with`` block discards that block's
 commands and sends nothing for them.
@@ -373,7 +375,7 @@ class _Batch:
     def __init__(self, transaction: bool) -> None:
         self.transaction = transaction
         self.pipes: dict[str, Any] = {}
-        self.results: dict[str, list[DeferredResult[Any]]] = {}
+        self.results: dict[str, list[DeferredResult[Any] | None]] = {}
         self.callbacks: list[Callable[[], Any]] = []
 
     def pipe_for(self, name: str) -> Any:
@@ -414,13 +416,16 @@ class _Batch:
         finally:
             for pipe in self.pipes.values():
                 pipe.reset()
+        failures: list[BaseException] = []
         for name, batch_replies in replies.items():
             for deferred, reply in zip(self.results[name], batch_replies, strict=True):
                 if isinstance(reply, BaseException):
-                    deferred.set_error(reply)
-                else:
-                    deferred.set(reply)
-        failures: list[BaseException] = []
+                    if deferred is None:
+                        failures.append(reply)
+                    else:
+                        deferred._error = reply
+                elif deferred is not None:
+                    deferred._value = reply
         for callback in self.callbacks:
             try:
                 callback()
@@ -489,11 +494,18 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
     def execute_command(self, *args: Any, **options: Any) -> DeferredResult[Any]:
         """Queue one command and return the DeferredResult its reply will fill."""
         if threading.get_ident() != self._owner:
-            raise PipelineError("a pipeline context belongs to the thread that opened it; open one per thread")
+            raise _wrong_thread()
         self._target.pipeline_execute_command(*args, **options)
         deferred: DeferredResult[Any] = DeferredResult()
         self._results.append(deferred)
         return deferred
+
+    def queue_command(self, *args: Any) -> None:
+        """Queue one command whose reply nobody reads; an error reply is raised when the pipeline executes."""
+        if threading.get_ident() != self._owner:
+            raise _wrong_thread()
+        self._target.pipeline_execute_command(*args)
+        self._results.append(None)
 
     def then(self, source: DeferredResult[Any], transform: Callable[[Any], T]) -> DeferredResult[T]:
         """Return a DeferredResult filled with ``transform(source.result)`` once executed.
@@ -512,10 +524,19 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
         self.on_execute(fill)
         return derived
 
-    def run_script(self, script: Any, keys: list[Any], args: list[Any]) -> DeferredResult[Any]:
-        """Queue a redis-py ``Script`` (EVALSHA, loaded first when the server lacks it)."""
+    def run_script(self, script: Any, keys: list[Any], args: list[Any], result: DeferredResult[Any] | None = None) -> DeferredResult[Any]:
+        """Queue a redis-py ``Script`` (EVALSHA, loaded first when the server lacks it).
+
+        Its reply fills ``result`` (a new DeferredResult by default), which is returned.
+        """
+        if threading.get_ident() != self._owner:
+            raise _wrong_thread()
         self._target.scripts.add(script)
-        return self.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        self._target.pipeline_execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        if result is None:
+            result = DeferredResult()
+        self._results.append(result)
+        return result
 
     def on_execute(self, callback: Callable[[], Any]) -> None:
         """Run ``callback()`` after the root has executed and every result is filled."""
@@ -537,6 +558,10 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
     def __repr__(self) -> str:
         kind = "root" if self.parent is None else "nested"
         return f"<PipelineContext {kind} name={self.name!r} queued={len(self)}>"
+
+
+def _wrong_thread() -> PipelineError:
+    return PipelineError("a pipeline context belongs to the thread that opened it; open one per thread")
 
 
 def pipeline(pipe: PipelineContext | None = None, name: str | None = None, transaction: bool = False) -> PipelineContext:

@@ -215,6 +215,18 @@ def test_stored_data_that_fails_to_decode_raises_decode_error(db: redis.Redis) -
         Everything.objects.get_many([record.id])
 
 
+def test_the_primary_key_comes_from_the_key_of_the_record(db: redis.Redis) -> None:
+    record = Everything.create(count=1)
+    db.hset(record.keys()["hash"], "id", b"junk")  # a copy: the key names the record
+    assert Everything.objects.get_many([record.id])[0].id is record.id  # the id asked for
+    assert Everything.objects.get_many([str(record.id)])[0].id == record.id
+    assert [r.id for r in Everything.objects.all()] == [record.id]  # decoded from the id set's text
+    db.sadd("{redpocket:Everything}:ids", "not-a-uuid")
+    db.hset("{redpocket:Everything}:id:not-a-uuid", "count", 2)
+    with pytest.raises(DecodeError, match=r"cannot decode the id of record 'not-a-uuid' of Everything"):
+        list(Everything.objects.all())
+
+
 def test_declaration_errors_name_model_and_attribute() -> None:
     with pytest.raises(DefinitionError, match=r"TwoKeys declares two primary keys: a, b"):
         class TwoKeys(ActiveRecord):

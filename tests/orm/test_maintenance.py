@@ -30,6 +30,7 @@ def test_index_keys_hold_what_the_docs_say(db: redis.Redis) -> None:
     assert db.zscore("{redpocket:Wizard}:num:age", ident) == 17
     assert b"Harry\0" + ident in db.zrange("{redpocket:Wizard}:pre:name", 0, -1)
     assert db.hget("{redpocket:Wizard}:uniq:email", "h@x") == ident
+    assert not db.exists("{redpocket:Wizard}:eq:email:h@x")  # the claims are the unique attribute's index
     assert len(db.smembers("{redpocket:Wizard}:ids")) == 2
     harry.update(house="Ravenclaw", age=18, name="Harold", email="harold@x")
     assert not db.exists("{redpocket:Wizard}:eq:house:Gryffindor")
@@ -65,6 +66,17 @@ def test_check_reports_every_kind_of_discrepancy(db: redis.Redis) -> None:
     assert "00000000-0000-0000-0000-000000000000" in text
     db.srem("{redpocket:Wizard}:ids", "00000000-0000-0000-0000-000000000000")
     assert Wizard.objects.rebuild_indexes(progress=False) == 2
+    assert Wizard.objects.check() == []
+
+
+def test_rebuild_deletes_the_equality_sets_an_earlier_layout_kept_for_unique_attributes(db: redis.Redis) -> None:
+    harry, _ = make()
+    db.sadd("{redpocket:Wizard}:eq:email:h@x", str(harry.id))
+    assert Wizard.objects.check() == []  # never read: the claims answer email lookups
+    assert [w.name for w in Wizard.objects.filter(email="h@x")] == ["Harry"]
+    assert Wizard.objects.rebuild_indexes(progress=False) == 2
+    assert not db.exists("{redpocket:Wizard}:eq:email:h@x")
+    assert db.hget("{redpocket:Wizard}:uniq:email", "h@x") == str(harry.id).encode()
     assert Wizard.objects.check() == []
 
 

@@ -6,6 +6,7 @@ import pytest
 import redis
 from tests.conftest import every_key
 
+import redpocket
 from redpocket import ActiveRecord, ConflictError, UniqueError, ValidationError, attributes
 
 
@@ -150,6 +151,63 @@ def test_unique_value_is_released_on_change_and_delete(db: redis.Redis) -> None:
     first.delete()
     Project.create(name="b")
     assert Project.objects.count() == 2
+    assert Project.objects.check() == []
+
+
+class Login(ActiveRecord):
+    user = attributes.Unicode(unique=True)
+    email = attributes.Unicode(unique=True)
+    level = attributes.Integer(index=True, default=0)
+
+
+def test_a_unique_conflict_on_a_later_attribute_writes_nothing(db: redis.Redis) -> None:
+    Login.create(user="harry", email="taken@x")
+    snapshot = _snapshot(db)
+    with pytest.raises(UniqueError) as caught:
+        Login.create(user="ron", email="taken@x")  # "ron" is free, but no claim is taken before both are checked
+    assert caught.value.attribute == "email"
+    assert _snapshot(db) == snapshot
+    with pytest.raises(UniqueError) as caught:
+        Login.create(user="harry", email="free@x")
+    assert caught.value.attribute == "user"
+    assert _snapshot(db) == snapshot
+    with pytest.raises(UniqueError), redpocket.pipeline() as pipe:
+        Login.create(user="ron", email="taken@x", pipe=pipe)
+        Login.create(user="hermione", email="free@x", pipe=pipe)
+    assert sorted(login.user for login in Login.objects.all()) == ["harry", "hermione"]
+    assert Login.create(user="ron", email="ron@x").user == "ron"
+    assert Login.objects.check() == []
+
+
+def test_saving_a_new_record_whose_id_exists_replaces_it_and_its_index_entries(db: redis.Redis) -> None:
+    first = Login.create(user="harry", email="h@x", level=1)
+    Login(id=first.id, user="harry", email="potter@x", level=2).save()  # not loaded: the save re-reads the stored values
+    with redpocket.pipeline() as pipe:
+        Login(id=first.id, user="harry", email="hp@x", level=3).save(pipe=pipe)
+    raw = db.pipeline()
+    Login(id=first.id, user="harry", email="raw@x").save(pipe=raw)
+    assert raw.execute()[-1] == [b"stale", b""]  # a raw pipeline's reply is the caller's: nothing was written
+    stored = Login.objects.get(id=first.id)
+    assert (stored.email, stored.level) == ("hp@x", 3)
+    assert Login.objects.filter(level=1).count() == Login.objects.filter(email="h@x").count() == 0
+    assert Login.objects.count() == 1
+    assert Login.objects.check() == []
+    with pytest.raises(UniqueError):  # the claim of another record is still checked
+        Login(id=first.id, user="ron", email=Login.create(user="ron", email="ron@x").email).save()
+    assert Login.objects.get(id=first.id).user == "harry"
+    assert Login.objects.check() == []
+
+
+def test_a_claim_this_record_already_holds_is_kept(db: redis.Redis) -> None:
+    login = Login(user="harry", email="h@x")  # two claims: checked, then taken
+    db.hset("{redpocket:Login}:uniq:user", "harry", str(login.id))  # e.g. left by an interrupted migration
+    login.save()
+    assert Login.objects.get(user="harry") == login
+    assert Login.objects.check() == []
+    project = Project(name="p")  # one claim: taken with HSETNX
+    db.hset("{redpocket:Project}:uniq:name", "p", str(project.id))
+    project.save()
+    assert Project.objects.get(name="p") == project
     assert Project.objects.check() == []
 
 

@@ -70,6 +70,33 @@ def test_unique_error_surfaces_when_the_pipeline_executes(db: redis.Redis) -> No
     assert Member.objects.check() == []
 
 
+def test_an_error_reply_reaches_the_deleted_count(db: redis.Redis) -> None:
+    member = Member.create(name="a", email="a@x")
+    db.set("{redpocket:Member}:eq:name:a", "not a set")  # the script's SREM meets the wrong type
+    with pytest.raises(redis.ResponseError), redpocket.pipeline() as pipe:
+        count = member.delete(pipe=pipe)
+    with pytest.raises(redis.ResponseError):
+        _ = count.result
+    assert member.is_saved
+
+
+class Note(ActiveRecord):
+    text = attributes.Unicode(null=True)  # no index: an update is one HSET (or HDEL)
+
+
+def test_an_error_of_a_plain_write_is_raised_when_the_pipeline_executes(db: redis.Redis) -> None:
+    note = Note.create(text="a")
+    with redpocket.pipeline() as pipe:
+        note.update(text="b", pipe=pipe)
+    assert Note.objects.get(id=note.id).text == "b"
+    db.delete(note.keys()["hash"])
+    db.set(note.keys()["hash"], "not a hash")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"), redpocket.pipeline() as pipe:
+        note.update(text="c", pipe=pipe)
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"), redpocket.pipeline() as pipe:
+        note.update(text=None, pipe=pipe)
+
+
 def test_raw_redis_py_pipeline(db: redis.Redis) -> None:
     existing = Member.create(name="old", email="old@x")
     pipe = db.pipeline()

@@ -60,6 +60,29 @@ def test_equality_in_and_and(people: dict[str, Person]) -> None:
     assert names(Person.objects.filter(house__in=[])) == []
 
 
+def test_unique_lookups_read_the_claims(people: dict[str, Person], db: redis.Redis, round_trips: Any) -> None:
+    assert every_key(db, "*:eq:email:*") == []  # the claims hash is the index: no per-value sets
+    with round_trips() as trips:  # one HGET, then the record
+        assert Person.objects.get(email="luna@hogwarts.uk") == people["Luna"]
+    assert trips.count == 2
+    assert names(Person.objects.filter(email="nobody@hogwarts.uk")) == []
+    assert Person.objects.filter(email="ron@hogwarts.uk").count() == 1
+    assert Person.objects.filter(email="ron@hogwarts.uk")[1:].count() == 0
+    assert Person.objects.filter(email="nobody@hogwarts.uk").count() == 0
+    assert names(Person.objects.filter(email="ron@hogwarts.uk", house="Gryffindor")) == ["Ron"]
+    assert names(Person.objects.filter(email="ron@hogwarts.uk", age__gte=18)) == []
+    assert names(Person.objects.filter(email="ron@hogwarts.uk", score__gt=3)) == ["Ron"]  # HGET, then Python
+    assert sorted(names(Person.objects.filter(email__in=["ron@hogwarts.uk", "luna@hogwarts.uk", "x@y"]))) == ["Luna", "Ron"]
+    assert names(Person.objects.filter(email="ron@hogwarts.uk").order_by("-age")[:1]) == ["Ron"]
+    gryffindors = Person.objects.filter(house="Gryffindor")
+    assert sorted(names(gryffindors.exclude(email="ron@hogwarts.uk"))) == ["Harry", "Hermione"]
+    assert gryffindors.exclude(email="ron@hogwarts.uk").count() == 2
+    people["Ron"].update(email="ronald@hogwarts.uk")
+    assert names(Person.objects.filter(email="ronald@hogwarts.uk")) == ["Ron"]
+    assert names(Person.objects.filter(email="ron@hogwarts.uk")) == []
+    assert every_key(db, "*:tmp:*") == []  # scratch sets are deleted in the same round trip
+
+
 def test_numeric_and_date_ranges(people: dict[str, Person]) -> None:
     assert sorted(names(Person.objects.filter(age__gt=17))) == ["Cedric", "Hermione"]
     assert sorted(names(Person.objects.filter(age__gte=18))) == ["Cedric", "Hermione"]

@@ -97,6 +97,17 @@ def test_error_in_one_command_keeps_the_others(default: redis.Redis) -> None:
         _ = bad.result
 
 
+def test_a_queued_command_without_a_result_raises_its_error_at_exit(default: redis.Redis) -> None:
+    default.set("s", "text")
+    with redpocket.pipeline() as pipe:
+        pipe.queue_command("SET", "a", "1")
+    assert default.get("a") == b"1"
+    with pytest.raises(redis.ResponseError, match="not an integer"), redpocket.pipeline() as pipe:
+        pipe.queue_command("INCR", "s")
+        good = pipe.incr("a")
+    assert good.result == 2  # the rest of the batch ran
+
+
 def test_exception_in_block_sends_nothing(default: redis.Redis) -> None:
     with pytest.raises(RuntimeError), redpocket.pipeline() as pipe:
         pipe.set("never", "1")
@@ -212,6 +223,27 @@ def test_using_a_context_from_another_thread_is_refused(default: redis.Redis) ->
         thread = threading.Thread(target=intruder)
         thread.start()
         thread.join()
+    assert len(failures) == 1
+
+
+def test_run_script_fills_the_result_it_is_given(default: redis.Redis) -> None:
+    script = default.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    mine: DeferredResult[int] = DeferredResult()
+    failures: list[BaseException] = []
+    with redpocket.pipeline() as pipe:
+        assert pipe.run_script(script, ["counter"], [2], result=mine) is mine
+        other = pipe.run_script(script, ["counter"], [3])
+
+        def intruder() -> None:
+            try:
+                pipe.run_script(script, ["counter"], [100])
+            except redpocket.PipelineError as error:
+                failures.append(error)
+
+        thread = threading.Thread(target=intruder)
+        thread.start()
+        thread.join()
+    assert (mine.result, other.result) == (2, 5)
     assert len(failures) == 1
 
 

@@ -126,10 +126,12 @@ class Attribute:
 
     def __set__(self, record: Any, value: Any) -> None:
         value = self.clean(value)
-        if self.primary_key and record._stored is not None and value != record._data.get(self.name):
-            raise self.invalid(value, "the primary key of a saved record cannot change (create a new record instead)")
+        if self.primary_key:
+            if record._stored is not None and value != record._data.get(self.name):
+                raise self.invalid(value, "the primary key of a saved record cannot change (create a new record instead)")
+            record._id_text = None  # the record's cached id text
         record._data[self.name] = value
-        record._dirty.add(self.name)
+        record._dirty[self.name] = None
 
     # -- validation -------------------------------------------------------------
     def invalid(self, value: Any, reason: str) -> ValidationError:
@@ -177,6 +179,10 @@ class Attribute:
         """Decode stored bytes (raise ValueError/TypeError when they are not valid)."""
         return raw.decode()
 
+    def to_text(self, value: Any) -> str:
+        """Return the stored form of a clean, non-null value as text (how a key names a record by its id)."""
+        return self.to_redis(value).decode()
+
     def score(self, value: Any) -> float:
         """Return the sorted-set score of a value (numeric indexes)."""
         raise TypeError(f"{type(self).__name__} has no numeric score")
@@ -198,7 +204,8 @@ class Unicode(Attribute):
         self.max_length = max_length
 
     def convert(self, value: Any) -> Any:
-        value = super().convert(value)
+        if not isinstance(value, str):
+            return super().convert(value)  # raises the type error
         if self.max_length is not None and len(value) > self.max_length:
             raise self.invalid(value, f"longer than max_length={self.max_length}")
         return value
@@ -236,6 +243,8 @@ class Integer(_Numeric):
     type_name = "an integer"
 
     def convert(self, value: Any) -> Any:
+        if type(value) is int:
+            return value
         if isinstance(value, bool):
             raise self.invalid(value, "expected an integer, got bool")
         return super().convert(value)
@@ -395,6 +404,8 @@ class UUID(Attribute):
     type_name = "a UUID"
 
     def convert(self, value: Any) -> Any:
+        if isinstance(value, uuid.UUID):
+            return value
         value = super().convert(value)
         if isinstance(value, str):
             try:
@@ -405,6 +416,9 @@ class UUID(Attribute):
 
     def from_redis(self, raw: bytes) -> Any:
         return uuid.UUID(raw.decode())
+
+    def to_text(self, value: Any) -> str:
+        return str(value)
 
 
 class AutoUUID(UUID):
@@ -515,7 +529,7 @@ class Pointer(Attribute):
     def __set__(self, record: Any, value: Any) -> None:
         ident = self.clean(value)
         record._data[self.name] = ident
-        record._dirty.add(self.name)
+        record._dirty[self.name] = None
         record._pointers.pop(self.name, None)
         if value is not None and not isinstance(value, str | uuid.UUID | int | bytes):
             record._pointers[self.name] = value
@@ -556,7 +570,7 @@ class ByteStream(Attribute):
     def __set__(self, record: Any, value: Any) -> None:
         value = self.clean(value)
         record._data[self.name] = value
-        record._dirty.add(self.name)
+        record._dirty[self.name] = None
 
     def convert(self, value: Any) -> Any:
         value = super().convert(value)

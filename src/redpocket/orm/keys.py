@@ -9,10 +9,10 @@ key                                    type        holds
 ``{ns:Model}:id:<id>``                 hash        one record, a field per attribute
 ``{ns:Model}:ids``                     set         the ids of every record
 ``{ns:Model}:stream:<attr>:<id>``      string      a ByteStream attribute's bytes
-``{ns:Model}:eq:<attr>:<value>``       set         ids with that value (equality index)
+``{ns:Model}:eq:<attr>:<value>``       set         ids with that value (equality index, not unique)
 ``{ns:Model}:num:<attr>``              sorted set  ids scored by value (numeric index)
 ``{ns:Model}:pre:<attr>``              sorted set  ``value\\0id`` members (prefix index)
-``{ns:Model}:uniq:<attr>``             hash        value -> id (unique claims)
+``{ns:Model}:uniq:<attr>``             hash        value -> id (unique claims; also the equality index)
 ``{ns:Model}:tmp:<random>``            any         a query's scratch key, with a TTL
 =====================================  ==========  =================================
 
@@ -30,9 +30,11 @@ model's tag say where things are:
 
 The record hash has one field per attribute (named like the attribute,
 holding the native text of :mod:`.attributes`; ``None`` is an absent field),
-plus ``_version`` for ``Meta.versioned`` models.  Scratch keys are deleted in
-the round trip that created them; the TTL only covers a client that died.
-These names are part of the stored format: changing one needs a migration.
+plus ``_version`` for ``Meta.versioned`` models.  A unique attribute's
+claims hash is also its equality index: it has no ``eq:`` sets (an earlier
+layout kept both; ``rebuild_indexes()`` deletes such sets).  Scratch keys
+are deleted in the round trip that created them; the TTL only covers a
+client that died.  These names are part of the stored format: changing one needs a migration.
 
 ``ns`` is ``Meta.namespace`` (default ``redpocket``) and ``Model`` is
 ``Meta.name`` (default: the class name), never the Python module, so moving

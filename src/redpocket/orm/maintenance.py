@@ -31,7 +31,7 @@ def _expected(model: type[ActiveRecord], keys: ModelKeys) -> tuple[dict[str, Any
     expected: dict[str, Any] = {}
     for attribute in meta.indexed:
         name = attribute.name
-        if attribute.index == "equality":
+        if attribute.index == "equality" and not attribute.unique:  # a unique value's entry is its claim
             sets: dict[bytes, set[bytes]] = defaultdict(set)
             for record in records:
                 raw = record._stored.get(attribute.field) if record._stored else None
@@ -88,7 +88,7 @@ def _check_partition(model: type[ActiveRecord], keys: ModelKeys) -> list[str]:
     problems = [f"{model.__name__}: the id set lists {ident} but its record {keys.record(ident)!r} does not exist" for ident in orphans]
     for attribute in meta.indexed:
         name = attribute.name
-        if attribute.index == "equality":
+        if attribute.index == "equality" and not attribute.unique:
             prefix = keys.equality(name, b"")
             index_keys = _scan(client, _pattern(prefix.decode(errors="surrogateescape")))
             pipe = raw_pipeline(client)
@@ -136,6 +136,7 @@ def _check_partition(model: type[ActiveRecord], keys: ModelKeys) -> list[str]:
 
 
 def _index_keys(model: type[ActiveRecord], names: ModelKeys, attribute: Attribute) -> list[Any]:
+    # Also the equality sets of a unique attribute, which older versions kept next to its claims.
     client = model._meta.client()
     keys: list[Any] = [names.numeric(attribute.name), names.prefix(attribute.name), names.unique(attribute.name)]
     keys += _scan(client, _pattern(names.equality(attribute.name, b"").decode(errors="surrogateescape")))
@@ -177,7 +178,7 @@ def _rebuild_partition(model: type[ActiveRecord], names: ModelKeys, done: int, t
                 raw = record._stored.get(attribute.field) if record._stored else None
                 if value is None or raw is None:
                     continue
-                if attribute.index == "equality":
+                if attribute.index == "equality" and not attribute.unique:
                     pipe.sadd(names.equality(attribute.name, raw), ident)
                 elif attribute.index == "numeric":
                     pipe.zadd(names.numeric(attribute.name), {ident: attribute.score(value)})

@@ -9,7 +9,8 @@ round trip.
 
 Concurrency: a save writes only the attributes assigned since the record was
 loaded, and the script first checks that the indexed attributes it rewrites
-still hold the values this process saw; if another writer changed them, the
+still hold the values this process saw (for a record never loaded nor
+saved: that its hash does not exist); if another writer changed them, the
 record's stored values are re-read and the save retried, so indexes never
 disagree with the data.  With ``class Meta: versioned = True`` a save (or
 ``update()`` / ``delete()``) of a record that changed since it was loaded
@@ -39,7 +40,7 @@ Pipelines (``pipe=``):
 - a raw redis-py pipeline: the script is queued and its reply lands in the
   pipeline's ``execute()`` results, as the raw list ``[b"ok", version,
   deleted]`` / ``[b"unique", attribute, value]`` / ``[b"stale", attribute]``
-  / ``[b"conflict", version]``; nothing inspects it, and the record keeps
+  (``b""`` when a record thought new exists) / ``[b"conflict", version]``; nothing inspects it, and the record keeps
   its unsaved state (a later save re-reads what it needs, so it stays
   correct).  ``delete(pipe=raw)`` returns ``None``.  Prefer
   ``redpocket.pipeline()``.
@@ -50,6 +51,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -76,6 +78,8 @@ RESERVED = frozenset(
      "DoesNotExist", "MultipleObjectsReturned", "Meta", VERSION_FIELD}
 )
 
+Names = AbstractSet[str]  # the attributes a save writes
+
 registry: dict[str, type[ActiveRecord]] = {}
 _pending_related: dict[str, list[Pointer]] = {}
 
@@ -90,6 +94,7 @@ class Options:
         self.connection: str = getattr(meta, "connection", DEFAULT)
         self.versioned: bool = bool(getattr(meta, "versioned", False))
         self.attributes = attributes
+        self.attribute_names = frozenset(attributes)
         primary = [a for a in attributes.values() if a.primary_key]
         self.pk: Attribute = primary[0]
         self.streams = [a for a in attributes.values() if isinstance(a, ByteStream)]
@@ -111,14 +116,10 @@ class Options:
                 )
             self.partition = attribute
         self._partition_keys: dict[str, ModelKeys] = {}
-        # Hot-path plans: what _from_hash decodes and what a save must check.
-        hashed = [a for a in attributes.values() if not isinstance(a, ByteStream)]
-        self.field_names = [a.name for a in hashed]
-        self.field_bytes = [a.name.encode() for a in hashed]
-        # C-level decoders where the attribute's from_redis is exactly one of them.
+        # What _from_hash decodes (the primary key comes from the record's key), with C-level
+        # decoders where the attribute's from_redis is exactly one of them.
         fast: dict[type, Any] = {Unicode: bytes.decode, Integer: int, Float: float}
-        self.decoders = [fast.get(type(a), a.from_redis) for a in hashed]
-        self.decode_plan = list(zip(self.field_names, self.field_bytes, self.decoders, strict=True))
+        self.decode_plan = [(a.name, a.field, fast.get(type(a), a.from_redis)) for a in self.fields]
         # Attributes whose change touches no index: written with a plain HSET.
         self.plain_names = frozenset(a.name for a in self.fields if a.index is None)
         self.auto_now = [a.name for a in attributes.values() if isinstance(a, DateTime) and a.auto_now]
@@ -265,25 +266,29 @@ class ActiveRecord(metaclass=ModelBase):
     DoesNotExist: ClassVar[type[DoesNotExist]]
     MultipleObjectsReturned: ClassVar[type[MultipleObjectsReturned]]
 
+    _batch: Any = None  # the PointerLoader of the query that loaded the record
+    _version = 0  # the stored version of a versioned record
+    _deleted = 0  # the keys the last delete() deleted
+
     def __init__(self, **values: Any) -> None:
-        meta = type(self)._meta
+        attributes = type(self)._meta.attributes
+        if not attributes.keys() >= values.keys():
+            unknown = ", ".join(sorted(values.keys() - attributes.keys()))
+            raise TypeError(f"{type(self).__name__} has no attribute(s) {unknown}; declared: {', '.join(attributes)}")
         self._data: dict[str, Any] = {}
-        self._dirty: set[str] = set()
+        # Names assigned since the last load or save: a dict used as an ordered set, because a dict
+        # of strings, unlike a set, is not tracked by the garbage collector (thousands of records).
+        self._dirty: dict[str, None] = {}
         # The stored hash as loaded/saved, keyed by field name bytes (what the indexes were built from).
         self._stored: dict[bytes, bytes | None] | None = None
-        self._version = 0
         self._pointers: dict[str, Any] = {}
-        self._batch: Any = None
         self._id_text: str | None = None
-        for name, attribute in meta.attributes.items():
+        for name, attribute in attributes.items():
             if name in values:
-                setattr(self, name, values.pop(name))
+                attribute.__set__(self, values[name])
             elif not isinstance(attribute, ByteStream):
                 self._data[name] = attribute.default_value()
-                self._dirty.add(name)
-        if values:
-            unknown = ", ".join(sorted(values))
-            raise TypeError(f"{type(self).__name__} has no attribute(s) {unknown}; declared: {', '.join(meta.attributes)}")
+                self._dirty[name] = None
 
     # -- identity ---------------------------------------------------------------
     @property
@@ -311,13 +316,15 @@ class ActiveRecord(metaclass=ModelBase):
         return meta.keys_for(meta.partition_text(value))
 
     def _ident(self) -> str:
-        if self._stored is not None and self._id_text is not None:
-            return self._id_text  # a saved record's id cannot change
-        pk = type(self)._meta.pk
-        value = self.pk
-        if value is None:
-            raise pk.invalid(None, "the record has no primary key value yet: save it first")
-        return pk.to_redis(value).decode()
+        """Return the stored text of the primary key (cached until the primary key is assigned)."""
+        ident = self._id_text
+        if ident is None:
+            pk = type(self)._meta.pk
+            value = self._data.get(pk.name)
+            if value is None:
+                raise pk.invalid(None, "the record has no primary key value yet: save it first")
+            ident = self._id_text = pk.to_text(value)
+        return ident
 
     def __getitem__(self, name: str) -> Any:
         if name not in type(self)._meta.attributes:
@@ -355,10 +362,13 @@ class ActiveRecord(metaclass=ModelBase):
 
     # -- loading -------------------------------------------------------------------
     @classmethod
-    def _from_hash(cls, ident: str, raw: dict[Any, Any]) -> ActiveRecord:
-        """Build a record from its stored hash (raising DecodeError naming the key)."""
+    def _from_hash(cls, ident: str, raw: dict[Any, Any], pk: Any = None) -> ActiveRecord:
+        """Build the record stored at id text ``ident`` from its hash (raising DecodeError naming the key).
+
+        The primary key is ``pk`` when the caller has it (a validated id it
+        asked for), else decoded from ``ident``.
+        """
         meta = cls._meta
-        record = cls.__new__(cls)
         if raw and isinstance(next(iter(raw)), str):  # a decode_responses client
             raw = {k.encode(): (v.encode() if isinstance(v, str) else v) for k, v in raw.items()}
         get = raw.get
@@ -366,22 +376,22 @@ class ActiveRecord(metaclass=ModelBase):
             data = {name: None if (value := get(field)) is None else decode(value) for name, field, decode in meta.decode_plan}
         except DECODE_ERRORS:
             raise cls._decode_error(ident, raw) from None
-        stored = raw
-        pk_name = meta.pk.name
-        if data.get(pk_name) is None:
+        if pk is None:
             try:
-                data[pk_name] = meta.pk.from_redis(ident.encode())
+                pk = meta.pk.from_redis(ident.encode())
             except DECODE_ERRORS as error:
                 raise DecodeError(f"cannot decode the id of record {ident!r} of {cls.__name__}: {error}") from None
-            stored[meta.pk.field] = ident.encode()
+        data[meta.pk.name] = pk
+        if get(meta.pk.field) is None:
+            raw[meta.pk.field] = ident.encode()
+        record = cls.__new__(cls)
         record._data = data
-        record._stored = stored
-        record._dirty = set()
+        record._stored = raw
+        record._dirty = {}
         record._pointers = {}
-        record._batch = None
-        version = get(b"_version")
-        record._version = int(version) if version else 0
         record._id_text = ident
+        if meta.versioned:
+            record._version = int(get(VERSION_FIELD.encode()) or 0)
         return record
 
     @classmethod
@@ -408,7 +418,7 @@ class ActiveRecord(metaclass=ModelBase):
         """Reload every attribute from Redis (raises DoesNotExist when the record is gone)."""
         fresh = type(self).objects.get(**{type(self)._meta.pk.name: self.pk})
         self._data, self._stored, self._version = fresh._data, fresh._stored, fresh._version
-        self._dirty = set()
+        self._dirty = {}
         self._pointers = {}
         return self
 
@@ -450,12 +460,12 @@ class ActiveRecord(metaclass=ModelBase):
             now = dt.datetime.now(dt.timezone.utc)
             for name in meta.auto_now:
                 data[name] = now
-                self._dirty.add(name)
+                self._dirty[name] = None
             if self._stored is None:
                 for name in meta.auto_now_add:
                     if data.get(name) is None:
                         data[name] = now
-                        self._dirty.add(name)
+                        self._dirty[name] = None
         if data.get(meta.pk.name) is None:
             setattr(self, meta.pk.name, meta.pk.default_value())
             if data.get(meta.pk.name) is None:
@@ -481,85 +491,87 @@ class ActiveRecord(metaclass=ModelBase):
                 value, f"the partition of a saved record cannot change (it is {stored.decode()!r}); delete it and create a new one"
             )
 
-    def _change(self, names: set[str] | frozenset[str], stored: dict[bytes, bytes | None], delete: bool = False) -> tuple[list[Any], list[Any]]:
-        """Build the KEYS and ARGV of the apply script for writing ``names`` (or deleting)."""
+    def _change(self, names: Names, stored: dict[bytes, bytes | None], delete: bool = False) -> tuple[list[Any], list[Any], dict[bytes, bytes | None]]:
+        """Build the KEYS and ARGV of the apply script for writing ``names`` (or deleting); also return the fields written.
+
+        With nothing ``stored`` the record is new: the script checks that its
+        hash does not exist instead of checking each indexed field.
+        """
         meta = type(self)._meta
         keys = self._keys()
         data = self._data
         ident = self._ident()
-        script_keys: list[Any] = [keys.record(ident), keys.ids]
-        key_index: dict[Any, int] = {}
-
-        def k(key: Any) -> int:
-            position = key_index.get(key)
-            if position is None:
-                script_keys.append(key)
-                position = key_index[key] = len(script_keys)
-            return position
-
+        new = not stored and not delete
+        claim_keys: list[Any] = []
+        op_keys: list[Any] = []
         checks: list[Any] = []
         claims: list[Any] = []
         sets: list[Any] = []
         deletes: list[Any] = []
         ops: list[Any] = []
+        written: dict[bytes, bytes | None] = {}
         for stream in meta.streams:
             name = stream.name
-            if delete:
-                ops += ["del", k(keys.stream(name, ident)), "", ""]
-            elif name in names and name in data:
-                value = data[name]
-                if value is None:
-                    ops += ["del", k(keys.stream(name, ident)), "", ""]
-                else:
-                    ops += ["set", k(keys.stream(name, ident)), value, ""]
+            if delete or (name in names and name in data):
+                value = None if delete else data[name]
+                op_keys.append(keys.stream(name, ident))
+                ops += ["del"] if value is None else ["set", value]
         if not delete and stored.get(meta.pk.field) is None:
             sets += [meta.pk.name, ident]
+            written[meta.pk.field] = ident.encode()
         for attribute in meta.fields:
             name = attribute.name
             if not delete and name not in names:
                 continue
             value = None if delete else data.get(name)
-            new = None if value is None else attribute.to_redis(value)
+            encoded = None if value is None else attribute.to_redis(value)
             if not delete:
-                if new is None:
+                written[attribute.field] = encoded
+                if encoded is None:
                     deletes.append(name)
                 else:
-                    sets += [name, new]
+                    sets += [name, encoded]
             index = attribute.index
             if index is None:
                 continue
             old = stored.get(attribute.field)
-            checks += [name, ABSENT if old is None else old]
-            if old == new:
+            if not new:
+                checks += [name, ABSENT if old is None else old]
+            if old == encoded:
                 continue
-            if index == "equality":
+            if index == "equality" and not attribute.unique:  # a unique value's index entry is its claim
                 if old is not None:
-                    ops += ["srem", k(keys.equality(name, old)), ident, ""]
-                if new is not None:
-                    ops += ["sadd", k(keys.equality(name, new)), ident, ""]
-            elif index == "numeric":
-                if new is not None:
-                    ops += ["zadd", k(keys.numeric(name)), ident, repr(attribute.score(value))]
-                elif old is not None:
-                    ops += ["zrem", k(keys.numeric(name)), ident, ""]
+                    op_keys.append(keys.equality(name, old))
+                    ops.append("srem")
+                if encoded is not None:
+                    op_keys.append(keys.equality(name, encoded))
+                    ops.append("sadd")
+            elif index == "numeric":  # old != encoded: one of them is set
+                op_keys.append(keys.numeric(name))
+                ops += ["zrem"] if encoded is None else ["zadd", repr(attribute.score(value))]
             elif index == "prefix":
                 member_suffix = b"\0" + ident.encode()
                 if old is not None:
-                    ops += ["zrem", k(keys.prefix(name)), old + member_suffix, ""]
-                if new is not None:
-                    ops += ["zadd", k(keys.prefix(name)), new + member_suffix, "0"]
+                    op_keys.append(keys.prefix(name))
+                    ops += ["prem", old + member_suffix]
+                if encoded is not None:
+                    op_keys.append(keys.prefix(name))
+                    ops += ["padd", encoded + member_suffix]
             if attribute.unique:
                 if old is not None:
-                    ops += ["release", k(keys.unique(name)), old, ""]
-                if new is not None:
-                    claims += [k(keys.unique(name)), new, name]
+                    op_keys.append(keys.unique(name))
+                    ops += ["release", old]
+                if encoded is not None:
+                    claim_keys.append(keys.unique(name))
+                    claims += [encoded, name]
         if meta.versioned:
             args: list[Any] = [ident, VERSION_FIELD, str(self._version if self._stored is not None else 0)]
         else:
             args = [ident, "", ""]
-        args += [len(checks) // 2, *checks, len(claims) // 3, *claims, len(sets) // 2, *sets]
-        args += [len(deletes), *deletes, len(ops) // 4, *ops, "1" if delete else "0"]
-        return script_keys, args
+        args += [-1] if new else [len(checks) // 2, *checks]
+        args += [len(claim_keys), *claims, len(sets) // 2, *sets, len(deletes), *deletes, len(op_keys), *ops]
+        args.append("1" if delete else "0")
+        return [keys.record(ident), keys.ids, *claim_keys, *op_keys], args, written
 
     def _stored_now(self, client: Any) -> dict[bytes, bytes | None]:
         """Read the currently stored values of the indexed attributes (after a stale check)."""
@@ -570,7 +582,8 @@ class ActiveRecord(metaclass=ModelBase):
         values = [v.encode() if isinstance(v, str) else v for v in values]
         return dict(zip(fields, values, strict=True))
 
-    def _outcome(self, reply: Any, names: set[str] | frozenset[str], stored: dict[bytes, bytes | None], delete: bool) -> bool:
+    def _outcome(self, reply: Any, names: Names, stored: dict[bytes, bytes | None], written: dict[bytes, bytes | None],
+                 delete: bool) -> bool:
         """Handle the apply script's reply; return False when the save must be retried (stale)."""
         meta = type(self)._meta
         status = reply[0]
@@ -578,20 +591,11 @@ class ActiveRecord(metaclass=ModelBase):
             self._version = int(reply[1]) if meta.versioned else 0
             if delete:
                 self._stored = None
-                self._dirty = set(meta.attributes)
+                self._dirty = dict.fromkeys(meta.attributes)
                 self._deleted = int(reply[2])
             else:
-                merged = dict(stored)
-                data = self._data
-                for attribute in meta.fields:
-                    name = attribute.name
-                    if name in names:
-                        value = data.get(name)
-                        merged[attribute.field] = None if value is None else attribute.to_redis(value)
-                self._id_text = ident = self._ident()
-                merged[meta.pk.field] = ident.encode()
-                self._stored = merged
-                self._dirty.difference_update(names)
+                self._stored = {**stored, **written}
+                self._clean(names)
             return True
         status = status.decode() if isinstance(status, bytes) else status
         if status == "stale":
@@ -610,92 +614,102 @@ class ActiveRecord(metaclass=ModelBase):
             )
         raise RuntimeError(f"unexpected reply from the save script: {reply!r}")  # pragma: no cover
 
-    def _write_plain(self, names: set[str] | frozenset[str], pipe: Any) -> None:
+    def _clean(self, names: Names) -> None:
+        """Forget that ``names`` were assigned (they are saved)."""
+        dirty = self._dirty
+        for name in names:
+            dirty.pop(name, None)
+
+    def _write_plain(self, names: Names, pipe: Any) -> None:
         """Write changes that touch no index with HSET/HDEL: one command is atomic by itself."""
         meta = type(self)._meta
-        key = self._keys().record(self._ident())
         attributes, data = meta.attributes, self._data
-        mapping: dict[Any, Any] = {}
+        written: dict[bytes, bytes | None] = {}
+        pairs: list[Any] = []
         absent: list[bytes] = []
         for name in names:
             attribute = attributes[name]
             value = data.get(name)
+            field = attribute.field
             if value is None:
-                absent.append(attribute.field)
+                absent.append(field)
+                written[field] = None
             else:
-                mapping[attribute.field] = attribute.to_redis(value)
-        target = pipe if pipe is not None else meta.client()
-        if isinstance(pipe, PipelineContext) and pipe.name != meta.connection:
-            target = PipelineContext(pipe, name=meta.connection)
-        if mapping:
-            target.hset(key, mapping=mapping)
+                encoded = written[field] = attribute.to_redis(value)
+                pairs += (field, encoded)
+        if pipe is None:
+            queue = meta.client().execute_command
+        elif isinstance(pipe, PipelineContext):  # an error reply is raised when the pipeline executes
+            if pipe.name != meta.connection:
+                pipe = PipelineContext(pipe, name=meta.connection)
+            queue = pipe.queue_command
+        else:  # a raw redis-py pipeline
+            queue = pipe.execute_command
+        key = self._keys().record(self._ident())
+        if pairs:
+            queue("HSET", key, *pairs)
         if absent:
-            target.hdel(key, *absent)
-        stored = self._stored
-        assert stored is not None
-        stored.update(mapping)
-        for field in absent:
-            stored[field] = None
-        self._dirty.difference_update(names)
+            queue("HDEL", key, *absent)
+        assert self._stored is not None
+        self._stored.update(written)
+        self._clean(names)
 
-    def _run(self, names: set[str] | frozenset[str], pipe: Any, delete: bool = False) -> DeferredResult[int] | None:
+    def _run(self, names: Names, pipe: Any, delete: bool = False) -> DeferredResult[int] | None:
         meta = type(self)._meta
         if not delete and self._stored is not None and not meta.versioned and names and names <= meta.plain_names:
             self._write_plain(names, pipe)
             return None
         stored = dict(self._stored) if self._stored is not None else {}
-        keys, args = self._change(names, stored, delete)
-        script = meta.apply_script()
         register = meta.partition is not None and not delete and self._stored is None
+        if pipe is None:
+            if register:
+                client = meta.client()
+                ride_failover(client, lambda: self._register(client, immediate=True))
+            self._apply_now(names, stored, delete)
+            return None
+        keys, args, written = self._change(names, stored, delete)
+        script = meta.apply_script()
         if isinstance(pipe, PipelineContext):
             if pipe.name != meta.connection:
                 pipe = PipelineContext(pipe, name=meta.connection)  # join the batch on the model's connection
             if register:
                 self._register(pipe)
-            reply = pipe.run_script(script, keys, args)
+            pending = pipe.run_script(script, keys, args, PendingApply(self, names, stored, written, delete))
             if delete and meta.partition is not None:
                 pipe.hdel(meta.keys.partition_of, self._ident())
-            done: DeferredResult[int] = DeferredResult()
+            pipe.on_execute(pending)
+            return pending
+        # A raw redis-py pipeline: the reply lands in its results.
+        if register:
+            self._register(pipe)
+        if isinstance(pipe, RedisCluster | ClusterBatch):  # redis-py blocks evalsha() on cluster pipelines
+            client = meta.client()
+            if isinstance(client, RedisCluster):
+                ensure_scripts(client, [script])
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        else:
+            script(keys=keys, args=args, client=pipe)
+        if delete and meta.partition is not None:
+            pipe.hdel(meta.keys.partition_of, self._ident())
+        return None
 
-            def check() -> None:
-                try:
-                    if not self._outcome(reply.result, names, stored, delete):
-                        self._run(names, None, delete)
-                    done.set(getattr(self, "_deleted", 0))
-                except Exception as error:
-                    done.set_error(error)
-                    raise
-
-            pipe.on_execute(check)
-            return done
-        if pipe is not None:  # a raw redis-py pipeline: the reply lands in its results
-            if register:
-                self._register(pipe)
-            if isinstance(pipe, RedisCluster | ClusterBatch):  # redis-py blocks evalsha() on cluster pipelines
-                client = meta.client()
-                if isinstance(client, RedisCluster):
-                    ensure_scripts(client, [script])
-                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-            else:
-                script(keys=keys, args=args, client=pipe)
-            if delete and meta.partition is not None:
-                pipe.hdel(meta.keys.partition_of, self._ident())
-            return None
+    def _apply_now(self, names: Names, stored: dict[bytes, bytes | None], delete: bool) -> None:
+        """Run the apply script in its own round trip; while it reports stale values, re-read them and retry."""
+        meta = type(self)._meta
         client = meta.client()
+        script = meta.apply_script()
         if isinstance(client, RedisCluster):
             # Once per client; Script() still reloads after a NOSCRIPT.  Saves ride through a failover:
             # the script re-checks what it writes, so running it again is safe.
             ride_failover(client, lambda: ensure_scripts(client, [script]))
-        if register:
-            ride_failover(client, lambda: self._register(client, immediate=True))
         for _ in range(MAX_RETRIES):
+            keys, args, written = self._change(names, stored, delete)
             reply = ride_failover(client, functools.partial(script, keys=keys, args=args, client=client))
-            if self._outcome(reply, names, stored, delete):
+            if self._outcome(reply, names, stored, written, delete):
                 if delete and meta.partition is not None:
                     ride_failover(client, lambda: client.hdel(meta.keys.partition_of, self._ident()))
-                return None
+                return
             stored = self._stored_now(client)
-            keys, args = self._change(names, stored, delete)
         raise ConflictError(f"{type(self).__name__} {self.pk!s}: gave up after {MAX_RETRIES} concurrent changes")
 
     def _register(self, target: Any, immediate: bool = False) -> None:
@@ -722,8 +736,8 @@ class ActiveRecord(metaclass=ModelBase):
         """
         meta = type(self)._meta
         self._prepare()
-        names = meta.attributes.keys() if self._stored is None else set(self._dirty)
-        self._run(names, pipe)  # type: ignore[arg-type]
+        names = meta.attribute_names if self._stored is None else set(self._dirty)
+        self._run(names, pipe)
         return self.keys()
 
     def keys(self) -> dict[str, Any]:
@@ -740,20 +754,21 @@ class ActiveRecord(metaclass=ModelBase):
         record this is ``save()``.
         """
         meta = type(self)._meta
-        for name in changes:
-            if name not in meta.attributes:
-                raise TypeError(f"{type(self).__name__} has no attribute {name!r}; declared: {', '.join(meta.attributes)}")
+        attributes = meta.attributes
+        if not attributes.keys() >= changes.keys():
+            unknown = next(name for name in changes if name not in attributes)
+            raise TypeError(f"{type(self).__name__} has no attribute {unknown!r}; declared: {', '.join(attributes)}")
         for name, value in changes.items():
-            setattr(self, name, value)
+            attributes[name].__set__(self, value)
         if self._stored is None:
             self.save(pipe=pipe)
             return self
-        names = set(changes)
+        names: Names = changes.keys()
         if meta.auto_now:
             now = dt.datetime.now(dt.timezone.utc)
             for name in meta.auto_now:
                 self._data[name] = now
-                names.add(name)
+            names = {*changes, *meta.auto_now}
         self._run(names, pipe)
         return self
 
@@ -774,6 +789,30 @@ class ActiveRecord(metaclass=ModelBase):
         if pipe is not None:
             return deferred
         return self._deleted
+
+
+class PendingApply(DeferredResult[Any]):
+    """A save or delete queued in a pipeline context: filled with the script's reply, then run to handle it.
+
+    Once run, its result is the number of keys a delete deleted (what ``delete(pipe=)`` returns).
+    """
+
+    __slots__ = ("delete", "names", "record", "stored", "written")
+
+    def __init__(self, record: ActiveRecord, names: Names, stored: dict[bytes, bytes | None],
+                 written: dict[bytes, bytes | None], delete: bool) -> None:
+        super().__init__()
+        self.record, self.names, self.stored, self.written, self.delete = record, names, stored, written, delete
+
+    def __call__(self) -> None:
+        record = self.record
+        try:
+            if not record._outcome(self.result, self.names, self.stored, self.written, self.delete):
+                record._apply_now(self.names, record._stored_now(type(record)._meta.client()), self.delete)
+            self.set(record._deleted if self.delete else 0)
+        except Exception as error:
+            self.set_error(error)
+            raise
 
 
 Model = ActiveRecord

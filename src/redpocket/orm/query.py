@@ -3,8 +3,10 @@
 A query is generative and lazy (each method returns a new query; nothing is
 sent until it is iterated, sliced, counted...).  Conditions on indexed
 attributes are evaluated by Redis in one pipelined round trip: equality
-indexes are sets, numeric indexes sorted sets (``ZRANGESTORE ... BYSCORE``),
-prefix indexes lexicographic sorted sets (``scripts/prefix.lua``); they are
+indexes are sets (a unique attribute's is its claims hash, read with
+``HGET`` or copied to a set by ``scripts/unique.lua``), numeric indexes
+sorted sets (``ZRANGESTORE ... BYSCORE``), prefix indexes lexicographic
+sorted sets (``scripts/prefix.lua``); they are
 combined with ``ZINTERSTORE`` / ``ZDIFFSTORE`` into scratch keys with a TTL
 (deleted in the same round trip), which also order by an indexed numeric
 attribute and apply the slice (``ZRANGE start stop [REV]``) server-side.
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from .model import ActiveRecord
 
 PREFIX_LUA = (Path(__file__).parent / "scripts" / "prefix.lua").read_text()
+UNIQUE_LUA = (Path(__file__).parent / "scripts" / "unique.lua").read_text()
 SCRATCH_TTL = 60
 LOAD_BATCH = 5000
 
@@ -189,6 +192,11 @@ class Plan:
             return target
         name = attribute.name
         index = attribute.index
+        if index == "equality" and attribute.unique:  # the claims hash maps the value to its record
+            target = self.temporary()
+            self.set_keys.add(target)
+            self.pipe.eval(UNIQUE_LUA, 2, self.keys.unique(name), target, attribute.to_redis(value), SCRATCH_TTL)
+            return target
         if index == "equality":
             key = self.keys.equality(name, attribute.to_redis(value))
             self.set_keys.add(key)
@@ -331,7 +339,7 @@ class QuerySet:
         return meta.all_partition_keys(client)
 
     def _ids(self, count_only: bool = False) -> Any:
-        """Return ``(ids, windowed)``: ``(id, keys)`` pairs of the candidates, ordered and sliced server-side when possible.
+        """Return ``(ids, record_keys, windowed)`` of the candidates, ordered and sliced server-side when possible.
 
         ``windowed`` tells that the slice was already applied.  With
         ``count_only`` on a query Redis answers alone, return the count.
@@ -345,7 +353,7 @@ class QuerySet:
         if count_only and exact and not partitions:
             return 0
         if not partitions:
-            return [], True
+            return [], [], True
         pipe = raw_pipeline(client)
         start, stop = self.window
         window = self.window if len(partitions) == 1 else (0, stop)
@@ -356,14 +364,15 @@ class QuerySet:
             return sum(results)
         if len(partitions) == 1:
             ids, windowed = results[0]
-            return [(i, partitions[0]) for i in ids], windowed
+            record = partitions[0].record
+            return ids, [record(i) for i in ids], windowed
         merged = [(i, keys) for (ids, _), keys in zip(results, partitions, strict=True) for i in ids]
-        if self.ordering:  # ordered in Python after loading (see _fetch)
-            return merged, False
-        merged.sort(key=lambda pair: pair[0])
-        if exact:
-            return merged[start:stop], True
-        return merged, False
+        windowed = False
+        if not self.ordering:  # else ordered in Python after loading (see _fetch)
+            merged.sort(key=lambda pair: pair[0])
+            if exact:
+                merged, windowed = merged[start:stop], True
+        return [i for i, _ in merged], [keys.record(i) for i, keys in merged], windowed
 
     def _queue_ids(self, pipe: Any, keys: ModelKeys, count_only: bool, window: tuple[int, int | None]) -> Callable[[list[Any]], Any]:
         """Queue on ``pipe`` the commands that compute the ids of one partition; return the reader of their replies."""
@@ -373,6 +382,9 @@ class QuerySet:
         # Redis slices only when nothing is filtered or ordered in Python afterwards.
         slice_in_redis = exact and (order is not None or not self.ordering)
         first = len(pipe)
+        claim = self._direct_claim(keys, count_only and exact)
+        if claim is not None:
+            return claim(pipe)
         direct = self._direct_range(keys, order, count_only and exact, window)
         if direct is not None:
             return direct(pipe, slice_in_redis)
@@ -443,13 +455,42 @@ class QuerySet:
 
         return read
 
-    def _direct_range(self, keys: ModelKeys, order: tuple[Attribute, bool] | None, count_only: bool,
-                      window: tuple[int, int | None]) -> Any:
-        """Return a queuer for a query that is one numeric-index condition (read with one ZRANGE), else None."""
+    def _single_redis_condition(self) -> Condition | None:
+        """Return the only condition Redis evaluates, when there is one and no exclusion Redis evaluates."""
         redis_conditions = [c for c in self._conditions() if c.by_redis]
         if len(redis_conditions) != 1 or any(all(c.by_redis for c in g) for g in self.exclusions):
             return None
-        condition = redis_conditions[0]
+        return redis_conditions[0]
+
+    def _direct_claim(self, keys: ModelKeys, count_only: bool) -> Any:
+        """Return a queuer for a query that is one unique value (read with one HGET of its claim), else None."""
+        condition = self._single_redis_condition()
+        if condition is None or condition.lookup != "exact":
+            return None
+        attribute = condition.attribute
+        if not attribute.unique or attribute.index != "equality" or attribute.primary_key:
+            return None
+        key, value = keys.unique(attribute.name), attribute.to_redis(condition.value)
+
+        def queue(pipe: Any) -> Callable[[list[Any]], Any]:
+            position = len(pipe)
+            pipe.hget(key, value)
+
+            def read(replies: list[Any]) -> Any:
+                owner = replies[position]
+                ids = [] if owner is None else [owner.decode() if isinstance(owner, bytes) else owner]
+                return len(ids) if count_only else (ids, False)
+
+            return read
+
+        return queue
+
+    def _direct_range(self, keys: ModelKeys, order: tuple[Attribute, bool] | None, count_only: bool,
+                      window: tuple[int, int | None]) -> Any:
+        """Return a queuer for a query that is one numeric-index condition (read with one ZRANGE), else None."""
+        condition = self._single_redis_condition()
+        if condition is None:
+            return None
         attribute = condition.attribute
         if attribute.index != "numeric" or attribute.primary_key or condition.lookup == "in":
             return None
@@ -493,8 +534,8 @@ class QuerySet:
         if stop is not None and stop <= start:
             self._cache = []
             return self._cache
-        pairs, windowed = self._ids()
-        records = [r for r in self.model.objects._load([i for i, _ in pairs], [k.record(i) for i, k in pairs]) if r is not None]
+        ids, keys, windowed = self._ids()
+        records = [r for r in self.model.objects._load(ids, keys) if r is not None]
         python_conditions, python_exclusions = self._python_conditions(), self._python_exclusions()
         if python_conditions or python_exclusions:
             records = [
@@ -511,9 +552,7 @@ class QuerySet:
                 records = present + missing
         if not windowed:
             records = records[start:stop]
-        loader = PointerLoader(records)
-        for record in records:
-            record._batch = loader
+        PointerLoader.attach(self.model, records)
         self._cache = records
         return records
 
@@ -615,6 +654,14 @@ class PointerLoader:
         self.records = list(records)
         self.loaded: set[str] = set()
 
+    @classmethod
+    def attach(cls, model: type[ActiveRecord], records: Sequence[ActiveRecord | None]) -> None:
+        """Share one loader among ``records`` (``None`` entries skipped) when ``model`` has Pointer attributes."""
+        if model._meta.pointers:
+            loader = cls([r for r in records if r is not None])
+            for record in loader.records:
+                record._batch = loader
+
     def load_pointers(self, attribute: Pointer) -> None:
         if attribute.name in self.loaded:
             return
@@ -694,15 +741,16 @@ class Manager:
         """
         meta = self.model._meta
         pk = meta.pk
-        to_redis, convert = pk.to_redis, pk.convert
-        idents = [to_redis(convert(i)).decode() for i in ids]
+        convert, to_text = pk.convert, pk.to_text
+        pks = [convert(i) for i in ids]  # the records' primary keys: nothing to decode
+        idents = [to_text(value) for value in pks]
         if meta.partition is not None:
             if pipe is not None:
                 raise QueryError(
                     f"{self.model.__name__} is partitioned: get_many() finds each record's partition first, "
                     "so it cannot join a pipeline; call it without pipe="
                 )
-            return self._load(idents, self._record_keys(idents))
+            return self._load(idents, self._record_keys(idents), pks)
         record_key = meta.keys.record
         keys = [record_key(i) for i in idents]
         if pipe is not None:
@@ -712,14 +760,14 @@ class Manager:
                 if pipe.name != meta.connection:
                     pipe = PipelineContext(pipe, name=meta.connection)
                 refs = [pipe.hgetall(key) for key in keys]
-                return pipe.then(refs[0] if refs else _ready([]), lambda _: self._build(idents, [r.result for r in refs]))
+                return pipe.then(refs[0] if refs else _ready([]), lambda _: self._build(idents, [r.result for r in refs], pks))
             if isinstance(pipe, redis.client.Pipeline | redis.cluster.ClusterPipeline):
                 position = len(pipe)
                 for key in keys:
                     pipe.hgetall(key)
-                return PendingRecords(self, idents, position)
+                return PendingRecords(self, idents, position, pks)
             raise QueryError(f"get_many(pipe=...) takes a redpocket.pipeline() context or a redis-py pipeline, not {pipe!r}")
-        return self._load(idents, keys)
+        return self._load(idents, keys, pks)
 
     def _record_keys(self, idents: list[str]) -> list[str | None]:
         """Return the record keys of ids of a partitioned model (one HMGET of ``partition_of``); ``None`` when unknown."""
@@ -733,11 +781,12 @@ class Manager:
             for ident, where in zip(idents, located, strict=True)
         ]
 
-    def _load(self, idents: list[str], keys: Sequence[str | None] | None = None) -> list[Any]:
+    def _load(self, idents: list[str], keys: Sequence[str | None] | None = None, pks: Sequence[Any] | None = None) -> list[Any]:
         """Load records by their stored id text (as the indexes hold them), in pipelined batches.
 
         ``keys`` are the record keys (``None``: a record known not to exist);
-        by default the model's own (unpartitioned) keys.
+        by default the model's own (unpartitioned) keys.  ``pks`` are the
+        primary keys, when the caller has them.
         """
         meta = self.model._meta
         if keys is None:
@@ -746,26 +795,27 @@ class Manager:
         client = meta.client()
         raws: list[Any] = []
         if None in keys:
-            found = [(i, k) for i, k in zip(idents, keys, strict=True) if k is not None]
-            loaded = iter(self._load([i for i, _ in found], [k for _, k in found]))
+            found = [n for n, k in enumerate(keys) if k is not None]
+            known_pks = None if pks is None else [pks[n] for n in found]
+            loaded = iter(self._load([idents[n] for n in found], [keys[n] for n in found], known_pks))
             return [None if k is None else next(loaded) for k in keys]
         for offset in range(0, len(keys), LOAD_BATCH):
             batch = raw_pipeline(client)
-            hgetall = batch.hgetall
+            queue = batch.execute_command  # hgetall() would also build a per-key list for redis-py's cache
             for key in keys[offset : offset + LOAD_BATCH]:
-                hgetall(key)
+                queue("HGETALL", key)
             raws.extend(batch.execute(raise_on_error=False))
-        return self._build(idents, raws)
+        return self._build(idents, raws, pks)
 
-    def _build(self, idents: list[str], raws: list[Any]) -> list[Any]:
+    def _build(self, idents: list[str], raws: list[Any], pks: Sequence[Any] | None = None) -> list[Any]:
         from_hash = self.model._from_hash
         records: list[Any] = []
         append = records.append
-        for ident, raw in zip(idents, raws, strict=True):
+        for ident, raw, pk in zip(idents, raws, [None] * len(idents) if pks is None else pks, strict=True):
             if not raw:
                 append(None)
             elif isinstance(raw, dict):
-                append(from_hash(ident, raw))
+                append(from_hash(ident, raw, pk))
             elif isinstance(raw, redis.ResponseError):  # WRONGTYPE: the key holds something else
                 key = self.model._meta.keys.record(ident)
                 raise DecodeError(f"cannot load {self.model.__name__} {ident} from key {key!r}: {raw}") from raw
@@ -774,10 +824,7 @@ class Manager:
             else:
                 key = self.model._meta.keys.record(ident)
                 raise DecodeError(f"cannot load {self.model.__name__} {ident} from key {key!r}: unexpected reply {raw!r}")
-        loader = PointerLoader([r for r in records if r is not None])
-        for record in records:
-            if record is not None:
-                record._batch = loader
+        PointerLoader.attach(self.model, records)
         return records
 
     def check(self) -> list[str]:
@@ -796,10 +843,11 @@ class Manager:
 class PendingRecords:
     """Records requested on a raw redis-py pipeline: ``resolve(pipe.execute())`` builds them."""
 
-    def __init__(self, manager: Manager, idents: list[str], position: int) -> None:
+    def __init__(self, manager: Manager, idents: list[str], position: int, pks: list[Any] | None = None) -> None:
         self.manager = manager
         self.idents = idents
         self.position = position
+        self.pks = pks
         self.records: list[Any] | None = None
 
     def resolve(self, results: Sequence[Any]) -> list[Any]:
@@ -807,7 +855,7 @@ class PendingRecords:
         raws = list(results[self.position : self.position + len(self.idents)])
         if len(raws) != len(self.idents):
             raise QueryError("resolve() takes the complete results of the pipeline the records were requested on")
-        self.records = self.manager._build(self.idents, raws)
+        self.records = self.manager._build(self.idents, raws, self.pks)
         return self.records
 
 

@@ -43,7 +43,7 @@ class StreamHandle:
             # Not saved yet (or assigned since): buffer; the next save() writes it.
             # With a pipe, the APPEND is queued after any save queued before it.
             record._data[name] = (pending or b"") + data
-            record._dirty.add(name)
+            record._dirty[name] = None
             return len(record._data[name])
         target = pipe if pipe is not None else self._client()
         return target.append(self.key, data)
