@@ -106,6 +106,12 @@ def test_commandstats_and_slowlog_over_tcp(client: redis.Redis) -> None:
     pipe.execute()
     stats = client.info("commandstats")
     assert stats["cmdstat_get"]["calls"] == 200 and stats["cmdstat_get"]["usec"] > 0
+    pipe = client.pipeline(transaction=False)
+    for i in range(500):  # one run of GETs: timed with a few clock readings
+        pipe.get(f"k{i}")
+    pipe.execute()
+    after = client.info("commandstats")["cmdstat_get"]
+    assert after["calls"] == 700 and after["usec"] > stats["cmdstat_get"]["usec"]
     client.config_set("slowlog-log-slower-than", 0)
     client.slowlog_reset()
     pipe = client.pipeline(transaction=False)

@@ -52,6 +52,8 @@ class CommandSpec:
     min_argc: int = field(init=False, default=0)
     max_argc: int = field(init=False, default=0)
     logged: bool = field(init=False, default=True)  # may enter the slow log (not skip-slowlog)
+    # Quick enough for the TCP server to time runs of it with one clock reading (O(1): "fast", or SET).
+    quick: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.write = "write" in self.flags
@@ -59,6 +61,7 @@ class CommandSpec:
         self.min_argc = arity if arity >= 0 else -arity
         self.max_argc = arity if arity >= 0 else sys.maxsize
         self.logged = "skip-slowlog" not in self.flags
+        self.quick = "fast" in self.flags or self.name == "set"
 
     @property
     def fullname(self) -> str:

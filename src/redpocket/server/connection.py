@@ -70,6 +70,13 @@ _PUBSUB_CONTEXT: Final = frozenset(
 )
 # The Block of a client whose command waits for CLIENT PAUSE to end.
 POSTPONED: Final = Block([], 0, None)
+# What _run_parsed does after its loop: nothing more, flush and stop, or hand the rest to the exact parser.
+_DONE: Final = "done"
+_FLUSH: Final = "flush"
+_CHECKED: Final = "checked"
+_HANDOVER: Final = "handover"
+# Under this slow-log threshold (seconds) every command is timed alone.
+_RUN_THRESHOLD: Final = 0.001
 _NOT_MONITORED: Final = frozenset({b"auth", b"hello", b"monitor", b"quit"})
 _REPR: Final = {92: b"\\\\", 34: b'\\"', 10: b"\\n", 13: b"\\r", 9: b"\\t", 7: b"\\a", 8: b"\\b"}
 
@@ -246,11 +253,22 @@ class ClientConnection(asyncio.Protocol):
         argument count, outside MULTI and with nothing listening to writes,
         runs its handler right here: the rest of ``Engine.execute_locked``
         (lookup, arity, MULTI queueing, propagation) has nothing to do for it.
+
+        Timing (INFO commandstats, SLOWLOG) reads the clock once per *run*:
+        consecutive requests of one quick command (flagged ``fast``, or SET)
+        share a reading, as a pipeline of GETs does; any other command is
+        timed alone, and every command is when the slow log's threshold is
+        under a millisecond.  A run that reaches the threshold is logged
+        under its last command.
         """
         session, engine, execute, commands, spellings, propagators, engine_ready, slowlog, ready = self.hot
         gets = self.reader.gets
         slow = slowlog.threshold
-        started = perf_counter()
+        alone = slow < _RUN_THRESHOLD
+        timing: Any = None  # the spec of the run the clock is timing
+        joinable = False
+        started = 0.0
+        timed_argv: Any = None
         simple = _SIMPLE
         small = _SMALL_INTS
         heads = _BULK_HEADS
@@ -260,7 +278,7 @@ class ClientConnection(asyncio.Protocol):
         append = out.append
         done = self.chunk_done
         argv: Any = False
-        handover = False
+        then = _DONE
         try:
             while True:
                 argv = gets()
@@ -280,27 +298,31 @@ class ClientConnection(asyncio.Protocol):
                 spec = spellings.get(argv[0])
                 if (spec is None or not spec.min_argc <= len(argv) <= spec.max_argc
                         or session.multi is not None or (spec.write and propagators)):
+                    if timing is not None:
+                        self._timed(timing, timed_argv, perf_counter() - started)
+                        timing = None
                     reply = execute(session, argv)
                     if spec is None:
                         commands.learn(argv[0])
                     slow = slowlog.threshold
-                    started = perf_counter()
+                    alone = slow < _RUN_THRESHOLD
                     if engine.pause.until or self.server.postponed:  # CLIENT PAUSE / UNPAUSE
-                        handover = True
+                        then = _HANDOVER
                 else:  # Engine.execute_locked, for a command that needs nothing else of it
+                    if spec is not timing or not joinable:
+                        now = perf_counter()
+                        if timing is not None:
+                            self._timed(timing, timed_argv, now - started)
+                        timing = spec
+                        joinable = spec.quick and not alone
+                        started = now
+                    timed_argv = argv
                     engine.commands_processed += 1
                     spec.calls += 1
                     try:
                         reply = spec.handler(session, argv)  # type: ignore[misc]
                     except Exception as error:
                         reply = engine.failed(spec, error)
-                    # One clock reading per command: its time runs from the previous reading.
-                    now = perf_counter()
-                    elapsed = now - started
-                    spec.seconds += elapsed
-                    if elapsed >= slow and spec.logged:
-                        slowlog.record(session, argv, elapsed)
-                    started = now
                     if engine_ready:
                         engine.announce_ready()
                 kind = reply.__class__
@@ -320,37 +342,52 @@ class ClientConnection(asyncio.Protocol):
                     append(b"_\r\n" if session.protocol == 3 else b"$-1\r\n")
                 elif not self._reply(argv, reply):
                     self.chunk_done = done
-                    self._flush()
-                    return False
+                    then = _FLUSH
+                    break
                 elif self.subscribed or self.monitor:  # the rest needs the pub/sub context checks
-                    self._to_parser(done)
-                    self._run_checked()
-                    return False
+                    then = _CHECKED
+                    break
                 if ready:
                     self.server.serve_ready()
                     if self.closing:
-                        self._flush()
-                        return False
-                if handover:  # the rest of the read goes through the checked path, which honours a pause
+                        then = _FLUSH
+                        break
+                if then is _HANDOVER:  # the rest of the read goes through the checked path, which honours a pause
                     self.server.pause_changed()
-                    self._to_parser(done)
-                    self._run_checked()
-                    return False
-        except (ProtocolError, hiredis.ProtocolError):
+                    then = _CHECKED
+                    break
+        except (ProtocolError, hiredis.ProtocolError, MemoryError):  # (MemoryError: a huge declared count)
+            then = _CHECKED
+        if timing is not None:
+            self._timed(timing, timed_argv, perf_counter() - started)
+        if then is _CHECKED:
             self._to_parser(done)
             self._run_checked()
+            return False
+        if then is _FLUSH:
+            self._flush()
             return False
         reader = self.reader
         complete = not reader.has_data()
         if complete:
             reader.feed(_EMPTY_REQUEST)
-            complete = reader.gets() == []
+            try:
+                complete = reader.gets() == []
+            except hiredis.ProtocolError:  # it landed inside a half-read request
+                complete = False
         if not complete:
             # The read ended inside a request: hiredis cannot say so, nor enforce the limits on it.
             self._to_parser(done)
             self._run_checked()
             return False
         return True
+
+    def _timed(self, spec: Any, argv: list[bytes], elapsed: float) -> None:
+        """Account ``elapsed`` seconds to ``spec`` (INFO commandstats) and log it if slow."""
+        spec.seconds += elapsed
+        slowlog = self.engine.slowlog
+        if elapsed >= slowlog.threshold and spec.logged:
+            slowlog.record(self.session, argv, elapsed)
 
     def _to_parser(self, done: int) -> None:
         """Hand the rest of ``chunk`` (after ``done`` requests) to the exact parser."""
