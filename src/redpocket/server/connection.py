@@ -278,6 +278,7 @@ class ClientConnection(asyncio.Protocol):
         append = out.append
         done = self.chunk_done
         argv: Any = False
+        processed = 0  # added to engine.commands_processed at the end, or before a command that may read it
         then = _DONE
         try:
             while True:
@@ -301,6 +302,8 @@ class ClientConnection(asyncio.Protocol):
                     if timing is not None:
                         self._timed(timing, timed_argv, perf_counter() - started)
                         timing = None
+                    engine.commands_processed += processed  # (INFO may be next)
+                    processed = 0
                     reply = execute(session, argv)
                     if spec is None:
                         commands.learn(argv[0])
@@ -317,7 +320,7 @@ class ClientConnection(asyncio.Protocol):
                         joinable = spec.quick and not alone
                         started = now
                     timed_argv = argv
-                    engine.commands_processed += 1
+                    processed += 1
                     spec.calls += 1
                     try:
                         reply = spec.handler(session, argv)  # type: ignore[misc]
@@ -358,6 +361,7 @@ class ClientConnection(asyncio.Protocol):
                     break
         except (ProtocolError, hiredis.ProtocolError, MemoryError):  # (MemoryError: a huge declared count)
             then = _CHECKED
+        engine.commands_processed += processed
         if timing is not None:
             self._timed(timing, timed_argv, perf_counter() - started)
         if then is _CHECKED:
