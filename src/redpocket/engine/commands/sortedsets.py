@@ -181,7 +181,8 @@ def zadd(session: Session, argv: list[bytes]) -> Any:
     flags = 0
     index = 2
     argc = len(argv)
-    while index < argc:
+    # (A score starting with a digit ends the options at once: the common case, no upper()/lookup.)
+    while index < argc and not argv[index][:1].isdigit():
         flag = _ZADD_OPTIONS.get(argv[index].upper())
         if flag is None:
             break
