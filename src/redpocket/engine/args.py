@@ -86,7 +86,9 @@ def strtod(text: bytes) -> tuple[float, bool] | None:
 def to_float(value: bytes, message: str = NOT_FLOAT) -> float:
     """Parse a score argument as Redis's ``getDoubleFromObject`` does."""
     # Fast path: a plain decimal too short to overflow or underflow reads the same in float() and strtod.
-    if len(value) < 300 and (value.isdigit() or PLAIN_DECIMAL(value) is not None):
+    # (digits with one dot are checked without the regular expression: "123.0" is what clients send.)
+    if len(value) < 300 and (value.isdigit() or value.replace(b".", b"", 1).isdigit()
+                             or PLAIN_DECIMAL(value) is not None):
         return float(value)
     if not value or value[0] in b" \t\n\v\f\r" or b"\0" in value:
         raise ReplyError(message)
