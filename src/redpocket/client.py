@@ -70,14 +70,19 @@ class _ArgvPacker:
     """redis-py's command packer, producing argument lists instead of RESP bytes."""
 
     def __init__(self, connection: EmbeddedConnection) -> None:
-        self.encode = connection.encoder.encode
+        encoder = connection.encoder
+        self.encode = encoder.encode
+        self.text = (encoder.encoding, encoder.encoding_errors)
 
     def pack(self, *args: Any) -> list[list[bytes]]:
         command = args[0]
         if isinstance(command, str) and " " in command:
             args = tuple(command.split()) + args[1:]
         encode = self.encode
-        return [[arg if type(arg) is bytes else encode(arg) for arg in args]]
+        encoding, errors = self.text
+        # bytes and str, the usual arguments, without the encoder's isinstance chain
+        return [[arg if type(arg) is bytes else arg.encode(encoding, errors) if type(arg) is str else encode(arg)
+                 for arg in args]]
 
 
 class EmbeddedConnection(AbstractConnection):
