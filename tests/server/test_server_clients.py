@@ -119,3 +119,17 @@ def test_commandstats_and_slowlog_over_tcp(client: redis.Redis) -> None:
     pipe.incr("k2")
     pipe.execute()
     assert [entry["command"] for entry in client.slowlog_get(2)] == [b"INCRBY k2 1", b"GET k1"]
+
+
+def test_info_counts_the_commands_pipelined_before_it(client: redis.Redis) -> None:
+    client.config_resetstat()
+    pipe = client.pipeline(transaction=False)
+    for i in range(10):
+        pipe.get(f"k{i}")
+    pipe.info("commandstats")
+    pipe.info("stats")
+    pipe.info("commandstats")
+    first, stats, second = pipe.execute()[10:]
+    assert first["cmdstat_get"]["calls"] == 10 and "cmdstat_info" not in first  # CONFIG RESETSTAT counts too
+    assert second["cmdstat_info"]["calls"] == 2
+    assert stats["total_commands_processed"] == 12  # CONFIG RESETSTAT, 10 GETs, the INFO before

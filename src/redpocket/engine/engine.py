@@ -182,8 +182,6 @@ class Engine:
         if session.multi is not None and name not in _MULTI_IMMEDIATE:
             session.multi.append((spec, argv))
             return QUEUED
-        self.commands_processed += 1
-        spec.calls += 1
         started = perf_counter()
         try:
             if spec.write and self.propagators:
@@ -197,6 +195,9 @@ class Engine:
         except Exception as error:
             reply = self.failed(spec, error)
         elapsed = perf_counter() - started
+        # Counted once run, as Redis's call() does: INFO leaves itself out, CONFIG RESETSTAT counts itself.
+        self.commands_processed += 1
+        spec.calls += 1
         spec.seconds += elapsed
         if spec.parent is not None:  # CONFIG SET may have changed the slow log's threshold
             self.slowlog.refresh()
@@ -234,8 +235,6 @@ class Engine:
 
     def call(self, session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
         """Run a looked-up command's handler (EXEC and scripts come through here)."""
-        self.commands_processed += 1
-        spec.calls += 1
         started = perf_counter()
         try:
             if spec.write and self.propagators:
@@ -249,6 +248,9 @@ class Engine:
         except Exception as error:
             reply = self.failed(spec, error)
         elapsed = perf_counter() - started
+        # Counted once run, as Redis's call() does: INFO leaves itself out, CONFIG RESETSTAT counts itself.
+        self.commands_processed += 1
+        spec.calls += 1
         spec.seconds += elapsed
         if elapsed >= self.slowlog.threshold and spec.logged:
             self.slowlog.record(session, argv, elapsed)

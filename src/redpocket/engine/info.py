@@ -250,7 +250,7 @@ def _all_specs(engine: Engine) -> Iterable[CommandSpec]:
 def _stats(engine: Engine, current: CommandSpec | None) -> list[str]:
     # The engine counts a command before running it; Redis counts it after,
     # so the INFO being answered is not in its own numbers.
-    processed = engine.commands_processed - (1 if current is not None else 0)
+    processed = engine.commands_processed
     errors = sum(spec.failed_calls for spec in _all_specs(engine))
     return [
         f"total_connections_received:{engine.connections_received}",
@@ -344,7 +344,7 @@ def _safe_name(name: str) -> str:
 def _commandstats(engine: Engine, current: CommandSpec | None) -> list[str]:
     lines = []
     for spec in _all_specs(engine):
-        calls = spec.calls - (1 if spec is current else 0)
+        calls = spec.calls
         if calls or spec.failed_calls:
             usec = int(spec.seconds * 1e6)
             lines.append(

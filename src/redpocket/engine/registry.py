@@ -112,9 +112,14 @@ class CommandTable(dict[bytes, CommandSpec]):
         self.spellings.clear()
 
     def learn(self, spelling: bytes) -> None:
-        """Remember how a client spelt a command name, when it names a command without subcommands."""
+        """Remember how a client spelt a command name, when it names a command without subcommands.
+
+        INFO is never remembered: it reports counters that the hot path adds
+        up once per read, so it must come through the engine's general path.
+        """
         spec = self.get(spelling.lower())
-        if spec is not None and not spec.subcommands and len(self.spellings) < self.MAX_SPELLINGS:
+        if (spec is not None and not spec.subcommands and spec.name != "info"
+                and len(self.spellings) < self.MAX_SPELLINGS):
             self.spellings[spelling] = spec
 
 

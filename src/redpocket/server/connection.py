@@ -280,6 +280,7 @@ class ClientConnection(asyncio.Protocol):
         done = self.chunk_done
         argv: Any = False
         processed = 0  # added to engine.commands_processed at the end, or before a command that may read it
+        run_calls = 0  # commands in the run being timed (counted into spec.calls when it ends)
         then = _DONE
         try:
             while True:
@@ -302,7 +303,8 @@ class ClientConnection(asyncio.Protocol):
                 if (spec is None or not spec.min_argc <= len(argv) <= spec.max_argc
                         or session.multi is not None or (spec.write and propagators)):
                     if timing is not None:
-                        self._timed(timing, timed_argv, perf_counter() - started)
+                        self._timed(timing, timed_argv, perf_counter() - started, run_calls)
+                        processed += run_calls
                         timing = None
                     engine.commands_processed += processed  # (INFO may be next)
                     processed = 0
@@ -317,13 +319,14 @@ class ClientConnection(asyncio.Protocol):
                     if spec is not timing or not joinable:
                         now = perf_counter()
                         if timing is not None:
-                            self._timed(timing, timed_argv, now - started)
+                            self._timed(timing, timed_argv, now - started, run_calls)
+                            processed += run_calls
                         timing = spec
                         joinable = spec.quick and not alone
                         started = now
+                        run_calls = 0
                     timed_argv = argv
-                    processed += 1
-                    spec.calls += 1
+                    run_calls += 1
                     try:
                         reply = spec.handler(session, argv)  # type: ignore[misc]
                     except Exception as error:
@@ -363,9 +366,10 @@ class ClientConnection(asyncio.Protocol):
                     break
         except (ProtocolError, hiredis.ProtocolError, MemoryError):  # (MemoryError: a huge declared count)
             then = _CHECKED
-        engine.commands_processed += processed
         if timing is not None:
-            self._timed(timing, timed_argv, perf_counter() - started)
+            self._timed(timing, timed_argv, perf_counter() - started, run_calls)
+            processed += run_calls
+        engine.commands_processed += processed
         if then is _CHECKED:
             self._to_parser(done)
             self._run_checked()
@@ -388,8 +392,9 @@ class ClientConnection(asyncio.Protocol):
             return False
         return True
 
-    def _timed(self, spec: Any, argv: list[bytes], elapsed: float) -> None:
-        """Account ``elapsed`` seconds to ``spec`` (INFO commandstats) and log it if slow."""
+    def _timed(self, spec: Any, argv: list[bytes], elapsed: float, calls: int) -> None:
+        """Account a run of ``calls`` commands of ``spec`` that took ``elapsed`` seconds; log it if slow."""
+        spec.calls += calls
         spec.seconds += elapsed
         slowlog = self.engine.slowlog
         if elapsed >= slowlog.threshold and spec.logged:

@@ -132,6 +132,15 @@ def test_info_commandstats_counts_calls_and_failures(make_client) -> None:
     assert "cmdstat_hset" not in client.info("commandstats")
 
 
+def test_config_resetstat_counts_itself_and_info_leaves_itself_out(make_client) -> None:
+    client = make_client(protocol=2)
+    client.config_resetstat()
+    assert client.info("stats")["total_commands_processed"] == 1  # CONFIG RESETSTAT, counted once it ran
+    stats = client.info("commandstats")
+    assert stats["cmdstat_config|resetstat"]["calls"] == 1
+    assert stats["cmdstat_info"]["calls"] == 1  # the INFO before, not this one
+
+
 def test_info_commandstats_times_commands(make_client) -> None:
     client = make_client(protocol=2)
     client.config_resetstat()
