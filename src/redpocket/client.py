@@ -80,8 +80,10 @@ class _ArgvPacker:
             args = tuple(command.split()) + args[1:]
         encode = self.encode
         encoding, errors = self.text
-        # bytes and str, the usual arguments, without the encoder's isinstance chain
-        return [[arg if type(arg) is bytes else arg.encode(encoding, errors) if type(arg) is str else encode(arg)
+        # bytes, str and numbers, the usual arguments, without the encoder's isinstance chain
+        # (which stays for the rest: bool is refused there, as redis-py does)
+        return [[arg if (kind := type(arg)) is bytes else arg.encode(encoding, errors) if kind is str
+                 else repr(arg).encode() if kind is int or kind is float else encode(arg)
                  for arg in args]]
 
 
