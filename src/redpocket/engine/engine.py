@@ -167,11 +167,7 @@ class Engine:
             return self.execute_locked(session, argv)
 
     def execute_locked(self, session: Session, argv: list[bytes]) -> Any:
-        """Execute one command for a caller that already holds ``self.lock`` (the TCP server's batches).
-
-        The whole of :meth:`execute`, with :meth:`call` inlined: it runs for
-        every command a client sends, so it saves the calls it can.
-        """
+        """Execute one command for a caller that already holds ``self.lock`` (the TCP server's batches)."""
         name = argv[0].lower()
         spec = self.commands.get(name)
         if spec is None or spec.subcommands or not spec.min_argc <= len(argv) <= spec.max_argc:
@@ -182,27 +178,7 @@ class Engine:
         if session.multi is not None and name not in _MULTI_IMMEDIATE:
             session.multi.append((spec, argv))
             return QUEUED
-        started = perf_counter()
-        try:
-            if spec.write and self.propagators:
-                dirty = self.dirty
-                reply = spec.handler(session, argv)  # type: ignore[misc]
-                if self.dirty != dirty:
-                    for hook in self.propagators:
-                        hook(session, session.db.index, argv, reply)
-            else:
-                reply = spec.handler(session, argv)  # type: ignore[misc]
-        except Exception as error:
-            reply = self.failed(spec, error)
-        elapsed = perf_counter() - started
-        # Counted once run, as Redis's call() does: INFO leaves itself out, CONFIG RESETSTAT counts itself.
-        self.commands_processed += 1
-        spec.calls += 1
-        spec.seconds += elapsed
-        if spec.parent is not None:  # CONFIG SET may have changed the slow log's threshold
-            self.slowlog.refresh()
-        if elapsed >= self.slowlog.threshold and spec.logged and reply.__class__ is not Block:
-            self.slowlog.record(session, argv, elapsed)
+        reply = self.call(session, spec, argv)
         if self.ready_keys:
             self.announce_ready()
         if not self.commands_processed & 63:
@@ -234,7 +210,7 @@ class Engine:
         return error
 
     def call(self, session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
-        """Run a looked-up command's handler (EXEC and scripts come through here)."""
+        """Run a looked-up command's handler (every client command, EXEC's and scripts' too)."""
         started = perf_counter()
         try:
             if spec.write and self.propagators:
@@ -247,14 +223,26 @@ class Engine:
                 reply = spec.handler(session, argv)  # type: ignore[misc]
         except Exception as error:
             reply = self.failed(spec, error)
-        elapsed = perf_counter() - started
-        # Counted once run, as Redis's call() does: INFO leaves itself out, CONFIG RESETSTAT counts itself.
-        self.commands_processed += 1
-        spec.calls += 1
-        spec.seconds += elapsed
-        if elapsed >= self.slowlog.threshold and spec.logged:
-            self.slowlog.record(session, argv, elapsed)
+        if spec.parent is not None:  # CONFIG SET may have changed the slow log's threshold
+            self.slowlog.refresh()
+        self.account(session, spec, argv, perf_counter() - started, loggable=reply.__class__ is not Block)
         return reply
+
+    def account(
+        self, session: Session, spec: CommandSpec, argv: list[bytes], elapsed: float, calls: int = 1,
+        loggable: bool = True,
+    ) -> None:
+        """Count ``calls`` runs of ``spec`` that took ``elapsed`` seconds in all (INFO), and log them if slow.
+
+        Commands are counted once they have run, as Redis's ``call()`` does:
+        INFO leaves itself out, CONFIG RESETSTAT counts itself.  A command
+        that blocked is not logged (``loggable=False``).
+        """
+        self.commands_processed += calls
+        spec.calls += calls
+        spec.seconds += elapsed
+        if loggable and elapsed >= self.slowlog.threshold and spec.logged:
+            self.slowlog.record(session, argv, elapsed)
 
     @staticmethod
     def failed(spec: CommandSpec, error: Exception) -> ReplyError:

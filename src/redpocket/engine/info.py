@@ -248,8 +248,7 @@ def _all_specs(engine: Engine) -> Iterable[CommandSpec]:
 
 
 def _stats(engine: Engine, current: CommandSpec | None) -> list[str]:
-    # The engine counts a command before running it; Redis counts it after,
-    # so the INFO being answered is not in its own numbers.
+    # Commands are counted once they have run, so the INFO being answered is not in its own numbers.
     processed = engine.commands_processed
     errors = sum(spec.failed_calls for spec in _all_specs(engine))
     return [

@@ -264,8 +264,7 @@ class ClientConnection(asyncio.Protocol):
         session, engine, execute, commands, spellings, propagators, engine_ready, slowlog, ready = self.hot
         gets = self.reader.gets
         join = b"".join
-        slow = slowlog.threshold
-        alone = slow < _RUN_THRESHOLD
+        alone = slowlog.threshold < _RUN_THRESHOLD
         timing: Any = None  # the spec of the run the clock is timing
         joinable = False
         started = 0.0
@@ -279,8 +278,7 @@ class ClientConnection(asyncio.Protocol):
         append = out.append
         done = self.chunk_done
         argv: Any = False
-        processed = 0  # added to engine.commands_processed at the end, or before a command that may read it
-        run_calls = 0  # commands in the run being timed (counted into spec.calls when it ends)
+        run_calls = 0  # commands in the run being timed (accounted when it ends)
         then = _DONE
         try:
             while True:
@@ -303,24 +301,19 @@ class ClientConnection(asyncio.Protocol):
                 if (spec is None or not spec.min_argc <= len(argv) <= spec.max_argc
                         or session.multi is not None or (spec.write and propagators)):
                     if timing is not None:
-                        self._timed(timing, timed_argv, perf_counter() - started, run_calls)
-                        processed += run_calls
+                        engine.account(session, timing, timed_argv, perf_counter() - started, run_calls)
                         timing = None
-                    engine.commands_processed += processed  # (INFO may be next)
-                    processed = 0
                     reply = execute(session, argv)
                     if spec is None:
                         commands.learn(argv[0])
-                    slow = slowlog.threshold
-                    alone = slow < _RUN_THRESHOLD
+                    alone = slowlog.threshold < _RUN_THRESHOLD  # (CONFIG SET may have changed it)
                     if engine.pause.until or self.server.postponed:  # CLIENT PAUSE / UNPAUSE
                         then = _HANDOVER
-                else:  # Engine.execute_locked, for a command that needs nothing else of it
+                else:  # Engine.execute_locked and Engine.call, for a command that needs nothing else of them
                     if spec is not timing or not joinable:
                         now = perf_counter()
                         if timing is not None:
-                            self._timed(timing, timed_argv, now - started, run_calls)
-                            processed += run_calls
+                            engine.account(session, timing, timed_argv, now - started, run_calls)
                         timing = spec
                         joinable = spec.quick and not alone
                         started = now
@@ -367,9 +360,7 @@ class ClientConnection(asyncio.Protocol):
         except (ProtocolError, hiredis.ProtocolError, MemoryError):  # (MemoryError: a huge declared count)
             then = _CHECKED
         if timing is not None:
-            self._timed(timing, timed_argv, perf_counter() - started, run_calls)
-            processed += run_calls
-        engine.commands_processed += processed
+            engine.account(session, timing, timed_argv, perf_counter() - started, run_calls)
         if then is _CHECKED:
             self._to_parser(done)
             self._run_checked()
@@ -391,14 +382,6 @@ class ClientConnection(asyncio.Protocol):
             self._run_checked()
             return False
         return True
-
-    def _timed(self, spec: Any, argv: list[bytes], elapsed: float, calls: int) -> None:
-        """Account a run of ``calls`` commands of ``spec`` that took ``elapsed`` seconds; log it if slow."""
-        spec.calls += calls
-        spec.seconds += elapsed
-        slowlog = self.engine.slowlog
-        if elapsed >= slowlog.threshold and spec.logged:
-            slowlog.record(self.session, argv, elapsed)
 
     def _to_parser(self, done: int) -> None:
         """Hand the rest of ``chunk`` (after ``done`` requests) to the exact parser."""
