@@ -122,6 +122,24 @@ def test_multi_exec_over_the_wire(raw) -> None:
     assert conn.roundtrip(b"MULTI\r\nSADD s a\r\nHSET h f v\r\nEXEC\r\n", expected) == expected
 
 
+def test_multi_exec_in_one_read_of_multibulk_requests(raw) -> None:
+    # The hot path runs these requests itself: the commands after MULTI must still be queued.
+    conn: Raw = raw()
+    requests = [[b"multi"], [b"SADD", b"s", b"a"], [b"Hset", b"h", b"f", b"v"], [b"EXEC"], [b"SCARD", b"s"]]
+    payload = b"".join(b"*%d\r\n" % len(r) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in r) for r in requests)
+    expected = b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n:1\r\n:1\r\n"
+    assert conn.roundtrip(payload, expected) == expected
+
+
+@pytest.mark.parametrize("value", [b"a\r\n+b", b"\n=x", b"\n*1234567", b"+\n+"])
+def test_values_shaped_like_protocol_items(raw, value: bytes) -> None:
+    # Such bytes inside a bulk string send the read to the exact parser, which must run it all the same.
+    conn: Raw = raw()
+    frame = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n%s\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n" % (len(value), value)
+    expected = b"+OK\r\n$%d\r\n%s\r\n" % (len(value), value)
+    assert conn.roundtrip(frame, expected) == expected
+
+
 def test_resp3_replies(raw) -> None:
     conn: Raw = raw()
     conn.send(b"HELLO 3\r\n")
@@ -171,3 +189,22 @@ def test_request_parser_keeps_state_across_reads() -> None:
     parser.feed(b"*1\r\n$99999999999\r\n")
     with pytest.raises(ProtocolError):
         parser.next_command()
+
+
+def test_pipelined_writes_in_one_read_reach_the_append_only_file(tmp_path) -> None:
+    # With a propagator listening, writes leave the hot path while reads stay on it: all are logged in order.
+    from redpocket.server import Server
+
+    with Server(port=0, dir=str(tmp_path), appendonly="yes", appendfsync="always").run_in_thread() as server:
+        conn = Raw(server.port)
+        payload = b"".join(
+            b"*3\r\n$3\r\nSET\r\n$2\r\nk%d\r\n$1\r\n%d\r\n*2\r\n$3\r\nGET\r\n$2\r\nk%d\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n"
+            % (i, i, i) for i in range(10))
+        expected = b"".join(b"+OK\r\n$1\r\n%d\r\n:%d\r\n" % (i, i + 1) for i in range(10))
+        assert conn.roundtrip(payload, expected) == expected
+        conn.close()
+    with Server(port=0, dir=str(tmp_path), appendonly="yes").run_in_thread() as server:
+        conn = Raw(server.port)
+        expected = b"*11\r\n" + b"".join(b"$1\r\n%d\r\n" % i for i in range(10)) + b"$2\r\n10\r\n"
+        assert conn.roundtrip(b"MGET " + b" ".join(b"k%d" % i for i in range(10)) + b" n\r\n", expected) == expected
+        conn.close()

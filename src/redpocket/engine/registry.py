@@ -91,36 +91,44 @@ class CommandTable(dict[bytes, CommandSpec]):
     """An engine's command table (lower-case name -> spec) that also knows names as clients spell them.
 
     ``spellings`` maps a name exactly as a request sent it (``GET``, ``get``,
-    ``Get``) to the spec of a command without subcommands, so the TCP
-    server's hot path finds it with one dict lookup and no ``lower()``.  It
-    is filled by :meth:`learn`, bounded, and forgotten whenever the table
-    changes.
+    ``Get``) to the spec of a command the TCP server's hot path may run
+    itself, so it finds it with one dict lookup and no ``lower()``;
+    ``read_spellings`` holds the read-only ones among them, for while writes
+    are propagated.  Both are filled by :meth:`learn`, bounded, and
+    forgotten whenever the table changes.
     """
 
     MAX_SPELLINGS = 4096
+    # Never run by the hot path: INFO reports counters the hot path adds up
+    # once per read, and MULTI changes how every later request must run.
+    NOT_INLINE = frozenset({"info", "multi"})
 
     def __init__(self, table: dict[bytes, CommandSpec]) -> None:
         super().__init__(table)
         self.spellings: dict[bytes, CommandSpec] = {}
+        self.read_spellings: dict[bytes, CommandSpec] = {}
 
     def __setitem__(self, name: bytes, spec: CommandSpec) -> None:
         super().__setitem__(name, spec)
-        self.spellings.clear()
+        self.forget_spellings()
 
     def __delitem__(self, name: bytes) -> None:
         super().__delitem__(name)
+        self.forget_spellings()
+
+    def forget_spellings(self) -> None:
+        """Empty the spelling caches in place (the hot path holds references to them)."""
         self.spellings.clear()
+        self.read_spellings.clear()
 
     def learn(self, spelling: bytes) -> None:
-        """Remember how a client spelt a command name, when it names a command without subcommands.
-
-        INFO is never remembered: it reports counters that the hot path adds
-        up once per read, so it must come through the engine's general path.
-        """
+        """Remember how a client spelt a command name, when it names a command the hot path may run."""
         spec = self.get(spelling.lower())
-        if (spec is not None and not spec.subcommands and spec.name != "info"
+        if (spec is not None and not spec.subcommands and spec.name not in self.NOT_INLINE
                 and len(self.spellings) < self.MAX_SPELLINGS):
             self.spellings[spelling] = spec
+            if not spec.write:
+                self.read_spellings[spelling] = spec
 
 
 def _split_flags(flags: str) -> frozenset[str]:
