@@ -73,7 +73,7 @@ _PUBSUB_CONTEXT: Final = frozenset(
 )
 # The Block of a client whose command waits for CLIENT PAUSE to end.
 POSTPONED: Final = Block([], 0, None)
-# What _run_parsed does after its loop: nothing more, flush and stop, or hand the rest to the exact parser.
+# What _run_fast does after its loop: nothing more, flush and stop, or hand the rest to the exact parser.
 _DONE: Final = "done"
 _FLUSH: Final = "flush"
 _CHECKED: Final = "checked"
@@ -245,15 +245,11 @@ class ClientConnection(asyncio.Protocol):
             self.close()
 
     def _run_fast(self) -> None:
-        """Execute the requests hiredis has parsed from ``chunk`` (the hot path), under one lock acquisition."""
-        with self.lock:  # (the server's own timer runs the engine's cron)
-            finished = self._run_parsed()
-        if finished:
-            self.chunk = b""
-            self._flush()
+        """Execute the requests hiredis has parsed from ``chunk`` (the hot path), under one lock acquisition.
 
-    def _run_parsed(self) -> bool:
-        """Run the parsed requests; tell whether ``chunk`` was used up (else the slow path took over).
+        When ``chunk`` is used up, the replies are queued for the end of the
+        event-loop turn; otherwise what is left goes to the exact parser, or
+        waits behind a blocked command.
 
         A command the engine's table knows by this spelling, with the right
         argument count, outside MULTI and (for a write) with nothing
@@ -272,7 +268,6 @@ class ClientConnection(asyncio.Protocol):
         """
         session, engine, execute, commands, spellings, read_spellings, propagators, engine_ready, slowlog, ready = (
             self.hot)
-        inline = _NOTHING if session.multi is not None else read_spellings if propagators else spellings
         gets = self.reader.gets
         join = b"".join
         alone = slowlog.threshold < _RUN_THRESHOLD
@@ -291,7 +286,10 @@ class ClientConnection(asyncio.Protocol):
         argv: Any = False
         run_calls = 0  # commands in the run being timed (accounted when it ends)
         then = _DONE
+        lock = self.lock  # (the server's own timer runs the engine's cron: it takes the lock too)
+        lock.acquire()
         try:
+            inline = _NOTHING if session.multi is not None else read_spellings if propagators else spellings
             while True:
                 argv = gets()
                 if argv.__class__ is not list:
@@ -346,8 +344,8 @@ class ClientConnection(asyncio.Protocol):
                         append(b"\r\n")
                     else:
                         append(b"$%d\r\n%s\r\n" % (size, reply))
-                elif kind is int:  # (an f-string is faster than bytes % here)
-                    append(small[reply] if 0 <= reply < 1024 else f":{reply}\r\n".encode())
+                elif kind is int:
+                    append(small[reply] if 0 <= reply < 1024 else b":%d\r\n" % reply)
                 elif kind is SimpleString and (encoded := simple.get(reply)) is not None:
                     append(encoded)
                 elif reply is None:
@@ -370,29 +368,33 @@ class ClientConnection(asyncio.Protocol):
                     break
         except (ProtocolError, hiredis.ProtocolError, MemoryError):  # (MemoryError: a huge declared count)
             then = _CHECKED
-        if timing is not None:
-            engine.account(session, timing, timed_argv, perf_counter() - started, run_calls)
+        finally:
+            if timing is not None:
+                engine.account(session, timing, timed_argv, perf_counter() - started, run_calls)
+            lock.release()
+        if then is _DONE:
+            reader = self.reader
+            complete = not reader.has_data()
+            if complete:
+                reader.feed(_EMPTY_REQUEST)
+                try:
+                    complete = reader.gets() == []
+                except hiredis.ProtocolError:  # it landed inside a half-read request
+                    complete = False
+            if complete:
+                self.chunk = b""
+                if out:
+                    self.server.want_write(self)
+                else:
+                    self.out = None
+                return
+            # The read ended inside a request: hiredis cannot say so, nor enforce the limits on it.
+            then = _CHECKED
         if then is _CHECKED:
             self._to_parser(done)
             self._run_checked()
-            return False
-        if then is _FLUSH:
+        else:
             self._flush()
-            return False
-        reader = self.reader
-        complete = not reader.has_data()
-        if complete:
-            reader.feed(_EMPTY_REQUEST)
-            try:
-                complete = reader.gets() == []
-            except hiredis.ProtocolError:  # it landed inside a half-read request
-                complete = False
-        if not complete:
-            # The read ended inside a request: hiredis cannot say so, nor enforce the limits on it.
-            self._to_parser(done)
-            self._run_checked()
-            return False
-        return True
 
     def _to_parser(self, done: int) -> None:
         """Hand the rest of ``chunk`` (after ``done`` requests) to the exact parser."""
