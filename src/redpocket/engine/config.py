@@ -29,6 +29,11 @@ LONG_MAX: Final = 2**63 - 1
 ULLONG_MAX: Final = 2**64 - 1
 
 MAX_HZ: Final = 500
+# Engine.account hands a command to the latency monitor once it ran this long
+# (seconds): 2 us, where the command histogram's second level starts.  Quicker
+# calls belong to its first level, which the monitor counts as the calls not
+# counted elsewhere (see latency.py), so they cost one comparison.
+LATENCY_FLOOR: Final = 2e-6
 
 _DIGITS_RE: Final = re.compile(r"[0-9]*")
 _MEMORY_UNITS: Final = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
@@ -444,7 +449,7 @@ def _format_number(setting: Setting, number: int) -> str:
 
 
 class Config:
-    """Current values of the settings; ``hz`` and the numbers :meth:`get_int` parsed are cached for the hot path."""
+    """Current values of the settings; ``hz``, the latency settings and :meth:`get_int`'s numbers cached for speed."""
 
     def __init__(self, **overrides: Any) -> None:
         self.values: dict[str, str] = {s.name: s.default for s in SETTINGS_LIST}
@@ -453,6 +458,12 @@ class Config:
         self.notify_classes = ""
         self.values["save"] = ""  # the embedded engine does not snapshot by default
         self.config_file: str = ""
+        # For the latency monitor: latency-monitor-threshold in seconds (infinite
+        # when 0, "off"), whether latency-tracking is on, and the duration from
+        # which Engine.account hands it a command (every one while tracking is off).
+        self.latency_monitor_seconds = float("inf")
+        self.latency_tracking = True
+        self.latency_floor = LATENCY_FLOOR
         for name, value in overrides.items():
             self.set(name, value)
         self.hz = self._effective_hz()
@@ -555,6 +566,14 @@ class Config:
             # Redis clamps the configured hz into [1, 500] (updateHZ).
             self.values["hz"] = str(self._effective_hz())
             self.hz = self._effective_hz()
+        elif setting.name in ("latency-monitor-threshold", "latency-tracking"):
+            self._cache_latency_settings()
+
+    def _cache_latency_settings(self) -> None:
+        milliseconds = int(self.values["latency-monitor-threshold"])
+        self.latency_monitor_seconds = milliseconds / 1000 if milliseconds else float("inf")
+        self.latency_tracking = self.values["latency-tracking"] == "yes"
+        self.latency_floor = LATENCY_FLOOR if self.latency_tracking else float("-inf")
 
     def set(self, name: str, value: Any) -> None:
         """Set one setting as a configuration file line would (immutable and protected ones too)."""
@@ -597,3 +616,4 @@ class Config:
         self.notify_classes = ""
         self._ints.clear()
         self.hz = self._effective_hz()
+        self._cache_latency_settings()

@@ -17,7 +17,7 @@ import threading
 import time
 import weakref
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import commands as _commands  # noqa: F401  (registers every command)
 from .blocking import Block
@@ -25,10 +25,14 @@ from .clients import Pause
 from .config import Config
 from .expiry import active_expire_cycle
 from .keyspace import Database
+from .latency import LatencyMonitor
 from .registry import COMMANDS, CommandSpec, CommandTable
 from .replies import QUEUED, ReplyError
 from .session import Session
 from .slowlog import SlowLog
+
+if TYPE_CHECKING:
+    from .tracking import Tracking
 
 log = logging.getLogger("redpocket.engine")
 
@@ -85,6 +89,9 @@ class Engine:
         self.commands_processed = 0
         self.connections_received = 0
         self.watched_keys: dict[tuple[int, bytes], set[Session]] = {}
+        # The client-side caching table while it has work, else None (tracking.py):
+        # call() and touch_watched() hand it reads and writes meanwhile.
+        self.tracking: Tracking | None = None
         self.blocked_clients = 0
         self.ready_keys: set[tuple[int, bytes]] = set()
         # Called with the set of (db_index, key) written while clients were
@@ -103,6 +110,7 @@ class Engine:
         # listen (for the "new" event, class n); None when nobody does.
         self.new_keys: list[bytes] | None = None
         self.slowlog = SlowLog(self.config)
+        self.latency = LatencyMonitor(self.config)
         self.pause = Pause()
         # Called with a blocked client's session when CLIENT UNBLOCK wakes it (the TCP server listens).
         self.unblock_listeners: list[Any] = []
@@ -207,10 +215,15 @@ class Engine:
             return ReplyError("EXECABORT Transaction discarded because of: " + text)
         if session.multi is not None:
             session.multi_error = True
+        elif session.tracking is not None and session.engine.tracking is not None:  # (see Tracking.refused)
+            session.engine.tracking.refused(session)
         return error
 
     def call(self, session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
         """Run a looked-up command's handler (every client command, EXEC's and scripts' too)."""
+        tracking = self.tracking
+        if tracking is not None and tracking.current is None:  # a client's own command, while clients track keys
+            return tracking.call(session, spec, argv)
         started = perf_counter()
         try:
             if spec.write and self.propagators:
@@ -226,23 +239,33 @@ class Engine:
         if spec.parent is not None:  # CONFIG SET may have changed the slow log's threshold
             self.slowlog.refresh()
         self.account(session, spec, argv, perf_counter() - started, loggable=reply.__class__ is not Block)
+        if tracking is not None:
+            tracking.after(session, spec, argv)
         return reply
 
     def account(
         self, session: Session, spec: CommandSpec, argv: list[bytes], elapsed: float, calls: int = 1,
         loggable: bool = True,
     ) -> None:
-        """Count ``calls`` runs of ``spec`` that took ``elapsed`` seconds in all (INFO), and log them if slow.
+        """Count ``calls`` runs of ``spec`` that took ``elapsed`` seconds in all (INFO, LATENCY), and log them if slow.
 
         Commands are counted once they have run, as Redis's ``call()`` does:
         INFO leaves itself out, CONFIG RESETSTAT counts itself.  A command
-        that blocked is not logged (``loggable=False``).
+        that blocked is neither logged nor in LATENCY (``loggable=False``).
+        Quick calls cost the latency monitor one comparison (see
+        :mod:`.latency`); it takes each of a run's ``calls`` to have lasted
+        the run's average.
         """
         self.commands_processed += calls
         spec.calls += calls
         spec.seconds += elapsed
-        if loggable and elapsed >= self.slowlog.threshold and spec.logged:
-            self.slowlog.record(session, argv, elapsed)
+        if loggable:
+            if elapsed >= self.config.latency_floor:  # (quicker calls are the histogram's first level)
+                self.latency.record(spec, elapsed, calls)
+            if elapsed >= self.slowlog.threshold and spec.logged:
+                self.slowlog.record(session, argv, elapsed)
+        else:
+            self.latency.leave_out(spec, calls)
 
     @staticmethod
     def failed(spec: CommandSpec, error: Exception) -> ReplyError:
@@ -332,8 +355,10 @@ class Engine:
         session.watched = set()
 
     def touch_watched(self, db_index: int, key: bytes) -> None:
-        """Mark every client watching ``key`` as failing its next EXEC."""
+        """Mark every client watching ``key`` as failing its next EXEC; invalidate it in client-side caches."""
         watchers = self.watched_keys.get((db_index, key))
         if watchers:
             for session in watchers:
                 session.dirty_cas = True
+        if self.tracking is not None:  # (it keeps watched_keys non-empty, so every write comes here)
+            self.tracking.invalidate(key)

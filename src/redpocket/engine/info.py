@@ -118,6 +118,8 @@ def _server(engine: Engine, current: CommandSpec | None) -> list[str]:
 
 
 def _clients(engine: Engine, current: CommandSpec | None) -> list[str]:
+    from .tracking import counts
+
     return [
         f"connected_clients:{len(engine.sessions)}",
         "cluster_connections:0",
@@ -125,7 +127,7 @@ def _clients(engine: Engine, current: CommandSpec | None) -> list[str]:
         "client_recent_max_input_buffer:0",
         "client_recent_max_output_buffer:0",
         f"blocked_clients:{engine.blocked_clients}",
-        "tracking_clients:0",
+        f"tracking_clients:{counts(engine)[0]}",
         "clients_in_timeout_table:0",
     ]
 
@@ -249,8 +251,11 @@ def _all_specs(engine: Engine) -> Iterable[CommandSpec]:
 
 def _stats(engine: Engine, current: CommandSpec | None) -> list[str]:
     # Commands are counted once they have run, so the INFO being answered is not in its own numbers.
+    from .tracking import counts
+
     processed = engine.commands_processed
     errors = sum(spec.failed_calls for spec in _all_specs(engine))
+    _, tracked_keys, tracked_items, tracked_prefixes = counts(engine)
     return [
         f"total_connections_received:{engine.connections_received}",
         f"total_commands_processed:{processed}",
@@ -290,9 +295,9 @@ def _stats(engine: Engine, current: CommandSpec | None) -> list[str]:
         "active_defrag_key_misses:0",
         "total_active_defrag_time:0",
         "current_active_defrag_time:0",
-        "tracking_total_keys:0",
-        "tracking_total_items:0",
-        "tracking_total_prefixes:0",
+        f"tracking_total_keys:{tracked_keys}",
+        f"tracking_total_items:{tracked_items}",
+        f"tracking_total_prefixes:{tracked_prefixes}",
         "unexpected_error_replies:0",
         f"total_error_replies:{errors}",
         "dump_payload_sanitizations:0",

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from .engine import Engine
     from .keyspace import Database
     from .registry import CommandSpec
+    from .tracking import ClientTracking
 
 
 class Session:
@@ -35,6 +36,7 @@ class Session:
         "multi_error",
         "name",
         "protocol",
+        "tracking",
         "wakeup",
         "watched",
     )
@@ -62,6 +64,8 @@ class Session:
         # UNBLOCK then leaves the reply to give, as a 1-tuple, in ``wakeup``.
         self.blocked: Block | None = None
         self.wakeup: tuple[Any] | None = None
+        # CLIENT TRACKING's state while it is on (see tracking.py).
+        self.tracking: ClientTracking | None = None
 
     @property
     def may_block(self) -> bool:
@@ -97,4 +101,9 @@ class Session:
         if not self.closed:
             self.closed = True
             self.unwatch()
+            if self.tracking is not None:
+                from .tracking import tracking
+
+                with self.engine.lock:
+                    tracking(self.engine).disable(self)
             self.engine.forget_session(self)

@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING, Any, Final
 import hiredis
 
 from ..engine.blocking import Block
+from ..engine.commands.connection import REPLY_OFF, REPLY_ON, ReplyMode
 from ..engine.commands.pubsub import Push, Pushes, hub
-from ..engine.replies import PONG, ReplyError, SimpleString
+from ..engine.replies import OK, PONG, ReplyError, SimpleString
+from ..engine.tracking import tracking
 from .commands import Action
 from .protocol import ProtocolError, RequestParser, encode, error_line
 
@@ -131,6 +133,12 @@ class ClientConnection(asyncio.Protocol):
         self.address = "?:0"
         self.soft_limit_since = 0.0
         self.hot: tuple[Any, ...] = ()
+        # CLIENT REPLY: replies are off, or the next command's (skip_next) or this one's (skip) is left
+        # out.  While any is set the connection is ``quiet`` and keeps to the checked path.
+        self.reply_off = False
+        self.skip_next = False
+        self.skip = False
+        self.quiet = False
 
     # -- lifecycle ------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -166,6 +174,8 @@ class ClientConnection(asyncio.Protocol):
                     engine.propagators, engine.ready_keys, engine.slowlog, server.ready_keys)
         server.connections[self.session.id] = self
         hub(self.engine).set_deliverer(self.session, self.deliver)
+        # A tracking client's own invalidations, and the BCAST ones, go out at the end of the turn.
+        tracking(self.engine).defer = server.loop.call_soon_threadsafe
         log.debug("Accepted %s", self.address)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -289,7 +299,9 @@ class ClientConnection(asyncio.Protocol):
         lock = self.lock  # (the server's own timer runs the engine's cron: it takes the lock too)
         lock.acquire()
         try:
-            inline = _NOTHING if session.multi is not None else read_spellings if propagators else spellings
+            # (a tracking client's reads go through the engine, which remembers their keys)
+            inline = (_NOTHING if session.multi is not None or session.tracking
+                      else read_spellings if propagators else spellings)
             while True:
                 argv = gets()
                 if argv.__class__ is not list:
@@ -314,7 +326,8 @@ class ClientConnection(asyncio.Protocol):
                     reply = execute(session, argv)
                     if spec is None and argv[0] not in spellings:
                         commands.learn(argv[0])
-                    inline = _NOTHING if session.multi is not None else read_spellings if propagators else spellings
+                    inline = (_NOTHING if session.multi is not None or session.tracking
+                              else read_spellings if propagators else spellings)
                     alone = slowlog.threshold < _RUN_THRESHOLD  # (CONFIG SET may have changed it)
                     if engine.pause.until or self.server.postponed:  # CLIENT PAUSE / UNPAUSE
                         then = _HANDOVER
@@ -354,7 +367,7 @@ class ClientConnection(asyncio.Protocol):
                     self.chunk_done = done
                     then = _FLUSH
                     break
-                elif self.subscribed or self.monitor:  # the rest needs the pub/sub context checks
+                elif self.subscribed or self.monitor or self.quiet:  # the rest needs the checked path
                     then = _CHECKED
                     break
                 if ready:
@@ -421,16 +434,20 @@ class ClientConnection(asyncio.Protocol):
                 try:
                     argv = parser.next_command(not self.authenticated)
                 except ProtocolError as error:
-                    out.append(error.reply)
+                    if not (self.reply_off or self.skip):
+                        out.append(error.reply)
                     self.closing = True
                     log.debug("Protocol error (%s) from client: %s", error.reason.decode("latin-1"), self.describe())
                     break
                 if argv is None:
                     break
+                if argv and self.quiet:  # CLIENT REPLY SKIP leaves out the reply of the command after it
+                    self.skip, self.skip_next = self.skip_next, False
+                    self.quiet = self.reply_off or self.skip
                 if argv and not self._checked(argv):
                     break
         finally:
-            if parser.idle and self.parser is parser:
+            if parser.idle and self.parser is parser and not self.quiet:
                 self.parser = None  # back to the hot path
             self._flush()
 
@@ -449,11 +466,12 @@ class ClientConnection(asyncio.Protocol):
         if self.subscribed and self.session.protocol == 2 and name not in _PUBSUB_CONTEXT:
             found = self.engine.lookup(argv)
             if isinstance(found, ReplyError):
-                out.append(error_line(found.message))
+                error = found.message
             else:
-                out.append(error_line(
-                    f"ERR Can't execute '{found.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
-                    "QUIT / RESET are allowed in this context"))
+                error = (f"ERR Can't execute '{found.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                         "QUIT / RESET are allowed in this context")
+            if not (self.reply_off or self.skip):
+                out.append(error_line(error))
             return True
         engine = self.engine
         if engine.pause.until and engine.pause.holds(engine, self.session, argv):
@@ -484,22 +502,41 @@ class ClientConnection(asyncio.Protocol):
             return False
         if kind is Action:
             return self._action(reply)
-        if kind is Pushes:
+        if kind is Pushes:  # (sent even while replies are off, as Redis does)
             out.append(encode(reply, self.session.protocol))
             self.subscribed = hub(self.engine).count(self.session) > 0
             return True
-        out.append(encode(reply, self.session.protocol))
+        if kind is ReplyMode:
+            self._reply_mode(reply)
+            return True
+        if not (self.reply_off or self.skip):
+            out.append(encode(reply, self.session.protocol))
         if self.session.closed:  # CLIENT KILL of itself
             self.closing = True
             return False
         return True
 
+    def _reply_mode(self, mode: ReplyMode) -> None:
+        """Carry out CLIENT REPLY ON|OFF|SKIP (only ON answers)."""
+        if mode is REPLY_ON:
+            self.reply_off = self.skip = self.skip_next = False
+            assert self.out is not None
+            self.out.append(encode(OK, self.session.protocol))
+        elif mode is REPLY_OFF:
+            self.reply_off = True
+        elif not self.reply_off:
+            self.skip_next = True
+        self.quiet = self.reply_off or self.skip or self.skip_next
+
     def _action(self, action: Action) -> bool:
         out = self.out
         assert out is not None
-        if action.reply is not None:
-            out.append(encode(action.reply, self.session.protocol))
         what = action.kind
+        if what == "reset":  # RESET turns replies back on, though not for itself after CLIENT REPLY SKIP
+            self.reply_off = self.skip_next = False
+            self.quiet = self.skip
+        if action.reply is not None and not (self.reply_off or self.skip):
+            out.append(encode(action.reply, self.session.protocol))
         if what == "quit":
             self.closing = True
             return False
@@ -630,7 +667,8 @@ class ClientConnection(asyncio.Protocol):
         """Send the reply of the command that blocked, then go on with the requests behind it."""
         if self.out is None:
             self.out = []
-        self.out.append(encode(reply, self.session.protocol))
+        if not (self.reply_off or self.skip):
+            self.out.append(encode(reply, self.session.protocol))
         self._go_on()
 
     def _go_on(self) -> None:

@@ -286,6 +286,30 @@ def test_hash_encoding() -> None:
     assert hash_encoding({str(i).encode(): b"" for i in range(entries)}, config) == "listpack"
 
 
+@pytest.mark.parametrize(
+    "commands",
+    [
+        [("HSET", "h", "f", "x" * 65), ("HSET", "h", "f", "short")],  # a long value replaced
+        [("HSET", "h", "f", "x" * 65, "f", "short")],  # replaced in the same command: converted up front
+        [("HMSET", "h", "g", "y" * 70, "g", "1")],
+        [("HSET", "h", "a", "1", "f" * 65, "2"), ("HDEL", "h", "f" * 65)],  # the long field deleted
+        [("HSET", "h", "ENTRIES+1"), ("HDEL", "h", "0", "1")],  # back under hash-max-listpack-entries
+        [("HSET", "h", "f", "1" * 65), ("HINCRBYFLOAT", "h", "f", "1")],
+        [("HSET", "h", "a", "1"), ("HSET", "h", "a", "2"), ("HDEL", "h", "a"), ("HSET", "h", "b", "3")],  # stays small
+    ],
+)
+def test_a_hash_converted_to_hashtable_stays_one(r: redis.Redis, commands: list[tuple[str, ...]]) -> None:
+    entries = int(r.config_get("hash-max-listpack-entries")["hash-max-listpack-entries"])
+    for command in commands:
+        if command[-1] == "ENTRIES+1":
+            command = (*command[:-1], *[str(i // 2) for i in range(2 * (entries + 1))])
+        r.execute_command(*command)
+    expected = "listpack" if commands[0][2] == "a" and len(commands) == 4 else "hashtable"
+    assert r.object("encoding", "h") in (expected, expected.encode())
+    r.rename("h", "h2")  # the encoding goes with the key
+    assert r.object("encoding", "h2") in (expected, expected.encode())
+
+
 def test_long_double_helpers() -> None:
     assert parse_long_double(b"0x1.8p1") == 3
     assert parse_long_double(b"nan") is None

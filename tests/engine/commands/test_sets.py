@@ -280,6 +280,32 @@ def test_set_encoding() -> None:
     assert set_encoding({b"%d" % i for i in range(limit + 1)}, config) == "hashtable"
 
 
+@pytest.mark.parametrize(
+    ("commands", "expected"),
+    [
+        ([("SADD", "s", "1", "a"), ("SREM", "s", "a")], "hashtable"),
+        ([("SADD", "s", *[str(i) for i in range(513)]), ("SREM", "s", "0", "1")], "hashtable"),
+        ([("SADD", "s", "1", "a"), ("SMOVE", "s", "t", "a")], "hashtable"),
+        ([("SADD", "s", "1", "2"), ("SREM", "s", "a", "1")], "intset"),  # an absent non-integer changes nothing
+        ([("SADD", "s", "1", "2", "3"), ("SPOP", "s")], "intset"),
+        ([("SADD", "s", "1", "2", "3", "x"), ("SREM", "s", "x"), ("DEL", "s"), ("SADD", "s", "1")], "intset"),
+    ],
+)
+def test_a_set_converted_to_hashtable_stays_one(r: redis.Redis, commands: list[tuple[str, ...]], expected: str) -> None:
+    for command in commands:
+        r.execute_command(*command)
+    assert r.object("encoding", "s") in (expected, expected.encode())
+
+
+def test_a_popped_non_integer_keeps_the_set_a_hashtable(r: redis.Redis) -> None:
+    r.sadd("s", "1", "a")
+    while r.sismember("s", "a"):  # SPOP picks at random: pop until the non-integer went
+        r.delete("s")
+        r.sadd("s", "1", "2", "a")
+        r.spop("s")
+    assert r.object("encoding", "s") in ("hashtable", b"hashtable")
+
+
 def test_intset_member_rules() -> None:
     for good in (b"0", b"7", b"-7", b"9223372036854775807", b"-9223372036854775808"):
         assert is_int(good), good

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ..args import to_int
 from ..registry import define, define_container
-from ..replies import DB_INDEX, NOT_INTEGER, OK, PONG, ReplyError, SimpleString, map_reply
+from ..replies import DB_INDEX, NOT_INTEGER, OK, PONG, SYNTAX, ReplyError, SimpleString, map_reply
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -118,6 +118,10 @@ def reset(session: Session, argv: list[bytes]) -> Any:
     session.select(0)
     session.protocol = 2
     session.name = b""
+    if session.tracking is not None:
+        from ..tracking import tracking
+
+        tracking(session.engine).disable(session)
     return SimpleString(b"RESET")
 
 
@@ -147,15 +151,19 @@ def client_getname(session: Session, argv: list[bytes]) -> Any:
 def describe_client(client: Session, current: Session) -> bytes:
     """Return one line of CLIENT LIST / CLIENT INFO for ``client``."""
     now = time.time()
-    flags = "x" if client.multi is not None else "N"
+    flags = "x" if client.multi is not None else ""
+    tracking = client.tracking
+    if tracking is not None:
+        flags += "t" + ("R" if tracking.broken else "") + ("B" if tracking.bcast else "")
+    redirect = -1 if tracking is None else tracking.redirect
     multi = -1 if client.multi is None else len(client.multi)
     command = "client|list" if client is current else client.last_command.decode("utf-8", "replace")
     return (
         f"id={client.id} addr={client.address} laddr={client.address} fd=-1 "
         f"name={client.name.decode('utf-8', 'replace')} age={int(now - client.created)} "
-        f"idle={int(now - client.last_interaction)} flags={flags} db={client.db.index} sub=0 psub=0 ssub=0 "
+        f"idle={int(now - client.last_interaction)} flags={flags or 'N'} db={client.db.index} sub=0 psub=0 ssub=0 "
         f"multi={multi} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 "
-        f"tot-mem=0 events=r cmd={command} user=default redir=-1 resp={client.protocol}"
+        f"tot-mem=0 events=r cmd={command} user=default redir={redirect} resp={client.protocol}"
     ).encode()
 
 
@@ -225,12 +233,43 @@ def client_no_evict(session: Session, argv: list[bytes]) -> Any:
     return OK
 
 
+class ReplyMode(SimpleString):
+    """CLIENT REPLY's answer: ``+OK`` to an in-process client; to the TCP server, which of the three it is."""
+
+    __slots__ = ()
+
+
+# Told apart by identity (all three read "OK").
+REPLY_ON: Final = ReplyMode(b"OK")
+REPLY_OFF: Final = ReplyMode(b"OK")
+REPLY_SKIP: Final = ReplyMode(b"OK")
+_REPLY_MODES: Final = {b"ON": REPLY_ON, b"OFF": REPLY_OFF, b"SKIP": REPLY_SKIP}
+
+
+@define("client|reply", 3, "noscript loading stale", group="connection", since="3.2.0")
+def client_reply(session: Session, argv: list[bytes]) -> Any:
+    """CLIENT REPLY ON|OFF|SKIP
+
+    The TCP server stops sending replies (OFF) or leaves out the next one
+    (SKIP).  In process every command keeps its reply and this answers
+    ``OK``: a caller waits for each reply (redis-py reads one per command,
+    and nothing in process times out), and there is no network to spare.
+    Inside EXEC it answers ``OK`` too (Redis would leave a hole in EXEC's array).
+    """
+    mode = _REPLY_MODES.get(argv[2].upper())
+    if mode is None:
+        raise ReplyError(SYNTAX)
+    return OK if session.in_exec else mode
+
+
 @define("client|help", 2, "loading stale", group="connection", since="5.0.0")
 def client_help(session: Session, argv: list[bytes]) -> Any:
     """CLIENT HELP"""
-    # Redis's text, without the subcommands this engine lacks (CACHING, GETREDIR, REPLY, TRACKING ...).
+    # Redis's text, without the options this engine lacks (KILL LADDR, TYPE, USER).
     return [
         b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        b"CACHING (YES|NO)", b"    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        b"GETREDIR", b"    Return the client ID we are redirecting to when tracking is enabled.",
         b"GETNAME", b"    Return the name of the current connection.",
         b"ID", b"    Return the ID of the current connection.",
         b"INFO", b"    Return information about the current client connection.",
@@ -242,8 +281,13 @@ def client_help(session: Session, argv: list[bytes]) -> Any:
         b"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", b"      Return clients of specified type.",
         b"UNPAUSE", b"    Stop the current client pause, resuming traffic.",
         b"PAUSE <timeout> [WRITE|ALL]", b"    Suspend all, or just write, clients for <timeout> milliseconds.",
+        b"REPLY (ON|OFF|SKIP)", b"    Control the replies sent to the current connection.",
         b"SETNAME <name>", b"    Assign the name <name> to the current connection.",
         b"UNBLOCK <clientid> [TIMEOUT|ERROR]", b"    Unblock the specified blocked client.",
+        b"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        b"         [OPTIN] [OPTOUT] [NOLOOP]",
+        b"    Control server assisted client side caching.",
+        b"TRACKINGINFO", b"    Report tracking status for the current connection.",
         b"NO-EVICT (ON|OFF)", b"    Protect current client connection from eviction.",
         b"HELP", b"    Prints this help.",
     ]

@@ -10,6 +10,7 @@ keeps in a hash table, come out in an order nobody can rely on.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from ..types.hash_scan import parse_cursor, parse_scan_options
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..keyspace import Database
     from ..session import Session
 
 NOT_HASH_INTEGER = "ERR hash value is not an integer"
@@ -45,6 +47,19 @@ def hash_encoding(value: dict[bytes, bytes], config: Config) -> str:
     return "listpack"
 
 
+def keep_hashtable(db: Database, key: bytes, value: dict[bytes, bytes], removed: Iterable[bytes]) -> None:
+    """Record that a hash stays ``hashtable`` when it is about to lose ``removed`` (fields, or replaced values).
+
+    Only a hash that is a hashtable can become listpack-sized by shrinking:
+    one over the entries limit, or losing one of its long fields or values.
+    Redis never converts it back, so OBJECT ENCODING must go on saying so.
+    """
+    config = db.engine.config
+    limit = config.get_int("hash-max-listpack-value")
+    if len(value) > config.get_int("hash-max-listpack-entries") or any(len(item) > limit for item in removed):
+        db.encodings[key] = "hashtable"
+
+
 def random_field(value: dict[bytes, bytes]) -> bytes:
     """Return a field of a non-empty hash, uniformly at random."""
     return next(islice(value, random.randrange(len(value)), None))
@@ -63,11 +78,19 @@ def hset(session: Session, argv: list[bytes]) -> Any:
         db.add(key, value)
     else:
         db.modified(key)
-    before = len(value)
     if len(argv) == 4:  # one pair, the common case: no slicing and zipping
-        value[argv[2]] = argv[3]
-    else:
-        value.update(zip(argv[2::2], argv[3::2], strict=True))
+        field = argv[2]
+        old = value.get(field)
+        value[field] = argv[3]
+        if old is None:
+            return 1
+        if len(old) > len(argv[3]):  # a shorter value replaces a possibly long one
+            keep_hashtable(db, key, value, (old,))
+        return 0
+    # Redis converts to a hashtable up front when any argument is too long for a listpack.
+    keep_hashtable(db, key, value, argv[2:])
+    before = len(value)
+    value.update(zip(argv[2::2], argv[3::2], strict=True))
     return len(value) - before
 
 
@@ -80,10 +103,12 @@ def hmset(session: Session, argv: list[bytes]) -> Any:
     key = argv[1]
     value = db.lookup_write(key, dict)
     if value is None:
-        db.add(key, dict(zip(argv[2::2], argv[3::2], strict=True)))
+        value = {}
+        db.add(key, value)
     else:
-        value.update(zip(argv[2::2], argv[3::2], strict=True))
         db.modified(key)
+    keep_hashtable(db, key, value, argv[2:])  # (Redis converts up front, as for HSET)
+    value.update(zip(argv[2::2], argv[3::2], strict=True))
     return OK
 
 
@@ -142,9 +167,11 @@ def hdel(session: Session, argv: list[bytes]) -> Any:
     if value is None:
         return 0
     deleted = 0
-    pop = value.pop
     for field in argv[2:]:
-        if pop(field, None) is not None:
+        old = value.get(field)
+        if old is not None:
+            keep_hashtable(db, key, value, (field, old))
+            del value[field]
             deleted += 1
     if deleted:
         db.modified(key)
@@ -204,6 +231,8 @@ def hincrby(session: Session, argv: list[bytes]) -> Any:
     if value is None:
         db.add(key, {field: b"%d" % result})
     else:
+        if old is not None:
+            keep_hashtable(db, key, value, (old,))
         value[field] = b"%d" % result
         db.modified(key)
     return result
@@ -229,6 +258,9 @@ def hincrbyfloat(session: Session, argv: list[bytes]) -> Any:
     if value is None:
         db.add(key, {field: text})
     else:
+        old = value.get(field)
+        if old is not None:
+            keep_hashtable(db, key, value, (old,))
         value[field] = text
         db.modified(key)
     return text

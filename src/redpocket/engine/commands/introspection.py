@@ -377,15 +377,18 @@ SHARED_REFCOUNT: Final = 2**31 - 1  # OBJ_SHARED_REFCOUNT
 LFU_INIT_VAL: Final = 5
 
 
-def encoding_of(engine: Engine, value: Any) -> str:
+def encoding_of(engine: Engine, value: Any, recorded: str | None = None) -> str:
     """Return the ``OBJECT ENCODING`` of a stored value under Redis 7.0's rules.
 
-    Each type's rule lives with its family.  Strings whose encoding differs
-    from what SET gives (APPEND leaves ``raw`` ...) are recorded per key in
-    ``Database.encodings``, which OBJECT ENCODING reads first; hashes and
-    sets are judged by their current content (Redis never converts them
-    back to the compact encoding).
+    Each type's rule lives with its family.  ``recorded`` is the key's entry
+    in ``Database.encodings``, which wins: strings whose encoding differs
+    from what SET gives (APPEND leaves ``raw`` ...), and hashes and sets
+    that were converted to ``hashtable`` and then shrank (Redis never
+    converts them back; their families record it).  Otherwise a value is
+    judged by its current content.
     """
+    if recorded is not None:
+        return recorded
     config = engine.config
     kind = type(value)
     if kind is bytes:
@@ -440,11 +443,7 @@ def object_encoding(session: Session, argv: list[bytes]) -> Any:
     value = _object_value(session, argv[2])
     if value is None:
         return None
-    if type(value) is bytes:
-        recorded = session.db.encodings.get(argv[2])
-        if recorded is not None:
-            return recorded.encode()
-    return encoding_of(session.engine, value).encode()
+    return encoding_of(session.engine, value, session.db.encodings.get(argv[2])).encode()
 
 
 @define("object|refcount", 3, "readonly", 2, 2, 1, group="generic", since="2.2.3")

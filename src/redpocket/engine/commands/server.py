@@ -123,6 +123,7 @@ def reset_stats(engine: Engine) -> None:
     engine.keyspace_misses = 0
     engine.commands_processed = 0
     engine.connections_received = 0
+    engine.latency.forget_histograms()
     for spec in engine.commands.values():
         spec.calls = spec.failed_calls = 0
         spec.seconds = 0.0
@@ -223,15 +224,15 @@ def debug(session: Session, argv: list[bytes]) -> Any:
         value = session.db.lookup_write(argv[2])
         if value is None:
             raise ReplyError(NO_SUCH_KEY)
-        return SimpleString(_debug_object_line(engine, value).encode())
+        return SimpleString(_debug_object_line(engine, value, session.db.encodings.get(argv[2])).encode())
     if sub == b"error" and len(argv) == 3:
         raise ReplyError(argv[2].decode("utf-8", "replace"))
     name = argv[1].decode("utf-8", "replace")
     raise ReplyError(f"ERR unknown subcommand or wrong number of arguments for '{name}'. Try DEBUG HELP.")
 
 
-def _debug_object_line(engine: Engine, value: Any) -> str:
-    encoding = encoding_of(engine, value)
+def _debug_object_line(engine: Engine, value: Any, recorded: str | None) -> str:
+    encoding = encoding_of(engine, value, recorded)
     refcount = 2**31 - 1 if is_shared_integer(engine, value) else 1
     line = (
         f"Value at:0x{id(value):x} refcount:{refcount} encoding:{encoding} "

@@ -46,6 +46,17 @@ def set_encoding(value: set[bytes], config: Config) -> str:
     return "hashtable"
 
 
+def keep_hashtable(db: Database, key: bytes, value: set[bytes], removed: Iterable[bytes]) -> None:
+    """Record that a set stays ``hashtable`` when it is about to lose ``removed`` (members it holds).
+
+    Only a hashtable can become intset-shaped by shrinking: one over the
+    intset limit, or losing a member that is not an integer.  Redis never
+    converts it back, so OBJECT ENCODING must go on saying so.
+    """
+    if len(value) > db.engine.config.get_int("set-max-intset-entries") or not all(map(is_int, removed)):
+        db.encodings[key] = "hashtable"
+
+
 def ordered(members: Collection[bytes], intset_limit: int) -> list[bytes]:
     """List members as Redis iterates them: ascending numbers when they would form an intset."""
     if len(members) <= intset_limit and all(map(is_int, members)):
@@ -91,8 +102,11 @@ def srem(session: Session, argv: list[bytes]) -> Any:
     value = db.lookup_write(key, set)
     if value is None:
         return 0
+    present = [member for member in argv[2:] if member in value]
+    if present:
+        keep_hashtable(db, key, value, present)
     before = len(value)
-    value.difference_update(argv[2:])
+    value.difference_update(present)
     removed = before - len(value)
     if removed:
         db.modified(key)
@@ -139,11 +153,9 @@ def spop(session: Session, argv: list[bytes]) -> Any:
         value = db.lookup_write(key, set)
         if value is None:
             return None
-        if len(value) <= _UNIFORM_POP_LIMIT:
-            member = random_member(value)
-            value.remove(member)
-        else:
-            member = value.pop()
+        member = random_member(value) if len(value) <= _UNIFORM_POP_LIMIT else next(iter(value))
+        keep_hashtable(db, key, value, (member,))
+        value.remove(member)
         db.modified(key)
         db.remove_if_empty(key, value)
         return member
@@ -159,6 +171,7 @@ def spop(session: Session, argv: list[bytes]) -> Any:
         db.delete(key)
         return _members_reply(session, value)
     popped = random.sample(tuple(value), count)
+    keep_hashtable(db, key, value, popped)
     value.difference_update(popped)
     db.modified(key)
     return set_reply(session.protocol, popped)
@@ -200,6 +213,7 @@ def smove(session: Session, argv: list[bytes]) -> Any:
         return 1 if member in source else 0
     if member not in source:
         return 0
+    keep_hashtable(db, source_key, source, (member,))
     source.remove(member)
     db.modified(source_key)
     db.remove_if_empty(source_key, source)

@@ -178,6 +178,8 @@ _ZADD_OPTIONS: Final = {b"NX": _NX, b"XX": _XX, b"GT": _GT, b"LT": _LT, b"CH": _
 @define("zadd", -4, "write denyoom fast", 1, 1, 1, group=GROUP, since="1.2.0")
 def zadd(session: Session, argv: list[bytes]) -> Any:
     """ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]"""
+    if len(argv) == 4 and argv[2][:1].isdigit():  # one pair and no option: the common case
+        return _zadd_one(session, argv[1], argv[2], argv[3])
     flags = 0
     index = 2
     argc = len(argv)
@@ -205,6 +207,35 @@ def zadd(session: Session, argv: list[bytes]) -> Any:
 def zincrby(session: Session, argv: list[bytes]) -> Any:
     """ZINCRBY key increment member"""
     return _zadd(session, argv, 2, _INCR)
+
+
+def _set_score(session: Session, zset: ZSet, member: bytes, score: float, new: bool) -> None:
+    """Give ``member`` its ZADD score: a new member may outgrow the listpack, which keeps "-0" as 0."""
+    if new and not zset.skiplist and outgrows_listpack(zset, member, session.engine.config):
+        zset.skiplist = True
+    zset.add(member, 0.0 if score == 0.0 and not zset.skiplist else score)
+
+
+def _zadd_one(session: Session, key: bytes, score_text: bytes, member: bytes) -> int:
+    """ZADD key score member, without options: the general loop's work for one pair."""
+    # (to_float's first fast path, inlined: plain digits read the same in float())
+    score = float(score_text) if score_text.isdigit() and len(score_text) < 300 else to_float(score_text)
+    db = session.db
+    zset = db.lookup_write(key, ZSet)
+    if zset is None:
+        zset = ZSet()
+        db.add(key, zset)
+        _set_score(session, zset, member, score, True)
+        return 1
+    old = zset.scores.get(member)
+    if old is None:
+        _set_score(session, zset, member, score, True)
+    elif score != old:
+        _set_score(session, zset, member, score, False)
+    else:
+        return 0
+    db.modified(key)
+    return 1 if old is None else 0
 
 
 def _zadd(session: Session, argv: list[bytes], index: int, flags: int) -> Any:
@@ -242,15 +273,12 @@ def _zadd(session: Session, argv: list[bytes], index: int, flags: int) -> Any:
                     continue
             processed += 1
             if score != old:
-                # A listpack keeps a score as text, and "-0" reads back as 0.
-                zset.add(member, 0.0 if score == 0.0 and not zset.skiplist else score)
+                _set_score(session, zset, member, score, False)
                 updated += 1
         elif flags & _XX:
             continue
         else:
-            if not zset.skiplist and outgrows_listpack(zset, member, session.engine.config):
-                zset.skiplist = True
-            zset.add(member, 0.0 if score == 0.0 and not zset.skiplist else score)
+            _set_score(session, zset, member, score, True)
             added += 1
             processed += 1
     if (added or updated) and not created:
