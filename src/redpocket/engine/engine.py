@@ -260,7 +260,7 @@ class Engine:
         spec.calls += calls
         spec.seconds += elapsed
         if loggable:
-            if elapsed >= self.config.latency_floor:  # (quicker calls are the histogram's first level)
+            if elapsed >= self.config.latency_floor * calls:  # (quicker calls are the histogram's first level)
                 self.latency.record(spec, elapsed, calls)
             if elapsed >= self.slowlog.threshold and spec.logged:
                 self.slowlog.record(session, argv, elapsed)

@@ -295,6 +295,9 @@ class ClientConnection(asyncio.Protocol):
         done = self.chunk_done
         argv: Any = False
         run_calls = 0  # commands in the run being timed (accounted when it ends)
+        last_name: Any = None  # the spelling and argument count last found runnable inline, and its spec
+        last_argc = 0
+        last_spec: Any = None
         then = _DONE
         lock = self.lock  # (the server's own timer runs the engine's cron: it takes the lock too)
         lock.acquire()
@@ -318,16 +321,25 @@ class ClientConnection(asyncio.Protocol):
                 done += 1
                 if not argv:
                     continue
-                spec = inline.get(argv[0])
-                if spec is None or not spec.min_argc <= len(argv) <= spec.max_argc:
+                name = argv[0]
+                if name != last_name or len(argv) != last_argc:
+                    spec = inline.get(name)
+                    if spec is not None and spec.min_argc <= len(argv) <= spec.max_argc:
+                        last_name, last_argc, last_spec = name, len(argv), spec
+                    else:
+                        spec = None
+                else:  # the spelling and argument count of the last command: a pipeline's usual case
+                    spec = last_spec
+                if spec is None:
                     if timing is not None:
                         engine.account(session, timing, timed_argv, perf_counter() - started, run_calls)
                         timing = None
                     reply = execute(session, argv)
-                    if spec is None and argv[0] not in spellings:
-                        commands.learn(argv[0])
+                    if name not in spellings:
+                        commands.learn(name)
                     inline = (_NOTHING if session.multi is not None or session.tracking
                               else read_spellings if propagators else spellings)
+                    last_name = None  # (the table in use may have changed)
                     alone = slowlog.threshold < _RUN_THRESHOLD  # (CONFIG SET may have changed it)
                     if engine.pause.until or self.server.postponed:  # CLIENT PAUSE / UNPAUSE
                         then = _HANDOVER
