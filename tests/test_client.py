@@ -189,3 +189,25 @@ def test_new_key_notifications(make_client) -> None:
         pubsub.close()
     finally:
         client.config_set("notify-keyspace-events", "")
+
+
+def test_tracking_invalidations_go_to_the_push_handler_not_in_place_of_a_reply(make_client) -> None:
+    pool = make_client(protocol=3).connection_pool
+    conn = pool.get_connection()
+    invalidated: list[object] = []
+    conn._parser.set_invalidation_push_handler(invalidated.append)
+
+    def call(*args: str) -> object:
+        conn.send_command(*args)
+        return conn.read_response()
+
+    try:
+        assert call("CLIENT", "TRACKING", "ON") == b"OK"
+        assert call("SET", "k", "1") == b"OK"
+        assert call("GET", "k") == b"1"  # now tracked
+        make_client().set("k", "2")
+        assert call("GET", "k") == b"2"  # the invalidation is no reply of GET
+        assert call("PING") == b"PONG"
+        assert [b"invalidate", [b"k"]] in invalidated
+    finally:
+        pool.release(conn)

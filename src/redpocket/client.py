@@ -24,7 +24,7 @@ from redis.connection import AbstractConnection, ConnectionPool
 
 from .engine import Engine, ReplyError
 from .engine.blocking import Block
-from .engine.commands.pubsub import Pushes
+from .engine.commands.pubsub import Push, Pushes
 from .engine.commands.pubsub import hub as pubsub_hub
 from .engine.replies import NullArray
 
@@ -169,13 +169,24 @@ class EmbeddedConnection(AbstractConnection):
         return self._wait_for_reply(timeout or 0)
 
     def read_response(self, disable_decoding: bool = False, *, timeout: Any = None, disconnect_on_error: bool = True, push_request: bool = False) -> Any:
-        """Return the next reply, raising it when it is an error (a subscriber waits for its next message)."""
-        if not self._replies:
-            wait = None if timeout is None or not isinstance(timeout, int | float) else timeout
-            if not self._wait_for_reply(wait):
-                raise redis.TimeoutError("Timeout reading from embedded engine")
-        reply = self._replies.popleft()
-        kind = type(reply)
+        """Return the next reply, raising it when it is an error (a subscriber waits for its next message).
+
+        A RESP3 push that is not what the caller reads (``push_request``), such
+        as a client-side caching invalidation, goes to the parser's push
+        handlers as redis-py's own parsers do, and the next reply is returned.
+        """
+        while True:
+            if not self._replies:
+                wait = None if timeout is None or not isinstance(timeout, int | float) else timeout
+                if not self._wait_for_reply(wait):
+                    raise redis.TimeoutError("Timeout reading from embedded engine")
+            reply = self._replies.popleft()
+            kind = type(reply)
+            if kind is not Push or push_request:
+                break
+            handle = getattr(self._parser, "handle_push_response", None)
+            if handle is not None:
+                handle(list(reply))
         if kind is ReplyError:
             raise BaseParser.parse_error(reply.message)
         if kind is NullArray:
