@@ -8,7 +8,6 @@ Redis 7.0.15 sends.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,70 +16,10 @@ import pytest
 import redis
 from redis.cache import CacheConfig
 from redis.connection import CacheProxyConnection
+from server_helpers import SocketWire, invalidate
 
 OK = b"+OK\r\n"
 PONG = b"+PONG\r\n"
-
-
-def invalidate(*keys: bytes) -> bytes:
-    """The RESP3 push invalidating ``keys``."""
-    return b">2\r\n$10\r\ninvalidate\r\n*%d\r\n" % len(keys) + b"".join(b"$%d\r\n%s\r\n" % (len(k), k) for k in keys)
-
-
-class Client:
-    """A raw socket: commands in, exact bytes out."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.pending = b""
-
-    def send(self, *commands: str | tuple[Any, ...]) -> None:
-        """Send the commands in one write (the server reads them together)."""
-        data = b""
-        for command in commands:
-            argv = [str(a).encode() for a in (command.split() if isinstance(command, str) else command)]
-            data += b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv)
-        self.sock.sendall(data)
-
-    def receive(self, size: int) -> bytes:
-        self.sock.settimeout(5)
-        while len(self.pending) < size:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                break
-            self.pending += chunk
-        data, self.pending = self.pending[:size], self.pending[size:]
-        return data
-
-    def expect(self, *commands: str | tuple[Any, ...], reply: bytes) -> None:
-        """Send commands and check the bytes that come back."""
-        self.send(*commands)
-        assert self.receive(len(reply)) == reply
-
-    def idle(self, seconds: float = 0.05) -> bytes:
-        """Return whatever arrives within ``seconds`` (nothing, mostly)."""
-        self.sock.settimeout(seconds)
-        try:
-            while chunk := self.sock.recv(65536):
-                self.pending += chunk
-        except TimeoutError:
-            pass
-        data, self.pending = self.pending, b""
-        return data
-
-    def client_id(self) -> int:
-        self.send("CLIENT ID")
-        self.sock.settimeout(5)
-        while b"\r\n" not in self.pending:
-            self.pending += self.sock.recv(65536)
-        line, self.pending = self.pending.split(b"\r\n", 1)
-        return int(line[1:])
-
-    def hello3(self) -> None:
-        self.send("HELLO 3")
-        while b"modules\r\n*0\r\n" not in self.pending:
-            self.pending += self.sock.recv(65536)
-        self.pending = self.pending.split(b"modules\r\n*0\r\n", 1)[1]
 
 
 @pytest.fixture(params=["redpocket", "redis"])
@@ -98,10 +37,10 @@ def port(request: pytest.FixtureRequest) -> int:
 @pytest.fixture
 def connect(port: int) -> Iterator[Any]:
     """Open raw clients to the server under test."""
-    clients: list[Client] = []
+    clients: list[SocketWire] = []
 
-    def make() -> Client:
-        clients.append(Client(port))
+    def make() -> SocketWire:
+        clients.append(SocketWire(port))
         return clients[-1]
 
     yield make

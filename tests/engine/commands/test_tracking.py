@@ -12,13 +12,13 @@ Expected bytes are Redis 7.0.15's, checked on both backends.
 from __future__ import annotations
 
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
+from tests.server.server_helpers import NULL_PUSH, Command, SocketWire, Wire, invalidate, message, to_argv
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
@@ -26,75 +26,7 @@ from redpocket.engine.commands.pubsub import hub
 from redpocket.engine.tracking import tracking
 from redpocket.server.protocol import encode
 
-Command = str | tuple[Any, ...]
-
-
-def resp(argv: list[bytes]) -> bytes:
-    """Encode one request."""
-    return b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(arg), arg) for arg in argv)
-
-
-def to_argv(command: Command) -> list[bytes]:
-    """Split ``"GET k"`` on spaces, or take a tuple's items as they are."""
-    items = command.split() if isinstance(command, str) else command
-    return [item if isinstance(item, bytes) else str(item).encode() for item in items]
-
-
-def bulk_array(keys: tuple[bytes, ...]) -> bytes:
-    return b"*%d\r\n" % len(keys) + b"".join(b"$%d\r\n%s\r\n" % (len(k), k) for k in keys)
-
-
-def invalidate(*keys: bytes) -> bytes:
-    """The RESP3 push invalidating ``keys``."""
-    return b">2\r\n$10\r\ninvalidate\r\n" + bulk_array(keys)
-
-
-def message(*keys: bytes) -> bytes:
-    """The RESP2 pub/sub message invalidating ``keys`` (after REDIRECT)."""
-    return b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n" + bulk_array(keys)
-
-
-NULL_PUSH = b">2\r\n$10\r\ninvalidate\r\n_\r\n"
 OK = b"+OK\r\n"
-
-
-class Wire:
-    """One client connection speaking bytes."""
-
-    def send(self, *commands: Command) -> None:
-        """Send commands in one go (one turn)."""
-        raise NotImplementedError
-
-    def receive(self, size: int) -> bytes:
-        """Return the next ``size`` bytes received."""
-        raise NotImplementedError
-
-    def line(self) -> bytes:
-        """Return the next line received, CRLF included."""
-        raise NotImplementedError
-
-    def idle(self) -> bytes:
-        """Return whatever else arrives (nothing, mostly)."""
-        raise NotImplementedError
-
-    def expect(self, *commands: Command, reply: bytes) -> None:
-        """Send commands and check the bytes they bring back."""
-        self.send(*commands)
-        assert self.receive(len(reply)) == reply
-
-    def client_id(self) -> int:
-        self.send("CLIENT ID")
-        return int(self.line()[1:-2])
-
-    def hello3(self) -> None:
-        self.send("HELLO 3")
-        self.receive(len(b"%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n"
-                          b"$2\r\nid\r\n"))
-        self.line()  # the id
-        self.receive(len(b"$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"))
-
-    def close(self) -> None:
-        """Disconnect."""
 
 
 class EngineWire(Wire):
@@ -127,53 +59,12 @@ class EngineWire(Wire):
         end = self.buffer.index(b"\r\n") + 2
         return self.receive(end)
 
-    def idle(self) -> bytes:
+    def idle(self, seconds: float = 0.05) -> bytes:
         return self.receive(len(self.buffer))
 
     def close(self) -> None:
         hub(self.engine).forget(self.session)
         self.session.close()
-
-
-class SocketWire(Wire):
-    """A raw socket to redis-server."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.pending = b""
-
-    def send(self, *commands: Command) -> None:
-        self.sock.sendall(b"".join(resp(to_argv(command)) for command in commands))
-
-    def receive(self, size: int) -> bytes:
-        self.sock.settimeout(5)
-        while len(self.pending) < size:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                break
-            self.pending += chunk
-        data, self.pending = self.pending[:size], self.pending[size:]
-        return data
-
-    def line(self) -> bytes:
-        self.sock.settimeout(5)
-        while b"\r\n" not in self.pending:
-            self.pending += self.sock.recv(65536)
-        end = self.pending.index(b"\r\n") + 2
-        return self.receive(end)
-
-    def idle(self) -> bytes:
-        self.sock.settimeout(0.05)
-        try:
-            while chunk := self.sock.recv(65536):
-                self.pending += chunk
-        except TimeoutError:
-            pass
-        data, self.pending = self.pending, b""
-        return data
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
