@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -458,6 +459,8 @@ class Config:
         self.notify_classes = ""
         self.values["save"] = ""  # the embedded engine does not snapshot by default
         self.config_file: str = ""
+        # Called with the new requirepass, which becomes the default user's password (acl.Users).
+        self.requirepass_listener: Callable[[str], None] | None = None
         # For the latency monitor: latency-monitor-threshold in seconds (infinite
         # when 0, "off"), whether latency-tracking is on, and the duration from
         # which Engine.account hands it a command (every one while tracking is off).
@@ -562,7 +565,9 @@ class Config:
             value = notify_flags_to_string(set(value))
         self.values[setting.name] = value
         self._ints.clear()
-        if setting.name == "hz":
+        if setting.name == "requirepass" and self.requirepass_listener is not None:
+            self.requirepass_listener(value)
+        elif setting.name == "hz":
             # Redis clamps the configured hz into [1, 500] (updateHZ).
             self.values["hz"] = str(self._effective_hz())
             self.hz = self._effective_hz()

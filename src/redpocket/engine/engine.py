@@ -144,6 +144,9 @@ class Engine:
         with self.lock:
             session = Session(self, next(self._client_ids), address)
             self.sessions[session.id] = session
+            users = self.extensions.get("acl")
+            if users is not None:  # (the default user may have been restricted)
+                users.attach(session)
             self.connections_received += 1
             return session
 
@@ -183,6 +186,10 @@ class Engine:
             if isinstance(found, ReplyError):
                 return self._rejected(session, name, found)
             spec = found
+        if session.restricted:  # its ACL user may not run everything (acl.py)
+            denied = self.extensions["acl"].denied(session, spec, argv)
+            if denied is not None:
+                return self._rejected(session, name, denied)
         if session.multi is not None and name not in _MULTI_IMMEDIATE:
             session.multi.append((spec, argv))
             return QUEUED
@@ -221,6 +228,10 @@ class Engine:
 
     def call(self, session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
         """Run a looked-up command's handler (every client command, EXEC's and scripts' too)."""
+        if session.restricted and session.in_exec:  # EXEC checks each queued command again, as Redis does
+            denied = self.extensions["acl"].denied_in_exec(session, spec, argv)
+            if denied is not None:
+                return denied
         tracking = self.tracking
         if tracking is not None and tracking.current is None:  # a client's own command, while clients track keys
             return tracking.call(session, spec, argv)

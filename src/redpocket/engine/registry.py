@@ -100,8 +100,9 @@ class CommandTable(dict[bytes, CommandSpec]):
 
     MAX_SPELLINGS = 4096
     # Never run by the hot path: INFO reports counters the hot path adds up
-    # once per read, and MULTI changes how every later request must run.
-    NOT_INLINE = frozenset({"info", "multi"})
+    # once per read, and MULTI, AUTH and HELLO (which may log in as an ACL
+    # user the engine must check) change how every later request must run.
+    NOT_INLINE = frozenset({"info", "multi", "auth", "hello"})
 
     def __init__(self, table: dict[bytes, CommandSpec]) -> None:
         super().__init__(table)

@@ -272,6 +272,7 @@ class ScriptRuntime:
         self.table_from = self.lua.table_from
         self.client = Session(engine, 0, "lua")
         self.client.in_script = True
+        self.caller = self.client  # the session running the current script (ACL checks are its user's)
         self.compiled: dict[bytes, Script] = {}
         self.read_only = False
         self.random = random.Random()
@@ -346,6 +347,7 @@ class ScriptRuntime:
         with self.engine.lock:
             client.db = session.db
             client.protocol = 2
+            client.user, client.restricted, self.caller = session.user, session.restricted, session
             self.read_only = read_only
             outer = session.in_script
             session.in_script = True
@@ -499,6 +501,12 @@ class ScriptRuntime:
         spec = self._command(argv)
         if type(spec) is ReplyError:
             return self.error_table(spec.message)
+        if self.client.restricted:  # the caller's ACL user may not run everything
+            from .acl import users
+
+            denied = users(self.engine).denied_in_script(self.caller, spec, argv)  # type: ignore[arg-type]
+            if denied is not None:
+                return self.error_table(denied)
         return self.engine.call(self.client, spec, argv)  # type: ignore[arg-type]
 
     def _call(self, *args: Any) -> Any:
@@ -544,6 +552,10 @@ class ScriptRuntime:
             spec = spec.subcommands.get(argv[1].lower())
         if spec is None:
             raise self._fail("Invalid command passed to redis.acl_check_cmd()")
+        if self.client.restricted:
+            from .acl import users
+
+            return users(self.engine).user_of(self.caller).check(spec, argv)[0] == 0
         return True
 
     def _sha1hex(self, *args: Any) -> bytes:

@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .acl import User
     from .blocking import Block
     from .engine import Engine
     from .keyspace import Database
@@ -36,7 +37,9 @@ class Session:
         "multi_error",
         "name",
         "protocol",
+        "restricted",
         "tracking",
+        "user",
         "wakeup",
         "watched",
     )
@@ -66,6 +69,10 @@ class Session:
         self.wakeup: tuple[Any] | None = None
         # CLIENT TRACKING's state while it is on (see tracking.py).
         self.tracking: ClientTracking | None = None
+        # The ACL user it is authenticated as (None: the default user), and whether
+        # that user may be refused a command: the engine checks only then (acl.py).
+        self.user: User | None = None
+        self.restricted = False
 
     @property
     def may_block(self) -> bool:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import hiredis
 
+from ..engine.acl import users
 from ..engine.blocking import Block
 from ..engine.commands.connection import REPLY_OFF, REPLY_ON, ReplyMode
 from ..engine.commands.pubsub import Push, Pushes, hub
@@ -158,14 +159,14 @@ class ClientConnection(asyncio.Protocol):
             transport.write(b"-ERR max number of clients reached\r\n")
             transport.close()
             return
-        password = config.values["requirepass"]
-        if not password and config.values["protected-mode"] == "yes" and host and not _is_loopback(host):
+        open_default = not users(self.engine).requires_auth()  # (the default user: nopass and on)
+        if open_default and config.values["protected-mode"] == "yes" and host and not _is_loopback(host):
             self.rejected = True
             transport.write(error_line(server.protected_mode_message))
             transport.close()
             log.warning("Possible SECURITY ATTACK detected: protected mode refused a connection from %s", self.address)
             return
-        self.authenticated = not password
+        self.authenticated = open_default
         self.session = self.engine.session(self.address)
         engine = self.engine
         # What the hot path reads on every read, unpacked in one step there.
@@ -303,7 +304,7 @@ class ClientConnection(asyncio.Protocol):
         lock.acquire()
         try:
             # (a tracking client's reads go through the engine, which remembers their keys)
-            inline = (_NOTHING if session.multi is not None or session.tracking
+            inline = (_NOTHING if session.multi is not None or session.tracking or session.restricted
                       else read_spellings if propagators else spellings)
             while True:
                 argv = gets()
@@ -337,7 +338,7 @@ class ClientConnection(asyncio.Protocol):
                     reply = execute(session, argv)
                     if name not in spellings:
                         commands.learn(name)
-                    inline = (_NOTHING if session.multi is not None or session.tracking
+                    inline = (_NOTHING if session.multi is not None or session.tracking or session.restricted
                               else read_spellings if propagators else spellings)
                     last_name = None  # (the table in use may have changed)
                     alone = slowlog.threshold < _RUN_THRESHOLD  # (CONFIG SET may have changed it)
@@ -557,6 +558,7 @@ class ClientConnection(asyncio.Protocol):
             self.server.monitors[self] = None
         elif what == "reset":
             self.subscribed = False
+            self.authenticated = not users(self.engine).requires_auth()  # (RESET logs in as the default user)
             if self.monitor:
                 self.monitor = False
                 self.server.monitors.pop(self, None)

@@ -33,7 +33,7 @@ def hello(session: Session, argv: list[bytes]) -> Any:
     while i < len(argv):
         option = argv[i].upper()
         if option == b"AUTH" and i + 2 < len(argv):
-            check_password(session, argv[i + 2], argv[i + 1])
+            check_password(session, argv[i + 2], argv[i + 1], argv)
             i += 3
         elif option == b"SETNAME" and i + 1 < len(argv):
             name = argv[i + 1]
@@ -51,16 +51,18 @@ def hello(session: Session, argv: list[bytes]) -> Any:
     )
 
 
-def check_password(session: Session, password: bytes, username: bytes = b"default") -> None:
-    """Check AUTH credentials against ``requirepass`` (only the default user exists)."""
-    required = session.engine.config.get("requirepass")
-    if not required and username == b"default":
-        raise ReplyError(
-            "ERR AUTH <password> called without any password configured for the default user. "
-            "Are you sure your configuration is correct?"
-        )
-    if username != b"default" or password != required.encode():
-        raise ReplyError("WRONGPASS invalid username-password pair or user is disabled.")
+def check_password(session: Session, password: bytes, username: bytes | None = None, argv: list[bytes] | None = None) -> None:
+    """Log ``session`` in through the ACL users table; ``username`` None is AUTH's one-argument form."""
+    from ..acl import authenticate, users
+
+    if username is None:
+        if users(session.engine).default.nopass:
+            raise ReplyError(
+                "ERR AUTH <password> called without any password configured for the default user. "
+                "Are you sure your configuration is correct?"
+            )
+        username = b"default"
+    authenticate(session, username, password, argv or [b"AUTH"])
 
 
 def check_client_name(name: bytes) -> None:
@@ -75,9 +77,9 @@ def auth(session: Session, argv: list[bytes]) -> Any:
     if len(argv) > 3:
         raise ReplyError("ERR syntax error")
     if len(argv) == 2:
-        check_password(session, argv[1])
+        check_password(session, argv[1], None, argv)
     else:
-        check_password(session, argv[2], argv[1])
+        check_password(session, argv[2], argv[1], argv)
     return OK
 
 
@@ -118,6 +120,11 @@ def reset(session: Session, argv: list[bytes]) -> Any:
     session.select(0)
     session.protocol = 2
     session.name = b""
+    if session.user is not None or session.restricted:  # back to the default user, as Redis's clientSetDefaultAuth
+        from ..acl import users
+
+        session.user = None
+        users(session.engine).attach(session)
     if session.tracking is not None:
         from ..tracking import tracking
 
@@ -148,8 +155,8 @@ def client_getname(session: Session, argv: list[bytes]) -> Any:
     return session.name or None
 
 
-def describe_client(client: Session, current: Session) -> bytes:
-    """Return one line of CLIENT LIST / CLIENT INFO for ``client``."""
+def describe_client(client: Session, current: Session | None, command_name: str = "") -> bytes:
+    """Return one line of CLIENT LIST / CLIENT INFO for ``client`` (``command_name``: the command it runs now)."""
     now = time.time()
     flags = "x" if client.multi is not None else ""
     tracking = client.tracking
@@ -157,13 +164,14 @@ def describe_client(client: Session, current: Session) -> bytes:
         flags += "t" + ("R" if tracking.broken else "") + ("B" if tracking.bcast else "")
     redirect = -1 if tracking is None else tracking.redirect
     multi = -1 if client.multi is None else len(client.multi)
-    command = "client|list" if client is current else client.last_command.decode("utf-8", "replace")
+    command = "client|list" if client is current else command_name or client.last_command.decode("utf-8", "replace")
+    user = (client.user.name if client.user is not None else b"default").decode("utf-8", "replace")
     return (
         f"id={client.id} addr={client.address} laddr={client.address} fd=-1 "
         f"name={client.name.decode('utf-8', 'replace')} age={int(now - client.created)} "
         f"idle={int(now - client.last_interaction)} flags={flags or 'N'} db={client.db.index} sub=0 psub=0 ssub=0 "
         f"multi={multi} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 "
-        f"tot-mem=0 events=r cmd={command} user=default redir={redirect} resp={client.protocol}"
+        f"tot-mem=0 events=r cmd={command} user={user} redir={redirect} resp={client.protocol}"
     ).encode()
 
 
@@ -195,7 +203,7 @@ def client_info(session: Session, argv: list[bytes]) -> Any:
 
 @define("client|kill", -3, "admin noscript loading stale", group="connection", since="2.4.0")
 def client_kill(session: Session, argv: list[bytes]) -> Any:
-    """CLIENT KILL ip:port | CLIENT KILL ID client-id [...]"""
+    """CLIENT KILL ip:port | CLIENT KILL [ID client-id] [ADDR ip:port] [USER username] [SKIPME yes/no]"""
     engine = session.engine
     if len(argv) == 3:
         for client in list(engine.sessions.values()):
@@ -214,6 +222,12 @@ def client_kill(session: Session, argv: list[bytes]) -> Any:
             targets = [c for c in targets if c.id == wanted]
         elif option == b"ADDR":
             targets = [c for c in targets if c.address.encode() == value]
+        elif option == b"USER":
+            from ..acl import username, users
+
+            if value not in users(engine).table:
+                raise ReplyError(f"ERR No such user '{value.decode('utf-8', 'replace')}'")
+            targets = [c for c in targets if username(c) == value]
         elif option == b"SKIPME":
             if value.lower() == b"yes":
                 targets = [c for c in targets if c is not session]
@@ -265,7 +279,7 @@ def client_reply(session: Session, argv: list[bytes]) -> Any:
 @define("client|help", 2, "loading stale", group="connection", since="5.0.0")
 def client_help(session: Session, argv: list[bytes]) -> Any:
     """CLIENT HELP"""
-    # Redis's text, without the options this engine lacks (KILL LADDR, TYPE, USER).
+    # Redis's text, without the options this engine lacks (KILL LADDR, TYPE).
     return [
         b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         b"CACHING (YES|NO)", b"    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
@@ -276,6 +290,7 @@ def client_help(session: Session, argv: list[bytes]) -> Any:
         b"KILL <ip:port>", b"    Kill connection made from <ip:port>.",
         b"KILL <option> <value> [<option> <value> [...]]", b"    Kill connections. Options are:",
         b"    * ADDR (<ip:port>|<unixsocket>:0)", b"      Kill connections made from the specified address",
+        b"    * USER <username>", b"      Kill connections authenticated by <username>.",
         b"    * SKIPME (YES|NO)", b"      Skip killing current connection (default: yes).",
         b"LIST [options ...]", b"    Return information about client connections. Options:",
         b"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", b"      Return clients of specified type.",
