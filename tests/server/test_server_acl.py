@@ -115,3 +115,15 @@ def test_redis_cli_user_and_pass(server) -> None:
         ["redis-cli", "-p", str(server.port), "--user", "cli", "--pass", "nope", "--no-auth-warning", "PING"],
         capture_output=True, timeout=10)
     assert b"WRONGPASS" in refused.stdout + refused.stderr
+
+
+def test_deluser_closes_the_users_connections_at_once(server) -> None:
+    admin = Raw(server.port)
+    assert admin.roundtrip(b"ACL SETUSER bob on >pw +@all ~*\r\n", b"+OK\r\n") == b"+OK\r\n"
+    bob = Raw(server.port)
+    assert bob.roundtrip(b"AUTH bob pw\r\n", b"+OK\r\n") == b"+OK\r\n"
+    assert admin.roundtrip(b"ACL DELUSER bob\r\n", b":1\r\n") == b":1\r\n"
+    assert bob.read_for(0.5) == b"<EOF>"  # closed without waiting for bob's next request
+    assert admin.roundtrip(b"PING\r\n", b"+PONG\r\n") == b"+PONG\r\n"
+    admin.close()
+    bob.close()

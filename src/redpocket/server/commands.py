@@ -1,4 +1,4 @@
-"""Commands only a server has: QUIT, MONITOR, SHUTDOWN, and the socket side of RESET and CLIENT KILL.
+"""Commands only a server has: QUIT, MONITOR, SHUTDOWN, and the socket side of RESET, CLIENT KILL and ACL DELUSER/LOAD.
 
 They are installed into one engine's own command table
 (``engine.commands``, a copy of the global table), so an embedded engine
@@ -88,19 +88,27 @@ def install(engine: Engine) -> None:
 
         commands[b"reset"] = dataclasses.replace(reset_spec, handler=reset)
 
-    client = commands.get(b"client")
-    if client is not None and b"kill" in client.subcommands:
-        client = dataclasses.replace(client, subcommands=dict(client.subcommands))
-        kill_spec = client.subcommands[b"kill"]
-        original_kill = kill_spec.handler
-        assert original_kill is not None
+    # Commands that close other clients' sessions: the server closes their sockets too.
+    _reap_after(commands, b"client", b"kill")
+    _reap_after(commands, b"acl", b"deluser")  # (the deleted users' clients)
+    _reap_after(commands, b"acl", b"load")  # (the clients of users that went or changed)
 
-        def client_kill(session: Session, argv: list[bytes]) -> Any:
-            """CLIENT KILL ip:port | CLIENT KILL ID client-id [...]"""
-            return Action("killed", original_kill(session, argv))
 
-        client.subcommands[b"kill"] = dataclasses.replace(kill_spec, handler=client_kill, parent=client)
-        for sub_name, sub in list(client.subcommands.items()):
-            if sub_name != b"kill":
-                client.subcommands[sub_name] = dataclasses.replace(sub, parent=client)
-        commands[b"client"] = client
+def _reap_after(commands: dict[bytes, CommandSpec], container: bytes, name: bytes) -> None:
+    """Make ``container name`` answer an ``Action("killed")``, so the server closes the sessions it closed."""
+    parent = commands.get(container)
+    if parent is None or name not in parent.subcommands:
+        return
+    parent = dataclasses.replace(parent, subcommands=dict(parent.subcommands))
+    spec = parent.subcommands[name]
+    original = spec.handler
+    assert original is not None
+
+    def reaping(session: Session, argv: list[bytes]) -> Any:
+        return Action("killed", original(session, argv))
+
+    reaping.__doc__ = original.__doc__
+    for sub_name, sub in list(parent.subcommands.items()):
+        parent.subcommands[sub_name] = dataclasses.replace(sub, parent=parent, handler=(
+            reaping if sub_name == name else sub.handler))
+    commands[container] = parent
