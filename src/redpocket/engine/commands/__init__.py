@@ -5,11 +5,9 @@ API in :mod:`redpocket.engine.types`, return a reply.  Generic checks
 (unknown command, arity, MULTI queueing) already ran in the engine.
 """
 
-from .. import (
-    acl,  # noqa: F401  (ACL SETUSER, GETUSER ...)
-    tracking,  # noqa: F401  (CLIENT TRACKING, CACHING, GETREDIR, TRACKINGINFO)
-)
+from .. import tracking  # noqa: F401  (CLIENT TRACKING, CACHING, GETREDIR, TRACKINGINFO)
 from . import (  # noqa: F401
+    acl,
     bits,
     connection,
     hashes,
