@@ -46,14 +46,14 @@ def set_encoding(value: set[bytes], config: Config) -> str:
     return "hashtable"
 
 
-def keep_hashtable(db: Database, key: bytes, value: set[bytes], removed: Iterable[bytes]) -> None:
-    """Record that a set stays ``hashtable`` when it is about to lose ``removed`` (members it holds).
+def keep_hashtable(db: Database, key: bytes, size: int, removed: Iterable[bytes]) -> None:
+    """Record that a set of ``size`` members stays ``hashtable`` when it loses ``removed`` (members it held).
 
     Only a hashtable can become intset-shaped by shrinking: one over the
     intset limit, or losing a member that is not an integer.  Redis never
     converts it back, so OBJECT ENCODING must go on saying so.
     """
-    if len(value) > db.engine.config.get_int("set-max-intset-entries") or not all(map(is_int, removed)):
+    if size > db.engine.config.get_int("set-max-intset-entries") or not all(map(is_int, removed)):
         db.encodings[key] = "hashtable"
 
 
@@ -104,7 +104,7 @@ def srem(session: Session, argv: list[bytes]) -> Any:
         return 0
     present = [member for member in argv[2:] if member in value]
     if present:
-        keep_hashtable(db, key, value, present)
+        keep_hashtable(db, key, len(value), present)
     before = len(value)
     value.difference_update(present)
     removed = before - len(value)
@@ -153,9 +153,13 @@ def spop(session: Session, argv: list[bytes]) -> Any:
         value = db.lookup_write(key, set)
         if value is None:
             return None
-        member = random_member(value) if len(value) <= _UNIFORM_POP_LIMIT else next(iter(value))
-        keep_hashtable(db, key, value, (member,))
-        value.remove(member)
+        size = len(value)
+        if size <= _UNIFORM_POP_LIMIT:
+            member = random_member(value)
+            value.remove(member)
+        else:
+            member = value.pop()  # (set.pop resumes where it stopped: no rescan of freed slots)
+        keep_hashtable(db, key, size, (member,))
         db.modified(key)
         db.remove_if_empty(key, value)
         return member
@@ -171,7 +175,7 @@ def spop(session: Session, argv: list[bytes]) -> Any:
         db.delete(key)
         return _members_reply(session, value)
     popped = random.sample(tuple(value), count)
-    keep_hashtable(db, key, value, popped)
+    keep_hashtable(db, key, len(value), popped)
     value.difference_update(popped)
     db.modified(key)
     return set_reply(session.protocol, popped)
@@ -213,7 +217,7 @@ def smove(session: Session, argv: list[bytes]) -> Any:
         return 1 if member in source else 0
     if member not in source:
         return 0
-    keep_hashtable(db, source_key, source, (member,))
+    keep_hashtable(db, source_key, len(source), (member,))
     source.remove(member)
     db.modified(source_key)
     db.remove_if_empty(source_key, source)
