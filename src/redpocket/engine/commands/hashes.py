@@ -231,9 +231,10 @@ def hincrby(session: Session, argv: list[bytes]) -> Any:
     if value is None:
         db.add(key, {field: b"%d" % result})
     else:
-        if old is not None:
+        text = b"%d" % result
+        if old is not None and len(old) > len(text):  # a shorter value replaces a possibly long one
             keep_hashtable(db, key, value, (old,))
-        value[field] = b"%d" % result
+        value[field] = text
         db.modified(key)
     return result
 
@@ -259,7 +260,7 @@ def hincrbyfloat(session: Session, argv: list[bytes]) -> Any:
         db.add(key, {field: text})
     else:
         old = value.get(field)
-        if old is not None:
+        if old is not None and len(old) > len(text):  # a shorter value replaces a possibly long one
             keep_hashtable(db, key, value, (old,))
         value[field] = text
         db.modified(key)
