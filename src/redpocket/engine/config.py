@@ -450,7 +450,7 @@ def _format_number(setting: Setting, number: int) -> str:
 
 
 class Config:
-    """Current values of the settings; ``hz``, the latency settings and :meth:`get_int`'s numbers cached for speed."""
+    """Current values of the settings; ``hz``, the slow-log and latency thresholds and :meth:`get_int`'s numbers cached."""
 
     def __init__(self, **overrides: Any) -> None:
         self.values: dict[str, str] = {s.name: s.default for s in SETTINGS_LIST}
@@ -467,6 +467,9 @@ class Config:
         self.latency_monitor_seconds = float("inf")
         self.latency_tracking = True
         self.latency_floor = LATENCY_FLOOR
+        # slowlog-log-slower-than in seconds (infinite when negative: the slow log is off).
+        self.slowlog_seconds = 0.0
+        self._cache_slowlog_threshold()
         for name, value in overrides.items():
             self.set(name, value)
         self.hz = self._effective_hz()
@@ -573,6 +576,12 @@ class Config:
             self.hz = self._effective_hz()
         elif setting.name in ("latency-monitor-threshold", "latency-tracking"):
             self._cache_latency_settings()
+        elif setting.name == "slowlog-log-slower-than":
+            self._cache_slowlog_threshold()
+
+    def _cache_slowlog_threshold(self) -> None:
+        micros = int(self.values["slowlog-log-slower-than"])
+        self.slowlog_seconds = float("inf") if micros < 0 else micros / 1e6
 
     def _cache_latency_settings(self) -> None:
         milliseconds = int(self.values["latency-monitor-threshold"])
@@ -622,3 +631,4 @@ class Config:
         self._ints.clear()
         self.hz = self._effective_hz()
         self._cache_latency_settings()
+        self._cache_slowlog_threshold()

@@ -247,8 +247,6 @@ class Engine:
                 reply = spec.handler(session, argv)  # type: ignore[misc]
         except Exception as error:
             reply = self.failed(spec, error)
-        if spec.parent is not None:  # CONFIG SET may have changed the slow log's threshold
-            self.slowlog.refresh()
         self.account(session, spec, argv, perf_counter() - started, loggable=reply.__class__ is not Block)
         if tracking is not None:
             tracking.after(session, spec, argv)
@@ -273,7 +271,7 @@ class Engine:
         if loggable:
             if elapsed >= self.config.latency_floor * calls:  # (quicker calls are the histogram's first level)
                 self.latency.record(spec, elapsed, calls)
-            if elapsed >= self.slowlog.threshold and spec.logged:
+            if elapsed >= self.config.slowlog_seconds and spec.logged:
                 self.slowlog.record(session, argv, elapsed)
         else:
             self.latency.leave_out(spec, calls)
@@ -331,7 +329,6 @@ class Engine:
         """Run periodic work: the active expiry cycle (Redis's serverCron)."""
         hz = self.config.hz
         self._next_cron = now + 1.0 / hz
-        self.slowlog.refresh()  # settings changed by Python code rather than CONFIG SET
         if not self.active_expire_enabled or (self.pause.until and self.pause.active()):
             return  # (Redis expires nothing while clients are paused)
         for db in self.databases:

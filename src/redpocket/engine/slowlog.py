@@ -1,8 +1,8 @@
 """The slow log: commands that ran for ``slowlog-log-slower-than`` microseconds or longer (Redis's slowlog.c).
 
 Whoever dispatches a client's command times it and calls
-:meth:`SlowLog.record` when it took at least :attr:`SlowLog.threshold`
-seconds: :meth:`Engine.execute_locked <redpocket.engine.Engine.execute_locked>`
+:meth:`SlowLog.record` when it took at least ``Config.slowlog_seconds``
+(kept up to date by CONFIG SET): :meth:`Engine.execute_locked <redpocket.engine.Engine.execute_locked>`
 for embedded clients and the TCP server's general path, the server's hot path
 for the rest, ``EXEC`` for each queued command (``EXEC`` itself carries
 ``skip-slowlog``).  Commands a script runs are not logged, as in Redis.
@@ -26,7 +26,6 @@ MAX_ARGC: Final = 32  # SLOWLOG_ENTRY_MAX_ARGC
 MAX_STRING: Final = 128  # SLOWLOG_ENTRY_MAX_STRING
 # Arguments Redis replaces with "(redacted)" (redactClientCommandArgument).
 _REDACTED: Final = b"(redacted)"
-_DISABLED: Final = float("inf")
 
 
 def _redact(argv: list[bytes]) -> list[bytes]:
@@ -60,17 +59,9 @@ class SlowLog:
         self.config = config
         self.entries: deque[list[Any]] = deque()
         self.next_id = 0
-        # Seconds; refreshed by refresh() whenever a setting may have changed.
-        self.threshold = _DISABLED
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Re-read ``slowlog-log-slower-than`` (microseconds; negative disables the log)."""
-        micros = self.config.get_int("slowlog-log-slower-than")
-        self.threshold = _DISABLED if micros < 0 else micros / 1e6
 
     def record(self, session: Session, argv: list[bytes], seconds: float) -> None:
-        """Log one command that ran for ``seconds`` (at least :attr:`threshold`)."""
+        """Log one command that ran for ``seconds`` (at least ``slowlog-log-slower-than``)."""
         self.entries.appendleft([
             self.next_id, int(time.time()), int(seconds * 1e6), _entry_args(argv),
             session.address.encode(), session.name,

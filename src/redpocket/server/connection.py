@@ -172,7 +172,7 @@ class ClientConnection(asyncio.Protocol):
         # What the hot path reads on every read, unpacked in one step there.
         commands = engine.commands
         self.hot = (self.session, engine, self.execute_locked, commands, commands.spellings, commands.read_spellings,
-                    engine.propagators, engine.ready_keys, engine.slowlog, server.ready_keys)
+                    engine.propagators, engine.ready_keys, engine.config, server.ready_keys)
         server.connections[self.session.id] = self
         hub(self.engine).set_deliverer(self.session, self.deliver)
         # A tracking client's own invalidations, and the BCAST ones, go out at the end of the turn.
@@ -277,11 +277,11 @@ class ClientConnection(asyncio.Protocol):
         under a millisecond.  A run that reaches the threshold is logged
         under its last command.
         """
-        session, engine, execute, commands, spellings, read_spellings, propagators, engine_ready, slowlog, ready = (
+        session, engine, execute, commands, spellings, read_spellings, propagators, engine_ready, config, ready = (
             self.hot)
         gets = self.reader.gets
         join = b"".join
-        alone = slowlog.threshold < _RUN_THRESHOLD
+        alone = config.slowlog_seconds < _RUN_THRESHOLD
         timing: Any = None  # the spec of the run the clock is timing
         joinable = False
         started = 0.0
@@ -341,7 +341,7 @@ class ClientConnection(asyncio.Protocol):
                     inline = (_NOTHING if session.multi is not None or session.tracking or session.restricted
                               else read_spellings if propagators else spellings)
                     last_name = None  # (the table in use may have changed)
-                    alone = slowlog.threshold < _RUN_THRESHOLD  # (CONFIG SET may have changed it)
+                    alone = config.slowlog_seconds < _RUN_THRESHOLD  # (CONFIG SET may have changed it)
                     if engine.pause.until or self.server.postponed:  # CLIENT PAUSE / UNPAUSE
                         then = _HANDOVER
                 else:  # Engine.execute_locked and Engine.call, for a command that needs nothing else of them
