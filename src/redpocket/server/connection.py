@@ -171,8 +171,8 @@ class ClientConnection(asyncio.Protocol):
         engine = self.engine
         # What the hot path reads on every read, unpacked in one step there.
         commands = engine.commands
-        self.hot = (self.session, engine, self.execute_locked, commands, commands.spellings, commands.read_spellings,
-                    engine.propagators, engine.ready_keys, engine.config, server.ready_keys)
+        self.hot = (self.session, engine, self.execute_locked, commands, commands.spellings, engine.ready_keys,
+                    engine.config, server.ready_keys)
         server.connections[self.session.id] = self
         hub(self.engine).set_deliverer(self.session, self.deliver)
         # A tracking client's own invalidations, and the BCAST ones, go out at the end of the turn.
@@ -277,8 +277,7 @@ class ClientConnection(asyncio.Protocol):
         under a millisecond.  A run that reaches the threshold is logged
         under its last command.
         """
-        session, engine, execute, commands, spellings, read_spellings, propagators, engine_ready, config, ready = (
-            self.hot)
+        session, engine, execute, commands, spellings, engine_ready, config, ready = self.hot
         gets = self.reader.gets
         join = b"".join
         alone = config.slowlog_seconds < _RUN_THRESHOLD
@@ -303,9 +302,7 @@ class ClientConnection(asyncio.Protocol):
         lock = self.lock  # (the server's own timer runs the engine's cron: it takes the lock too)
         lock.acquire()
         try:
-            # (a tracking client's reads go through the engine, which remembers their keys)
-            inline = (_NOTHING if session.multi is not None or session.tracking or session.restricted
-                      else read_spellings if propagators else spellings)
+            inline = self._inline_spellings()
             while True:
                 argv = gets()
                 if argv.__class__ is not list:
@@ -338,8 +335,7 @@ class ClientConnection(asyncio.Protocol):
                     reply = execute(session, argv)
                     if name not in spellings:
                         commands.learn(name)
-                    inline = (_NOTHING if session.multi is not None or session.tracking or session.restricted
-                              else read_spellings if propagators else spellings)
+                    inline = self._inline_spellings()
                     last_name = None  # (the table in use may have changed)
                     alone = config.slowlog_seconds < _RUN_THRESHOLD  # (CONFIG SET may have changed it)
                     if engine.pause.until or self.server.postponed:  # CLIENT PAUSE / UNPAUSE
@@ -421,6 +417,19 @@ class ClientConnection(asyncio.Protocol):
             self._run_checked()
         else:
             self._flush()
+
+    def _inline_spellings(self) -> dict[bytes, Any]:
+        """Return the spellings the hot path may run itself for this client now (the engine runs the rest).
+
+        None inside MULTI, nor for a tracking client (the engine remembers
+        what it reads) or an ACL-restricted one (the engine checks it); only
+        read-only commands while writes are propagated.
+        """
+        session = self.session
+        if session.multi is not None or session.tracking or session.restricted:
+            return _NOTHING
+        commands = self.engine.commands
+        return commands.read_spellings if self.engine.propagators else commands.spellings
 
     def _to_parser(self, done: int) -> None:
         """Hand the rest of ``chunk`` (after ``done`` requests) to the exact parser."""
