@@ -187,6 +187,19 @@ class Database:
         if engine.watched_keys:
             engine.touch_watched(self.index, key)
 
+    def notify(self, kind: str, event: bytes, key: bytes) -> None:
+        """Publish keyspace event ``event`` of class ``kind`` (``"g"``, ``"$"``, ``"t"`` ...) for ``key``.
+
+        Redis's ``notifyKeyspaceEvent``: a write handler calls it where it
+        changes ``key``, next to :meth:`modified`.  Costs one attribute read
+        while nobody asked for keyspace events.
+        """
+        flags = self.engine.config.notify_classes
+        if flags and kind in flags and ("K" in flags or "E" in flags):
+            hub = self.engine.extensions.get("pubsub")
+            if hub is not None:
+                hub.notify(self.index, event, key, flags)
+
     def signal_ready(self, key: bytes) -> None:
         """Wake clients blocked on ``key``; :meth:`set` and :meth:`add` already do."""
         engine = self.engine
