@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 import redis
+from tests.helpers import free_port
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
@@ -42,13 +43,6 @@ BACKENDS = ["embedded", "redis"]
 LAYER_BACKENDS = [*BACKENDS, "cluster"]
 # The same settings for both backends: the real server is started with them too.
 SERVER_SETTINGS = {"enable-debug-command": "local"}
-
-
-def free_port() -> int:
-    """Return a TCP port on the loopback interface that nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -373,11 +367,3 @@ def pair(redis_server: RedisServer) -> Iterator[Callable[..., tuple[redis.Redis,
     yield make
     for client in clients:
         client.close()
-
-
-def run(client: redis.Redis, *args: Any) -> Any:
-    """Execute a raw command and return its reply or the error it raised (for comparisons)."""
-    try:
-        return client.execute_command(*args)
-    except redis.ResponseError as error:
-        return ("error", str(error))

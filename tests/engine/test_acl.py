@@ -9,7 +9,7 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from tests.conftest import run
+from tests.helpers import run
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine

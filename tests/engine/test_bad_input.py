@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import run
 
 BAD_COMMANDS: list[tuple[Any, ...]] = [
     ("GET",),

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import run
 
 
 class Timed(threading.Thread):

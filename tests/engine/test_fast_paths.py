@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import run
 
 # Texts around string2ll's fast path: digits only, no leading zero, at most 18 digits.
 INTEGERS = [

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 import redis
-from tests.conftest import SERVER_SETTINGS, run
+from tests.conftest import SERVER_SETTINGS
+from tests.helpers import run
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine

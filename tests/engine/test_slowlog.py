@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import run
 
 
 @pytest.fixture

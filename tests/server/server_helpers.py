@@ -55,13 +55,6 @@ class Raw:
         self.sock.close()
 
 
-def free_port() -> int:
-    """Return a loopback TCP port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 Command = str | tuple[Any, ...]
 
 

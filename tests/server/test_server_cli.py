@@ -10,16 +10,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from tests.helpers import free_port
 
 from redpocket.server.config import ConfigFileError, parse_config
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(port: int, password: str | None = None) -> redis.Redis:
@@ -36,7 +29,7 @@ def _wait(port: int, password: str | None = None) -> redis.Redis:
 
 
 def test_serve_with_config_file_and_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     conf = tmp_path / "redis.conf"
     conf.write_text(f'# a comment\nport {port}\nrequirepass "s3cret"\nnotify-keyspace-events KEA\nhz 20\n')
     process = subprocess.Popen([sys.executable, "-m", "redpocket", "serve", str(conf), "--maxclients", "50"],

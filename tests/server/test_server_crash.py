@@ -26,7 +26,7 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from server_helpers import free_port
+from tests.helpers import free_port
 
 AOF = "appendonly.aof"
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import error_of, run
 
 from redpocket.engine.types.strings import bit_count, bit_operation, bit_position, get_bitfield
 
@@ -16,13 +16,6 @@ SYNTAX = "syntax error"
 BIT_OFFSET = "bit offset is not an integer or out of range"
 BIT_VALUE = "bit is not an integer or out of range"
 BAD_TYPE = "Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
-
-
-def error_of(client: redis.Redis, *args: object) -> str:
-    """Run a command that must fail and return its error text."""
-    with pytest.raises(redis.ResponseError) as info:
-        client.execute_command(*args)
-    return str(info.value)
 
 
 # -- SETBIT / GETBIT ------------------------------------------------------------------------

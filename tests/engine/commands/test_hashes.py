@@ -7,7 +7,7 @@ import time
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import error_of, raw_client, run
 
 from redpocket.engine.commands.hashes import hash_encoding
 from redpocket.engine.longdouble import format_long_double_human, parse_long_double
@@ -15,23 +15,10 @@ from redpocket.engine.longdouble import format_long_double_human, parse_long_dou
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
 
-def raw_client(make_client, protocol: int = 2) -> redis.Redis:
-    """Return a client that hands back replies as parsed, without redis-py's response callbacks."""
-    client = make_client(protocol=protocol)
-    client.response_callbacks.clear()
-    return client
-
-
 @pytest.fixture
 def raw(make_client) -> redis.Redis:
     """A RESP2 client without response callbacks."""
     return raw_client(make_client)
-
-
-def error_of(client: redis.Redis, *args: object) -> str:
-    with pytest.raises(redis.ResponseError) as info:
-        client.execute_command(*args)
-    return str(info.value)
 
 
 def test_hset_counts_new_fields_and_updates_in_place(make_client) -> None:

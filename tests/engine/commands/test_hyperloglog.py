@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import run
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine.types import hyperloglog as hll_type

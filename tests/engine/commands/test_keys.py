@@ -7,16 +7,9 @@ import time
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import error_of, run
 
 BINARY = b"\xff\xfe\x00key"
-
-
-def error_of(client: redis.Redis, *args: object) -> str:
-    """Return the error message a command raises."""
-    with pytest.raises(redis.ResponseError) as info:
-        client.execute_command(*args)
-    return str(info.value)
 
 
 # -- DEL UNLINK EXISTS TOUCH TYPE ---------------------------------------------------------

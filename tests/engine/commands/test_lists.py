@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 import redis
-from tests.conftest import RedisServer, run
+from tests.conftest import RedisServer
+from tests.helpers import error_of, run
 
 from redpocket.engine import Engine
 from redpocket.engine.commands.lists import list_encoding, parse_timeout
@@ -21,13 +22,6 @@ RANK_ZERO = (
     "RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
     "or use negative to start from the end of the list"
 )
-
-
-def error_of(client: redis.Redis, *args: Any) -> str:
-    """Run a command that must fail and return its error text."""
-    with pytest.raises(redis.ResponseError) as info:
-        client.execute_command(*args)
-    return str(info.value)
 
 
 # -- pushes ------------------------------------------------------------------------

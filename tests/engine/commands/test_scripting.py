@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import run
 
 
 def sha(body: str) -> str:

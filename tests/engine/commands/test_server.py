@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import run
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine

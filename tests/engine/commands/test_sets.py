@@ -7,7 +7,7 @@ import time
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import error_of, raw_client, run
 
 from redpocket.engine.args import is_int
 from redpocket.engine.commands.sets import set_encoding
@@ -17,23 +17,10 @@ from redpocket.engine.types.scan import parse_cursor
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
 
-def raw_client(make_client, protocol: int = 2) -> redis.Redis:
-    """Return a client that hands back replies as parsed, without redis-py's response callbacks."""
-    client = make_client(protocol=protocol)
-    client.response_callbacks.clear()
-    return client
-
-
 @pytest.fixture
 def raw(make_client) -> redis.Redis:
     """A RESP2 client without response callbacks."""
     return raw_client(make_client)
-
-
-def error_of(client: redis.Redis, *args: object) -> str:
-    with pytest.raises(redis.ResponseError) as info:
-        client.execute_command(*args)
-    return str(info.value)
 
 
 def test_sadd_srem_scard(r: redis.Redis) -> None:

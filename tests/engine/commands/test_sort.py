@@ -6,18 +6,11 @@ import random
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import error_of, run
 
 import redpocket.engine.commands.sort  # noqa: F401  (registers SORT until commands/__init__ lists it)
 
 NOT_DOUBLE = "One or more scores can't be converted into double"
-
-
-def error_of(client: redis.Redis, *args: object) -> str:
-    """Return the error message a command raises."""
-    with pytest.raises(redis.ResponseError) as info:
-        client.execute_command(*args)
-    return str(info.value)
 
 
 @pytest.fixture

@@ -10,19 +10,12 @@ from typing import Any
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import raw_client, run
 
 
 def raw(r: redis.Redis, *args: object) -> Any:
     """Execute a command and return its reply (raw on the r2/r3 clients, which have no callbacks)."""
     return r.execute_command(*args)
-
-
-def raw_client(make_client, protocol: int) -> redis.Redis:
-    """Return a client of ``protocol`` without redis-py's response callbacks: replies keep their wire shape."""
-    client = make_client(protocol=protocol)
-    client.response_callbacks.clear()
-    return client
 
 
 @pytest.fixture

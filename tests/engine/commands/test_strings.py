@@ -7,7 +7,7 @@ import time
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import error_of, run
 
 from redpocket.engine.registry import COMMANDS
 from redpocket.engine.types.strings import get_range, string_encoding
@@ -21,13 +21,6 @@ def skip_without_watch(backend: str) -> None:
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 NOT_INTEGER = "value is not an integer or out of range"
 SYNTAX = "syntax error"
-
-
-def error_of(client: redis.Redis, *args: object) -> str:
-    """Run a command that must fail and return its error text."""
-    with pytest.raises(redis.ResponseError) as info:
-        client.execute_command(*args)
-    return str(info.value)
 
 
 # -- GET / SET ------------------------------------------------------------------------

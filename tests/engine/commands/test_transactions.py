@@ -6,7 +6,7 @@ import time
 
 import pytest
 import redis
-from tests.conftest import run
+from tests.helpers import run
 
 
 def normalize(reply: object) -> object:
