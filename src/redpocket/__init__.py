@@ -7,6 +7,22 @@
 - :class:`ActiveRecord` (``Model``) and :mod:`attributes`: the ORM (:mod:`redpocket.orm`)
 - :func:`pipeline`: pipelines with deferred results (:mod:`redpocket.pipeline`)
 - :class:`String`, :class:`Hash`, ... : typed keyspaces (:mod:`redpocket.keyspaces`)
+
+The layers, bottom up; a module imports only from its own layer and those
+below it (``tests/test_layers.py`` checks every import):
+
+1. replies, args, registry: ``errors``, ``engine/replies``, ``args``,
+   ``registry``, ``version``, ``categories``, ``command_reference``
+2. types: ``engine/types/``
+3. keyspace: ``engine/keyspace`` (``Database`` and its ``Signals``), ``expiry``
+4. config, session, monitors: ``config``, ``session``, ``slowlog``,
+   ``latency``, ``clients``, ``pubsub``, ``tracking``, ``acl``, ``info``
+5. engine: ``engine/engine`` (the command table, the one call loop)
+6. commands: ``engine/commands/``, one module per family
+7. persistence, scripting, structures: ``engine/persistence/``,
+   ``engine/scripting`` (with ``commands/scripting``), ``engine/structures``
+8. client, server: ``client``, ``server/``
+9. connections, pipeline, keyspaces, orm
 """
 
 from .client import EmbeddedConnection, EmbeddedRedis

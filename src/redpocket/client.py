@@ -24,9 +24,8 @@ from redis.connection import AbstractConnection, ConnectionPool
 
 from .engine import Engine, ReplyError
 from .engine.blocking import Block
-from .engine.commands.pubsub import Push, Pushes
-from .engine.commands.pubsub import hub as pubsub_hub
-from .engine.replies import NullArray
+from .engine.pubsub import hub as pubsub_hub
+from .engine.replies import NullArray, Push, Pushes
 
 _REPLY_CONVERSION_COMMANDS = frozenset({b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"})
 

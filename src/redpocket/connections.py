@@ -32,7 +32,7 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 
 from .client import EmbeddedRedis, default_engine
-from .engine import Engine
+from .engine import Engine, add_structure
 from .errors import ConfigurationError
 
 DEFAULT = "default"
@@ -60,7 +60,7 @@ def _embedded_from_url(url: str, **options: Any) -> redis.Redis:
         engine = engine or _named_engine((parsed.netloc + parsed.path).strip("/"))
     engine = engine or default_engine()
     for structure in structures:
-        engine.add_structure(structure)
+        add_structure(engine, structure)
     return EmbeddedRedis(engine, db=db, **options)
 
 

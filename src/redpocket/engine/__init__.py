@@ -12,6 +12,9 @@ Map of the package:
 - ``persistence/``: the append-only file, snapshots, :func:`open_persistent_engine`
 """
 
+from . import commands as _commands  # noqa: F401  (registers every command before any Engine is built)
+from .commands import persistence as _persistence_commands  # noqa: F401  (SAVE, BGSAVE ...: above commands/)
+from .commands import scripting as _scripting_commands  # noqa: F401  (EVAL, SCRIPT: above commands/)
 from .engine import Engine
 from .replies import NULL_ARRAY, OK, ReplyError, SimpleString
 from .session import Session

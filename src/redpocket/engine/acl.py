@@ -22,7 +22,8 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from .commands.introspection import acl_categories, reference
+from .categories import acl_categories, reference
+from .clients import describe_client
 from .registry import CommandSpec
 from .replies import ReplyError
 from .types.scan import glob_matcher
@@ -688,8 +689,6 @@ class Users:
     def add_log(self, session: Session, code: int, obj: bytes, username: bytes | None = None,
                 context: str = "", command: str = "") -> None:
         """Record a denial of ``command`` in the ACL log, grouping it with a like entry from the last minute."""
-        from .commands.connection import describe_client
-
         if not context:
             context = "multi" if session.multi is not None else "toplevel"
         reason = _REASONS[code]

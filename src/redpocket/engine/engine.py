@@ -19,14 +19,13 @@ import weakref
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from . import commands as _commands  # noqa: F401  (registers every command)
 from .blocking import Block
 from .clients import Pause
 from .config import Config
 from .expiry import active_expire_cycle
-from .keyspace import Database
+from .keyspace import Database, Signals
 from .latency import LatencyMonitor
-from .registry import COMMANDS, CommandSpec, CommandTable
+from .registry import COMMANDS, HOOK_POINTS, CommandHook, CommandSpec, CommandTable
 from .replies import QUEUED, ReplyError
 from .session import Session
 from .slowlog import SlowLog
@@ -57,8 +56,10 @@ def copy_table(table: dict[bytes, CommandSpec]) -> CommandTable:
     copied: dict[bytes, CommandSpec] = {}
     for name, spec in table.items():
         clone = dataclasses.replace(spec, subcommands={})
+        clone.hooked = clone.fullname in HOOK_POINTS
         for sub_name, sub in spec.subcommands.items():
-            clone.subcommands[sub_name] = dataclasses.replace(sub, parent=clone)
+            clone.subcommands[sub_name] = copied_sub = dataclasses.replace(sub, parent=clone)
+            copied_sub.hooked = copied_sub.fullname in HOOK_POINTS
         copied[name] = clone
     return CommandTable(copied)
 
@@ -79,21 +80,16 @@ class Engine:
         # started with enable-debug-command local (pass "no" to refuse it).
         for name, value in {"enable-debug-command": "local", **(config or {})}.items():
             self.config.set(name, value)
-        self.databases = [Database(i, self) for i in range(int(self.config.get("databases")))]
+        # What the databases report to (dirty count, watched and ready keys, keyspace events).
+        self.signals = Signals(self.config, self.touch_watched, self.key_expired)
+        self.databases = [Database(i, self.signals) for i in range(int(self.config.get("databases")))]
         self.commands = copy_table(COMMANDS)
         self.started = time.time()
-        self.dirty = 0
-        self.expired_keys = 0
-        self.keyspace_hits = 0
-        self.keyspace_misses = 0
         self.commands_processed = 0
         self.connections_received = 0
-        self.watched_keys: dict[tuple[int, bytes], set[Session]] = {}
         # The client-side caching table while it has work, else None (tracking.py):
         # call() and touch_watched() hand it reads and writes meanwhile.
         self.tracking: Tracking | None = None
-        self.blocked_clients = 0
-        self.ready_keys: set[tuple[int, bytes]] = set()
         # Called with the set of (db_index, key) written while clients were
         # blocked (engine.blocked_clients > 0); the TCP server retries its
         # parked clients from here, embedded threads wake on the condition.
@@ -102,41 +98,111 @@ class Engine:
         self.scripts: dict[bytes, bytes] = {}
         self.extensions: dict[str, Any] = {}
         # Called as hook(session, db_index, argv, reply) after every write command
-        # that changed the keyspace (also the writes a script or EXEC runs), and
-        # as hook(None, db_index, [b"DEL", key], None) when a key expires: the
-        # append-only file and keyspace notifications listen here.
+        # that changed the keyspace (the dirty count moved: handlers call
+        # db.modified where they change a key), also the writes a script or
+        # EXEC runs, and as hook(None, db_index, [b"DEL", key], None) when a
+        # key expires: the append-only file listens here.
         self.propagators: list[Any] = []
-        # Keys created since the last propagator call, while keyspace notifications
-        # listen (for the "new" event, class n); None when nobody does.
-        self.new_keys: list[bytes] | None = None
+        # Who takes part in the run of a hooked command (registry.HOOK_POINTS), by full name.
+        self.hooks: dict[str, list[CommandHook]] = {}
         self.slowlog = SlowLog(self.config)
         self.latency = LatencyMonitor(self.config)
         self.pause = Pause()
         # Called with a blocked client's session when CLIENT UNBLOCK wakes it (the TCP server listens).
         self.unblock_listeners: list[Any] = []
         self.active_expire_enabled = True
-        # While EXEC or a script runs, keys expire as of its start (Redis's
-        # fixed_time_expire / scriptTimeSnapshot): None means "now".
-        self.frozen_ms: int | None = None
         self.lastsave = self.started
         self._client_ids = itertools.count(1)
         self._next_cron = 0.0
         self._lua: Any = None
 
+    # -- what the databases signal (kept in self.signals; these read and write it) ----
+    @property
+    def dirty(self) -> int:
+        """Count of changes to the keyspace since the start (persistence, INFO)."""
+        return self.signals.dirty
+
+    @dirty.setter
+    def dirty(self, value: int) -> None:
+        self.signals.dirty = value
+
+    @property
+    def expired_keys(self) -> int:
+        """Count of keys deleted because their time was up (INFO)."""
+        return self.signals.expired_keys
+
+    @expired_keys.setter
+    def expired_keys(self, value: int) -> None:
+        self.signals.expired_keys = value
+
+    @property
+    def keyspace_hits(self) -> int:
+        """Count of reads that found their key (INFO)."""
+        return self.signals.keyspace_hits
+
+    @keyspace_hits.setter
+    def keyspace_hits(self, value: int) -> None:
+        self.signals.keyspace_hits = value
+
+    @property
+    def keyspace_misses(self) -> int:
+        """Count of reads that did not find their key (INFO)."""
+        return self.signals.keyspace_misses
+
+    @keyspace_misses.setter
+    def keyspace_misses(self, value: int) -> None:
+        self.signals.keyspace_misses = value
+
+    @property
+    def frozen_ms(self) -> int | None:
+        """While EXEC or a script runs, keys expire as of its start (Redis's fixed_time_expire); None: now."""
+        return self.signals.frozen_ms
+
+    @frozen_ms.setter
+    def frozen_ms(self, value: int | None) -> None:
+        self.signals.frozen_ms = value
+
+    @property
+    def watched_keys(self) -> dict[tuple[int, bytes], set[Any]]:
+        """The clients watching each (db_index, key)."""
+        return self.signals.watched_keys
+
+    @property
+    def blocked_clients(self) -> int:
+        """How many clients wait in a blocking command or a pause."""
+        return self.signals.blocked_clients
+
+    @blocked_clients.setter
+    def blocked_clients(self, value: int) -> None:
+        self.signals.blocked_clients = value
+
+    @property
+    def ready_keys(self) -> set[tuple[int, bytes]]:
+        """The (db_index, key) written while clients were blocked, not yet announced."""
+        return self.signals.ready_keys
+
     # -- extensions ------------------------------------------------------------
-    def add_structure(self, structure: type) -> None:
-        """Register a Memo-style :class:`~redpocket.engine.structures.Structure` (or procedure holder)."""
-        from .structures import add_structure
-
-        add_structure(self, structure)
-
     def close(self, save: bool = False) -> None:
         """Flush and close the persistence attached to this engine, if any (``save``: snapshot first)."""
-        from .persistence.manager import persistence_of
-
-        persistence = persistence_of(self)
+        persistence = self.extensions.get("persistence")  # (persistence/manager.py attaches itself here)
         if persistence is not None:
             persistence.close(save)
+
+    def add_hook(self, fullname: str, hook: CommandHook) -> None:
+        """Make ``hook`` take part in every run of the command ``fullname`` (one of registry.HOOK_POINTS)."""
+        if fullname not in HOOK_POINTS:
+            raise ValueError(f"{fullname!r} is not a hook point (registry.HOOK_POINTS)")
+        hooks = self.hooks.setdefault(fullname, [])
+        if hook not in hooks:
+            hooks.append(hook)
+
+    def remove_hook(self, fullname: str, hook: CommandHook) -> None:
+        """Stop ``hook`` taking part in runs of ``fullname``."""
+        hooks = self.hooks.get(fullname)
+        if hooks is not None and hook in hooks:
+            hooks.remove(hook)
+            if not hooks:
+                del self.hooks[fullname]
 
     # -- clients -------------------------------------------------------------
     def session(self, address: str = "embedded") -> Session:
@@ -194,7 +260,7 @@ class Engine:
             session.multi.append((spec, argv))
             return QUEUED
         reply = self.call(session, spec, argv)
-        if self.ready_keys:
+        if self.signals.ready_keys:
             self.announce_ready()
         if not self.commands_processed & 63:
             self.tick()
@@ -202,9 +268,10 @@ class Engine:
 
     def announce_ready(self) -> None:
         """Tell the listeners and the waiting threads which keys blocked clients may now take."""
+        ready = self.signals.ready_keys
         for listener in self.ready_listeners:
-            listener(self.ready_keys)
-        self.ready_keys.clear()
+            listener(ready)
+        ready.clear()
         self.condition.notify_all()
 
     def tick(self) -> None:
@@ -235,12 +302,20 @@ class Engine:
         tracking = self.tracking
         if tracking is not None and tracking.current is None:  # a client's own command, while clients track keys
             return tracking.call(session, spec, argv)
+        if spec.hooked and spec.fullname in self.hooks:
+            return self._call_hooked(session, spec, argv)
+        return self.run(session, spec, argv)
+
+    def run(self, session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
+        """Run a handler, propagate its writes and account for it (the core of :meth:`call`)."""
+        tracking = self.tracking
         started = perf_counter()
         try:
             if spec.write and self.propagators:
-                dirty = self.dirty
+                signals = self.signals
+                dirty = signals.dirty
                 reply = spec.handler(session, argv)  # type: ignore[misc]
-                if self.dirty != dirty:
+                if signals.dirty != dirty:
                     for hook in self.propagators:
                         hook(session, session.db.index, argv, reply)
             else:
@@ -250,6 +325,23 @@ class Engine:
         self.account(session, spec, argv, perf_counter() - started, loggable=reply.__class__ is not Block)
         if tracking is not None:
             tracking.after(session, spec, argv)
+        return reply
+
+    def _call_hooked(self, session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
+        """Run a hooked command: every hook's ``before``, the command, every ``after`` (last added first)."""
+        hooks = list(self.hooks[spec.fullname])
+        started = 0
+        reply: Any = None
+        try:
+            for hook in hooks:
+                hook.before(session, argv)
+                started += 1
+            reply = self.run(session, spec, argv)
+        except ReplyError as error:
+            reply = error
+        finally:
+            for hook in reversed(hooks[:started]):
+                reply = hook.after(session, argv, reply)
         return reply
 
     def account(
@@ -336,9 +428,9 @@ class Engine:
                 active_expire_cycle(db)
 
     def key_expired(self, db: Database, key: bytes) -> None:
-        """Hook called when a key is deleted because its time is up."""
-        self.dirty += 1
-        if self.watched_keys:
+        """Hook called when a key is deleted because its time is up (its ``expired`` event is out)."""
+        self.signals.dirty += 1
+        if self.signals.watched_keys:
             self.touch_watched(db.index, key)
         for hook in self.propagators:
             hook(None, db.index, [b"DEL", key], None)
@@ -364,7 +456,7 @@ class Engine:
 
     def touch_watched(self, db_index: int, key: bytes) -> None:
         """Mark every client watching ``key`` as failing its next EXEC; invalidate it in client-side caches."""
-        watchers = self.watched_keys.get((db_index, key))
+        watchers = self.signals.watched_keys.get((db_index, key))
         if watchers:
             for session in watchers:
                 session.dirty_cas = True

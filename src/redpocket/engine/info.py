@@ -16,7 +16,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Final
 
-from .commands.connection import REDIS_VERSION
+from .version import REDIS_VERSION
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -230,9 +230,7 @@ def _persistence(engine: Engine, current: CommandSpec | None) -> list[str]:
         "module_fork_in_progress:0",
         "module_fork_last_cow_size:0",
     ]
-    from .persistence.manager import persistence_of
-
-    persistence = persistence_of(engine)
+    persistence = engine.extensions.get("persistence")  # (persistence/manager.py attaches itself here)
     if persistence is not None:
         known = persistence.info()
         lines = [

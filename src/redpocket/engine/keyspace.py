@@ -12,19 +12,19 @@ Values are plain Python objects whose type is the Redis type:
 
 ``lookup_read`` and ``lookup_write`` apply lazy expiry, so an expired key is
 never seen by a handler.  Every change goes through :meth:`Database.modified`
-so WATCH, the dirty counter (persistence, INFO) and blocked clients hear of it.
+so WATCH, the dirty counter (persistence, INFO) and blocked clients hear of it;
+:meth:`Database.notify` publishes a keyspace event.  A database knows its
+engine only through a :class:`Signals` object.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from .replies import WRONGTYPE, ReplyError
-
-if TYPE_CHECKING:
-    from .engine import Engine
 
 TYPE_NAMES: dict[type, str] = {bytes: "string", dict: "hash", deque: "list", set: "set"}
 
@@ -42,14 +42,49 @@ def type_name(value: Any) -> str:
     return name
 
 
+class Signals:
+    """What the databases of one engine tell it, and the little they need from it.
+
+    A :class:`Database` holds this object, not the engine: the counters it
+    keeps (``dirty``, hits, misses, expired keys), who watches or waits for
+    a key (``watched_keys``, ``blocked_clients``, ``ready_keys``), where a
+    keyspace event goes (``publisher``, while ``listening``), the clock
+    frozen while EXEC or a script runs (``frozen_ms``), and two callbacks:
+    ``touch(db_index, key)`` for watched keys (WATCH, client-side caching)
+    and ``expired(db, key)`` when a key's time is up (the append-only file).
+    """
+
+    __slots__ = (
+        "__weakref__", "blocked_clients", "config", "dirty", "expired", "expired_keys", "frozen_ms", "keyspace_hits",
+        "keyspace_misses", "listening", "publisher", "ready_keys", "touch", "watched_keys",
+    )
+
+    def __init__(
+        self, config: Any, touch: Callable[[int, bytes], None], expired: Callable[[Database, bytes], None],
+    ) -> None:
+        self.config = config  # (read for notify-keyspace-events: config.notify_classes)
+        self.touch = touch
+        self.expired = expired
+        self.dirty = 0
+        self.expired_keys = 0
+        self.keyspace_hits = 0
+        self.keyspace_misses = 0
+        self.frozen_ms: int | None = None
+        self.watched_keys: dict[tuple[int, bytes], set[Any]] = {}
+        self.blocked_clients = 0
+        self.ready_keys: set[tuple[int, bytes]] = set()
+        self.listening = False  # somebody is subscribed to a channel or pattern
+        self.publisher: Any = None  # the pub/sub hub: publisher.notify(db_index, event, key, flags)
+
+
 class Database:
     """One numbered database: a dict of keys and a dict of expiry times (ms)."""
 
-    __slots__ = ("data", "encodings", "engine", "expires", "index")
+    __slots__ = ("data", "encodings", "expires", "index", "signals")
 
-    def __init__(self, index: int, engine: Engine) -> None:
+    def __init__(self, index: int, signals: Signals) -> None:
         self.index = index
-        self.engine = engine
+        self.signals = signals
         self.data: dict[bytes, Any] = {}
         self.expires: dict[bytes, int] = {}
         # OBJECT ENCODING of strings whose encoding is not what SET would give
@@ -65,15 +100,17 @@ class Database:
         when = self.expires.get(key)
         if when is None:
             return False
-        now = self.engine.frozen_ms
+        signals = self.signals
+        now = signals.frozen_ms
         if when >= (now_ms() if now is None else now):  # Redis: expired once now > when
             return False
-        self.engine.expired_keys += 1
+        signals.expired_keys += 1
         del self.expires[key]
         del self.data[key]
         if self.encodings:
             self.encodings.pop(key, None)
-        self.engine.key_expired(self, key)
+        self.notify("x", b"expired", key)
+        signals.expired(self, key)
         return True
 
     def lookup_read(self, key: bytes, kind: type | None = None) -> Any:
@@ -82,9 +119,9 @@ class Database:
             self.expire_if_needed(key)
         value = self.data.get(key)
         if value is None:
-            self.engine.keyspace_misses += 1
+            self.signals.keyspace_misses += 1
             return None
-        self.engine.keyspace_hits += 1
+        self.signals.keyspace_hits += 1
         if kind is not None and type(value) is not kind:
             raise ReplyError(WRONGTYPE)
         return value
@@ -110,43 +147,35 @@ class Database:
 
         An already expired key is expired first, so ``keep_ttl`` never keeps a
         stale TTL.  ``encoding`` records the OBJECT ENCODING of a string that
-        differs from the one SET would give.
+        differs from the one SET would give.  A new key is announced
+        (``new``, class ``n``) as Redis's ``dbAdd`` does.
         """
         if self.expires and key in self.expires:
             self.expire_if_needed(key)
             if not keep_ttl:
                 self.expires.pop(key, None)
-        engine = self.engine
-        if engine.new_keys is not None and key not in self.data:
-            engine.new_keys.append(key)
-        self.data[key] = value
-        if encoding is not None:
-            self.encodings[key] = encoding
-        elif self.encodings:
-            self.encodings.pop(key, None)
-        # modified() and signal_ready(), inlined: most writes come through here.
-        engine.dirty += 1
-        if engine.watched_keys:
-            engine.touch_watched(self.index, key)
-        if engine.blocked_clients:
-            engine.ready_keys.add((self.index, key))
+        self._store(key, value, encoding, self.signals.listening and key not in self.data)
 
     def add(self, key: bytes, value: Any, encoding: str | None = None) -> None:
-        """Store a new value at an absent ``key`` (the caller checked)."""
-        engine = self.engine
-        if engine.new_keys is not None:
-            engine.new_keys.append(key)
+        """Store a new value at an absent ``key`` (the caller checked); announce it (``new``)."""
+        self._store(key, value, encoding, self.signals.listening)
+
+    def _store(self, key: bytes, value: Any, encoding: str | None, new: bool) -> None:
+        """Write ``value`` at ``key``: the one place a value is stored, so WATCH and blocked clients hear of it."""
+        if new:
+            self.notify("n", b"new", key)
         self.data[key] = value
         if encoding is not None:
             self.encodings[key] = encoding
         elif self.encodings:
             self.encodings.pop(key, None)
         # modified() and signal_ready(), inlined: most writes come through here.
-        engine.dirty += 1
-        if engine.watched_keys:
-            engine.touch_watched(self.index, key)
-        if engine.blocked_clients:
-            engine.ready_keys.add((self.index, key))
+        signals = self.signals
+        signals.dirty += 1
+        if signals.watched_keys:
+            signals.touch(self.index, key)
+        if signals.blocked_clients:
+            signals.ready_keys.add((self.index, key))
 
     def delete(self, key: bytes) -> bool:
         """Delete ``key``; tell whether it existed."""
@@ -172,20 +201,20 @@ class Database:
         """Set the absolute expiry time of an existing key, in Unix milliseconds."""
         self.expires[key] = when_ms
 
-    def get_expire(self, key: bytes) -> int | None:
-        """Return the absolute expiry time of ``key`` in ms, or ``None``."""
-        return self.expires.get(key)
-
     def persist(self, key: bytes) -> bool:
         """Remove the expiry of ``key``; tell whether it had one."""
         return self.expires.pop(key, None) is not None
 
     def modified(self, key: bytes) -> None:
-        """Record a change to ``key``: touch watchers, count it for persistence."""
-        engine = self.engine
-        engine.dirty += 1
-        if engine.watched_keys:
-            engine.touch_watched(self.index, key)
+        """Record a change to ``key`` (Redis's ``signalModifiedKey``): WATCH, client-side caches, the dirty count.
+
+        The dirty count is what the engine's call loop compares to decide a
+        write command changed the keyspace and goes to the append-only file.
+        """
+        signals = self.signals
+        signals.dirty += 1
+        if signals.watched_keys:
+            signals.touch(self.index, key)
 
     def notify(self, kind: str, event: bytes, key: bytes) -> None:
         """Publish keyspace event ``event`` of class ``kind`` (``"g"``, ``"$"``, ``"t"`` ...) for ``key``.
@@ -194,35 +223,25 @@ class Database:
         changes ``key``, next to :meth:`modified`.  Costs one attribute read
         while nobody asked for keyspace events.
         """
-        flags = self.engine.config.notify_classes
-        if flags and kind in flags and ("K" in flags or "E" in flags):
-            hub = self.engine.extensions.get("pubsub")
-            if hub is not None:
-                hub.notify(self.index, event, key, flags)
+        signals = self.signals
+        if signals.listening:
+            flags = signals.config.notify_classes
+            if flags and kind in flags and ("K" in flags or "E" in flags):
+                signals.publisher.notify(self.index, event, key, flags)
 
     def signal_ready(self, key: bytes) -> None:
         """Wake clients blocked on ``key``; :meth:`set` and :meth:`add` already do."""
-        engine = self.engine
-        if engine.blocked_clients:
-            engine.ready_keys.add((self.index, key))
+        signals = self.signals
+        if signals.blocked_clients:
+            signals.ready_keys.add((self.index, key))
 
     def flush(self) -> None:
         """Remove every key."""
-        engine = self.engine
-        if engine.watched_keys:
+        signals = self.signals
+        if signals.watched_keys:
             for key in self.data:
-                engine.touch_watched(self.index, key)
-        engine.dirty += len(self.data)
+                signals.touch(self.index, key)
+        signals.dirty += len(self.data)
         self.data = {}
         self.expires = {}
         self.encodings = {}
-
-    def random_key(self) -> bytes | None:
-        """Return a random existing key, or ``None`` when empty."""
-        import random
-
-        while self.data:
-            key = random.choice(list(self.data))
-            if not self.expire_if_needed(key):
-                return key
-        return None

@@ -34,15 +34,12 @@ from bisect import bisect_left
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any, Final
 
-from .commands.introspection import help_reply
 from .config import LATENCY_FLOOR
-from .registry import define, define_container
-from .replies import ReplyError, VerbatimReply, map_reply
+from .replies import map_reply
 
 if TYPE_CHECKING:
     from .config import Config
     from .registry import CommandSpec
-    from .session import Session
 
 SERIES_LENGTH: Final = 160  # LATENCY_TS_LEN: samples kept per event
 GRAPH_COLUMNS: Final = 80  # LATENCY_GRAPH_COLS
@@ -319,105 +316,3 @@ def latency_report(monitor: LatencyMonitor, now: int) -> str:
             "community to get some help, providing this report in your help request.\n"
         )
     return report + "\nI have a few advices for you:\n\n" + "".join(advices)
-
-
-# -- the LATENCY command ----------------------------------------------------------------
-
-define_container("latency", -2, "", group="server", since="2.8.13")
-
-
-def _text_reply(session: Session, text: str) -> Any:
-    """Return text as Redis's ``addReplyVerbatim(..., "txt")`` does: verbatim under RESP3, bulk under RESP2."""
-    data = text.encode()
-    return VerbatimReply(data) if session.protocol == 3 else data
-
-
-@define("latency|latest", 2, "admin noscript loading stale", group="server", since="2.8.13")
-def latency_latest(session: Session, argv: list[bytes]) -> Any:
-    """LATENCY LATEST"""
-    return [[name.encode(), series.samples[-1][0], series.samples[-1][1], series.max]
-            for name, series in session.engine.latency.events.items()]
-
-
-@define("latency|history", 3, "admin noscript loading stale", group="server", since="2.8.13")
-def latency_history(session: Session, argv: list[bytes]) -> Any:
-    """LATENCY HISTORY event"""
-    series = session.engine.latency.events.get(argv[2].decode("utf-8", "surrogateescape"))
-    return [] if series is None else [list(sample) for sample in series.samples]
-
-
-@define("latency|graph", 3, "admin noscript loading stale", group="server", since="2.8.13")
-def latency_graph(session: Session, argv: list[bytes]) -> Any:
-    """LATENCY GRAPH event"""
-    event = argv[2].decode("utf-8", "surrogateescape")
-    series = session.engine.latency.events.get(event)
-    if series is None:
-        raise ReplyError(f"ERR No samples available for event '{event}'")
-    return _text_reply(session, render_graph(event, series, int(time.time())))
-
-
-@define("latency|doctor", 2, "admin noscript loading stale", group="server", since="2.8.13")
-def latency_doctor(session: Session, argv: list[bytes]) -> Any:
-    """LATENCY DOCTOR"""
-    return _text_reply(session, latency_report(session.engine.latency, int(time.time())))
-
-
-@define("latency|reset", -2, "admin noscript loading stale", group="server", since="2.8.13")
-def latency_reset(session: Session, argv: list[bytes]) -> Any:
-    """LATENCY RESET [event [event ...]]"""
-    names = [arg.decode("utf-8", "surrogateescape") for arg in argv[2:]]
-    return session.engine.latency.reset(names or None)
-
-
-@define("latency|histogram", -2, "admin noscript loading stale", group="server", since="7.0.0")
-def latency_histogram(session: Session, argv: list[bytes]) -> Any:
-    """LATENCY HISTOGRAM [command [command ...]]"""
-    engine = session.engine
-    if len(argv) == 2:  # every command with a histogram
-        named: list[CommandSpec | None] = list(engine.commands.values())
-    else:  # the commands named; unknown names are left out
-        named = [_lookup_fullname(engine.commands, name) for name in argv[2:]]
-    flat: list[Any] = []
-    for spec in named:
-        if spec is None:
-            continue
-        for one in (spec, *spec.subcommands.values()):  # a container brings its subcommands
-            counts = engine.latency.histogram(one)
-            if counts is not None:
-                flat += [one.fullname.encode(), histogram_reply(session.protocol, counts)]
-    return map_reply(session.protocol, flat)
-
-
-def _lookup_fullname(commands: dict[bytes, CommandSpec], name: bytes) -> CommandSpec | None:
-    """Find ``get`` or ``config|get`` in the command table, case-insensitively (``lookupCommandBySds``)."""
-    parts = name.lower().split(b"|")
-    if len(parts) > 2:
-        return None
-    spec = commands.get(parts[0])
-    if spec is None or len(parts) == 1:
-        return spec
-    return spec.subcommands.get(parts[1])
-
-
-@define("latency|help", 2, "loading stale", group="server", since="2.8.13")
-def latency_help(session: Session, argv: list[bytes]) -> Any:
-    """LATENCY HELP"""
-    return help_reply([
-        "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "DOCTOR",
-        "    Return a human readable latency analysis report.",
-        "GRAPH <event>",
-        "    Return an ASCII latency graph for the <event> class.",
-        "HISTORY <event>",
-        "    Return time-latency samples for the <event> class.",
-        "LATEST",
-        "    Return the latest latency samples for all events.",
-        "RESET [<event> ...]",
-        "    Reset latency data of one or more <event> classes.",
-        "    (default: reset all data for all event classes)",
-        "HISTOGRAM [COMMAND ...]",
-        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
-        "    If no commands are specified then all histograms are replied.",
-        "HELP",
-        "    Prints this help.",
-    ])

@@ -54,6 +54,8 @@ class CommandSpec:
     logged: bool = field(init=False, default=True)  # may enter the slow log (not skip-slowlog)
     # Quick enough for the TCP server to time runs of it with one clock reading (O(1): "fast", or SET).
     quick: bool = field(init=False, default=False)
+    # A command others may hook (HOOK_POINTS): Engine.call runs the engine's hooks for it.
+    hooked: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.write = "write" in self.flags
@@ -85,6 +87,32 @@ class CommandSpec:
 
 
 COMMANDS: dict[bytes, CommandSpec] = {}
+
+# The commands whose run other parts of the system take part in, by full name: the
+# TCP server turns the reply of QUIT, RESET, CLIENT KILL, ACL DELUSER and ACL LOAD
+# into an action on sockets; the append-only file makes EXEC and scripts one block;
+# client-side caching invalidates everything once per FLUSHDB / FLUSHALL.  The
+# table never changes for them: Engine.call runs the hooks registered with
+# Engine.add_hook around the handler (see CommandHook).
+HOOK_POINTS: frozenset[str] = frozenset({
+    "quit", "reset", "client|kill", "acl|deluser", "acl|load", "flushdb", "flushall",
+    "exec", "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro",
+})
+
+
+class CommandHook:
+    """Something that takes part in a hooked command's run: ``before`` it, and ``after`` it with its reply.
+
+    ``after`` runs even when the handler raised (``reply`` is then the
+    error reply) and returns the reply to give, possibly another one.
+    """
+
+    def before(self, session: Session, argv: list[bytes]) -> None:
+        """Run before the handler."""
+
+    def after(self, session: Session, argv: list[bytes], reply: Any) -> Any:
+        """Run after the handler; return the reply to give."""
+        return reply
 
 
 class CommandTable(dict[bytes, CommandSpec]):
@@ -125,7 +153,7 @@ class CommandTable(dict[bytes, CommandSpec]):
     def learn(self, spelling: bytes) -> None:
         """Remember how a client spelt a command name, when it names a command the hot path may run."""
         spec = self.get(spelling.lower())
-        if (spec is not None and not spec.subcommands and spec.name not in self.NOT_INLINE
+        if (spec is not None and not spec.subcommands and spec.name not in self.NOT_INLINE and not spec.hooked
                 and len(self.spellings) < self.MAX_SPELLINGS):
             self.spellings[spelling] = spec
             if not spec.write:

@@ -141,3 +141,24 @@ def scored_reply(protocol: int, pairs: list[tuple[bytes, float]]) -> list[Any]:
 def format_double(value: float) -> bytes:
     """Format a double as Redis 7.0 does in RESP2 replies (``%.17g``, ``inf``, ``-inf``)."""
     return b"%.17g" % value
+
+
+def help_reply(lines: list[str]) -> list[SimpleString]:
+    """Return a HELP reply: status lines, as Redis's ``addReplyHelp`` sends them."""
+    return [SimpleString(line.encode()) for line in lines]
+
+
+class Push(list):  # type: ignore[type-arg]
+    """One out-of-band frame (a pub/sub message): ``>`` under RESP3, an array under RESP2."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__(items)
+        self.encoded: dict[int, bytes] = {}
+
+
+class Pushes(list):  # type: ignore[type-arg]
+    """Several frames answering one command (``SUBSCRIBE a b``): each item is a :class:`Push`."""
+
+    __slots__ = ()

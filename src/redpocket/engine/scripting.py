@@ -29,14 +29,13 @@ from .keyspace import now_ms
 from .registry import CommandSpec
 from .replies import NULL_ARRAY, ReplyError, SetReply, SimpleString, VerbatimReply, double_reply
 from .session import Session
+from .version import REDIS_VERSION, REDIS_VERSION_NUM
 
 if TYPE_CHECKING:
     from .engine import Engine
 
 log = logging.getLogger("redpocket.lua")
 
-REDIS_VERSION = b"7.0.15"
-REDIS_VERSION_NUM = 0x0007000F
 INT64_MIN = -(2**63)
 SCRIPT_FLAGS = frozenset({b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys"})
 _LOG_LEVELS = (logging.DEBUG, logging.INFO, logging.INFO, logging.WARNING)
@@ -292,7 +291,7 @@ class ScriptRuntime:
             b"json_decode": self._json_decode,
             b"null": self.null,
             b"bit": self.table_from(_bit_library()),
-            b"version": REDIS_VERSION,
+            b"version": REDIS_VERSION.encode(),
             b"version_num": REDIS_VERSION_NUM,
         })
         self._compile, self._run, self._run_spread, self._where = self.lua.execute(

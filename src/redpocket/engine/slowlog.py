@@ -14,10 +14,6 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-from .args import to_int
-from .registry import define, define_container
-from .replies import OK, ReplyError
-
 if TYPE_CHECKING:
     from .config import Config
     from .session import Session
@@ -74,55 +70,3 @@ class SlowLog:
     def reset(self) -> None:
         """Forget every entry (the ids go on counting)."""
         self.entries.clear()
-
-
-define_container("slowlog", -2, "", group="server", since="2.2.12")
-
-
-@define("slowlog|get", -2, "admin loading stale", group="server", since="2.2.12")
-def slowlog_get(session: Session, argv: list[bytes]) -> Any:
-    """SLOWLOG GET [count]"""
-    count = 10
-    if len(argv) == 3:
-        count = to_int(argv[2], "ERR count should be greater than or equal to -1")
-        if count < -1:
-            raise ReplyError("ERR count should be greater than or equal to -1")
-    elif len(argv) > 3:
-        spelling = argv[1].decode("utf-8", "replace")
-        raise ReplyError(f"ERR unknown subcommand or wrong number of arguments for '{spelling}'. Try SLOWLOG HELP.")
-    entries = session.engine.slowlog.entries
-    if count == -1:
-        count = len(entries)
-    return [list(entry) for entry in list(entries)[:count]]
-
-
-@define("slowlog|len", 2, "admin loading stale", group="server", since="2.2.12")
-def slowlog_len(session: Session, argv: list[bytes]) -> Any:
-    """SLOWLOG LEN"""
-    return len(session.engine.slowlog.entries)
-
-
-@define("slowlog|reset", 2, "admin loading stale", group="server", since="2.2.12")
-def slowlog_reset(session: Session, argv: list[bytes]) -> Any:
-    """SLOWLOG RESET"""
-    session.engine.slowlog.reset()
-    return OK
-
-
-@define("slowlog|help", 2, "loading stale", group="server", since="2.2.12")
-def slowlog_help(session: Session, argv: list[bytes]) -> Any:
-    """SLOWLOG HELP"""
-    return [
-        b"SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        b"GET [<count>]",
-        b"    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-        b"    Entries are made of:",
-        b"    id, timestamp, time in microseconds, arguments array, client IP and port,",
-        b"    client name",
-        b"LEN",
-        b"    Return the length of the slowlog.",
-        b"RESET",
-        b"    Reset the slowlog.",
-        b"HELP",
-        b"    Prints this help.",
-    ]

@@ -1,4 +1,6 @@
-"""Client-side caching: CLIENT TRACKING, CACHING, GETREDIR, TRACKINGINFO (Redis's ``tracking.c``).
+"""Client-side caching: the tracking table behind CLIENT TRACKING (Redis's ``tracking.c``).
+
+The CLIENT TRACKING, CACHING, GETREDIR and TRACKINGINFO handlers are in ``commands/tracking.py``.
 
 A client that turns tracking on is told when a key it may have cached
 changes.  The :class:`Tracking` table of an engine (``engine.extensions
@@ -8,7 +10,7 @@ each of them one ``invalidate`` message and forgets the key.  In BCAST
 mode a client names key prefixes instead, and hears of every key written
 under them.  FLUSHDB and FLUSHALL invalidate everything with a null.
 
-Messages are :class:`~redpocket.engine.commands.pubsub.Push` frames handed
+Messages are :class:`~redpocket.engine.replies.Push` frames handed
 to the session's deliverer (the pub/sub hub's): a RESP3 client gets
 ``>2 invalidate [keys]``; a RESP2 client needs ``REDIRECT`` to another
 connection, which gets them as pub/sub messages of
@@ -25,7 +27,7 @@ The engine calls in at three places, and only while the table has work
   hands every written key to :meth:`Tracking.invalidate`: an entry in
   ``engine.watched_keys`` keeps the writes' ``if engine.watched_keys:``
   checks true meanwhile, so when nobody tracks a write costs what it did;
-* FLUSHDB and FLUSHALL are wrapped, so a flush sends one null rather than
+* FLUSHDB and FLUSHALL run its :class:`FlushHook`, so a flush sends one null rather than
   one message per key.
 
 A client's own invalidations wait until its reply is out, as in Redis: until
@@ -37,15 +39,12 @@ process) they go at the end of each command.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from .args import to_int
-from .commands import connection as _client_commands  # noqa: F401  (defines CLIENT: these are its subcommands)
-from .commands.pubsub import Push, Pushes, hub
-from .registry import CommandSpec, define
-from .replies import OK, SYNTAX, ReplyError, map_reply, set_reply
+from .pubsub import hub
+from .registry import CommandHook, CommandSpec
+from .replies import Push
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -62,7 +61,6 @@ _FLUSH_NULL_HEADS: Final = {
     3: b">2\r\n$10\r\ninvalidate\r\n",
     2: b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n",
 }
-_OVERLAP: Final = "ERR Prefix '%s' overlaps with %s prefix '%s'. Prefixes for a single client must not overlap."
 
 
 class ClientTracking:
@@ -134,7 +132,7 @@ class Tracking:
         # How the front end runs a callable at the end of its turn (thread-safe), or None in process.
         self.defer: Callable[[Callable[[], None]], Any] | None = None
         self._scheduled = False
-        self._flush_wrapped = False
+        self.flush_hook = FlushHook(self)
 
     # -- the engine's hooks ----------------------------------------------------------
     def call(self, session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
@@ -399,12 +397,8 @@ class Tracking:
     def activate(self) -> None:
         """Start the engine's hooks (and wrap FLUSHDB / FLUSHALL, once)."""
         engine = self.engine
-        if not self._flush_wrapped:
-            self._flush_wrapped = True
-            for name in (b"flushdb", b"flushall"):
-                spec = engine.commands.get(name)
-                if spec is not None and spec.handler is not None:
-                    engine.commands[name] = dataclasses.replace(spec, handler=self._flusher(spec.handler))
+        engine.add_hook("flushdb", self.flush_hook)
+        engine.add_hook("flushall", self.flush_hook)
         engine.tracking = self
         engine.watched_keys[WATCH_ENTRY] = set()
 
@@ -418,19 +412,24 @@ class Tracking:
         engine.watched_keys.pop(WATCH_ENTRY, None)
         self.broadcast_due = False
 
-    def _flusher(self, flush: Callable[[Session, list[bytes]], Any]) -> Callable[[Session, list[bytes]], Any]:
-        def flush_and_invalidate(session: Session, argv: list[bytes]) -> Any:
-            self.flushing = True
-            try:
-                reply = flush(session, argv)
-            finally:
-                self.flushing = False
-            if self.engine.tracking is self:
-                self.invalidate_all()
-            return reply
 
-        flush_and_invalidate.__doc__ = flush.__doc__
-        return flush_and_invalidate
+class FlushHook(CommandHook):
+    """Invalidate every client-side cache once per FLUSHDB / FLUSHALL, not once per key (an engine hook)."""
+
+    def __init__(self, table: Tracking) -> None:
+        self.table = table
+
+    def before(self, session: Session, argv: list[bytes]) -> None:
+        """Hold back the per-key invalidations of the flush."""
+        self.table.flushing = True
+
+    def after(self, session: Session, argv: list[bytes], reply: Any) -> Any:
+        """Send the one null invalidation."""
+        table = self.table
+        table.flushing = False
+        if table.engine.tracking is table:
+            table.invalidate_all()
+        return reply
 
 
 def _is_client_command(spec: CommandSpec) -> bool:
@@ -451,131 +450,3 @@ def counts(engine: Engine) -> tuple[int, int, int, int]:
     if found is None:
         return 0, 0, 0, 0
     return len(found.clients), len(found.table), found.items, len(found.prefixes)
-
-
-# -- commands -------------------------------------------------------------------------------
-
-_FLAGS: Final = "noscript loading stale"
-
-
-def _check_prefixes(state: ClientTracking | None, prefixes: list[bytes]) -> tuple[ReplyError | None, bool]:
-    """Find two prefixes that would invalidate the same key (checkPrefixCollisionsOrReply).
-
-    Return the error and whether Redis enables tracking all the same: its
-    check returns the index of the overlapping prefix, which past the first
-    one reads as success, so Redis answers that error *and* ``+OK``.
-    """
-    for i, prefix in enumerate(prefixes):
-        if state is not None:
-            for existing in state.prefixes:
-                if existing.startswith(prefix) or prefix.startswith(existing):
-                    return ReplyError(_OVERLAP % (_text(prefix), "an existing", _text(existing))), False
-        for other in prefixes[i + 1 :]:
-            if other.startswith(prefix) or prefix.startswith(other):
-                return ReplyError(_OVERLAP % (_text(prefix), "another provided", _text(other))), i > 0
-    return None, True
-
-
-def _text(value: bytes) -> str:
-    return value.decode("utf-8", "surrogateescape")
-
-
-@define("client|tracking", -3, _FLAGS, group="connection", since="6.0.0")
-def client_tracking(session: Session, argv: list[bytes]) -> Any:
-    """CLIENT TRACKING ON|OFF [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]"""
-    engine = session.engine
-    redirect = 0
-    bcast = optin = optout = noloop = False
-    prefixes: list[bytes] = []
-    i = 3
-    while i < len(argv):
-        option = argv[i].upper()
-        more = i + 1 < len(argv)
-        if option == b"REDIRECT" and more:
-            i += 1
-            if redirect:
-                raise ReplyError("ERR A client can only redirect to a single other client")
-            redirect = to_int(argv[i])
-            found = engine.sessions.get(redirect)
-            if found is None or found.closed:
-                raise ReplyError("ERR The client ID you want redirect to does not exist")
-        elif option == b"BCAST":
-            bcast = True
-        elif option == b"OPTIN":
-            optin = True
-        elif option == b"OPTOUT":
-            optout = True
-        elif option == b"NOLOOP":
-            noloop = True
-        elif option == b"PREFIX" and more:
-            i += 1
-            prefixes.append(argv[i])
-        else:
-            raise ReplyError(SYNTAX)
-        i += 1
-    switch = argv[2].upper()
-    table = tracking(engine)
-    if switch == b"OFF":
-        table.disable(session)
-        return OK
-    if switch != b"ON":
-        raise ReplyError(SYNTAX)
-    state = session.tracking
-    if prefixes and not bcast:
-        raise ReplyError("ERR PREFIX option requires BCAST mode to be enabled")
-    if state is not None and state.bcast != bcast:
-        raise ReplyError("ERR You can't switch BCAST mode on/off before disabling tracking for this client, "
-                         "and then re-enabling it with a different mode.")
-    if bcast and (optin or optout):
-        raise ReplyError("ERR OPTIN and OPTOUT are not compatible with BCAST")
-    if optin and optout:
-        raise ReplyError("ERR You can't specify both OPTIN mode and OPTOUT mode")
-    if state is not None and ((optin and state.optout) or (optout and state.optin)):
-        raise ReplyError("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, "
-                         "and then re-enabling it with a different mode.")
-    overlap, goes_on = _check_prefixes(state, prefixes) if bcast else (None, True)
-    if not goes_on:
-        raise overlap  # type: ignore[misc]
-    table.enable(session, redirect, bcast, optin, optout, noloop, prefixes)
-    if overlap is not None:  # Redis's two replies to one command: the error, then +OK
-        return Pushes([overlap, OK])
-    return OK
-
-
-@define("client|caching", 3, _FLAGS, group="connection", since="6.0.0")
-def client_caching(session: Session, argv: list[bytes]) -> Any:
-    """CLIENT CACHING YES|NO"""
-    state = session.tracking
-    if state is None:
-        raise ReplyError("ERR CLIENT CACHING can be called only when the client is in tracking mode "
-                         "with OPTIN or OPTOUT mode enabled")
-    option = argv[2].upper()
-    if option == b"YES":
-        if not state.optin:
-            raise ReplyError("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")
-    elif option == b"NO":
-        if not state.optout:
-            raise ReplyError("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")
-    else:
-        raise ReplyError(SYNTAX)
-    state.caching = True
-    return OK
-
-
-@define("client|getredir", 2, _FLAGS, group="connection", since="6.0.0")
-def client_getredir(session: Session, argv: list[bytes]) -> Any:
-    """CLIENT GETREDIR"""
-    state = session.tracking
-    return -1 if state is None else state.redirect
-
-
-@define("client|trackinginfo", 2, _FLAGS, group="connection", since="6.2.0")
-def client_trackinginfo(session: Session, argv: list[bytes]) -> Any:
-    """CLIENT TRACKINGINFO"""
-    state = session.tracking
-    protocol = session.protocol
-    if state is None:
-        flags, redirect, prefixes = [b"off"], -1, []
-    else:
-        flags, redirect, prefixes = state.flags(), state.redirect, sorted(state.prefixes)
-    return map_reply(protocol, [b"flags", set_reply(protocol, flags), b"redirect", redirect, b"prefixes", prefixes])

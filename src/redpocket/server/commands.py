@@ -1,18 +1,19 @@
 """Commands only a server has: QUIT, MONITOR, SHUTDOWN, and the socket side of RESET, CLIENT KILL and ACL DELUSER/LOAD.
 
-They are installed into one engine's own command table
-(``engine.commands``, a copy of the global table), so an embedded engine
-never sees them.  A handler cannot touch a socket: it returns an
-:class:`Action` that the connection carries out after queueing the reply.
+MONITOR and SHUTDOWN are added to one engine's own command table
+(``engine.commands``), so an embedded engine never sees them; QUIT, RESET,
+CLIENT KILL and ACL DELUSER / LOAD keep the engine's handlers and get a
+:class:`ServerActions` hook (``Engine.add_hook``).  A handler cannot touch
+a socket: it returns an :class:`Action` (or the hook makes one) that the
+connection carries out after queueing the reply.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from ..engine.commands.pubsub import hub
-from ..engine.registry import CommandSpec
+from ..engine.pubsub import hub
+from ..engine.registry import CommandHook, CommandSpec
 from ..engine.replies import OK, ReplyError, SimpleString
 
 if TYPE_CHECKING:
@@ -67,48 +68,41 @@ def _spec(name: str, handler: Any, arity: int, flags: str, group: str, since: st
                        summary=(handler.__doc__ or "").strip() if handler else "", since=since)
 
 
+class ServerActions(CommandHook):
+    """The engine hook that turns the reply of QUIT, RESET, CLIENT KILL, ACL DELUSER and ACL LOAD into an :class:`Action`.
+
+    The handlers stay the engine's own: this hook only tells the connection
+    what to do with sockets afterwards (close its own, close the sockets of
+    the sessions the command closed, forget its subscriptions).
+    """
+
+    KINDS = {"quit": "quit", "reset": "reset", "client|kill": "killed", "acl|deluser": "killed", "acl|load": "killed"}
+
+    def __init__(self, fullname: str) -> None:
+        self.kind = self.KINDS[fullname]
+
+    def after(self, session: Session, argv: list[bytes], reply: Any) -> Any:
+        """Return the action to carry out with the reply (an error reply stays as it is, except for QUIT)."""
+        if isinstance(reply, ReplyError) and self.kind != "quit":
+            return reply
+        if self.kind == "reset":
+            hub(session.engine).unsubscribe_all(session)
+            return Action("reset", reply if reply is not None else SimpleString(b"RESET"))
+        return Action(self.kind, reply)
+
+
 def install(engine: Engine) -> None:
-    """Add the server's commands to ``engine``'s own command table."""
+    """Give ``engine`` the server's commands (MONITOR, SHUTDOWN) and its hooks; a second call changes nothing."""
+    if engine.extensions.get("server-commands"):
+        return
+    engine.extensions["server-commands"] = True
     commands = engine.commands
-    commands[b"quit"] = dataclasses.replace(commands[b"quit"], handler=quit_) if b"quit" in commands else _spec(
-        "quit", quit_, -1, "noscript loading stale fast no-auth allow-busy", "connection", "1.0.0")
+    if b"quit" not in commands:
+        commands[b"quit"] = _spec("quit", quit_, -1, "noscript loading stale fast no-auth allow-busy", "connection",
+                                  "1.0.0")
+        commands[b"quit"].hooked = True
     commands[b"monitor"] = _spec("monitor", monitor, 1, "admin noscript loading stale", "server", "1.0.0")
     commands[b"shutdown"] = _spec("shutdown", shutdown, -1, "admin noscript loading stale no-multi allow-busy",
                                   "server", "1.0.0")
-
-    reset_spec = commands.get(b"reset")
-    if reset_spec is not None and reset_spec.handler is not None:
-        original_reset = reset_spec.handler
-
-        def reset(session: Session, argv: list[bytes]) -> Any:
-            """RESET"""
-            reply = original_reset(session, argv)
-            hub(session.engine).unsubscribe_all(session)
-            return Action("reset", reply if reply is not None else SimpleString(b"RESET"))
-
-        commands[b"reset"] = dataclasses.replace(reset_spec, handler=reset)
-
-    # Commands that close other clients' sessions: the server closes their sockets too.
-    _reap_after(commands, b"client", b"kill")
-    _reap_after(commands, b"acl", b"deluser")  # (the deleted users' clients)
-    _reap_after(commands, b"acl", b"load")  # (the clients of users that went or changed)
-
-
-def _reap_after(commands: dict[bytes, CommandSpec], container: bytes, name: bytes) -> None:
-    """Make ``container name`` answer an ``Action("killed")``, so the server closes the sessions it closed."""
-    parent = commands.get(container)
-    if parent is None or name not in parent.subcommands:
-        return
-    parent = dataclasses.replace(parent, subcommands=dict(parent.subcommands))
-    spec = parent.subcommands[name]
-    original = spec.handler
-    assert original is not None
-
-    def reaping(session: Session, argv: list[bytes]) -> Any:
-        return Action("killed", original(session, argv))
-
-    reaping.__doc__ = original.__doc__
-    for sub_name, sub in list(parent.subcommands.items()):
-        parent.subcommands[sub_name] = dataclasses.replace(sub, parent=parent, handler=(
-            reaping if sub_name == name else sub.handler))
-    commands[container] = parent
+    for fullname in ServerActions.KINDS:
+        engine.add_hook(fullname, ServerActions(fullname))

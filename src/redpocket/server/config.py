@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..engine.commands.connection import REDIS_VERSION
+from ..engine.version import REDIS_VERSION
 from .protocol import split_args
 
 

@@ -30,8 +30,8 @@ import hiredis
 from ..engine.acl import users
 from ..engine.blocking import Block
 from ..engine.commands.connection import REPLY_OFF, REPLY_ON, ReplyMode
-from ..engine.commands.pubsub import Push, Pushes, hub
-from ..engine.replies import OK, PONG, ReplyError, SimpleString
+from ..engine.pubsub import hub
+from ..engine.replies import OK, PONG, Push, Pushes, ReplyError, SimpleString
 from ..engine.tracking import tracking
 from .commands import Action
 from .protocol import ProtocolError, RequestParser, encode, error_line

@@ -16,8 +16,18 @@ import re
 from typing import Any, Final
 
 from ..engine.blocking import Block
-from ..engine.commands.pubsub import Push, Pushes
-from ..engine.replies import OK, PONG, QUEUED, NullArray, ReplyError, SetReply, SimpleString, VerbatimReply
+from ..engine.replies import (
+    OK,
+    PONG,
+    QUEUED,
+    NullArray,
+    Push,
+    Pushes,
+    ReplyError,
+    SetReply,
+    SimpleString,
+    VerbatimReply,
+)
 
 INT_MAX: Final = 2**31 - 1
 LLONG_MAX: Final = 2**63 - 1

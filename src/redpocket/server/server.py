@@ -27,11 +27,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..engine import Engine
-from ..engine.commands import pubsub
-from ..engine.commands.connection import REDIS_VERSION
+from ..engine import Engine, add_structure, pubsub
 from ..engine.persistence.records import PersistenceError
 from ..engine.replies import ReplyError
+from ..engine.version import REDIS_VERSION
 from . import commands
 from .connection import ClientConnection, quote_arg
 
@@ -105,7 +104,6 @@ class Server:
                 self.engine.config.set(name, value)
             except ReplyError as error:
                 raise ValueError(f"bad setting {name} {value!r}: {error.message}") from None
-        pubsub.install(self.engine)
         pubsub.hub(self.engine)
         commands.install(self.engine)
         self.connections: dict[int, ClientConnection] = {}
@@ -136,19 +134,7 @@ class Server:
     # -- extension ---------------------------------------------------------------------
     def add_structure(self, structure: Any) -> None:
         """Register a custom server-side structure (the Memo API of :mod:`redpocket.engine.structures`)."""
-        adder = getattr(self.engine, "add_structure", None)
-        if adder is None:
-            try:
-                module = importlib.import_module("redpocket.engine.structures")
-            except ImportError:
-                raise NotImplementedError("custom structures need redpocket.engine.structures") from None
-            adder = getattr(module, "add_structure", None)
-            if adder is None:
-                raise NotImplementedError("redpocket.engine.structures has no add_structure()")
-            adder(self.engine, structure)
-        else:
-            adder(structure)
-        commands.install(self.engine)
+        add_structure(self.engine, structure)
 
     # -- running ---------------------------------------------------------------------------
     async def serve(self) -> None:

@@ -3,9 +3,12 @@
 Each module holds thin handlers: parse ``argv``, call the data structure's
 API in :mod:`redpocket.engine.types`, return a reply.  Generic checks
 (unknown command, arity, MULTI queueing) already ran in the engine.
+
+``persistence.py`` (SAVE, BGSAVE ...) and ``scripting.py`` (EVAL, SCRIPT) are
+the commands of layers above this one (``engine/persistence/``,
+``engine/scripting.py``): the ``redpocket.engine`` package registers them.
 """
 
-from .. import tracking  # noqa: F401  (CLIENT TRACKING, CACHING, GETREDIR, TRACKINGINFO)
 from . import (  # noqa: F401
     acl,
     bits,
@@ -15,13 +18,13 @@ from . import (  # noqa: F401
     introspection,
     keys,
     lists,
-    persistence,
+    monitors,
     pubsub,
-    scripting,
     server,
     sets,
     sort,
     sortedsets,
     strings,
+    tracking,
     transactions,
 )

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..acl import CATEGORIES, DENIED_COMMAND, DENIED_KEY, NO_ACL_FILE, CommandIndex, User, username, users
 from ..args import to_int
 from ..registry import define, define_container
-from ..replies import OK, ReplyError, double_reply, map_reply, set_reply
-from .introspection import help_reply
+from ..replies import OK, ReplyError, double_reply, help_reply, map_reply, set_reply
 
 if TYPE_CHECKING:
     from ..session import Session

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import TYPE_CHECKING, Any, Final
 
 from ..args import to_int
+from ..clients import UNBLOCKED, describe_client
 from ..registry import define, define_container
 from ..replies import DB_INDEX, NOT_INTEGER, OK, PONG, SYNTAX, ReplyError, SimpleString, map_reply
+from ..version import REDIS_VERSION
 
 if TYPE_CHECKING:
     from ..session import Session
 
-REDIS_VERSION = "7.0.15"
 _NAME_OK = re.compile(rb"[!-~]*\Z")  # printable ASCII, no spaces
 
 
@@ -155,26 +155,6 @@ def client_getname(session: Session, argv: list[bytes]) -> Any:
     return session.name or None
 
 
-def describe_client(client: Session, current: Session | None, command_name: str = "") -> bytes:
-    """Return one line of CLIENT LIST / CLIENT INFO for ``client`` (``command_name``: the command it runs now)."""
-    now = time.time()
-    flags = "x" if client.multi is not None else ""
-    tracking = client.tracking
-    if tracking is not None:
-        flags += "t" + ("R" if tracking.broken else "") + ("B" if tracking.bcast else "")
-    redirect = -1 if tracking is None else tracking.redirect
-    multi = -1 if client.multi is None else len(client.multi)
-    command = "client|list" if client is current else command_name or client.last_command.decode("utf-8", "replace")
-    user = (client.user.name if client.user is not None else b"default").decode("utf-8", "replace")
-    return (
-        f"id={client.id} addr={client.address} laddr={client.address} fd=-1 "
-        f"name={client.name.decode('utf-8', 'replace')} age={int(now - client.created)} "
-        f"idle={int(now - client.last_interaction)} flags={flags or 'N'} db={client.db.index} sub=0 psub=0 ssub=0 "
-        f"multi={multi} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 "
-        f"tot-mem=0 events=r cmd={command} user={user} redir={redirect} resp={client.protocol}"
-    ).encode()
-
-
 @define("client|list", -2, "admin noscript loading stale", group="connection", since="2.4.0")
 def client_list(session: Session, argv: list[bytes]) -> Any:
     """CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id ...]"""
@@ -306,3 +286,63 @@ def client_help(session: Session, argv: list[bytes]) -> Any:
         b"NO-EVICT (ON|OFF)", b"    Protect current client connection from eviction.",
         b"HELP", b"    Prints this help.",
     ]
+
+
+# -- CLIENT PAUSE / UNPAUSE / UNBLOCK (the state lives in ..clients) ------------------------
+
+
+def _wrong_arguments(argv: list[bytes]) -> ReplyError:
+    spelling = argv[1].decode("utf-8", "replace")
+    return ReplyError(f"ERR unknown subcommand or wrong number of arguments for '{spelling}'. Try CLIENT HELP.")
+
+
+@define("client|pause", -3, "admin noscript loading stale", group="connection", since="2.9.50")
+def client_pause(session: Session, argv: list[bytes]) -> Any:
+    """CLIENT PAUSE timeout [WRITE|ALL]"""
+    if len(argv) > 4:
+        raise _wrong_arguments(argv)
+    timeout = to_int(argv[2], "ERR timeout is not an integer or out of range")
+    if timeout < 0:
+        raise ReplyError("ERR timeout is negative")
+    everything = True
+    if len(argv) == 4:
+        mode = argv[3].upper()
+        if mode == b"WRITE":
+            everything = False
+        elif mode != b"ALL":
+            raise ReplyError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+    session.engine.pause.start(timeout / 1000, everything)
+    return OK
+
+
+@define("client|unpause", 2, "admin noscript loading stale", group="connection", since="6.2.0")
+def client_unpause(session: Session, argv: list[bytes]) -> Any:
+    """CLIENT UNPAUSE"""
+    engine = session.engine
+    engine.pause.stop()
+    engine.condition.notify_all()
+    return OK
+
+
+@define("client|unblock", -3, "admin noscript loading stale", group="connection", since="5.0.0")
+def client_unblock(session: Session, argv: list[bytes]) -> Any:
+    """CLIENT UNBLOCK client-id [TIMEOUT|ERROR]"""
+    if len(argv) > 4:
+        raise _wrong_arguments(argv)
+    client_id = to_int(argv[2])
+    error = False
+    if len(argv) == 4:
+        reason = argv[3].upper()
+        if reason == b"ERROR":
+            error = True
+        elif reason != b"TIMEOUT":
+            raise ReplyError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    engine = session.engine
+    target = engine.sessions.get(client_id)
+    if target is None or target.blocked is None or target.wakeup is not None:
+        return 0
+    target.wakeup = (UNBLOCKED if error else target.blocked.timeout_reply,)
+    engine.condition.notify_all()
+    for listener in engine.unblock_listeners:
+        listener(target)
+    return 1

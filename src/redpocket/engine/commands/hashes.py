@@ -54,7 +54,7 @@ def keep_hashtable(db: Database, key: bytes, value: dict[bytes, bytes], removed:
     one over the entries limit, or losing one of its long fields or values.
     Redis never converts it back, so OBJECT ENCODING must go on saying so.
     """
-    config = db.engine.config
+    config = db.signals.config
     limit = config.get_int("hash-max-listpack-value")
     if len(value) > config.get_int("hash-max-listpack-entries") or any(len(item) > limit for item in removed):
         db.encodings[key] = "hashtable"

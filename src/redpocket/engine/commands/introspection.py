@@ -3,7 +3,7 @@
 ``COMMAND`` is built from the live command table: name, arity, flags and key
 positions come from each :class:`~..registry.CommandSpec`; what the table
 does not hold (key specifications, tips, documentation) comes from Redis
-7.0.15's own metadata in :mod:`.command_reference`.  ACL categories are
+7.0.15's own metadata in :mod:`..command_reference`.  ACL categories are
 derived as Redis's ``setImplicitACLCategories`` does, from the flags, plus
 the command's explicit categories (from the reference, or from its group
 for commands Redis does not have).
@@ -20,9 +20,10 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
 from ..args import is_int
+from ..categories import acl_categories, reference, reported_flags
 from ..keyspace import type_name
 from ..registry import CommandSpec, define, define_container
-from ..replies import ReplyError, SimpleString, map_reply, set_reply, syntax_error
+from ..replies import ReplyError, SimpleString, help_reply, map_reply, set_reply, syntax_error
 from ..types.strings import string_encoding
 from .hashes import hash_encoding
 from .sets import set_encoding
@@ -30,78 +31,6 @@ from .sets import set_encoding
 if TYPE_CHECKING:
     from ..engine import Engine
     from ..session import Session
-
-# Redis's order of command flags in COMMAND INFO (addReplyFlagsForCommand).
-FLAG_ORDER: Final = (
-    "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking", "loading",
-    "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth", "may_replicate",
-    "no_mandatory_keys", "no_async_loading", "no_multi", "movablekeys", "allow_busy",
-)
-_FLAG_RANK: Final = {name: rank for rank, name in enumerate(FLAG_ORDER)}
-
-# Redis's ACL categories in bit order (acl.c ACLCommandCategories).
-CATEGORY_ORDER: Final = (
-    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog",
-    "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection",
-    "transaction", "scripting",
-)
-_CATEGORY_RANK: Final = {"@" + name: rank for rank, name in enumerate(CATEGORY_ORDER)}
-
-# The explicit category a command of each group carries, for commands Redis does not have.
-GROUP_CATEGORY: Final = {
-    "generic": "@keyspace", "keyspace": "@keyspace", "string": "@string", "list": "@list", "set": "@set",
-    "sorted-set": "@sortedset", "sorted_set": "@sortedset", "sortedset": "@sortedset", "hash": "@hash",
-    "pubsub": "@pubsub", "transactions": "@transaction", "transaction": "@transaction",
-    "connection": "@connection", "scripting": "@scripting", "hyperloglog": "@hyperloglog",
-    "geo": "@geo", "stream": "@stream", "bitmap": "@bitmap",
-}
-
-_reference: dict[str, Any] | None = None
-
-
-def reference() -> dict[str, Any]:
-    """Return Redis 7.0.15's command metadata, loading it on first use (it is large)."""
-    global _reference
-    if _reference is None:
-        from .command_reference import REFERENCE
-
-        _reference = REFERENCE
-    return _reference
-
-
-def reported_flags(spec: CommandSpec) -> list[str]:
-    """Return the flags COMMAND INFO shows for ``spec``, spelled and ordered as Redis does."""
-    names = {flag.replace("-", "_") for flag in spec.flags}
-    if spec.key_finder is not None:
-        names.add("movablekeys")
-    return sorted((name for name in names if name in _FLAG_RANK), key=_FLAG_RANK.__getitem__)
-
-
-def acl_categories(spec: CommandSpec) -> list[str]:
-    """Return ``spec``'s ACL categories (``@read``, ``@string`` ...) in Redis's order."""
-    flags = set(reported_flags(spec))
-    entry = reference().get(spec.fullname)
-    if entry is not None:
-        categories = set(entry[0])
-    else:
-        group_category = GROUP_CATEGORY.get(spec.group)
-        categories = {group_category} if group_category else set()
-    if "write" in flags:
-        categories.add("@write")
-    if "readonly" in flags and "@scripting" not in categories:
-        categories.add("@read")
-    if "admin" in flags:
-        categories.update(("@admin", "@dangerous"))
-    if "pubsub" in flags:
-        categories.add("@pubsub")
-    if "fast" in flags:
-        categories.add("@fast")
-    if "blocking" in flags:
-        categories.add("@blocking")
-    if "@fast" not in categories:
-        categories.add("@slow")
-    return sorted(categories, key=lambda name: _CATEGORY_RANK.get(name, len(_CATEGORY_RANK)))
-
 
 def _status_set(protocol: int, names: list[str]) -> Any:
     return set_reply(protocol, [SimpleString(name.encode()) for name in names])
@@ -363,11 +292,6 @@ def command_help(session: Session, argv: list[bytes]) -> Any:
         "HELP",
         "    Prints this help.",
     ])
-
-
-def help_reply(lines: list[str]) -> list[SimpleString]:
-    """Return a HELP reply: status lines, as Redis's ``addReplyHelp`` sends them."""
-    return [SimpleString(line.encode()) for line in lines]
 
 
 # -- OBJECT ---------------------------------------------------------------------

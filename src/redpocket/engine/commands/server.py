@@ -22,12 +22,13 @@ from ..replies import (
     SimpleString,
     VerbatimReply,
     double_reply,
+    help_reply,
     map_reply,
     syntax_error,
 )
 from ..types.strings import string_encoding
-from .connection import REDIS_VERSION
-from .introspection import encoding_of, help_reply, is_shared_integer
+from ..version import REDIS_VERSION
+from .introspection import encoding_of, is_shared_integer
 
 if TYPE_CHECKING:
     from ..engine import Engine

@@ -53,7 +53,7 @@ def keep_hashtable(db: Database, key: bytes, size: int, removed: Iterable[bytes]
     intset limit, or losing a member that is not an integer.  Redis never
     converts it back, so OBJECT ENCODING must go on saying so.
     """
-    if size > db.engine.config.get_int("set-max-intset-entries") or not all(map(is_int, removed)):
+    if size > db.signals.config.get_int("set-max-intset-entries") or not all(map(is_int, removed)):
         db.encodings[key] = "hashtable"
 
 

@@ -15,7 +15,6 @@ rewrite by growth, ``save`` points (``CONFIG SET save "60 1000"``) and
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import logging
 import os
 import threading
@@ -24,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..registry import CommandHook
 from . import snapshot
 from .aof import AppendOnlyFile, load_append_only_file, map_file
 from .records import CorruptFileError, PersistenceError, replay
@@ -43,7 +43,23 @@ TICK_SECONDS = 0.5
 BGSAVE_RETRY_SECONDS = 5.0  # Redis's CONFIG_BGSAVE_RETRY_DELAY
 LOCK_FILE = "redpocket.lock"
 # Commands that run other commands atomically: their writes go to the file as one block.
-ATOMIC_COMMANDS = (b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro")
+ATOMIC_COMMANDS = ("exec", "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro")
+
+
+class AtomicSection(CommandHook):
+    """Make the writes of one EXEC or script reach the append-only file as one block (an engine hook)."""
+
+    def __init__(self, persistence: Persistence) -> None:
+        self.persistence = persistence
+
+    def before(self, session: Session, argv: list[bytes]) -> None:
+        """Open the block."""
+        self.persistence.begin_atomic()
+
+    def after(self, session: Session, argv: list[bytes], reply: Any) -> Any:
+        """Close the block."""
+        self.persistence.end_atomic()
+        return reply
 
 _open: set[Persistence] = set()
 
@@ -87,6 +103,7 @@ class Persistence:
         self._ticker: threading.Thread | None = None
         self._tick_lock = threading.Lock()
         self._last_tick = 0.0
+        self.atomic_section = AtomicSection(self)
 
     # -- paths ---------------------------------------------------------------------
     @property
@@ -147,9 +164,7 @@ class Persistence:
         with engine.lock:
             engine.propagators.append(self.propagate)
             for name in ATOMIC_COMMANDS:
-                spec = engine.commands.get(name)
-                if spec is not None and spec.handler is not None:
-                    engine.commands[name] = dataclasses.replace(spec, handler=self._atomic_handler(spec.handler))
+                engine.add_hook(name, self.atomic_section)
             engine.extensions["persistence"] = self
         self._ticker = threading.Thread(target=self._tick_forever, name="redpocket-persistence", daemon=True)
         self._ticker.start()
@@ -170,20 +185,6 @@ class Persistence:
         """End an atomic section."""
         if self.aof is not None:
             self.aof.end_atomic()
-
-    def _atomic_handler(self, handler: Any) -> Any:
-        def atomic(session: Session, argv: list[bytes]) -> Any:
-            aof = self.aof
-            if aof is None:
-                return handler(session, argv)
-            aof.begin_atomic()
-            try:
-                return handler(session, argv)
-            finally:
-                aof.end_atomic()
-
-        atomic.__doc__ = handler.__doc__
-        return atomic
 
     # -- snapshots -------------------------------------------------------------------------
     @property
@@ -314,6 +315,8 @@ class Persistence:
         with engine.lock:
             if self.propagate in engine.propagators:
                 engine.propagators.remove(self.propagate)
+            for name in ATOMIC_COMMANDS:
+                engine.remove_hook(name, self.atomic_section)
             if engine.extensions.get("persistence") is self:
                 del engine.extensions["persistence"]
             aof, self.aof = self.aof, None

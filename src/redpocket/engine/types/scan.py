@@ -30,7 +30,7 @@ from ..replies import ReplyError
 
 if TYPE_CHECKING:
     from ..engine import Engine
-    from ..keyspace import Database
+    from ..keyspace import Database, Signals
 
 INVALID_CURSOR: Final = "ERR invalid cursor"
 UINT64: Final = 1 << 64
@@ -248,7 +248,7 @@ class KeyspaceCursor:
         self.data = db.data
         self.keys = keys
         self.hashes = [key_hash(key) for key in keys]
-        self.dirty = db.engine.dirty
+        self.dirty = db.signals.dirty
 
     def batch(self, cursor: int, count: int) -> tuple[list[bytes], int]:
         """Return about ``count`` keys from ``cursor`` on (keys sharing a hash together) and the next cursor."""
@@ -260,7 +260,7 @@ class KeyspaceCursor:
         return self.keys[start:end], (hashes[end] if end < len(hashes) else 0)
 
 
-_cursors: weakref.WeakKeyDictionary[Engine, dict[int, KeyspaceCursor]] = weakref.WeakKeyDictionary()
+_cursors: weakref.WeakKeyDictionary[Signals, dict[int, KeyspaceCursor]] = weakref.WeakKeyDictionary()
 
 
 def keyspace_cursor(db: Database, restart: bool) -> KeyspaceCursor:
@@ -269,14 +269,14 @@ def keyspace_cursor(db: Database, restart: bool) -> KeyspaceCursor:
     A snapshot taken at or after the start of an iteration holds every key
     that existed during the whole iteration, whatever other SCANs do meanwhile.
     """
-    per_db = _cursors.get(db.engine)
+    per_db = _cursors.get(db.signals)
     if per_db is None:
-        per_db = _cursors[db.engine] = {}
+        per_db = _cursors[db.signals] = {}
     snapshot = per_db.get(db.index)
     if (
         snapshot is None
         or snapshot.data is not db.data
-        or (restart and (snapshot.dirty != db.engine.dirty or len(snapshot.keys) != len(db.data)))
+        or (restart and (snapshot.dirty != db.signals.dirty or len(snapshot.keys) != len(db.data)))
     ):
         snapshot = per_db[db.index] = KeyspaceCursor(db)
     return snapshot
@@ -284,4 +284,4 @@ def keyspace_cursor(db: Database, restart: bool) -> KeyspaceCursor:
 
 def forget_cursors(engine: Engine) -> None:
     """Drop every SCAN snapshot of ``engine`` (after FLUSHALL), to release the keys they hold."""
-    _cursors.pop(engine, None)
+    _cursors.pop(engine.signals, None)

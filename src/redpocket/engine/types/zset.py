@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING, Final
 
 from sortedcontainers import SortedList
 
-from ..keyspace import TYPE_NAMES
-
 if TYPE_CHECKING:
     from ..config import Config
 
@@ -374,9 +372,6 @@ class ZSet:
             pairs = self.slice(0, count)
             self.remove_interval(0, count)
         return pairs
-
-
-TYPE_NAMES[ZSet] = "zset"
 
 
 def zset_encoding(value: ZSet, config: Config) -> str:
