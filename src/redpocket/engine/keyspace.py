@@ -191,11 +191,16 @@ class Database:
         return True
 
     def remove_if_empty(self, key: bytes, value: Any) -> None:
-        """Delete ``key`` when its container ``value`` became empty (Redis never stores empty containers)."""
+        """Delete ``key`` when its container ``value`` became empty (Redis never stores empty containers).
+
+        Announces the deletion (``del``), after the event of the command
+        that emptied it, as Redis's handlers do.
+        """
         if not value:
             del self.data[key]
             if self.expires:
                 self.expires.pop(key, None)
+            self.notify("g", b"del", key)
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         """Set the absolute expiry time of an existing key, in Unix milliseconds."""

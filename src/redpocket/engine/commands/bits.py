@@ -82,11 +82,13 @@ def setbit(session: Session, argv: list[bytes]) -> Any:
     if value is None:
         new, _old = set_bit(b"", offset, bit)
         db.add(key, new, encoding="raw")
+        db.notify("$", b"setbit", key)
         return 0
     new, old = set_bit(value, offset, bit)
     # Redis signals a change only when the string grew or the bit flipped.
     if new is not value:
         db.set(key, new, True, encoding="raw")
+        db.notify("$", b"setbit", key)
     return old
 
 
@@ -168,8 +170,9 @@ def bitop(session: Session, argv: list[bytes]) -> Any:
     result = bit_operation(operation, sources)
     if result:
         db.set(argv[2], result, encoding="raw")
-    else:
-        db.delete(argv[2])
+        db.notify("$", b"set", argv[2])
+    elif db.delete(argv[2]):
+        db.notify("g", b"del", argv[2])
     return len(result)
 
 
@@ -269,8 +272,11 @@ def _bitfield(session: Session, argv: list[bytes], readonly_command: bool) -> An
         replies.append(new if opcode == _INCRBY else old)
     if changes:
         db.set(key, bytes(buffer), True, encoding="raw")
+        db.notify("$", b"setbit", key)
     else:
         if grown:  # Redis creates or pads the string without signalling a change
+            if key not in db.data:
+                db.notify("n", b"new", key)  # (its dbAdd still announces the new key)
             db.data[key] = bytes(buffer)
         db.encodings[key] = "raw"  # and unshares it (dbUnshareStringValue) even when nothing changed
     return replies

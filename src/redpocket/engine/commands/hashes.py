@@ -78,6 +78,7 @@ def hset(session: Session, argv: list[bytes]) -> Any:
         db.add(key, value)
     else:
         db.modified(key)
+    db.notify("h", b"hset", key)
     if len(argv) == 4:  # one pair, the common case: no slicing and zipping
         field = argv[2]
         old = value.get(field)
@@ -107,6 +108,7 @@ def hmset(session: Session, argv: list[bytes]) -> Any:
         db.add(key, value)
     else:
         db.modified(key)
+    db.notify("h", b"hset", key)
     keep_hashtable(db, key, value, argv[2:])  # (Redis converts up front, as for HSET)
     value.update(zip(argv[2::2], argv[3::2], strict=True))
     return OK
@@ -120,11 +122,12 @@ def hsetnx(session: Session, argv: list[bytes]) -> Any:
     value = db.lookup_write(key, dict)
     if value is None:
         db.add(key, {argv[2]: argv[3]})
-        return 1
-    if argv[2] in value:
+    elif argv[2] in value:
         return 0
-    value[argv[2]] = argv[3]
-    db.modified(key)
+    else:
+        value[argv[2]] = argv[3]
+        db.modified(key)
+    db.notify("h", b"hset", key)
     return 1
 
 
@@ -175,6 +178,7 @@ def hdel(session: Session, argv: list[bytes]) -> Any:
             deleted += 1
     if deleted:
         db.modified(key)
+        db.notify("h", b"hdel", key)
         db.remove_if_empty(key, value)
     return deleted
 
@@ -236,6 +240,7 @@ def hincrby(session: Session, argv: list[bytes]) -> Any:
             keep_hashtable(db, key, value, (old,))
         value[field] = text
         db.modified(key)
+    db.notify("h", b"hincrby", key)
     return result
 
 
@@ -264,6 +269,7 @@ def hincrbyfloat(session: Session, argv: list[bytes]) -> Any:
             keep_hashtable(db, key, value, (old,))
         value[field] = text
         db.modified(key)
+    db.notify("h", b"hincrbyfloat", key)
     return text
 
 

@@ -119,6 +119,7 @@ def pfadd(session: Session, argv: list[bytes]) -> Any:
         return 0
     hll.invalidate_cache()
     _store(db, key, hll, value is None)
+    db.notify("$", b"pfadd", key)
     return 1
 
 
@@ -162,6 +163,7 @@ def pfmerge(session: Session, argv: list[bytes]) -> Any:
     hll.merge_from(raw)
     hll.invalidate_cache()
     _store(db, key, hll, value is None)
+    db.notify("$", b"pfadd", key)
     return OK
 
 

@@ -56,10 +56,12 @@ def target_db(session: Session, value: bytes) -> Database:
 @define("del", -2, "write", 1, -1, 1, group="generic")
 def del_(session: Session, argv: list[bytes]) -> Any:
     """DEL key [key ...]"""
-    delete = session.db.delete
+    db = session.db
+    delete = db.delete
     deleted = 0
     for key in argv[1:]:  # a loop: cheaper than sum() over a generator
         if delete(key):
+            db.notify("g", b"del", key)
             deleted += 1
     return deleted
 
@@ -114,6 +116,8 @@ def _rename(session: Session, argv: list[bytes], nx: bool) -> Any:
     if expire is not None:
         db.expires[destination] = expire
     db.delete(source)
+    db.notify("g", b"rename_from", source)
+    db.notify("g", b"rename_to", destination)
     return 1 if nx else OK
 
 
@@ -159,6 +163,7 @@ def copy(session: Session, argv: list[bytes]) -> Any:
     destination_db.add(destination, copy_value(value), encoding=source_db.encodings.get(source))
     if expire is not None:
         destination_db.expires[destination] = expire
+    destination_db.notify("g", b"copy_to", destination)
     return 1
 
 
@@ -178,6 +183,8 @@ def move(session: Session, argv: list[bytes]) -> Any:
     if expire is not None:
         destination_db.expires[key] = expire
     source_db.delete(key)
+    source_db.notify("g", b"move_from", key)
+    destination_db.notify("g", b"move_to", key)
     return 1
 
 
@@ -301,9 +308,11 @@ def _expire(session: Session, argv: list[bytes], relative: bool, unit_ms: int) -
             return 0
     if when <= now:
         db.delete(key)
+        db.notify("g", b"del", key)
         return 1
     db.expires[key] = when
     db.modified(key)
+    db.notify("g", b"expire", key)
     return 1
 
 
@@ -378,6 +387,7 @@ def persist(session: Session, argv: list[bytes]) -> Any:
     if db.lookup_write(key) is None or not db.persist(key):
         return 0
     db.modified(key)
+    db.notify("g", b"persist", key)
     return 1
 
 

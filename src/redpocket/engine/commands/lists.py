@@ -152,6 +152,7 @@ def _pop_many(db: Database, key: bytes, items: deque[bytes], left: bool, count: 
         pop = items.popleft if left else items.pop
         out = [pop() for _ in range(count)]
     db.modified(key)
+    db.notify("l", b"lpop" if left else b"rpop", key)
     if not items:
         db.remove_if_empty(key, items)
     return out
@@ -173,7 +174,9 @@ def _move(db: Database, source: bytes, destination: bytes, from_left: bool, to_l
         target.appendleft(value)
     else:
         target.append(value)
+    db.notify("l", b"lpush" if to_left else b"rpush", destination)
     db.modified(source)
+    db.notify("l", b"lpop" if from_left else b"rpop", source)
     if not items:
         db.remove_if_empty(source, items)
     return value
@@ -209,6 +212,7 @@ def _push(session: Session, argv: list[bytes], left: bool) -> int:
         items.extendleft(argv[2:])
     else:
         items.extend(argv[2:])
+    db.notify("l", b"lpush" if left else b"rpush", key)
     return len(items)
 
 
@@ -224,6 +228,7 @@ def _push_existing(session: Session, argv: list[bytes], left: bool) -> int:
     else:
         items.extend(argv[2:])
     db.modified(key)
+    db.notify("l", b"lpush" if left else b"rpush", key)
     return len(items)
 
 
@@ -274,6 +279,7 @@ def _pop(session: Session, argv: list[bytes], left: bool) -> Any:
         return None
     value = items.popleft() if left else items.pop()
     db.modified(key)
+    db.notify("l", b"lpop" if left else b"rpop", key)
     if not items:
         db.remove_if_empty(key, items)
     return value
@@ -423,6 +429,7 @@ def lset(session: Session, argv: list[bytes]) -> Any:
         raise ReplyError(OUT_OF_RANGE)
     items[index] = argv[3]
     db.modified(argv[1])
+    db.notify("l", b"lset", argv[1])
     return OK
 
 
@@ -446,6 +453,7 @@ def linsert(session: Session, argv: list[bytes]) -> Any:
         return -1
     items.insert(position + after, argv[4])
     db.modified(argv[1])
+    db.notify("l", b"linsert", argv[1])
     return len(items)
 
 
@@ -492,6 +500,7 @@ def lrem(session: Session, argv: list[bytes]) -> Any:
         items.extend(kept)
         removed = wanted
     db.modified(key)
+    db.notify("l", b"lrem", key)
     if not items:
         db.remove_if_empty(key, items)
     return removed
@@ -530,6 +539,7 @@ def ltrim(session: Session, argv: list[bytes]) -> Any:
             items.clear()
             items.extend(kept)
     db.modified(key)
+    db.notify("l", b"ltrim", key)
     if not items:
         db.remove_if_empty(key, items)
     return OK
@@ -584,6 +594,7 @@ def _blocking_pop(session: Session, argv: list[bytes], keys: list[bytes], left: 
             return [key, _pop_many(db, key, items, left, count)]
         value = items.popleft() if left else items.pop()
         db.modified(key)
+        db.notify("l", b"lpop" if left else b"rpop", key)
         if not items:
             db.remove_if_empty(key, items)
         return [key, value]

@@ -82,6 +82,7 @@ def sadd(session: Session, argv: list[bytes]) -> Any:
     if value is None:
         value = set(argv[2:])
         db.add(key, value)
+        db.notify("s", b"sadd", key)
         return len(value)
     before = len(value)
     if len(argv) == 3:  # one member, the common case: no slice
@@ -91,6 +92,7 @@ def sadd(session: Session, argv: list[bytes]) -> Any:
     added = len(value) - before
     if added:
         db.modified(key)
+        db.notify("s", b"sadd", key)
     return added
 
 
@@ -110,6 +112,7 @@ def srem(session: Session, argv: list[bytes]) -> Any:
     removed = before - len(value)
     if removed:
         db.modified(key)
+        db.notify("s", b"srem", key)
         db.remove_if_empty(key, value)
     return removed
 
@@ -161,6 +164,7 @@ def spop(session: Session, argv: list[bytes]) -> Any:
             member = value.pop()  # (set.pop resumes where it stopped: no rescan of freed slots)
         keep_hashtable(db, key, size, (member,))
         db.modified(key)
+        db.notify("s", b"spop", key)
         db.remove_if_empty(key, value)
         return member
     if len(argv) > 3:
@@ -171,8 +175,10 @@ def spop(session: Session, argv: list[bytes]) -> Any:
     value = db.lookup_write(key, set)
     if value is None or count == 0:
         return set_reply(session.protocol, [])
+    db.notify("s", b"spop", key)
     if count >= len(value):
         db.delete(key)
+        db.notify("g", b"del", key)
         return _members_reply(session, value)
     popped = random.sample(tuple(value), count)
     keep_hashtable(db, key, len(value), popped)
@@ -220,12 +226,15 @@ def smove(session: Session, argv: list[bytes]) -> Any:
     keep_hashtable(db, source_key, len(source), (member,))
     source.remove(member)
     db.modified(source_key)
+    db.notify("s", b"srem", source_key)
     db.remove_if_empty(source_key, source)
     if destination is None:
         db.add(destination_key, {member})
+        db.notify("s", b"sadd", destination_key)
     elif member not in destination:
         destination.add(member)
         db.modified(destination_key)
+        db.notify("s", b"sadd", destination_key)
     return 1
 
 
@@ -253,13 +262,14 @@ def _difference(sets: list[set[bytes] | None]) -> set[bytes]:
     return first.difference(*[value for value in sets[1:] if value is not None])
 
 
-def _store(session: Session, destination: bytes, result: set[bytes]) -> int:
+def _store(session: Session, destination: bytes, result: set[bytes], event: bytes) -> int:
     """Store an algebra result at ``destination`` (deleting it when empty); return its size."""
     db = session.db
     if result:
         db.set(destination, result)
-    else:
-        db.delete(destination)
+        db.notify("s", event, destination)
+    elif db.delete(destination):
+        db.notify("g", b"del", destination)
     return len(result)
 
 
@@ -284,19 +294,19 @@ def sdiff(session: Session, argv: list[bytes]) -> Any:
 @define("sinterstore", -3, "write denyoom", 1, -1, 1, group="set", since="1.0.0")
 def sinterstore(session: Session, argv: list[bytes]) -> Any:
     """SINTERSTORE destination key [key ...]"""
-    return _store(session, argv[1], _intersection(_load_sets(session.db, argv[2:], True)))
+    return _store(session, argv[1], _intersection(_load_sets(session.db, argv[2:], True)), b"sinterstore")
 
 
 @define("sunionstore", -3, "write denyoom", 1, -1, 1, group="set", since="1.0.0")
 def sunionstore(session: Session, argv: list[bytes]) -> Any:
     """SUNIONSTORE destination key [key ...]"""
-    return _store(session, argv[1], _union(_load_sets(session.db, argv[2:], True)))
+    return _store(session, argv[1], _union(_load_sets(session.db, argv[2:], True)), b"sunionstore")
 
 
 @define("sdiffstore", -3, "write denyoom", 1, -1, 1, group="set", since="1.0.0")
 def sdiffstore(session: Session, argv: list[bytes]) -> Any:
     """SDIFFSTORE destination key [key ...]"""
-    return _store(session, argv[1], _difference(_load_sets(session.db, argv[2:], True)))
+    return _store(session, argv[1], _difference(_load_sets(session.db, argv[2:], True)), b"sdiffstore")
 
 
 @define("sintercard", -3, "readonly movablekeys", keys=numkeys_finder(1), group="set", since="7.0.0")

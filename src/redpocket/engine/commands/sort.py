@@ -188,8 +188,9 @@ def _sort(session: Session, argv: list[bytes], readonly: bool) -> Any:
         return output
     if output:
         db.set(store, deque(b"" if item is None else item for item in output))
-    else:
-        db.delete(store)
+        db.notify("l", b"sortstore", store)
+    elif db.delete(store):
+        db.notify("g", b"del", store)
     return len(output)
 
 

@@ -150,11 +150,12 @@ def _pairs_reply(session: Session, pairs: list[tuple[bytes, float]], withscores:
     return [member for member, _score in pairs]
 
 
-def _store(session: Session, key: bytes, zset: ZSet) -> int:
-    """Store a computed sorted set at ``key`` (deleting it when empty); return its size."""
+def _store(session: Session, key: bytes, zset: ZSet, event: bytes) -> int:
+    """Store a computed sorted set at ``key`` (deleting it when empty); return its size; announce ``event``."""
     db = session.db
     if not zset:
-        db.delete(key)
+        if db.delete(key):
+            db.notify("g", b"del", key)
         return 0
     if fits_listpack(zset, session.engine.config):
         # A listpack keeps a score as text, and "-0" reads back as 0.
@@ -165,6 +166,7 @@ def _store(session: Session, key: bytes, zset: ZSet) -> int:
     else:
         zset.skiplist = True
     db.set(key, zset)
+    db.notify("z", event, key)
     return len(zset)
 
 
@@ -226,6 +228,7 @@ def _zadd_one(session: Session, key: bytes, score_text: bytes, member: bytes) ->
         zset = ZSet()
         db.add(key, zset)
         _set_score(session, zset, member, score, True)
+        db.notify("z", b"zadd", key)
         return 1
     old = zset.scores.get(member)
     if old is None:
@@ -235,6 +238,7 @@ def _zadd_one(session: Session, key: bytes, score_text: bytes, member: bytes) ->
     else:
         return 0
     db.modified(key)
+    db.notify("z", b"zadd", key)
     return 1 if old is None else 0
 
 
@@ -281,8 +285,10 @@ def _zadd(session: Session, argv: list[bytes], index: int, flags: int) -> Any:
             _set_score(session, zset, member, score, True)
             added += 1
             processed += 1
-    if (added or updated) and not created:
-        db.modified(key)
+    if added or updated:
+        if not created:
+            db.modified(key)
+        db.notify("z", b"zincr" if flags & _INCR else b"zadd", key)
     if flags & _INCR:
         return double_reply(session.protocol, score) if processed else None
     return added + updated if flags & _CH else added
@@ -307,8 +313,9 @@ def zrem(session: Session, argv: list[bytes]) -> Any:
             if not zset:
                 break
     if deleted:
-        db.remove_if_empty(key, zset)
         db.modified(key)
+        db.notify("z", b"zrem", key)
+        db.remove_if_empty(key, zset)
     return deleted
 
 
@@ -432,7 +439,7 @@ def _zrange(session: Session, argv: list[bytes], start: int, store: bool, kind: 
     zset = session.db.lookup_read(argv[start], ZSet)
     if zset is None:
         if store:
-            return _store(session, argv[1], ZSet())
+            return _store(session, argv[1], ZSet(), b"zrangestore")
         return []
     if kind == _RANK:
         size = len(zset)
@@ -455,7 +462,7 @@ def _zrange(session: Session, argv: list[bytes], start: int, store: bool, kind: 
     else:
         pairs = zset.range_by_lex(low_lex, high_lex, low_ex, high_ex, reverse, offset, limit)
     if store:
-        return _store(session, argv[1], ZSet(pairs))
+        return _store(session, argv[1], ZSet(pairs), b"zrangestore")
     return _pairs_reply(session, pairs, withscores)
 
 
@@ -535,9 +542,13 @@ def _remove_range(session: Session, argv: list[bytes], kind: int) -> Any:
     else:
         deleted = zset.remove_range_by_lex(low_lex, high_lex, low_ex, high_ex)
     if deleted:
-        db.remove_if_empty(key, zset)
         db.modified(key)
+        db.notify("z", _REMOVE_EVENTS[kind], key)
+        db.remove_if_empty(key, zset)
     return deleted
+
+
+_REMOVE_EVENTS: Final = {_RANK: b"zremrangebyrank", _SCORE: b"zremrangebyscore", _LEX: b"zremrangebylex"}
 
 
 @define("zremrangebyrank", 4, "write", 1, 1, 1, group=GROUP, since="2.0.0")
@@ -564,8 +575,9 @@ def zremrangebylex(session: Session, argv: list[bytes]) -> Any:
 def _pop_from(session: Session, key: bytes, zset: ZSet, count: int, highest: bool) -> list[tuple[bytes, float]]:
     pairs = zset.pop(count, highest)
     db = session.db
-    db.remove_if_empty(key, zset)
     db.modified(key)
+    db.notify("z", b"zpopmax" if highest else b"zpopmin", key)
+    db.remove_if_empty(key, zset)
     return pairs
 
 
@@ -685,6 +697,7 @@ def bzmpop(session: Session, argv: list[bytes]) -> Any:
 # -- set operations --------------------------------------------------------------------
 
 _UNION, _INTER, _DIFF = 1, 2, 3
+_STORE_EVENTS: Final = {_UNION: b"zunionstore", _INTER: b"zinterstore", _DIFF: b"zdiffstore"}
 _SUM, _MIN, _MAX = 1, 2, 3
 
 
@@ -809,7 +822,7 @@ def _combine(session: Session, argv: list[bytes], numkeys_index: int, op: int, d
                 else:
                     result[member] = score
     if dest:
-        return _store(session, argv[1], ZSet.from_scores(result))
+        return _store(session, argv[1], ZSet.from_scores(result), _STORE_EVENTS[op])
     pairs = sorted([(score, member) for member, score in result.items()])
     if withscores:
         return scored_reply(session.protocol, [(member, score) for score, member in pairs])

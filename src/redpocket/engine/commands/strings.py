@@ -132,7 +132,9 @@ def set_command(session: Session, argv: list[bytes]) -> Any:
     """SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]"""
     argc = len(argv)
     if argc == 3:
-        session.db.set(argv[1], argv[2])
+        db = session.db
+        db.set(argv[1], argv[2])
+        db.notify("$", b"set", argv[1])
         return OK
     if argc == 5:
         # Fast path for the common SET key value EX|PX n.
@@ -142,6 +144,8 @@ def set_command(session: Session, argv: list[bytes]) -> Any:
             db = session.db
             db.set(argv[1], argv[2])
             db.set_expire(argv[1], when)
+            db.notify("$", b"set", argv[1])
+            db.notify("g", b"expire", argv[1])
             return OK
     flags, expire = parse_string_options(argv, 3, True)
     if expire is not None:
@@ -156,8 +160,10 @@ def set_command(session: Session, argv: list[bytes]) -> Any:
         if (flags & _NX and found) or (flags & _XX and not found):
             return old
     db.set(key, argv[2], bool(flags & _KEEPTTL))
+    db.notify("$", b"set", key)
     if expire is not None:
         db.set_expire(key, when)
+        db.notify("g", b"expire", key)
     return old if flags & _GET else OK
 
 
@@ -169,6 +175,7 @@ def setnx(session: Session, argv: list[bytes]) -> Any:
     if db.lookup_write(key) is not None:
         return 0
     db.add(key, argv[2])
+    db.notify("$", b"set", key)
     return 1
 
 
@@ -178,6 +185,8 @@ def _set_with_expire(session: Session, argv: list[bytes], flag: int) -> Any:
     key = argv[1]
     db.set(key, argv[3])
     db.set_expire(key, when)
+    db.notify("$", b"set", key)
+    db.notify("g", b"expire", key)
     return OK
 
 
@@ -246,6 +255,7 @@ def getset(session: Session, argv: list[bytes]) -> Any:
     db = session.db
     old = db.lookup_read(argv[1], bytes)
     db.set(argv[1], argv[2])
+    db.notify("$", b"set", argv[1])
     return old
 
 
@@ -256,6 +266,7 @@ def getdel(session: Session, argv: list[bytes]) -> Any:
     value = db.lookup_read(argv[1], bytes)
     if value is not None:
         db.delete(argv[1])
+        db.notify("g", b"del", argv[1])
     return value
 
 
@@ -272,11 +283,14 @@ def getex(session: Session, argv: list[bytes]) -> Any:
         when = expire_time_ms(session, b"getex", expire, flags)
         if flags & (_EXAT | _PXAT) and when <= now_ms():
             db.delete(key)
+            db.notify("g", b"del", key)
         else:
             db.set_expire(key, when)
             db.modified(key)
+            db.notify("g", b"expire", key)
     elif flags & _PERSIST and db.persist(key):
         db.modified(key)
+        db.notify("g", b"persist", key)
     return value
 
 
@@ -291,6 +305,7 @@ def mset(session: Session, argv: list[bytes]) -> Any:
     db = session.db
     for index in range(1, len(argv), 2):
         db.set(argv[index], argv[index + 1])
+        db.notify("$", b"set", argv[index])
     return OK
 
 
@@ -306,6 +321,7 @@ def msetnx(session: Session, argv: list[bytes]) -> Any:
             return 0
     for index in range(1, len(argv), 2):
         db.set(argv[index], argv[index + 1])
+        db.notify("$", b"set", argv[index])
     return 1
 
 
@@ -317,10 +333,12 @@ def append(session: Session, argv: list[bytes]) -> Any:
     value = db.lookup_write(key, bytes)
     if value is None:
         db.add(key, argv[2])
+        db.notify("$", b"append", key)
         return len(argv[2])
     size = len(value) + len(argv[2])
     check_string_length(session, size)
     db.set(key, value + argv[2], True, encoding="raw")
+    db.notify("$", b"append", key)
     return size
 
 
@@ -339,12 +357,14 @@ def setrange(session: Session, argv: list[bytes]) -> Any:
             return 0
         check_string_length(session, offset + len(data))
         db.add(key, bytes(offset) + data, encoding="raw")
+        db.notify("$", b"setrange", key)
         return offset + len(data)
     if not data:
         return len(value)
     check_string_length(session, offset + len(data))
     value = set_range(value, offset, data)
     db.set(key, value, True, encoding="raw")
+    db.notify("$", b"setrange", key)
     return len(value)
 
 
@@ -367,6 +387,7 @@ def incr(session: Session, argv: list[bytes], increment: int = 1) -> Any:
     if not INT64_MIN <= number <= INT64_MAX:
         raise ReplyError(OVERFLOW)
     db.set(key, b"%d" % number, True)
+    db.notify("$", b"incrby", key)  # (DECR and DECRBY too, as in Redis)
     return number
 
 
@@ -404,9 +425,11 @@ def incrbyfloat(session: Session, argv: list[bytes]) -> Any:
         if -_LONG_DOUBLE_EXACT < whole < _LONG_DOUBLE_EXACT:
             text = b"%d" % whole
             db.set(key, text, True, encoding=_float_encoding(text))
+            db.notify("$", b"incrbyfloat", key)
             return text
     text = long_double_sum(value, increment_text)
     db.set(key, text, True, encoding=_float_encoding(text))
+    db.notify("$", b"incrbyfloat", key)
     return text
 
 
