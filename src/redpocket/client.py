@@ -142,10 +142,10 @@ class EmbeddedConnection(AbstractConnection):
         append = self._replies.append
         for argv in command:
             # While CLIENT PAUSE is on, the waiting entry point holds the command back.
-            reply = session.call(argv) if pause.until else execute(session, argv)
+            reply = session.execute_blocking(argv) if pause.until else execute(session, argv)
             kind = type(reply)
-            if kind is Block:
-                reply = session.call(argv)
+            if kind is Block:  # (counted once, as it ran: the waiting goes on from here)
+                reply = session.engine.wait_blocked(session, argv, reply)
             elif kind is list and argv[0].lower() in _REPLY_CONVERSION_COMMANDS:
                 reply = to_redis_py(reply)
             elif kind is Pushes:

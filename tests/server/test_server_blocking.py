@@ -103,3 +103,39 @@ def test_blmove_and_bzpopmin_wake(server, client) -> None:
     assert a.recv_exact(7) == b"$1\r\nm\r\n"
     assert b.recv_exact(len(b"*3\r\n$1\r\nz\r\n$1\r\nx\r\n$3\r\n1.5\r\n")) == b"*3\r\n$1\r\nz\r\n$1\r\nx\r\n$3\r\n1.5\r\n"
     assert client.lrange("dst", 0, -1) == [b"m"]
+
+
+def _blocking_stats(client: redis.Redis, pusher: redis.Redis) -> dict[str, int]:
+    """Run a BLPOP that times out and one that a push from another client serves; return the calls counted."""
+    client.config_resetstat()
+    assert client.blpop(["nokey"], 0.05) is None
+
+    def push() -> None:
+        time.sleep(0.1)
+        pusher.rpush("q", "x")
+
+    thread = threading.Thread(target=push)
+    thread.start()
+    assert client.brpop(["q"], 5) == (b"q", b"x")
+    thread.join()
+    stats = client.info("commandstats")
+    return {name: stats[f"cmdstat_{name}"]["calls"] for name in ("blpop", "brpop", "rpush")}
+
+
+def test_blocking_commands_are_counted_once_everywhere(server, redis_server) -> None:
+    """INFO commandstats after blocking commands: embedded = TCP = redis-server (one call each)."""
+    from redpocket.client import EmbeddedRedis
+
+    engine = Engine()
+    backends = {
+        "embedded": (EmbeddedRedis(engine), EmbeddedRedis(engine)),
+        "tcp": (redis.Redis(port=server.port), redis.Redis(port=server.port)),
+        "redis": (redis_server.client(), redis_server.client()),
+    }
+    counted = {name: _blocking_stats(*clients) for name, clients in backends.items()}
+    assert counted["redis"] == {"blpop": 1, "brpop": 1, "rpush": 1}
+    assert counted["embedded"] == counted["redis"]
+    assert counted["tcp"] == counted["redis"]
+    for clients in backends.values():
+        for client in clients:
+            client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 
+import pytest
 import redis
 
 from redpocket.engine import Structure, command
@@ -41,3 +42,31 @@ def test_add_structure_over_tcp() -> None:
             assert str(error).startswith("WRONGTYPE")
         else:
             raise AssertionError("WRONGTYPE expected")
+
+
+def test_server_actions_work_on_a_server_with_a_structure(make_server, tmp_path) -> None:
+    """RESET, CLIENT KILL, ACL DELUSER and ACL LOAD keep their replies when a structure is added (once, or twice)."""
+    acl_file = tmp_path / "users.acl"
+    acl_file.write_text("user default on nopass ~* &* +@all\n")
+    server = make_server(structures=[Fifo])
+    server.engine.config.set("aclfile", str(acl_file))
+    server.add_structure(Fifo)  # a second registration changes nothing in how commands run
+    client = redis.Redis(port=server.port, socket_timeout=10)
+    victim = redis.Redis(port=server.port, socket_timeout=10)
+    try:
+        assert client.execute_command("FIFOADD", "q", "a") == 1
+        assert client.execute_command("RESET") in ("RESET", b"RESET")
+        victim.client_setname("victim")
+        victim_id = victim.client_id()
+        assert client.execute_command("CLIENT", "KILL", "ID", victim_id) == 1
+        assert client.execute_command("ACL", "SETUSER", "bob", "on", "nopass", "+@all", "~*") == b"OK"
+        bob = redis.Redis(port=server.port, username="bob", password="x", socket_timeout=10)
+        assert bob.ping() is True
+        assert client.execute_command("ACL", "DELUSER", "bob") == 1
+        with pytest.raises(redis.RedisError):  # its connection was closed, and bob cannot log in again
+            bob.ping()
+        assert client.execute_command("ACL", "LOAD") == b"OK"
+        assert client.execute_command("QUIT") is True
+    finally:
+        client.close()
+        victim.close()

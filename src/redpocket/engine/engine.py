@@ -322,7 +322,10 @@ class Engine:
                 reply = spec.handler(session, argv)  # type: ignore[misc]
         except Exception as error:
             reply = self.failed(spec, error)
-        self.account(session, spec, argv, perf_counter() - started, loggable=reply.__class__ is not Block)
+        if session.blocked is None:
+            self.account(session, spec, argv, perf_counter() - started, loggable=reply.__class__ is not Block)
+        else:  # a blocked command tried again: Redis counted its call when it blocked, adds only the time
+            spec.seconds += perf_counter() - started
         if tracking is not None:
             tracking.after(session, spec, argv)
         return reply
@@ -387,7 +390,17 @@ class Engine:
             reply = self.execute(session, argv)
             if type(reply) is not Block:
                 return reply
-            deadline = time.monotonic() + reply.timeout if reply.timeout else None
+            return self.wait_blocked(session, argv, reply)
+
+    def wait_blocked(self, session: Session, argv: list[bytes], block: Block) -> Any:
+        """Wait in this thread for a command that answered ``block`` (embedded clients); return its reply.
+
+        Each wake-up runs the command again; Redis counted its call when it
+        blocked, so the tries only add to its time (see :meth:`run`).
+        """
+        with self.condition:
+            reply: Any = block
+            deadline = time.monotonic() + block.timeout if block.timeout else None
             self.blocked_clients += 1
             try:
                 while type(reply) is Block:

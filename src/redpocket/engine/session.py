@@ -83,8 +83,8 @@ class Session:
         """Execute one command for this client and return its reply (never blocks)."""
         return self.engine.execute(self, argv)
 
-    def call(self, argv: list[bytes]) -> Any:
-        """Execute one command, waiting in this thread if it blocks (BLPOP ...)."""
+    def execute_blocking(self, argv: list[bytes]) -> Any:
+        """Execute one command, waiting in this thread if it blocks (BLPOP ...) or a CLIENT PAUSE holds it."""
         return self.engine.execute_blocking(self, argv)
 
     def select(self, index: int) -> None:
