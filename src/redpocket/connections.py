@@ -143,11 +143,6 @@ def client_from_url(url: str | None = None, **options: Any) -> Client:
     )
 
 
-def is_cluster(client: Any) -> bool:
-    """Tell whether ``client`` talks to a Redis Cluster (a ``RedisCluster`` or one of its pipelines)."""
-    return isinstance(client, RedisCluster)
-
-
 def connect(target: str | Client | None = None, *, name: str = DEFAULT, **options: Any) -> Client:
     """Make ``target`` (a URL or a redis-py client) the connection called ``name``; return its client.
 

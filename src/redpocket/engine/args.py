@@ -98,23 +98,6 @@ def to_float(value: bytes, message: str = NOT_FLOAT) -> float:
     return parsed[0]
 
 
-def format_long_double(value: float) -> bytes:
-    """Format like Redis's ``LD_STR_HUMAN`` (INCRBYFLOAT, HINCRBYFLOAT): no exponent, no trailing zeros."""
-    if math.isinf(value):
-        return b"inf" if value > 0 else b"-inf"
-    text = b"%.17f" % value
-    if b"." in text:
-        text = text.rstrip(b"0").rstrip(b".")
-    if text == b"-0":
-        text = b"0"
-    return text
-
-
-def upper(value: bytes) -> bytes:
-    """Upper-case an option name for comparison."""
-    return value.upper()
-
-
 class ArgCursor:
     """Walk a command's arguments left to right (mini-redis's ``Parse``)."""
 

@@ -623,12 +623,3 @@ class Config:
         parsed = [self.parse(setting, value) for setting, (_name, value) in zip(settings, pairs, strict=True)]
         for setting, value in zip(settings, parsed, strict=True):
             self._apply(setting, value)
-
-    def reset_to_defaults(self) -> None:
-        """Restore every setting's default value (used by tests)."""
-        self.values = {s.name: s.default for s in SETTINGS_LIST}
-        self.notify_classes = ""
-        self._ints.clear()
-        self.hz = self._effective_hz()
-        self._cache_latency_settings()
-        self._cache_slowlog_threshold()

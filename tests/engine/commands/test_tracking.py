@@ -45,7 +45,7 @@ class EngineWire(Wire):
 
     def send(self, *commands: Command) -> None:
         for command in commands:
-            reply = self.session.call(to_argv(command))
+            reply = self.session.execute_blocking(to_argv(command))
             self.buffer += encode(reply, self.session.protocol)
         while self.deferred:  # the end of the turn
             self.deferred.pop(0)()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from ..args import to_int
+from ..args import ArgCursor
 from ..registry import define
 from ..replies import OK, SYNTAX, Pushes, ReplyError, map_reply, set_reply
 from ..tracking import ClientTracking, tracking
@@ -51,15 +51,13 @@ def client_tracking(session: Session, argv: list[bytes]) -> Any:
     redirect = 0
     bcast = optin = optout = noloop = False
     prefixes: list[bytes] = []
-    i = 3
-    while i < len(argv):
-        option = argv[i].upper()
-        more = i + 1 < len(argv)
-        if option == b"REDIRECT" and more:
-            i += 1
+    arguments = ArgCursor(argv, 3)
+    while arguments.more():
+        option = arguments.next_option()
+        if option == b"REDIRECT" and arguments.more():
             if redirect:
                 raise ReplyError("ERR A client can only redirect to a single other client")
-            redirect = to_int(argv[i])
+            redirect = arguments.next_int()
             found = engine.sessions.get(redirect)
             if found is None or found.closed:
                 raise ReplyError("ERR The client ID you want redirect to does not exist")
@@ -71,12 +69,10 @@ def client_tracking(session: Session, argv: list[bytes]) -> Any:
             optout = True
         elif option == b"NOLOOP":
             noloop = True
-        elif option == b"PREFIX" and more:
-            i += 1
-            prefixes.append(argv[i])
+        elif option == b"PREFIX" and arguments.more():
+            prefixes.append(arguments.next())
         else:
             raise ReplyError(SYNTAX)
-        i += 1
     switch = argv[2].upper()
     table = tracking(engine)
     if switch == b"OFF":
