@@ -9,8 +9,8 @@ import pytest
 import redis
 from tests.helpers import error_of, raw_client, run
 
-from redpocket.engine.commands.hashes import hash_encoding
 from redpocket.engine.longdouble import format_long_double_human, parse_long_double
+from redpocket.engine.types.hash import hash_encoding
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 

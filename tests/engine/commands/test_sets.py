@@ -10,9 +10,9 @@ import redis
 from tests.helpers import error_of, raw_client, run
 
 from redpocket.engine.args import is_int
-from redpocket.engine.commands.sets import set_encoding
 from redpocket.engine.types.scan import glob_matcher as compile_glob
 from redpocket.engine.types.scan import parse_cursor
+from redpocket.engine.types.set import set_encoding
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 

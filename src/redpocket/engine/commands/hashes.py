@@ -10,19 +10,17 @@ keeps in a hash table, come out in an order nobody can rely on.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
-from itertools import chain, islice
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from ..args import INT64_MAX, INT64_MIN, to_int
 from ..longdouble import format_long_double_human, incr_by_float, is_finite, parse_long_double
 from ..registry import define
 from ..replies import NAN_OR_INFINITY, NOT_FLOAT, OK, OVERFLOW, SYNTAX, ReplyError
+from ..types.hash import keep_hashtable, random_field
 from ..types.hash_scan import parse_cursor, parse_scan_options
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..keyspace import Database
     from ..session import Session
 
 NOT_HASH_INTEGER = "ERR hash value is not an integer"
@@ -30,39 +28,6 @@ NOT_HASH_FLOAT = "ERR hash value is not a float"
 # getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) as HRANDFIELD/SRANDMEMBER use it.
 COUNT_RANGE = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
 _HALF_LONG_MAX = INT64_MAX // 2
-
-
-def hash_encoding(value: dict[bytes, bytes], config: Config) -> str:
-    """Return the OBJECT ENCODING Redis 7.0 reports for a hash: ``listpack`` or ``hashtable``.
-
-    Computed from the current content; Redis never converts a hash back to
-    a listpack, so a hash that shrank may be ``hashtable`` there.
-    """
-    if len(value) > config.get_int("hash-max-listpack-entries"):
-        return "hashtable"
-    limit = config.get_int("hash-max-listpack-value")
-    for field, item in value.items():
-        if len(field) > limit or len(item) > limit:
-            return "hashtable"
-    return "listpack"
-
-
-def keep_hashtable(db: Database, key: bytes, value: dict[bytes, bytes], removed: Iterable[bytes]) -> None:
-    """Record that a hash stays ``hashtable`` when it is about to lose ``removed`` (fields, or replaced values).
-
-    Only a hash that is a hashtable can become listpack-sized by shrinking:
-    one over the entries limit, or losing one of its long fields or values.
-    Redis never converts it back, so OBJECT ENCODING must go on saying so.
-    """
-    config = db.signals.config
-    limit = config.get_int("hash-max-listpack-value")
-    if len(value) > config.get_int("hash-max-listpack-entries") or any(len(item) > limit for item in removed):
-        db.encodings[key] = "hashtable"
-
-
-def random_field(value: dict[bytes, bytes]) -> bytes:
-    """Return a field of a non-empty hash, uniformly at random."""
-    return next(islice(value, random.randrange(len(value)), None))
 
 
 @define("hset", -4, "write denyoom fast", 1, 1, 1, group="hash", since="2.0.0")

@@ -24,9 +24,10 @@ from ..categories import acl_categories, reference, reported_flags
 from ..keyspace import type_name
 from ..registry import CommandSpec, define, define_container
 from ..replies import ReplyError, SimpleString, help_reply, map_reply, set_reply, syntax_error
+from ..types.hash import hash_encoding
+from ..types.set import set_encoding
 from ..types.strings import string_encoding
-from .hashes import hash_encoding
-from .sets import set_encoding
+from ..types.zset import zset_encoding
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -304,7 +305,7 @@ LFU_INIT_VAL: Final = 5
 def encoding_of(engine: Engine, value: Any, recorded: str | None = None) -> str:
     """Return the ``OBJECT ENCODING`` of a stored value under Redis 7.0's rules.
 
-    Each type's rule lives with its family.  ``recorded`` is the key's entry
+    Each type's rule lives with its type, in ``types/``.  ``recorded`` is the key's entry
     in ``Database.encodings``, which wins: strings whose encoding differs
     from what SET gives (APPEND leaves ``raw`` ...), and hashes and sets
     that were converted to ``hashtable`` and then shrank (Redis never
@@ -325,8 +326,6 @@ def encoding_of(engine: Engine, value: Any, recorded: str | None = None) -> str:
         return set_encoding(value, config)
     name = type_name(value)
     if name == "zset":
-        from ..types.zset import zset_encoding
-
         return zset_encoding(value, config)
     if name == "stream":
         return "stream"

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection, Iterable
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from ..args import INT64_MIN, is_int, to_int
+from ..args import INT64_MIN, to_int
 from ..registry import define, numkeys_finder
 from ..replies import NOT_POSITIVE, SYNTAX, ReplyError, set_reply
 from ..types.hash_scan import parse_cursor, parse_scan_options
+from ..types.set import keep_hashtable, ordered, random_member
 from .hashes import COUNT_RANGE
 
 if TYPE_CHECKING:
-    from ..config import Config
     from ..keyspace import Database
     from ..session import Session
 
@@ -32,41 +31,6 @@ _UNIFORM_POP_LIMIT = 4096
 
 def _intset_limit(session: Session) -> int:
     return session.engine.config.get_int("set-max-intset-entries")
-
-
-def set_encoding(value: set[bytes], config: Config) -> str:
-    """Return the OBJECT ENCODING Redis 7.0 reports for a set: ``intset`` or ``hashtable``.
-
-    Computed from the current content; Redis never converts a set back to an
-    intset, so a set that lost its non-integers may be ``hashtable`` there.
-    """
-    # An intset holds what string2ll accepts.
-    if len(value) <= config.get_int("set-max-intset-entries") and all(map(is_int, value)):
-        return "intset"
-    return "hashtable"
-
-
-def keep_hashtable(db: Database, key: bytes, size: int, removed: Iterable[bytes]) -> None:
-    """Record that a set of ``size`` members stays ``hashtable`` when it loses ``removed`` (members it held).
-
-    Only a hashtable can become intset-shaped by shrinking: one over the
-    intset limit, or losing a member that is not an integer.  Redis never
-    converts it back, so OBJECT ENCODING must go on saying so.
-    """
-    if size > db.signals.config.get_int("set-max-intset-entries") or not all(map(is_int, removed)):
-        db.encodings[key] = "hashtable"
-
-
-def ordered(members: Collection[bytes], intset_limit: int) -> list[bytes]:
-    """List members as Redis iterates them: ascending numbers when they would form an intset."""
-    if len(members) <= intset_limit and all(map(is_int, members)):
-        return sorted(members, key=int)
-    return list(members)
-
-
-def random_member(value: set[bytes]) -> bytes:
-    """Return a member of a non-empty set, uniformly at random."""
-    return next(islice(value, random.randrange(len(value)), None))
 
 
 def _members_reply(session: Session, members: Collection[bytes]) -> Any:

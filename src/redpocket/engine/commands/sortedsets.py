@@ -36,7 +36,7 @@ from ..replies import (
     scored_reply,
 )
 from ..types.scan import glob_matcher, key_hash, parse_cursor
-from ..types.zset import LEX_MAX, LEX_MIN, LexBound, ZSet, fits_listpack, outgrows_listpack
+from ..types.zset import LEX_MAX, LEX_MIN, LexBound, ZSet, set_score, settle_encoding
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -157,14 +157,7 @@ def _store(session: Session, key: bytes, zset: ZSet, event: bytes) -> int:
         if db.delete(key):
             db.notify("g", b"del", key)
         return 0
-    if fits_listpack(zset, session.engine.config):
-        # A listpack keeps a score as text, and "-0" reads back as 0.
-        for member, score in list(zset.scores.items()):
-            if score == 0.0 and math.copysign(1.0, score) < 0:
-                zset.remove(member)
-                zset.add(member, 0.0)
-    else:
-        zset.skiplist = True
+    settle_encoding(zset, session.engine.config)
     db.set(key, zset)
     db.notify("z", event, key)
     return len(zset)
@@ -211,13 +204,6 @@ def zincrby(session: Session, argv: list[bytes]) -> Any:
     return _zadd(session, argv, 2, _INCR)
 
 
-def _set_score(session: Session, zset: ZSet, member: bytes, score: float, new: bool) -> None:
-    """Give ``member`` its ZADD score: a new member may outgrow the listpack, which keeps "-0" as 0."""
-    if new and not zset.skiplist and outgrows_listpack(zset, member, session.engine.config):
-        zset.skiplist = True
-    zset.add(member, 0.0 if score == 0.0 and not zset.skiplist else score)
-
-
 def _zadd_one(session: Session, key: bytes, score_text: bytes, member: bytes) -> int:
     """ZADD key score member, without options: the general loop's work for one pair."""
     # (to_float's first fast path, inlined: plain digits read the same in float())
@@ -227,14 +213,14 @@ def _zadd_one(session: Session, key: bytes, score_text: bytes, member: bytes) ->
     if zset is None:
         zset = ZSet()
         db.add(key, zset)
-        _set_score(session, zset, member, score, True)
+        set_score(zset, member, score, True, session.engine.config)
         db.notify("z", b"zadd", key)
         return 1
     old = zset.scores.get(member)
     if old is None:
-        _set_score(session, zset, member, score, True)
+        set_score(zset, member, score, True, session.engine.config)
     elif score != old:
-        _set_score(session, zset, member, score, False)
+        set_score(zset, member, score, False, session.engine.config)
     else:
         return 0
     db.modified(key)
@@ -277,12 +263,12 @@ def _zadd(session: Session, argv: list[bytes], index: int, flags: int) -> Any:
                     continue
             processed += 1
             if score != old:
-                _set_score(session, zset, member, score, False)
+                set_score(zset, member, score, False, session.engine.config)
                 updated += 1
         elif flags & _XX:
             continue
         else:
-            _set_score(session, zset, member, score, True)
+            set_score(zset, member, score, True, session.engine.config)
             added += 1
             processed += 1
     if added or updated:

@@ -399,3 +399,21 @@ def outgrows_listpack(value: ZSet, member: bytes, config: Config) -> bool:
     return len(value) >= config.get_int("zset-max-listpack-entries") or len(member) > config.get_int(
         "zset-max-listpack-value"
     )
+
+
+def set_score(value: ZSet, member: bytes, score: float, new: bool, config: Config) -> None:
+    """Give ``member`` its score as ZADD does: a new member may outgrow the listpack, which keeps "-0" as 0."""
+    if new and not value.skiplist and outgrows_listpack(value, member, config):
+        value.skiplist = True
+    value.add(member, 0.0 if score == 0.0 and not value.skiplist else score)
+
+
+def settle_encoding(value: ZSet, config: Config) -> None:
+    """Give a computed sorted set (ZUNIONSTORE ...) the encoding Redis would: listpack ("-0" reads back as 0) or skiplist."""
+    if fits_listpack(value, config):
+        for member, score in list(value.scores.items()):
+            if score == 0.0 and math.copysign(1.0, score) < 0:
+                value.remove(member)
+                value.add(member, 0.0)
+    else:
+        value.skiplist = True
