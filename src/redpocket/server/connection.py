@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import hiredis
 
@@ -37,7 +37,7 @@ from .commands import Action
 from .protocol import ProtocolError, RequestParser, encode, error_line
 
 if TYPE_CHECKING:
-    from .server import Server
+    from ..engine import Engine
 
 log = logging.getLogger("redpocket.server")
 
@@ -103,10 +103,57 @@ def quote_arg(arg: bytes) -> bytes:
     return bytes(out)
 
 
+class Host(Protocol):
+    """What a connection needs from the server that accepted it (``server.Server`` is the one host).
+
+    Written down here so this module never imports the server module: the
+    server knows its connections, a connection knows only this.
+    """
+
+    engine: Engine
+    loop: asyncio.AbstractEventLoop
+    loop_thread_id: int
+    connections: dict[int, ClientConnection]
+    protected_mode_message: str
+    monitors: dict[ClientConnection, None]
+    postponed: dict[ClientConnection, None]
+    ready_keys: set[tuple[int, bytes]]
+
+    def feed_monitors(self, source: ClientConnection, argv: list[bytes]) -> None:
+        """Send one executed command to every MONITOR client."""
+
+    def output_limits(self, kind: str) -> tuple[int, int, int]:
+        """Return ``(hard, soft, soft_seconds)`` of ``client-output-buffer-limit`` for a client class."""
+
+    def park(self, connection: ClientConnection, keys: list[tuple[int, bytes]]) -> None:
+        """Queue a blocked client behind each key it waits for."""
+
+    def unpark(self, connection: ClientConnection, keys: list[tuple[int, bytes]]) -> None:
+        """Remove a client from the queues of its keys."""
+
+    def pause_changed(self) -> None:
+        """Resume the postponed clients if the pause is over."""
+
+    def postpone(self, connection: ClientConnection) -> None:
+        """Hold a client back until the pause ends."""
+
+    def reap_killed(self, killer: ClientConnection) -> None:
+        """Close the sockets of clients whose sessions CLIENT KILL closed."""
+
+    def request_shutdown(self, mode: str) -> None:
+        """Shut down (SHUTDOWN's argument)."""
+
+    def serve_ready(self) -> None:
+        """Retry the clients blocked on ready keys."""
+
+    def want_write(self, connection: ClientConnection) -> None:
+        """Have ``connection``'s queued replies written at the end of this event-loop turn."""
+
+
 class ClientConnection(asyncio.Protocol):
     """The asyncio protocol of one client socket."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
         self.engine = server.engine
         self.execute = server.engine.execute
