@@ -5,9 +5,15 @@ Map of the package:
 - ``engine.py``: :class:`Engine` (databases, command table, ``execute``)
 - ``session.py``: per-client state (db, MULTI queue, watched keys)
 - ``registry.py``: the command table and the ``define`` decorator
-- ``keyspace.py``: :class:`Database`, lazy expiry; ``expiry.py``: the active sweep
+- ``keyspace.py``: :class:`Database` (lazy expiry, ``modified`` / ``notify``) and the
+  :class:`~.keyspace.Signals` it reports to; ``expiry.py``: the active sweep
 - ``args.py``: argument parsing with Redis's error replies; ``replies.py``: reply values
-- ``types/``: the data structures; ``commands/``: thin handlers, one module per family
+- ``version.py``, ``categories.py``, ``command_reference.py``: the Redis version,
+  command flags and ACL categories, Redis 7.0.15's command metadata
+- ``pubsub.py``, ``tracking.py``, ``slowlog.py``, ``latency.py``, ``clients.py``,
+  ``acl.py``, ``info.py``: the engine's services (their commands are in ``commands/``)
+- ``types/``: the data structures and their encoding rules; ``commands/``: thin
+  handlers, one module per family
 - ``structures.py``: the Memo extension API (:class:`Structure`, :func:`command`, :func:`procedure`)
 - ``persistence/``: the append-only file, snapshots, :func:`open_persistent_engine`
 """
