@@ -302,13 +302,10 @@ class Engine:
         tracking = self.tracking
         if tracking is not None and tracking.current is None:  # a client's own command, while clients track keys
             return tracking.call(session, spec, argv)
-        if spec.hooked and spec.fullname in self.hooks:
-            return self._call_hooked(session, spec, argv)
-        return self.run(session, spec, argv)
-
-    def run(self, session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
-        """Run a handler, propagate its writes and account for it (the core of :meth:`call`)."""
-        tracking = self.tracking
+        hooks = self.hooks.get(spec.fullname) if spec.hooked else None
+        if hooks is not None:  # (registry.HOOK_POINTS: the server's actions, AOF blocks, tracking's flush)
+            for hook in hooks:
+                hook.before(session, argv)
         started = perf_counter()
         try:
             if spec.write and self.propagators:
@@ -316,35 +313,21 @@ class Engine:
                 dirty = signals.dirty
                 reply = spec.handler(session, argv)  # type: ignore[misc]
                 if signals.dirty != dirty:
-                    for hook in self.propagators:
-                        hook(session, session.db.index, argv, reply)
+                    for propagate in self.propagators:
+                        propagate(session, session.db.index, argv, reply)
             else:
                 reply = spec.handler(session, argv)  # type: ignore[misc]
         except Exception as error:
             reply = self.failed(spec, error)
+        if hooks is not None:
+            for hook in reversed(hooks):
+                reply = hook.after(session, argv, reply)
         if session.blocked is None:
             self.account(session, spec, argv, perf_counter() - started, loggable=reply.__class__ is not Block)
         else:  # a blocked command tried again: Redis counted its call when it blocked, adds only the time
             spec.seconds += perf_counter() - started
         if tracking is not None:
             tracking.after(session, spec, argv)
-        return reply
-
-    def _call_hooked(self, session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
-        """Run a hooked command: every hook's ``before``, the command, every ``after`` (last added first)."""
-        hooks = list(self.hooks[spec.fullname])
-        started = 0
-        reply: Any = None
-        try:
-            for hook in hooks:
-                hook.before(session, argv)
-                started += 1
-            reply = self.run(session, spec, argv)
-        except ReplyError as error:
-            reply = error
-        finally:
-            for hook in reversed(hooks[:started]):
-                reply = hook.after(session, argv, reply)
         return reply
 
     def account(
@@ -396,7 +379,7 @@ class Engine:
         """Wait in this thread for a command that answered ``block`` (embedded clients); return its reply.
 
         Each wake-up runs the command again; Redis counted its call when it
-        blocked, so the tries only add to its time (see :meth:`run`).
+        blocked, so the tries only add to its time (see :meth:`call`).
         """
         with self.condition:
             reply: Any = block
