@@ -145,24 +145,19 @@ class Database:
     def set(self, key: bytes, value: Any, keep_ttl: bool = False, encoding: str | None = None) -> None:
         """Store ``value`` at ``key``, replacing any old value and (unless ``keep_ttl``) its TTL.
 
-        An already expired key is expired first, so ``keep_ttl`` never keeps a
-        stale TTL.  ``encoding`` records the OBJECT ENCODING of a string that
-        differs from the one SET would give.  A new key is announced
-        (``new``, class ``n``) as Redis's ``dbAdd`` does.
+        The one place a value is stored (:meth:`add` comes here too), so WATCH,
+        blocked clients and the dirty count hear of every write.  An already
+        expired key is expired first, so ``keep_ttl`` never keeps a stale TTL.
+        ``encoding`` records the OBJECT ENCODING of a string that differs from
+        the one SET would give.  A new key is announced (``new``, class ``n``)
+        as Redis's ``dbAdd`` does.
         """
         if self.expires and key in self.expires:
             self.expire_if_needed(key)
             if not keep_ttl:
                 self.expires.pop(key, None)
-        self._store(key, value, encoding, self.signals.listening and key not in self.data)
-
-    def add(self, key: bytes, value: Any, encoding: str | None = None) -> None:
-        """Store a new value at an absent ``key`` (the caller checked); announce it (``new``)."""
-        self._store(key, value, encoding, self.signals.listening)
-
-    def _store(self, key: bytes, value: Any, encoding: str | None, new: bool) -> None:
-        """Write ``value`` at ``key``: the one place a value is stored, so WATCH and blocked clients hear of it."""
-        if new:
+        signals = self.signals
+        if signals.listening and key not in self.data:
             self.notify("n", b"new", key)
         self.data[key] = value
         if encoding is not None:
@@ -170,12 +165,15 @@ class Database:
         elif self.encodings:
             self.encodings.pop(key, None)
         # modified() and signal_ready(), inlined: most writes come through here.
-        signals = self.signals
         signals.dirty += 1
         if signals.watched_keys:
             signals.touch(self.index, key)
         if signals.blocked_clients:
             signals.ready_keys.add((self.index, key))
+
+    def add(self, key: bytes, value: Any, encoding: str | None = None) -> None:
+        """Store a new value at an absent ``key`` (the caller checked); announce it (``new``)."""
+        self.set(key, value, False, encoding)
 
     def delete(self, key: bytes) -> bool:
         """Delete ``key``; tell whether it existed."""
