@@ -18,8 +18,11 @@ from .errors import (
     DecodeError,
     DefinitionError,
     DoesNotExist,
+    IndexNotReady,
+    MigrationError,
     ORMError,
     PipelineError,
+    ProtectedError,
     QueryError,
     RedpocketError,
     ResultNotReady,
@@ -27,12 +30,16 @@ from .errors import (
     ValidationError,
 )
 from .keyspaces import Codec, Hash, HyperLogLog, Keyspace, List, Set, SortedSet, String
-from .orm import ActiveRecord, Model, QuerySet, ResultSet, attributes
+from .orm import CASCADE, DO_NOTHING, PROTECT, SET_NULL, ActiveRecord, F, Model, QuerySet, ResultSet, attributes
 from .pipeline import DeferredResult, PipelineContext, current_pipeline, pipeline
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CASCADE",
+    "DO_NOTHING",
+    "PROTECT",
+    "SET_NULL",
     "ActiveRecord",
     "Codec",
     "ConfigurationError",
@@ -44,15 +51,19 @@ __all__ = [
     "DoesNotExist",
     "EmbeddedConnection",
     "EmbeddedRedis",
+    "F",
     "Hash",
     "HyperLogLog",
+    "IndexNotReady",
     "Keyspace",
     "List",
+    "MigrationError",
     "Model",
     "ORMError",
     "PersistenceError",
     "PipelineContext",
     "PipelineError",
+    "ProtectedError",
     "QueryError",
     "QuerySet",
     "RedpocketError",
