@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..pipeline import raw_pipeline
 from .attributes import Attribute
 from .keys import ModelKeys
+from .loading import sweep
 
 if TYPE_CHECKING:
     from .model import ActiveRecord
@@ -24,10 +25,14 @@ def _expected(model: type[ActiveRecord], keys: ModelKeys) -> tuple[dict[str, Any
     """Load every record of one partition and compute what each index should hold; also return ids without a record."""
     meta = model._meta
     client = meta.client()
+    sweep(meta, [keys], client)  # expired records are gone, not inconsistent
     ids = sorted(i.decode() if isinstance(i, bytes) else i for i in client.smembers(keys.ids))
-    loaded = model.objects._load(ids, [keys.record(i) for i in ids])
+    loaded = model.objects._load(ids, [keys.record(i) for i in ids], partitions=[keys])
     records = [r for r in loaded if r is not None]
     orphans = [i for i, r in zip(ids, loaded, strict=True) if r is None]
+    if orphans:  # an id whose record expired (and was swept) while this ran is no orphan
+        listed = client.smismember(keys.ids, orphans)
+        orphans = [i for i, still in zip(orphans, listed, strict=True) if still]
     expected: dict[str, Any] = {}
     for attribute in meta.indexed:
         name = attribute.name
@@ -146,8 +151,10 @@ def _index_keys(model: type[ActiveRecord], names: ModelKeys, attribute: Attribut
 def rebuild_indexes(model: type[ActiveRecord], progress: bool = False) -> int:
     """Drop and rebuild every index of ``model`` from its records; return how many records were indexed.
 
-    Run it when no other process writes the model (after adding an index
-    to an existing model, say): writes made while it runs may be missed.
+    Run it when no other process writes the model: writes made while it
+    runs may be missed (``migrate()`` builds a new index online instead).
+    It also removes from the id set the ids whose record key is gone (a
+    record key expired or deleted by hand, which ``check()`` reports).
     """
     partitions = model._meta.all_partition_keys()
     total = sum(model._meta.client().scard(keys.ids) for keys in partitions)
@@ -166,11 +173,17 @@ def _rebuild_partition(model: type[ActiveRecord], names: ModelKeys, done: int, t
         keys = _index_keys(model, names, attribute)
         for offset in range(0, len(keys), BATCH):
             client.delete(*keys[offset : offset + BATCH])
+    sweep(meta, [names], client)
     ids = sorted(i.decode() if isinstance(i, bytes) else i for i in client.smembers(names.ids))
     for offset in range(0, len(ids), BATCH):
         chunk = ids[offset : offset + BATCH]
-        records = [r for r in model.objects._load(chunk, [names.record(i) for i in chunk]) if r is not None]
+        loaded = model.objects._load(chunk, [names.record(i) for i in chunk], partitions=[])
+        records = [r for r in loaded if r is not None]
         pipe = raw_pipeline(client)
+        orphans = [ident for ident, record in zip(chunk, loaded, strict=True) if record is None]
+        if orphans:  # ids whose record is gone (a manual EXPIRE or DEL of the record key)
+            pipe.srem(names.ids, *orphans)
+            pipe.zrem(names.expires, *orphans)
         for record in records:
             ident = record._ident()
             for attribute in meta.indexed:

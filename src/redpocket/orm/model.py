@@ -646,9 +646,9 @@ class ActiveRecord(metaclass=ModelBase):
                 key = self._keys().record(self._ident())
                 fields = change.reread_fields()
                 change.reread(ride_failover(client, functools.partial(client.hmget, key, fields)))
-            else:  # expired: remove it (and every other expired record of its partition)
+            else:  # expired or sweep: remove the expired records of the partition
                 sweep(meta, [self._keys()], client)
-                if not change.delete and not change.must_exist:  # saving an expired record stores it anew
+                if status == "expired" and not change.delete and not change.must_exist:  # saving an expired record stores it anew
                     change.stored, change.names = {}, meta.attribute_names
             status = None
         raise ConflictError(f"{type(self).__name__} {self.pk!s}: gave up after {MAX_RETRIES} concurrent changes")

@@ -6,7 +6,9 @@ the sync API) sends them however it likes (one call, a pipeline) and hands
 the reply back to ``outcome()``, which updates the record or says what to do
 next: ``"stale"`` (re-read the values named by ``reread_fields()``, give them
 to ``reread()`` and compile again), ``"expired"`` (sweep the model's
-expired records, then try again), ``"gone"`` (the record no longer exists).
+expired records, then try again as a new record), ``"sweep"`` (a unique
+value is held by an expired record: sweep, then try again unchanged),
+``"gone"`` (the record no longer exists).
 
 The scripts share ``scripts/index.lua`` (index entry helpers composing the
 key names of :mod:`.keys` from the record's hash tag), prepended here.
@@ -196,7 +198,7 @@ class Change:
         self.stored = dict(zip(self.reread_fields(), values, strict=True))
 
     def outcome(self, reply: Any) -> str:
-        """Handle the apply script's reply; return ``"ok"``, ``"stale"``, ``"gone"`` or ``"expired"``.
+        """Handle the apply script's reply; return ``"ok"``, ``"stale"``, ``"gone"``, ``"expired"`` or ``"sweep"``.
 
         On ``ok`` the record now reflects what was stored; a unique clash,
         a version conflict or a computed value out of range raise.
@@ -225,7 +227,7 @@ class Change:
             for name in self.computed:
                 dirty.pop(name, None)
             return status
-        if status in ("stale", "gone", "expired"):
+        if status in ("stale", "gone", "expired", "sweep"):
             return status
         detail = [part.decode() if isinstance(part, bytes) else part for part in reply[1:]]
         if status == "unique":

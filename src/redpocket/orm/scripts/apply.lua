@@ -20,6 +20,7 @@
 --   delete_record ("1" or "0")
 -- Returns {"ok", version, deleted, computed value*} | {"stale", field} | {"unique", attr, value}
 --   | {"conflict", version} | {"gone"} | {"expired"} | {"range", field}
+--   | {"sweep"} (a unique value is held by an expired record: sweep, then run again)
 local record, ids, expires = KEYS[1], KEYS[2], KEYS[3]
 local id, version_field, expected_version, tag = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ttl, must_exist = ARGV[5], ARGV[6]
@@ -30,6 +31,14 @@ local now = nil
 if deadline then
   now = now_ms()
   if tonumber(deadline) <= now then return {'expired'} end
+end
+
+-- The holder of a unique value we want: false when it is us or an expired record (then sweep first).
+local function held_by_other(owner)
+  if not owner or owner == id then return false end
+  local until_ms = redis.call('ZSCORE', expires, owner)
+  if until_ms and tonumber(until_ms) <= (now or now_ms()) then return nil end
+  return true
 end
 
 if must_exist == '1' and redis.call('EXISTS', record) == 0 then return {'gone'} end
@@ -86,8 +95,9 @@ for n = 1, ncomputed do
   end
   computed[n] = {field, kinds, text, value, redis.call('HGET', record, field)}
   if string.find(kinds, 'u', 1, true) then
-    local owner = redis.call('HGET', tag .. ':uniq:' .. field, text)
-    if owner and owner ~= id then return {'unique', field, text} end
+    local holder = held_by_other(redis.call('HGET', tag .. ':uniq:' .. field, text))
+    if holder == nil then return {'sweep'} end
+    if holder then return {'unique', field, text} end
   end
 end
 
@@ -96,13 +106,16 @@ end
 -- before any is taken, so a conflict never leaves a write behind.
 local nclaims = tonumber(ARGV[i]); i = i + 1
 if nclaims == 1 then
-  if redis.call('HSETNX', KEYS[k], ARGV[i], id) == 0 and redis.call('HGET', KEYS[k], ARGV[i]) ~= id then
-    return {'unique', ARGV[i + 1], ARGV[i]}
+  if redis.call('HSETNX', KEYS[k], ARGV[i], id) == 0 then
+    local holder = held_by_other(redis.call('HGET', KEYS[k], ARGV[i]))
+    if holder == nil then return {'sweep'} end
+    if holder then return {'unique', ARGV[i + 1], ARGV[i]} end
   end
 elseif nclaims > 1 then
   for n = 0, nclaims - 1 do
-    local owner = redis.call('HGET', KEYS[k + n], ARGV[i + 2 * n])
-    if owner and owner ~= id then return {'unique', ARGV[i + 2 * n + 1], ARGV[i + 2 * n]} end
+    local holder = held_by_other(redis.call('HGET', KEYS[k + n], ARGV[i + 2 * n]))
+    if holder == nil then return {'sweep'} end
+    if holder then return {'unique', ARGV[i + 2 * n + 1], ARGV[i + 2 * n]} end
   end
   for n = 0, nclaims - 1 do redis.call('HSET', KEYS[k + n], ARGV[i + 2 * n], id) end
 end
