@@ -12,7 +12,7 @@ import redpocket
 from redpocket import ActiveRecord, attributes
 
 
-class Session(ActiveRecord):
+class LoginSession(ActiveRecord):
     class Meta:
         ttl = 0.3
 
@@ -23,8 +23,8 @@ class Session(ActiveRecord):
     blob = attributes.ByteStream(null=True)
 
 
-class Visit(ActiveRecord):
-    session = attributes.Pointer(Session, null=True)
+class PageVisit(ActiveRecord):
+    session = attributes.Pointer(LoginSession, null=True)
     page = attributes.Unicode(index=True)
 
 
@@ -33,38 +33,38 @@ def wait_until_expired(seconds: float = 0.35) -> None:
 
 
 def test_expired_record_vanishes_from_every_read(db: redis.Redis) -> None:
-    session = Session.create(token="t1", user="ann", hits=3, label="web", blob=b"data")
-    visit = Visit.create(session=session, page="/")
+    session = LoginSession.create(token="t1", user="ann", hits=3, label="web", blob=b"data")
+    visit = PageVisit.create(session=session, page="/")
     assert 0 < session.ttl() <= 0.3
-    assert Session.objects.filter(user="ann").count() == 1
+    assert LoginSession.objects.filter(user="ann").count() == 1
     wait_until_expired()
-    with pytest.raises(Session.DoesNotExist):
-        Session.objects.get(id=session.id)
-    with pytest.raises(Session.DoesNotExist):
-        Session.objects.get(token="t1")
-    assert Session.objects.count() == 0
-    assert Session.objects.filter(user="ann").count() == 0
-    assert list(Session.objects.filter(hits__gte=0)) == []
-    assert list(Session.objects.order_by("-hits")) == []
-    assert Session.objects.filter(label__startswith="w").count() == 0
-    assert Session.objects.get_many([session.id]) == [None]
-    assert Visit.objects.get(id=visit.id).session is None  # a dangling pointer
-    assert Session.objects.check() == []
+    with pytest.raises(LoginSession.DoesNotExist):
+        LoginSession.objects.get(id=session.id)
+    with pytest.raises(LoginSession.DoesNotExist):
+        LoginSession.objects.get(token="t1")
+    assert LoginSession.objects.count() == 0
+    assert LoginSession.objects.filter(user="ann").count() == 0
+    assert list(LoginSession.objects.filter(hits__gte=0)) == []
+    assert list(LoginSession.objects.order_by("-hits")) == []
+    assert LoginSession.objects.filter(label__startswith="w").count() == 0
+    assert LoginSession.objects.get_many([session.id]) == [None]
+    assert PageVisit.objects.get(id=visit.id).session is None  # a dangling pointer
+    assert LoginSession.objects.check() == []
     assert db.exists(session.keys()["hash"], session.keys()["strings"]["blob"]) == 0
-    with pytest.raises(Session.DoesNotExist):
+    with pytest.raises(LoginSession.DoesNotExist):
         session.ttl()
 
 
 def test_unique_value_is_free_again_after_expiry(db: redis.Redis) -> None:
-    Session.create(token="same", user="ann")
+    LoginSession.create(token="same", user="ann")
     wait_until_expired()
-    again = Session.create(token="same", user="bob")  # no read in between: the save sweeps
-    assert Session.objects.get(token="same").id == again.id
-    assert Session.objects.check() == []
+    again = LoginSession.create(token="same", user="bob")  # no read in between: the save sweeps
+    assert LoginSession.objects.get(token="same").id == again.id
+    assert LoginSession.objects.check() == []
 
 
 def test_expire_persist_and_ttl_on_a_model_without_meta_ttl(db: redis.Redis) -> None:
-    visit = Visit.create(page="/a")
+    visit = PageVisit.create(page="/a")
     assert visit.ttl() is None
     assert visit.expire(100) is True
     assert 99 < visit.ttl() <= 100
@@ -73,56 +73,56 @@ def test_expire_persist_and_ttl_on_a_model_without_meta_ttl(db: redis.Redis) -> 
     visit.expire(0.2)
     wait_until_expired(0.3)
     assert visit.expire(10) is False and visit.persist() is False
-    assert Visit.objects.filter(page="/a").count() == 0
+    assert PageVisit.objects.filter(page="/a").count() == 0
     with pytest.raises(ValueError):
-        Visit.create(page="/b").expire(0)
+        PageVisit.create(page="/b").expire(0)
 
 
 def test_persist_keeps_a_record_past_its_ttl(db: redis.Redis) -> None:
-    session = Session.create(token="kept", user="ann")
+    session = LoginSession.create(token="kept", user="ann")
     session.persist()
     wait_until_expired()
-    assert Session.objects.get(token="kept").user == "ann"
+    assert LoginSession.objects.get(token="kept").user == "ann"
 
 
 def test_saving_an_expired_record_stores_it_again(db: redis.Redis) -> None:
-    session = Session.create(token="back", user="ann")
+    session = LoginSession.create(token="back", user="ann")
     wait_until_expired()
     session.user = "bob"
     session.save()
-    stored = Session.objects.get(token="back")
+    stored = LoginSession.objects.get(token="back")
     assert stored.user == "bob"
-    assert Session.objects.check() == []
+    assert LoginSession.objects.check() == []
 
 
 def test_update_and_incr_of_an_expired_record(db: redis.Redis) -> None:
-    session = Session.create(token="gone", user="ann")
+    session = LoginSession.create(token="gone", user="ann")
     wait_until_expired()
-    with pytest.raises(Session.DoesNotExist):
+    with pytest.raises(LoginSession.DoesNotExist):
         session.incr("hits")
-    assert Session.objects.count() == 0
-    assert Session.objects.filter(token="gone").update(hits=1) == 0
+    assert LoginSession.objects.count() == 0
+    assert LoginSession.objects.filter(token="gone").update(hits=1) == 0
 
 
 def test_delete_of_an_expired_record(db: redis.Redis) -> None:
-    session = Session.create(token="del", user="ann")
+    session = LoginSession.create(token="del", user="ann")
     wait_until_expired()
     assert session.delete() == 0
-    assert Session.objects.check() == []
+    assert LoginSession.objects.check() == []
 
 
 def test_manual_expire_on_a_record_key_is_reported_by_check(db: redis.Redis) -> None:
-    visit = Visit.create(page="/x")
+    visit = PageVisit.create(page="/x")
     db.pexpire(visit.keys()["hash"], 1)
     time.sleep(0.05)
-    problems = Visit.objects.check()
+    problems = PageVisit.objects.check()
     assert any("does not exist" in p for p in problems)
-    Visit.objects.rebuild_indexes()
-    assert Visit.objects.check() == []
+    PageVisit.objects.rebuild_indexes()
+    assert PageVisit.objects.check() == []
 
 
 def test_ten_thousand_records_expire_under_concurrent_reads_and_writes(db: redis.Redis) -> None:
-    class Token(ActiveRecord):
+    class ExpiringToken(ActiveRecord):
         class Meta:
             ttl = 1.5
 
@@ -132,17 +132,17 @@ def test_ten_thousand_records_expire_under_concurrent_reads_and_writes(db: redis
     for offset in range(0, 10_000, 1000):
         with redpocket.pipeline() as pipe:
             for n in range(offset, offset + 1000):
-                Token.create(value=f"v{n}", group=n % 7, pipe=pipe)
+                ExpiringToken.create(value=f"v{n}", group=n % 7, pipe=pipe)
     errors: list[BaseException] = []
     stop = threading.Event()
-    kept: list[Token] = []
+    kept: list[ExpiringToken] = []
 
     def reader() -> None:
         try:
             while not stop.is_set():
-                count = Token.objects.filter(group=3).count()
+                count = ExpiringToken.objects.filter(group=3).count()
                 assert count >= 0
-                list(Token.objects.filter(group=3)[:20])
+                list(ExpiringToken.objects.filter(group=3)[:20])
         except BaseException as error:  # reported by the main thread
             errors.append(error)
 
@@ -150,7 +150,7 @@ def test_ten_thousand_records_expire_under_concurrent_reads_and_writes(db: redis
         try:
             n = 0
             while not stop.is_set():
-                record = Token.create(value=f"w{n}", group=3)
+                record = ExpiringToken.create(value=f"w{n}", group=3)
                 record.persist()
                 kept.append(record)
                 n += 1
@@ -165,7 +165,7 @@ def test_ten_thousand_records_expire_under_concurrent_reads_and_writes(db: redis
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert Token.objects.check() == []
-    assert Token.objects.count() == len(kept)
-    assert Token.objects.filter(group=3).count() == len(kept)
-    Token.create(value="v1", group=1)  # an expired record's unique value is free
+    assert ExpiringToken.objects.check() == []
+    assert ExpiringToken.objects.count() == len(kept)
+    assert ExpiringToken.objects.filter(group=3).count() == len(kept)
+    ExpiringToken.create(value="v1", group=1)  # an expired record's unique value is free

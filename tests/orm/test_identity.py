@@ -10,7 +10,7 @@ import redis
 from redpocket import ActiveRecord, DefinitionError, attributes
 
 
-class Account(ActiveRecord):
+class Holder(ActiveRecord):
     email = attributes.Unicode(unique=True)
 
 
@@ -22,12 +22,12 @@ def _define_in(module_name: str, class_name: str, **meta: str) -> type:
 
 
 def test_a_second_class_claiming_the_same_prefix_is_refused() -> None:
-    with pytest.raises(DefinitionError, match=r"\{redpocket:Account\}"):
-        _define_in("billing.models", "Account")
+    with pytest.raises(DefinitionError, match=r"\{redpocket:Holder\}"):
+        _define_in("billing.models", "Holder")
     with pytest.raises(DefinitionError, match="already held"):
-        _define_in("billing.models", "Other", name="Account")
+        _define_in("billing.models", "Other", name="Holder")
     # Another name or namespace is another prefix.
-    _define_in("billing.models", "Account", namespace="billing")
+    _define_in("billing.models", "Holder", namespace="billing")
 
 
 def test_redefining_the_same_class_is_allowed() -> None:
@@ -37,10 +37,10 @@ def test_redefining_the_same_class_is_allowed() -> None:
 
 
 def test_get_with_a_malformed_id_raises_does_not_exist(db: redis.Redis) -> None:
-    Account.create(email="a@x")
-    with pytest.raises(Account.DoesNotExist):
-        Account.objects.get(id="not-a-uuid")
-    with pytest.raises(Account.DoesNotExist):
-        Account.objects.all().get(id="not-a-uuid")
-    with pytest.raises(Account.DoesNotExist):
-        Account.objects.get(id=12345)
+    Holder.create(email="a@x")
+    with pytest.raises(Holder.DoesNotExist):
+        Holder.objects.get(id="not-a-uuid")
+    with pytest.raises(Holder.DoesNotExist):
+        Holder.objects.all().get(id="not-a-uuid")
+    with pytest.raises(Holder.DoesNotExist):
+        Holder.objects.get(id=12345)

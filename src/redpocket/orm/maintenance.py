@@ -163,6 +163,9 @@ def rebuild_indexes(model: type[ActiveRecord], progress: bool = False) -> int:
         done = _rebuild_partition(model, keys, done, total, progress)
     if progress:
         sys.stderr.write("\n")
+    from .schema import mark_indexes_built
+
+    mark_indexes_built(model)
     return done
 
 

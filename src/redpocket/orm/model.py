@@ -77,6 +77,7 @@ from .expressions import F
 from .keys import ModelKeys
 from .loading import sweep
 from .registry import models
+from .schema import SchemaState, queue_schema, store_schema, synchronise
 from .unit import APPLY_LUA, EXPIRE_LUA, VERSION_FIELD, Change, layout_args
 
 if TYPE_CHECKING:
@@ -149,10 +150,29 @@ class Options:
         self.sweep_layout = layout_args(self)
         self._dependents: list[Pointer] | None = None
         self._generation = -1
+        migrate_mode = getattr(meta, "migrate", "explicit")
+        if migrate_mode not in ("explicit", "auto"):
+            raise DefinitionError(f"{model.__name__}.Meta.migrate must be \"explicit\" or \"auto\", not {migrate_mode!r}")
+        self.auto_migrate = migrate_mode == "auto"
+        self.schema: SchemaState | None = None
+        self.read_defaults: list[tuple[str, Attribute]] = []  # added attributes: absent fields read their default
+        self._schema_client: Any = None
+        self.schema_stored = True  # False: the model has no stored schema; its next created record stores it
 
     def client(self) -> Any:
-        """Return the redis-py client of the model's connection (a ``RedisCluster`` on a cluster)."""
-        return get_client(self.connection)
+        """Return the redis-py client of the model's connection (a ``RedisCluster`` on a cluster).
+
+        The first call for a connection compares the stored schema with the class (:mod:`.schema`).
+        """
+        client = get_client(self.connection)
+        if self._schema_client is not client:
+            self._schema_client = client
+            try:
+                synchronise(self, client)
+            except BaseException:
+                self._schema_client = None
+                raise
+        return client
 
     def keys_for(self, partition: str | None) -> ModelKeys:
         """Return the key names of one partition (of the model itself when unpartitioned)."""
@@ -424,6 +444,9 @@ class ActiveRecord(metaclass=ModelBase):
             except DECODE_ERRORS as error:
                 raise DecodeError(f"cannot decode the id of record {ident!r} of {cls.__name__}: {error}") from None
         data[meta.pk.name] = pk
+        for name, attribute in meta.read_defaults:
+            if data[name] is None:
+                data[name] = attribute.default_value()
         if get(meta.pk.field) is None:
             raw[meta.pk.field] = ident.encode()
         record = cls.__new__(cls)
@@ -512,8 +535,9 @@ class ActiveRecord(metaclass=ModelBase):
             setattr(self, meta.pk.name, meta.pk.default_value())
             if data.get(meta.pk.name) is None:
                 raise meta.pk.invalid(None, "a record needs a primary key value before it is saved")
-        for attribute in meta.must_have:
-            if data.get(attribute.name) is None:
+        new = self._stored is None
+        for attribute in meta.must_have:  # a loaded record: only what it writes (an old record may lack an added attribute)
+            if data.get(attribute.name) is None and (new or attribute.name in self._dirty):
                 raise attribute.invalid(None, "required" if attribute.required else "not nullable and has no value")
         if meta.partition is not None and self._stored is not None:
             self._check_partition_unchanged()
@@ -597,6 +621,8 @@ class ActiveRecord(metaclass=ModelBase):
         if isinstance(pipe, PipelineContext):
             if pipe.name != meta.connection:
                 pipe = PipelineContext(pipe, name=meta.connection)  # join the batch on the model's connection
+            if not meta.schema_stored and not delete and meta.partition is None:
+                queue_schema(meta, pipe)
             if register:
                 self._register(pipe)
             pending = pipe.run_script(script, keys, args, PendingApply(change))
@@ -605,6 +631,8 @@ class ActiveRecord(metaclass=ModelBase):
             pipe.on_execute(pending)
             return pending
         # A raw redis-py pipeline: the reply lands in its results.
+        if not meta.schema_stored and not delete and meta.partition is None:
+            queue_schema(meta, pipe)
         if register:
             self._register(pipe)
         if isinstance(pipe, RedisCluster | ClusterBatch):  # redis-py blocks evalsha() on cluster pipelines
@@ -646,6 +674,8 @@ class ActiveRecord(metaclass=ModelBase):
                 key = self._keys().record(self._ident())
                 fields = change.reread_fields()
                 change.reread(ride_failover(client, functools.partial(client.hmget, key, fields)))
+            elif status == "schema":
+                store_schema(meta, client)
             else:  # expired or sweep: remove the expired records of the partition
                 sweep(meta, [self._keys()], client)
                 if status == "expired" and not change.delete and not change.must_exist:  # saving an expired record stores it anew

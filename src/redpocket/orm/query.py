@@ -41,6 +41,7 @@ from ..pipeline import raw_pipeline
 from .attributes import Attribute, Bytes, ByteStream, Unicode
 from .keys import ModelKeys
 from .loading import PendingRecords, PointerLoader, build_records, load_records, queue_sweep, record_keys
+from .schema import index_not_ready
 
 if TYPE_CHECKING:
     from .model import ActiveRecord
@@ -321,9 +322,22 @@ class QuerySet:
             return None
         name = self.ordering[0]
         attribute = self.model._meta.attributes[name.lstrip("-")]
-        if attribute.index != "numeric":
-            return None
+        schema = self.model._meta.schema
+        if attribute.index != "numeric" or (schema is not None and attribute.name in schema.unready):
+            return None  # ordered in Python
         return attribute, name.startswith("-")
+
+    def _check_indexes_ready(self) -> None:
+        """Raise IndexNotReady when a condition needs an index the stored schema says is not built (see :mod:`.schema`)."""
+        schema = self.model._meta.schema
+        if schema is None or not schema.unready:
+            return
+        for condition in [*self._conditions(), *(c for group in self.exclusions for c in group)]:
+            if condition.by_redis and not condition.attribute.primary_key and condition.attribute.name in schema.unready:
+                error = index_not_ready(self.model, condition.attribute)
+                if str(error):
+                    raise error
+                return  # built meanwhile by another process
 
     def _fully_by_redis(self) -> bool:
         return not self._python_conditions() and not self._python_exclusions()
@@ -348,6 +362,7 @@ class QuerySet:
         sliced only after the merge (each partition is cut at ``stop``).
         """
         client = self.model._meta.client()
+        self._check_indexes_ready()
         partitions = self._partitions(client)
         exact = self._fully_by_redis()
         if count_only and exact and not partitions:
@@ -806,6 +821,20 @@ class Manager:
         from .maintenance import check_indexes
 
         return check_indexes(self.model)
+
+    def migrate(self, progress: bool | None = None, on_batch: Any = None) -> Any:
+        """Apply the difference between the stored schema and the class; return a :class:`~.schema.MigrationReport`.
+
+        Builds new indexes online (resumable; a progress bar on a terminal,
+        or ``progress=True``), fills defaults of added attributes, rewrites
+        values whose type changed (or raises :class:`MigrationError` before
+        writing anything), drops removed indexes and deletes removed
+        attributes' fields.  ``on_batch(what, done, total)`` is called after
+        each batch.  See :mod:`redpocket.orm.schema`.
+        """
+        from .schema import migrate
+
+        return migrate(self.model, progress=progress, on_batch=on_batch)
 
     def rebuild_indexes(self, progress: bool | None = None) -> int:
         """Rebuild every index from the records (after adding an index); return the records indexed."""

@@ -8,6 +8,8 @@ next: ``"stale"`` (re-read the values named by ``reread_fields()``, give them
 to ``reread()`` and compile again), ``"expired"`` (sweep the model's
 expired records, then try again as a new record), ``"sweep"`` (a unique
 value is held by an expired record: sweep, then try again unchanged),
+``"schema"`` (the first record of a model without a stored schema: store
+it, then try again),
 ``"gone"`` (the record no longer exists).
 
 The scripts share ``scripts/index.lua`` (index entry helpers composing the
@@ -180,7 +182,8 @@ class Change:
             args: list[Any] = [ident, VERSION_FIELD, str(record._version if record._stored is not None else 0)]
         else:
             args = [ident, "", ""]
-        args += [keys.tag, self.ttl, "1" if self.must_exist else "0"]
+        schema = "" if meta.partition is not None else meta.keys.schema
+        args += [keys.tag, self.ttl, "1" if self.must_exist else "0", schema]
         args += [-1] if new else [len(checks) // 2, *checks]
         args += [len(computed), *expressions]
         args += [len(claim_keys), *claims, len(sets) // 2, *sets, len(deletes), *deletes, len(op_keys), *ops]
@@ -208,12 +211,14 @@ class Change:
         status = reply[0]
         status = status.decode() if isinstance(status, bytes) else status
         if status == "ok":
-            record._version = int(reply[1]) if meta.versioned else 0
             if self.delete:
+                if int(reply[1]):
+                    meta.schema_stored = False  # the model's last record took the stored schema with it
                 record._stored = None
                 record._dirty = dict.fromkeys(meta.attributes)
                 record._deleted = int(reply[2])
                 return status
+            record._version = int(reply[1]) if meta.versioned else 0
             written = self.written
             for name, raw in zip(self.computed, reply[3:], strict=True):
                 attribute = meta.attributes[name]
@@ -226,6 +231,9 @@ class Change:
                 dirty.pop(name, None)
             for name in self.computed:
                 dirty.pop(name, None)
+            return status
+        if status == "schema":
+            meta.schema_stored = False
             return status
         if status in ("stale", "gone", "expired", "sweep"):
             return status

@@ -6,6 +6,8 @@
 --   then one key per claim, then one per op, in order
 -- ARGV: id, version_field ("" = unversioned), expected_version ("0" = new record), tag,
 --   ttl ("" keep, "persist", or milliseconds from now), must_exist ("1": reply gone if absent),
+--   schema key ("" for none: a partitioned model; else created records need it, and it goes
+--   with the model's last record),
 --   nchecks, (field, expected)*       nchecks -1: a new record, its hash must not exist;
 --                                     expected "\0absent": the field must be absent
 --   ncomputed, (field, type, source, default, kinds, nsteps, (op, operand)*)*
@@ -18,13 +20,14 @@
 --     sadd / srem / zrem: the id; zadd score: the id; padd / prem member: a prefix entry;
 --     release value: a unique claim, if ours; set value / del: a stream
 --   delete_record ("1" or "0")
--- Returns {"ok", version, deleted, computed value*} | {"stale", field} | {"unique", attr, value}
+-- Returns {"ok", version (a delete: 1 when it deleted the model's last record), deleted, computed value*} | {"stale", field} | {"unique", attr, value}
 --   | {"conflict", version} | {"gone"} | {"expired"} | {"range", field}
 --   | {"sweep"} (a unique value is held by an expired record: sweep, then run again)
+--   | {"schema"} (a record is created but the model has no stored schema: store it, run again)
 local record, ids, expires = KEYS[1], KEYS[2], KEYS[3]
 local id, version_field, expected_version, tag = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local ttl, must_exist = ARGV[5], ARGV[6]
-local i, k = 8, 4
+local ttl, must_exist, schema = ARGV[5], ARGV[6], ARGV[7]
+local i, k = 9, 4
 
 local deadline = redis.call('ZSCORE', expires, id)
 local now = nil
@@ -50,9 +53,10 @@ if version_field ~= '' then
   end
 end
 
-local nchecks = tonumber(ARGV[7])
+local nchecks = tonumber(ARGV[8])
 if nchecks < 0 then
   if redis.call('EXISTS', record) == 1 then return {'stale', ''} end
+  if schema ~= '' and redis.call('EXISTS', schema) == 0 then return {'schema'} end
 elseif nchecks > 0 then
   local fields = {}
   for n = 1, nchecks do fields[n] = ARGV[i + 2 * n - 2] end
@@ -168,6 +172,10 @@ if ARGV[i] == '1' then
   deleted = deleted + redis.call('DEL', record)
   redis.call('SREM', ids, id)
   if deadline then redis.call('ZREM', expires, id) end
+  if schema ~= '' and redis.call('SCARD', ids) == 0 then
+    redis.call('DEL', schema)
+    reply[2] = 1  -- a delete's version: the schema went with the last record
+  end
 else
   if version_field ~= '' then reply[2] = redis.call('HINCRBY', record, version_field, 1) end
   redis.call('SADD', ids, id)
