@@ -35,16 +35,14 @@ from .pipeline import DeferredResult, PipelineContext, current_pipeline, pipelin
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CASCADE",
-    "DO_NOTHING",
-    "PROTECT",
-    "SET_NULL",
+__all__ = [  # noqa: RUF022 - plainly sorted (tests/test_package.py), constants included
     "ActiveRecord",
+    "CASCADE",
     "Codec",
     "ConfigurationError",
     "ConflictError",
     "CorruptFileError",
+    "DO_NOTHING",
     "DecodeError",
     "DeferredResult",
     "DefinitionError",
@@ -60,6 +58,7 @@ __all__ = [
     "MigrationError",
     "Model",
     "ORMError",
+    "PROTECT",
     "PersistenceError",
     "PipelineContext",
     "PipelineError",
@@ -69,6 +68,7 @@ __all__ = [
     "RedpocketError",
     "ResultNotReady",
     "ResultSet",
+    "SET_NULL",
     "Set",
     "SortedSet",
     "String",

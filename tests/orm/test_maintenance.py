@@ -93,7 +93,7 @@ def test_rebuild_after_adding_an_index(db: redis.Redis, capsys: Any) -> None:
         year = attributes.Integer(index=True)
 
     assert len(Student.objects.check()) == 60
-    with pytest.raises(IndexNotReady, match="Student.objects.migrate"):  # never a wrong answer
+    with pytest.raises(IndexNotReady, match=r"Student\.objects\.migrate"):  # never a wrong answer
         Student.objects.filter(name="s1").count()
     assert Student.objects.rebuild_indexes(progress=True) == 30
     assert "rebuilding Student indexes" in capsys.readouterr().err

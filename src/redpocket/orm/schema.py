@@ -26,12 +26,12 @@ trip, and compares it with the class:
 whose type changed (refusing with :class:`MigrationError`, before writing
 anything, when one does not convert), builds new indexes online, drops the
 removed ones, deletes removed attributes' fields, and stores the new schema.
-The build walks the id set with ``SSCAN`` in batches and indexes each record
+The build walks the ids in order, in batches, and indexes each record
 with ``scripts/index_one.lua``, which adds the entry only if the record
 still holds the value read: a save made meanwhile by the new class has
 maintained the index itself, so the build is correct under concurrent
-writes (by processes running the new class).  After every batch the cursor
-is stored: an interrupted build resumes where it stopped.  On a terminal it
+writes (by processes running the new class).  After every batch the last id
+done is stored: an interrupted build resumes after it.  On a terminal it
 draws a progress bar.
 
 A model with no records has no stored schema: the save that creates its
@@ -297,14 +297,14 @@ def migrate(model: type[ActiveRecord], progress: bool | None = None, on_batch: P
         report.built.append(name)
     # 4. removed indexes and attributes.
     for name, old in stored.items():
-        attribute = meta.attributes.get(name)
-        if attribute is None:
+        current = meta.attributes.get(name)
+        if current is None:
             _delete_fields(model, partitions, name, old, tick, total)
             report.removed.append(name)
-        if old.get("index") and (attribute is None or attribute.index is None):
+        if old.get("index") and (current is None or current.index is None):
             _drop_index(client, partitions, name)
             report.dropped.append(name)
-        elif old.get("unique") and attribute is not None and not attribute.unique:
+        elif old.get("unique") and current is not None and not current.unique:
             _drop_claims(client, partitions, name)
             report.dropped.append(f"{name} (unique claims)")
     for attribute in meta.must_have:
@@ -327,26 +327,32 @@ def _ids(client: Any, keys: ModelKeys, cursor: int = 0) -> tuple[int, list[str]]
 
 
 def _walk(model: type[ActiveRecord], partitions: list[ModelKeys], what: str, tick: Progress, total: int,
-          resume: tuple[int, int] = (0, 0), save_cursor: Callable[[int, int], None] | None = None) -> Any:
-    """Yield ``(keys, records)`` batches of every record (SSCAN over the id sets), from a stored cursor."""
+          resume: tuple[int, str] = (0, ""), save_cursor: Callable[[int, str], None] | None = None) -> Any:
+    """Yield ``(keys, records)`` batches of every record, in id order, after the stored cursor (a partition, the last id done).
+
+    Records created meanwhile with a smaller id were saved by the new
+    class, which maintained the index itself.
+    """
     client = model._meta.client()
     done = 0
-    start_partition, cursor = resume
+    start_partition, last = resume
     for number, keys in enumerate(partitions):
         if number < start_partition:
             continue
-        if number > start_partition:
-            cursor = 0
-        while True:
-            cursor, idents = _ids(client, keys, cursor)
-            records = [r for r in load_records(model, idents, [keys.record(i) for i in idents], partitions=[]) if r is not None]
+        members = client.smembers(keys.ids)
+        idents = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+        if number == start_partition and last:
+            skipped = len(idents)
+            idents = [i for i in idents if i > last]
+            done += skipped - len(idents)
+        for offset in range(0, len(idents), BATCH):
+            chunk = idents[offset : offset + BATCH]
+            records = [r for r in load_records(model, chunk, [keys.record(i) for i in chunk], partitions=[]) if r is not None]
             yield keys, records
-            done += len(idents)
+            done += len(chunk)
             if save_cursor is not None:
-                save_cursor(number, cursor)
+                save_cursor(number, chunk[-1])
             tick(what, min(done, total), total)
-            if cursor == 0:
-                break
 
 
 def _raw_records(model: type[ActiveRecord], keys: ModelKeys, idents: list[str]) -> list[tuple[str, dict[bytes, bytes]]]:
@@ -467,12 +473,12 @@ def _build(model: type[ActiveRecord], partitions: list[ModelKeys], attribute: At
     client = meta.client()
     raw_build = client.hget(meta.keys.schema, "build")
     build = json.loads(raw_build) if raw_build else None
-    resume = (0, 0)
+    resume = (0, "")
     if build and build.get("attribute") == attribute.name and build.get("kinds") == index_kinds(attribute):
-        resume = (int(build["partition"]), int(build["cursor"]))
+        resume = (int(build["partition"]), str(build["last"]))
 
-    def save_cursor(partition: int, cursor: int) -> None:
-        state = {"attribute": attribute.name, "kinds": index_kinds(attribute), "partition": partition, "cursor": cursor}
+    def save_cursor(partition: int, last: str) -> None:
+        state = {"attribute": attribute.name, "kinds": index_kinds(attribute), "partition": partition, "last": last}
         client.hset(meta.keys.schema, "build", json.dumps(state))
 
     kinds = index_kinds(attribute)
