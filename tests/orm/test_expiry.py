@@ -169,3 +169,11 @@ def test_ten_thousand_records_expire_under_concurrent_reads_and_writes(db: redis
     assert ExpiringToken.objects.count() == len(kept)
     assert ExpiringToken.objects.filter(group=3).count() == len(kept)
     ExpiringToken.create(value="v1", group=1)  # an expired record's unique value is free
+
+
+def test_reads_survive_a_script_flush(db: redis.Redis) -> None:
+    LoginSession.create(token="f", user="ann")
+    db.script_flush()  # every master of a cluster
+    assert LoginSession.objects.filter(user="ann").count() == 1
+    db.script_flush()
+    assert LoginSession.objects.get(token="f").user == "ann"

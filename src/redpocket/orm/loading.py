@@ -8,8 +8,10 @@ shows up in a load, a query, a count or a pointer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import hashlib
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 
@@ -23,16 +25,39 @@ if TYPE_CHECKING:
     from .model import ActiveRecord, Options
 
 LOAD_BATCH = 5000
+T = TypeVar("T")
+
+
+SWEEP_SHA = hashlib.sha1(SWEEP_LUA.encode()).hexdigest()
+_swept_clients: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def ensure_sweep(client: Any, reload: bool = False) -> None:
+    """Load the sweep script on ``client``'s server(s) once (again with ``reload``, after a NOSCRIPT)."""
+    if reload or client not in _swept_clients:
+        ride_failover(client, lambda: client.script_load(SWEEP_LUA))  # a cluster: on every master
+        _swept_clients[client] = True
 
 
 def queue_sweep(pipe: Any, meta: Options, keys: ModelKeys) -> None:
     """Queue the expiry sweep of one partition on ``pipe`` (a raw pipeline or a pipeline context).
 
-    EVAL, not EVALSHA: a pipeline with scripts would first cost a SCRIPT
-    EXISTS round trip; the server caches the compiled script by its hash.
+    EVALSHA, the script loaded beforehand (:func:`ensure_sweep`): a redis-py
+    pipeline with a ``Script`` would first cost a SCRIPT EXISTS round trip,
+    and EVAL would send the script's text with every read.
     """
+    ensure_sweep(meta.client())
     script_keys, args = sweep_call(meta, keys)
-    pipe.execute_command("EVAL", SWEEP_LUA, len(script_keys), *script_keys, *args)
+    pipe.execute_command("EVALSHA", SWEEP_SHA, len(script_keys), *script_keys, *args)
+
+
+def reading(meta: Options, read: Callable[[], T]) -> T:
+    """Run ``read`` (which queues sweeps), loading the sweep script again once if the server lost it."""
+    try:
+        return read()
+    except redis.exceptions.NoScriptError:
+        ensure_sweep(meta.client(), reload=True)
+        return read()
 
 
 def sweep(meta: Options, partitions: Sequence[ModelKeys], client: Any = None) -> int:
@@ -47,7 +72,7 @@ def sweep(meta: Options, partitions: Sequence[ModelKeys], client: Any = None) ->
             queue_sweep(batch, meta, keys)
         return sum(int(n) for n in batch.execute())
 
-    return ride_failover(client, run)
+    return reading(meta, lambda: ride_failover(client, run))
 
 
 def load_records(model: type[ActiveRecord], idents: list[str], keys: Sequence[str | None] | None = None,
@@ -85,6 +110,9 @@ def load_records(model: type[ActiveRecord], idents: list[str], keys: Sequence[st
         replies = batch.execute(raise_on_error=False)
         if offset == 0:
             for reply in replies[: len(partitions)]:
+                if isinstance(reply, redis.exceptions.NoScriptError):  # the server lost the script: once more
+                    ensure_sweep(client, reload=True)
+                    return load_records(model, idents, keys, pks, partitions)
                 if isinstance(reply, BaseException):
                     raise reply
             replies = replies[len(partitions):]
@@ -177,4 +205,4 @@ class PendingRecords:
         return self.records
 
 
-__all__ = ["LOAD_BATCH", "PendingRecords", "PointerLoader", "build_records", "load_records", "queue_sweep", "record_keys", "sweep"]
+__all__ = ["LOAD_BATCH", "PendingRecords", "PointerLoader", "build_records", "ensure_sweep", "load_records", "queue_sweep", "reading", "record_keys", "sweep"]

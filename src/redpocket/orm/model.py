@@ -75,7 +75,7 @@ from .attributes import (
 )
 from .expressions import F
 from .keys import ModelKeys
-from .loading import sweep
+from .loading import ensure_sweep, sweep
 from .registry import models
 from .schema import SchemaState, queue_schema, store_schema, synchronise
 from .unit import APPLY_LUA, EXPIRE_LUA, VERSION_FIELD, Change, layout_args
@@ -168,6 +168,7 @@ class Options:
         if self._schema_client is not client:
             self._schema_client = client
             try:
+                ensure_sweep(client)  # every read runs it by its SHA
                 synchronise(self, client)
             except BaseException:
                 self._schema_client = None

@@ -40,7 +40,7 @@ from ..errors import QueryError, ValidationError
 from ..pipeline import raw_pipeline
 from .attributes import Attribute, Bytes, ByteStream, Unicode
 from .keys import ModelKeys
-from .loading import PendingRecords, PointerLoader, build_records, load_records, queue_sweep, record_keys
+from .loading import PendingRecords, PointerLoader, build_records, load_records, queue_sweep, reading, record_keys
 from .schema import index_not_ready
 
 if TYPE_CHECKING:
@@ -353,6 +353,9 @@ class QuerySet:
         return meta.all_partition_keys(client)
 
     def _ids(self, count_only: bool = False) -> Any:
+        return reading(self.model._meta, lambda: self._read_ids(count_only))
+
+    def _read_ids(self, count_only: bool = False) -> Any:
         """Return ``(ids, record_keys, windowed)`` of the candidates, ordered and sliced server-side when possible.
 
         ``windowed`` tells that the slice was already applied.  With
