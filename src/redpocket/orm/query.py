@@ -555,7 +555,8 @@ class QuerySet:
             self._cache = []
             return self._cache
         ids, keys, windowed = self._ids()
-        records = [r for r in self.model.objects._load(ids, keys) if r is not None]
+        # The ids were read after the sweep, in the round trip before: no second sweep.
+        records = [r for r in self.model.objects._load(ids, keys, partitions=[]) if r is not None]
         python_conditions, python_exclusions = self._python_conditions(), self._python_exclusions()
         if python_conditions or python_exclusions:
             records = [

@@ -212,6 +212,8 @@ def mark_indexes_built(model: type[ActiveRecord]) -> None:
     meta = model._meta
     client = meta.client()
     state = load_state(meta, client)
+    if state.version == 0:  # no records, no stored schema: nothing to mark
+        return
     stored = dict(state.stored)
     for name, attribute in meta.attributes.items():
         if name in stored and name not in state.retyped:
@@ -266,6 +268,8 @@ def migrate(model: type[ActiveRecord], progress: bool | None = None, on_batch: P
     client = meta.client()
     state = load_state(meta, client)
     report = MigrationReport(model.__name__)
+    if state.version == 0:  # no records and no stored schema: the class is the schema already
+        return report
     draw = _bar(model.__name__) if (sys.stderr.isatty() if progress is None else progress) else None
 
     def tick(what: str, done: int, total: int) -> None:
