@@ -29,11 +29,16 @@ local id, version_field, expected_version, tag = ARGV[1], ARGV[2], ARGV[3], ARGV
 local ttl, must_exist, schema = ARGV[5], ARGV[6], ARGV[7]
 local i, k = 9, 4
 
-local deadline = redis.call('ZSCORE', expires, id)
-local now = nil
-if deadline then
-  now = now_ms()
-  if tonumber(deadline) <= now then return {'expired'} end
+local delete = ARGV[#ARGV] == '1'
+local now, deadline = nil, nil
+
+-- An expired record (not swept yet) is neither saved to nor deleted: the caller sweeps it
+-- first.  A new record is checked only when its hash exists.
+local function expired()
+  deadline = redis.call('ZSCORE', expires, id)
+  if not deadline then return false end
+  now = now or now_ms()
+  return tonumber(deadline) <= now
 end
 
 -- The holder of a unique value we want: false when it is us or an expired record (then sweep first).
@@ -54,8 +59,12 @@ if version_field ~= '' then
 end
 
 local nchecks = tonumber(ARGV[8])
+if nchecks >= 0 and expired() then return {'expired'} end
 if nchecks < 0 then
-  if redis.call('EXISTS', record) == 1 then return {'stale', ''} end
+  if redis.call('EXISTS', record) == 1 then
+    if expired() then return {'expired'} end
+    return {'stale', ''}
+  end
   if schema ~= '' and redis.call('EXISTS', schema) == 0 then return {'schema'} end
 elseif nchecks > 0 then
   local fields = {}
@@ -168,7 +177,7 @@ for _ = 1, nops do
   end
 end
 
-if ARGV[i] == '1' then
+if delete then
   deleted = deleted + redis.call('DEL', record)
   redis.call('SREM', ids, id)
   if deadline then redis.call('ZREM', expires, id) end
@@ -180,7 +189,7 @@ else
   if version_field ~= '' then reply[2] = redis.call('HINCRBY', record, version_field, 1) end
   redis.call('SADD', ids, id)
   if ttl == 'persist' then
-    if deadline then redis.call('ZREM', expires, id) end
+    redis.call('ZREM', expires, id)
   elseif ttl ~= '' then
     redis.call('ZADD', expires, (now or now_ms()) + tonumber(ttl), id)
   end
