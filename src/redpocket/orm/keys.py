@@ -95,3 +95,9 @@ class ModelKeys:
     def temporary(self) -> str:
         """Return a fresh scratch key for a query."""
         return f"{self.tag}:tmp:{uuid.uuid4().hex}"
+
+
+def key_pattern(prefix: str) -> bytes:
+    """Return the SCAN ``MATCH`` pattern of every key starting with ``prefix`` (its glob characters escaped)."""
+    escaped = prefix.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?").replace("[", "\\[").replace("]", "\\]")
+    return escaped.encode() + b"*"

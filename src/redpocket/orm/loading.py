@@ -142,6 +142,11 @@ def build_records(model: type[ActiveRecord], idents: list[str], raws: list[Any],
     return records
 
 
+def scan_keys(client: Any, pattern: bytes) -> list[bytes]:
+    """Return the keys matching ``pattern`` (SCAN; on a cluster, every master)."""
+    return [k if isinstance(k, bytes) else k.encode() for k in client.scan_iter(match=pattern, count=1000)]
+
+
 def record_keys(model: type[ActiveRecord], idents: list[str]) -> list[str | None]:
     """Return the record keys of ids of a partitioned model (one HMGET of ``partition_of``); ``None`` when unknown."""
     meta = model._meta
@@ -205,4 +210,4 @@ class PendingRecords:
         return self.records
 
 
-__all__ = ["LOAD_BATCH", "PendingRecords", "PointerLoader", "build_records", "ensure_sweep", "load_records", "queue_sweep", "reading", "record_keys", "sweep"]
+__all__ = ["LOAD_BATCH", "PendingRecords", "PointerLoader", "build_records", "ensure_sweep", "load_records", "queue_sweep", "reading", "record_keys", "scan_keys", "sweep"]

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..pipeline import raw_pipeline
 from .attributes import Attribute
-from .keys import ModelKeys
-from .loading import sweep
+from .keys import ModelKeys, key_pattern
+from .loading import scan_keys, sweep
+from .schema import mark_indexes_built
 
 if TYPE_CHECKING:
     from .model import ActiveRecord
@@ -65,15 +66,6 @@ def _as_bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
 
 
-def _scan(client: Any, pattern: bytes) -> list[bytes]:
-    return [k if isinstance(k, bytes) else k.encode() for k in client.scan_iter(match=pattern, count=1000)]
-
-
-def _pattern(prefix: str) -> bytes:
-    escaped = prefix.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?").replace("[", "\\[").replace("]", "\\]")
-    return escaped.encode() + b"*"
-
-
 def check_indexes(model: type[ActiveRecord]) -> list[str]:
     """Return a description of every disagreement between the indexes and the records.
 
@@ -95,7 +87,7 @@ def _check_partition(model: type[ActiveRecord], keys: ModelKeys) -> list[str]:
         name = attribute.name
         if attribute.index == "equality" and not attribute.unique:
             prefix = keys.equality(name, b"")
-            index_keys = _scan(client, _pattern(prefix.decode(errors="surrogateescape")))
+            index_keys = scan_keys(client, key_pattern(prefix.decode(errors="surrogateescape")))
             pipe = raw_pipeline(client)
             for key in index_keys:
                 pipe.smembers(key)
@@ -144,7 +136,7 @@ def _index_keys(model: type[ActiveRecord], names: ModelKeys, attribute: Attribut
     # Also the equality sets of a unique attribute, which older versions kept next to its claims.
     client = model._meta.client()
     keys: list[Any] = [names.numeric(attribute.name), names.prefix(attribute.name), names.unique(attribute.name)]
-    keys += _scan(client, _pattern(names.equality(attribute.name, b"").decode(errors="surrogateescape")))
+    keys += scan_keys(client, key_pattern(names.equality(attribute.name, b"").decode(errors="surrogateescape")))
     return keys
 
 
@@ -163,8 +155,6 @@ def rebuild_indexes(model: type[ActiveRecord], progress: bool = False) -> int:
         done = _rebuild_partition(model, keys, done, total, progress)
     if progress:
         sys.stderr.write("\n")
-    from .schema import mark_indexes_built
-
     mark_indexes_built(model)
     return done
 

@@ -54,8 +54,8 @@ from ..errors import DecodeError, IndexNotReady, MigrationError, ValidationError
 from ..pipeline import raw_pipeline, ride_failover
 from . import attributes as attribute_types
 from .attributes import ByteStream
-from .loading import load_records, sweep
-from .maintenance import _pattern, _scan
+from .keys import key_pattern
+from .loading import load_records, scan_keys, sweep
 from .unit import INDEX_ONE_LUA, index_kinds
 
 if TYPE_CHECKING:
@@ -516,7 +516,7 @@ def _build(model: type[ActiveRecord], partitions: list[ModelKeys], attribute: At
 
 def _index_keys(client: Any, keys: ModelKeys, name: str) -> list[Any]:
     found: list[Any] = [keys.numeric(name), keys.prefix(name)]
-    found += _scan(client, _pattern(keys.equality(name, b"").decode(errors="surrogateescape")))
+    found += scan_keys(client, key_pattern(keys.equality(name, b"").decode(errors="surrogateescape")))
     return found
 
 
