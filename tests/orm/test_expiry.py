@@ -177,3 +177,29 @@ def test_reads_survive_a_script_flush(db: redis.Redis) -> None:
     assert LoginSession.objects.filter(user="ann").count() == 1
     db.script_flush()
     assert LoginSession.objects.get(token="f").user == "ann"
+
+
+class TenantSession(ActiveRecord):
+    class Meta:
+        ttl = 0.3
+        partition = "tenant"
+
+    tenant = attributes.Unicode()
+    token = attributes.Unicode(unique=True)
+    hits = attributes.Integer(index=True, default=0)
+
+
+def test_partitioned_records_expire_in_every_partition(db: redis.Redis) -> None:
+    kept = TenantSession.create(tenant="acme", token="keep")
+    kept.persist()
+    for tenant in ("acme", "globex"):
+        for n in range(3):
+            TenantSession.create(tenant=tenant, token=f"{tenant}{n}", hits=n)
+    assert TenantSession.objects.count() == 7
+    wait_until_expired()
+    assert TenantSession.objects.count() == 1
+    assert TenantSession.objects.filter(tenant="globex").count() == 0
+    assert [s.token for s in TenantSession.objects.filter(hits__gte=0)] == ["keep"]
+    assert TenantSession.objects.get_many([kept.id]) == [kept]
+    TenantSession.create(tenant="globex", token="globex1")  # the unique value is free again
+    assert TenantSession.objects.check() == []
