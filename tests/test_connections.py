@@ -91,24 +91,18 @@ def test_structures_option_registers_commands() -> None:
 
 
 def test_implicit_in_memory_engine_warns_once(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    from redpocket import connections
-
     monkeypatch.delenv("REDPOCKET_URL", raising=False)
-    monkeypatch.setattr(connections, "_warned_in_memory", False)
     redpocket.disconnect()
     with caplog.at_level("WARNING", logger="redpocket"):
-        redpocket.get_client()
-        redpocket.disconnect()
-        redpocket.get_client()
+        redpocket.get_client().set("k", "v")
+        redpocket.get_client().get("k")
     warnings = [r for r in caplog.records if r.name == "redpocket" and r.levelname == "WARNING"]
     assert len(warnings) == 1
     assert "in-memory" in warnings[0].getMessage() and "file:///" in warnings[0].getMessage()
 
 
 def test_explicit_connection_does_not_warn(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    from redpocket import connections
-
-    monkeypatch.setattr(connections, "_warned_in_memory", False)
+    monkeypatch.delenv("REDPOCKET_URL", raising=False)
     with caplog.at_level("WARNING", logger="redpocket"):
         redpocket.connect("memory://")
         redpocket.get_client()

@@ -15,8 +15,8 @@ URL                                     client
 
 ``REDPOCKET_URL`` in the environment sets the default URL.  Without it, and
 without ``connect()``, the default connection is an in-memory engine whose
-data is lost when the process exits: its first use logs a WARNING on the
-``redpocket`` logger saying so.  ``file://host/dir`` (a host part) is
+data is lost when the process exits: its creation (on first use) logs a
+WARNING on the ``redpocket`` logger saying so.  ``file://host/dir`` (a host part) is
 refused: write ``file:///abs/dir`` or ``file:relative/dir``.  Every client is
 a ``redis.Redis``, except on a cluster, where it is redis-py's
 ``redis.cluster.RedisCluster`` (the same command API; ``connect()`` also
@@ -48,7 +48,6 @@ Client = redis.Redis | RedisCluster
 
 _connections: dict[str, Client] = {}
 _lock = threading.Lock()
-_warned_in_memory = False
 logger = logging.getLogger("redpocket")
 
 
@@ -198,9 +197,7 @@ def get_client(name: str = DEFAULT) -> Client:
         return client
     if name != DEFAULT:
         raise ConfigurationError(f"no connection named {name!r}: call redpocket.connect(..., name={name!r}) first")
-    global _warned_in_memory
-    if not os.environ.get("REDPOCKET_URL") and not _warned_in_memory:
-        _warned_in_memory = True
+    if not os.environ.get("REDPOCKET_URL"):  # once per implicit engine: it stays the default connection
         logger.warning(
             "redpocket: no connect() call and no REDPOCKET_URL: using an in-memory engine whose data is lost when "
             "the process exits; persist it with redpocket.connect(\"file:///path/to/dir\") or connect to a Redis server"

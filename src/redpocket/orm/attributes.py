@@ -504,7 +504,7 @@ class Pointer(Attribute):
     says what deleting the target does to the records pointing to it:
     ``DO_NOTHING`` (default), ``CASCADE``, ``SET_NULL`` or ``PROTECT`` (see
     :mod:`.relations`); any action but ``DO_NOTHING`` implies an equality
-    index, which finds those records.
+    index, which finds those records, and ``SET_NULL`` implies ``null=True``.
     """
 
     type_name = "a record"
@@ -514,6 +514,8 @@ class Pointer(Attribute):
             raise DefinitionError(f"Pointer(on_delete=...) takes CASCADE, SET_NULL, PROTECT or DO_NOTHING, not {on_delete!r}")
         if on_delete != DO_NOTHING and not options.get("index"):
             options["index"] = True
+        if on_delete == SET_NULL:
+            options["null"] = True  # the pointer becomes None when its target is deleted
         super().__init__(**options)
         self.to = to
         self.related_name = related_name
@@ -524,8 +526,6 @@ class Pointer(Attribute):
             raise DefinitionError(
                 f"{model.__name__}.{name}: Pointer() must point to an ActiveRecord subclass or its name, not {self.to!r}"
             )
-        if self.on_delete == SET_NULL and not self.null:
-            raise DefinitionError(f"{model.__name__}.{name}: on_delete=SET_NULL needs null=True")
         super().bind(model, name)
 
     @property
