@@ -88,3 +88,34 @@ def test_structures_option_registers_commands() -> None:
     client.execute_command("FIFOADD", "q", "a", "b")
     assert client.execute_command("FIFOPOP", "q") == b"a"
     assert client.type("q") == b"fifo"
+
+
+def test_implicit_in_memory_engine_warns_once(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delenv("REDPOCKET_URL", raising=False)
+    redpocket.disconnect()
+    with caplog.at_level("WARNING", logger="redpocket"):
+        redpocket.get_client().set("k", "v")
+        redpocket.get_client().get("k")
+    warnings = [r for r in caplog.records if r.name == "redpocket" and r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "in-memory" in warnings[0].getMessage() and "file:///" in warnings[0].getMessage()
+
+
+def test_explicit_connection_does_not_warn(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delenv("REDPOCKET_URL", raising=False)
+    with caplog.at_level("WARNING", logger="redpocket"):
+        redpocket.connect("memory://")
+        redpocket.get_client()
+    assert not [r for r in caplog.records if r.name == "redpocket"]
+
+
+def test_relative_file_urls_resolve_against_the_working_directory(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for url, directory in (("file:rel/db", "rel/db"), ("file:./dot/db", "dot/db")):
+        client = redpocket.connect(url, name="disk")
+        client.set("k", "v")
+        client.save()
+        assert (tmp_path / directory).is_dir(), url
+    with pytest.raises(redpocket.ConfigurationError, match="host"):
+        redpocket.connect("file://relative/dir", name="bad")
+    assert not (tmp_path / "dir").exists()

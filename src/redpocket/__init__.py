@@ -34,8 +34,11 @@ from .errors import (
     DecodeError,
     DefinitionError,
     DoesNotExist,
+    IndexNotReady,
+    MigrationError,
     ORMError,
     PipelineError,
+    ProtectedError,
     QueryError,
     RedpocketError,
     ResultNotReady,
@@ -43,37 +46,45 @@ from .errors import (
     ValidationError,
 )
 from .keyspaces import Codec, Hash, HyperLogLog, Keyspace, List, Set, SortedSet, String
-from .orm import ActiveRecord, Model, QuerySet, ResultSet, attributes
+from .orm import CASCADE, DO_NOTHING, PROTECT, SET_NULL, ActiveRecord, F, Model, QuerySet, ResultSet, attributes
 from .pipeline import DeferredResult, PipelineContext, current_pipeline, pipeline
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plainly sorted (tests/test_package.py), constants included
     "ActiveRecord",
+    "CASCADE",
     "Codec",
     "ConfigurationError",
     "ConflictError",
     "CorruptFileError",
+    "DO_NOTHING",
     "DecodeError",
     "DeferredResult",
     "DefinitionError",
     "DoesNotExist",
     "EmbeddedConnection",
     "EmbeddedRedis",
+    "F",
     "Hash",
     "HyperLogLog",
+    "IndexNotReady",
     "Keyspace",
     "List",
+    "MigrationError",
     "Model",
     "ORMError",
+    "PROTECT",
     "PersistenceError",
     "PipelineContext",
     "PipelineError",
+    "ProtectedError",
     "QueryError",
     "QuerySet",
     "RedpocketError",
     "ResultNotReady",
     "ResultSet",
+    "SET_NULL",
     "Set",
     "SortedSet",
     "String",

@@ -7,9 +7,15 @@
                     [--requirepass PW] [--maxclients N] [--load module:Structure ...]
                     [--any-redis-option value ...]
 
+    redpocket migrate module:Model [module:Model ...] [--url URL]
+
 Options given on the command line override the configuration file, as with
 ``redis-server``; any other ``--name value`` is a Redis configuration
 setting (``--notify-keyspace-events KEA``, ``--hz 50``).
+
+``redpocket migrate`` imports each model and runs ``Model.objects.migrate()``
+(see ``redpocket.orm.schema``) on ``--url`` (default: ``REDPOCKET_URL``, or
+the connection the module itself makes on import).
 """
 
 from __future__ import annotations
@@ -41,7 +47,42 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--logfile", help="log to this file instead of stderr")
     serve.add_argument("--load", action="append", default=[], metavar="module:Structure",
                        help="register a custom structure class (repeatable)")
+    migrate = commands.add_parser("migrate", help="apply a model's schema changes (build indexes, fill defaults ...)")
+    migrate.add_argument("models", nargs="+", metavar="module:Model", help="the model classes to migrate")
+    migrate.add_argument("--url", help="the connection URL (default: REDPOCKET_URL or the module's own connect())")
     return parser
+
+
+def migrate(args: argparse.Namespace) -> int:
+    """Run ``redpocket migrate module:Model ...``."""
+    from . import connections
+
+    if args.url:
+        connections.connect(args.url)
+    status = 0
+    for spec in args.models:
+        module_name, _, name = spec.partition(":")
+        if not module_name or not name:
+            print(f"redpocket migrate: expected module:Model, not {spec!r}", file=sys.stderr)
+            return 2
+        try:
+            model: Any = importlib.import_module(module_name)
+            for part in name.split("."):
+                model = getattr(model, part)
+        except (ImportError, AttributeError) as error:
+            print(f"redpocket migrate: cannot import {spec}: {error}", file=sys.stderr)
+            return 2
+        if not hasattr(model, "objects") or not hasattr(model, "_meta"):
+            print(f"redpocket migrate: {spec} is not a model class", file=sys.stderr)
+            return 2
+        from .errors import MigrationError
+
+        try:
+            print(model.objects.migrate())
+        except MigrationError as error:
+            print(f"redpocket migrate: {error}", file=sys.stderr)
+            status = 1
+    return status
 
 
 def _extra_settings(words: list[str]) -> list[tuple[str, str]]:
@@ -110,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = _parser().parse_known_args(argv)
     if args.command == "serve":
         return serve(args, extra)
+    if args.command == "migrate":
+        if extra:
+            print(f"redpocket migrate: unexpected arguments {' '.join(extra)}", file=sys.stderr)
+            return 2
+        return migrate(args)
     return 2  # pragma: no cover - argparse requires a command
 
 

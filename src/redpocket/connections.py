@@ -6,13 +6,18 @@ URL                                     client
 ``memory://`` (or no URL)               embedded engine, in memory
 ``memory://name``                       a named in-memory engine (one per name)
 ``file:///path/to/dir``                 embedded engine persisted in that directory
+``file:relative/dir``, ``file:./dir``   the same, relative to the working directory
 ``redis://host:port/db``, ``rediss://``  a Redis or Valkey server
 ``unix:///path/to/socket``              a Redis server on a Unix socket
 ``redis+cluster://host:port[,host:port]``  a Redis (or Valkey) Cluster
 ``rediss+cluster://...``                a Redis Cluster over TLS
 ======================================  ======================================
 
-``REDPOCKET_URL`` in the environment sets the default URL.  Every client is
+``REDPOCKET_URL`` in the environment sets the default URL.  Without it, and
+without ``connect()``, the default connection is an in-memory engine whose
+data is lost when the process exits: its creation (on first use) logs a
+WARNING on the ``redpocket`` logger saying so.  ``file://host/dir`` (a host part) is
+refused: write ``file:///abs/dir`` or ``file:relative/dir``.  Every client is
 a ``redis.Redis``, except on a cluster, where it is redis-py's
 ``redis.cluster.RedisCluster`` (the same command API; ``connect()`` also
 takes one you built).  The ORM, pipelines and keyspaces run unchanged on
@@ -22,6 +27,7 @@ save or one keyspace member stay in one cluster slot.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -42,6 +48,20 @@ Client = redis.Redis | RedisCluster
 
 _connections: dict[str, Client] = {}
 _lock = threading.Lock()
+logger = logging.getLogger("redpocket")
+
+
+def _file_directory(url: str, parsed: Any) -> str:
+    """Return the directory of a ``file:`` URL: absolute, or relative to the working directory."""
+    if parsed.netloc not in ("", "localhost"):
+        raise ConfigurationError(
+            f"{url!r} names the host {parsed.netloc!r}: write file:///absolute/dir for an absolute path, "
+            f"or file:{parsed.netloc}{parsed.path} for a directory relative to the working directory"
+        )
+    directory = unquote(parsed.path)
+    if not directory:
+        raise ConfigurationError(f"file: URLs need a directory: file:///var/lib/app/db or file:data/db, not {url!r}")
+    return str(Path(directory).resolve())  # file:data/db and file:./data/db: relative to the working directory
 
 
 def _embedded_from_url(url: str, **options: Any) -> redis.Redis:
@@ -51,9 +71,7 @@ def _embedded_from_url(url: str, **options: Any) -> redis.Redis:
     engine = options.pop("engine", None)
     structures = options.pop("structures", ())
     if parsed.scheme == "file":
-        directory = unquote(parsed.path)
-        if not directory:
-            raise ConfigurationError(f"file:// URLs need a directory: file:///var/lib/app/db, not {url!r}")
+        directory = _file_directory(url, parsed)
         appendfsync = query.get("appendfsync", ["everysec"])[0]
         engine = engine or _persistent_engine(directory, appendfsync, structures)
     elif parsed.netloc or parsed.path not in ("", "/"):
@@ -174,6 +192,11 @@ def get_client(name: str = DEFAULT) -> Client:
         return client
     if name != DEFAULT:
         raise ConfigurationError(f"no connection named {name!r}: call redpocket.connect(..., name={name!r}) first")
+    if not os.environ.get("REDPOCKET_URL"):  # once per implicit engine: it stays the default connection
+        logger.warning(
+            "redpocket: no connect() call and no REDPOCKET_URL: using an in-memory engine whose data is lost when "
+            "the process exits; persist it with redpocket.connect(\"file:///path/to/dir\") or connect to a Redis server"
+        )
     return connect()
 
 

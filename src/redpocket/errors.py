@@ -11,10 +11,13 @@
           ├── ValidationError    a value an attribute refuses (at assignment)
           │    └── UniqueError   a unique value already held by another record (at save)
           ├── ConflictError      a versioned record changed since it was loaded
+          ├── ProtectedError     a delete refused by a Pointer(on_delete=PROTECT); nothing deleted
+          ├── MigrationError     a stored schema the ORM cannot migrate to the class (type change refused)
           ├── DoesNotExist       get() found nothing (Model.DoesNotExist subclasses it)
           ├── MultipleObjectsReturned
           ├── DecodeError        stored data an attribute cannot decode (names the key)
           └── QueryError         an unknown attribute or lookup in a query
+               └── IndexNotReady  a query needs an index not built yet (names the command that builds it)
 
 The engine's own errors live in the engine (it imports nothing from the
 layers above): ``PersistenceError`` and its ``CorruptFileError`` (an
@@ -72,6 +75,18 @@ class ConflictError(ORMError):
     """A versioned record changed in Redis since it was loaded; nothing was written."""
 
 
+class ProtectedError(ORMError):
+    """A delete refused because records point to the record through ``Pointer(on_delete=PROTECT)``; nothing was deleted."""
+
+    def __init__(self, message: str, protected: list[object]) -> None:
+        self.protected = protected
+        super().__init__(message)
+
+
+class MigrationError(ORMError):
+    """A stored schema that cannot be migrated to the class as declared (a type change whose values do not convert)."""
+
+
 class DoesNotExist(ORMError, LookupError):
     """No record matches a ``get()``; each model has its own subclass, ``Model.DoesNotExist``."""
 
@@ -86,3 +101,7 @@ class DecodeError(ORMError, ValueError):
 
 class QueryError(ORMError, ValueError):
     """A query that cannot be expressed (unknown attribute or lookup, lookup without the index it needs)."""
+
+
+class IndexNotReady(QueryError):
+    """A query needs an index that is declared but not built yet; the message names the command that builds it."""

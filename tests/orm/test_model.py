@@ -40,6 +40,7 @@ def test_save_returns_the_keys_and_every_key_shares_the_hash_tag(db: redis.Redis
     assert set(every_key(db, "*")) == {
         keys["hash"].encode(), b"{redpocket:Build}:ids", b"{redpocket:Build}:eq:status:running",
         b"{redpocket:Build}:num:duration", keys["strings"]["stdout"].encode(),
+        b"{redpocket:Build}:schema",  # the stored schema (orm/schema.py), there while the model has records
     }
 
 

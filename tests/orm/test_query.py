@@ -183,9 +183,9 @@ def test_slices_are_applied_by_redis_before_loading(people: dict[str, Person], d
     loaded: list[int] = []
     original = Person.objects._load
 
-    def spy(ids: Any, keys: Any = None) -> Any:
+    def spy(ids: Any, keys: Any = None, *args: Any, **kwargs: Any) -> Any:
         loaded.append(len(ids))
-        return original(ids, keys)
+        return original(ids, keys, *args, **kwargs)
 
     monkeypatch.setattr(Person.objects, "_load", spy)
     assert len(Person.objects.all()[:2]) == 2

@@ -48,6 +48,16 @@ if TYPE_CHECKING:
 NOTHING: Any = type("NOTHING", (), {"__repr__": lambda self: "NOTHING"})()
 
 INDEX_KINDS = ("equality", "numeric", "prefix")
+
+CASCADE = "CASCADE"
+"""``Pointer(on_delete=CASCADE)``: deleting the target deletes the records pointing to it."""
+SET_NULL = "SET_NULL"
+"""``Pointer(on_delete=SET_NULL)``: deleting the target clears the pointer (the attribute must be ``null=True``)."""
+PROTECT = "PROTECT"
+"""``Pointer(on_delete=PROTECT)``: deleting a target still pointed to raises ``ProtectedError``."""
+DO_NOTHING = "DO_NOTHING"
+"""``Pointer(on_delete=DO_NOTHING)``, the default: the pointer dangles (reads ``None`` when ``null=True``)."""
+ON_DELETE = (CASCADE, SET_NULL, PROTECT, DO_NOTHING)
 JSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
@@ -490,20 +500,29 @@ class Pointer(Attribute):
     Reading it returns the record (loaded on first access, in one batch for
     every record of the same query).  ``related_name`` adds a query of the
     pointing records to the target model (``project.builds``).  ``to`` may be
-    the model class or its name (for models declared later).
+    the model class or its name (for models declared later).  ``on_delete``
+    says what deleting the target does to the records pointing to it:
+    ``DO_NOTHING`` (default), ``CASCADE``, ``SET_NULL`` or ``PROTECT`` (see
+    :mod:`.relations`); any action but ``DO_NOTHING`` implies an equality
+    index, which finds those records, and ``SET_NULL`` implies ``null=True``.
     """
 
     type_name = "a record"
 
-    def __init__(self, to: Any, *, related_name: str | None = None, **options: Any) -> None:
+    def __init__(self, to: Any, *, related_name: str | None = None, on_delete: str = DO_NOTHING, **options: Any) -> None:
+        if on_delete not in ON_DELETE:
+            raise DefinitionError(f"Pointer(on_delete=...) takes CASCADE, SET_NULL, PROTECT or DO_NOTHING, not {on_delete!r}")
+        if on_delete != DO_NOTHING and not options.get("index"):
+            options["index"] = True
+        if on_delete == SET_NULL:
+            options["null"] = True  # the pointer becomes None when its target is deleted
         super().__init__(**options)
         self.to = to
         self.related_name = related_name
+        self.on_delete = on_delete
 
     def bind(self, model: type[ActiveRecord], name: str) -> None:
-        from .model import ActiveRecord
-
-        if not isinstance(self.to, str) and not (isinstance(self.to, type) and issubclass(self.to, ActiveRecord)):
+        if not isinstance(self.to, str) and not (isinstance(self.to, type) and hasattr(self.to, "_meta")):
             raise DefinitionError(
                 f"{model.__name__}.{name}: Pointer() must point to an ActiveRecord subclass or its name, not {self.to!r}"
             )
@@ -513,13 +532,21 @@ class Pointer(Attribute):
     def target(self) -> type[ActiveRecord]:
         """Return the pointed-to model (resolving a name on first use)."""
         if isinstance(self.to, str):
-            from .model import registry
+            from .registry import models
 
-            model = registry.get(self.to)
+            model = models.get(self.to)
             if model is None:
                 raise DefinitionError(f"{self.model_name}.{self.name}: no model named {self.to!r} is declared")
             self.to = model
         return self.to  # type: ignore[no-any-return]
+
+    def target_is(self, model: type[ActiveRecord]) -> bool:
+        """Tell whether this pointer points to ``model`` (or to an earlier definition of it)."""
+        try:
+            target = self.target
+        except DefinitionError:
+            return False
+        return target is model or target._meta.keys.tag == model._meta.keys.tag
 
     def __get__(self, record: Any, owner: type | None = None) -> Any:
         if record is None:
@@ -535,10 +562,8 @@ class Pointer(Attribute):
             record._pointers[self.name] = value
 
     def convert(self, value: Any) -> Any:
-        from .model import ActiveRecord
-
         target = self.target
-        if isinstance(value, ActiveRecord):
+        if hasattr(type(value), "_meta"):  # a record
             if not isinstance(value, target):
                 raise self.invalid(value, f"expected a {target.__name__}, got a {type(value).__name__}")
             if value.pk is None:
@@ -584,7 +609,11 @@ class ByteStream(Attribute):
 
 
 __all__ = [
+    "CASCADE",
+    "DO_NOTHING",
     "JSON",
+    "PROTECT",
+    "SET_NULL",
     "UUID",
     "Attribute",
     "AutoUUID",

@@ -14,6 +14,7 @@ key                                    type        holds
 ``{ns:Model}:pre:<attr>``              sorted set  ``value\\0id`` members (prefix index)
 ``{ns:Model}:uniq:<attr>``             hash        value -> id (unique claims; also the equality index)
 ``{ns:Model}:tmp:<random>``            any         a query's scratch key, with a TTL
+``{ns:Model}:expires``                 sorted set  id -> deadline (ms since the epoch) of expiring records
 =====================================  ==========  =================================
 
 A model with ``class Meta: partition = "tenant"`` keeps each partition's
@@ -26,6 +27,7 @@ model's tag say where things are:
 =====================================  ==========  =================================
 ``{ns:Model}:partitions``              set         every partition value in use
 ``{ns:Model}:partition_of``            hash        record id -> its partition value
+``{ns:Model}:schema``                  hash        the stored schema (see :mod:`.schema`)
 =====================================  ==========  =================================
 
 The record hash has one field per attribute (named like the attribute,
@@ -35,6 +37,8 @@ claims hash is also its equality index: it has no ``eq:`` sets (an earlier
 layout kept both; ``rebuild_indexes()`` deletes such sets).  Scratch keys
 are deleted in the round trip that created them; the TTL only covers a
 client that died.  These names are part of the stored format: changing one needs a migration.
+The Lua scripts compose the index key names of computed values and of
+expiring records from the tag (``scripts/index.lua``), in exactly these forms.
 
 ``ns`` is ``Meta.namespace`` (default ``redpocket``) and ``Model`` is
 ``Meta.name`` (default: the class name), never the Python module, so moving
@@ -49,7 +53,7 @@ import uuid
 class ModelKeys:
     """Key names for one model, or for one partition of a partitioned model."""
 
-    __slots__ = ("ids", "partition", "partition_of", "partitions", "tag")
+    __slots__ = ("expires", "ids", "partition", "partition_of", "partitions", "schema", "tag")
 
     def __init__(self, namespace: str, name: str, partition: str | None = None) -> None:
         self.partition = partition
@@ -61,6 +65,8 @@ class ModelKeys:
         self.ids = f"{self.tag}:ids"
         self.partitions = f"{model_tag}:partitions"
         self.partition_of = f"{model_tag}:partition_of"
+        self.expires = f"{self.tag}:expires"
+        self.schema = f"{model_tag}:schema"
 
     def record(self, ident: str) -> str:
         """Return the hash key of record ``ident``."""
@@ -89,3 +95,9 @@ class ModelKeys:
     def temporary(self) -> str:
         """Return a fresh scratch key for a query."""
         return f"{self.tag}:tmp:{uuid.uuid4().hex}"
+
+
+def key_pattern(prefix: str) -> bytes:
+    """Return the SCAN ``MATCH`` pattern of every key starting with ``prefix`` (its glob characters escaped)."""
+    escaped = prefix.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?").replace("[", "\\[").replace("]", "\\]")
+    return escaped.encode() + b"*"

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..pipeline import raw_pipeline
 from .attributes import Attribute
-from .keys import ModelKeys
+from .keys import ModelKeys, key_pattern
+from .loading import scan_keys, sweep
+from .schema import mark_indexes_built
 
 if TYPE_CHECKING:
     from .model import ActiveRecord
@@ -24,10 +26,14 @@ def _expected(model: type[ActiveRecord], keys: ModelKeys) -> tuple[dict[str, Any
     """Load every record of one partition and compute what each index should hold; also return ids without a record."""
     meta = model._meta
     client = meta.client()
+    sweep(meta, [keys], client)  # expired records are gone, not inconsistent
     ids = sorted(i.decode() if isinstance(i, bytes) else i for i in client.smembers(keys.ids))
-    loaded = model.objects._load(ids, [keys.record(i) for i in ids])
+    loaded = model.objects._load(ids, [keys.record(i) for i in ids], partitions=[keys])
     records = [r for r in loaded if r is not None]
     orphans = [i for i, r in zip(ids, loaded, strict=True) if r is None]
+    if orphans:  # an id whose record expired (and was swept) while this ran is no orphan
+        listed = client.smismember(keys.ids, orphans)
+        orphans = [i for i, still in zip(orphans, listed, strict=True) if still]
     expected: dict[str, Any] = {}
     for attribute in meta.indexed:
         name = attribute.name
@@ -60,15 +66,6 @@ def _as_bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
 
 
-def _scan(client: Any, pattern: bytes) -> list[bytes]:
-    return [k if isinstance(k, bytes) else k.encode() for k in client.scan_iter(match=pattern, count=1000)]
-
-
-def _pattern(prefix: str) -> bytes:
-    escaped = prefix.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?").replace("[", "\\[").replace("]", "\\]")
-    return escaped.encode() + b"*"
-
-
 def check_indexes(model: type[ActiveRecord]) -> list[str]:
     """Return a description of every disagreement between the indexes and the records.
 
@@ -90,7 +87,7 @@ def _check_partition(model: type[ActiveRecord], keys: ModelKeys) -> list[str]:
         name = attribute.name
         if attribute.index == "equality" and not attribute.unique:
             prefix = keys.equality(name, b"")
-            index_keys = _scan(client, _pattern(prefix.decode(errors="surrogateescape")))
+            index_keys = scan_keys(client, key_pattern(prefix.decode(errors="surrogateescape")))
             pipe = raw_pipeline(client)
             for key in index_keys:
                 pipe.smembers(key)
@@ -139,15 +136,17 @@ def _index_keys(model: type[ActiveRecord], names: ModelKeys, attribute: Attribut
     # Also the equality sets of a unique attribute, which older versions kept next to its claims.
     client = model._meta.client()
     keys: list[Any] = [names.numeric(attribute.name), names.prefix(attribute.name), names.unique(attribute.name)]
-    keys += _scan(client, _pattern(names.equality(attribute.name, b"").decode(errors="surrogateescape")))
+    keys += scan_keys(client, key_pattern(names.equality(attribute.name, b"").decode(errors="surrogateescape")))
     return keys
 
 
 def rebuild_indexes(model: type[ActiveRecord], progress: bool = False) -> int:
     """Drop and rebuild every index of ``model`` from its records; return how many records were indexed.
 
-    Run it when no other process writes the model (after adding an index
-    to an existing model, say): writes made while it runs may be missed.
+    Run it when no other process writes the model: writes made while it
+    runs may be missed (``migrate()`` builds a new index online instead).
+    It also removes from the id set the ids whose record key is gone (a
+    record key expired or deleted by hand, which ``check()`` reports).
     """
     partitions = model._meta.all_partition_keys()
     total = sum(model._meta.client().scard(keys.ids) for keys in partitions)
@@ -156,6 +155,7 @@ def rebuild_indexes(model: type[ActiveRecord], progress: bool = False) -> int:
         done = _rebuild_partition(model, keys, done, total, progress)
     if progress:
         sys.stderr.write("\n")
+    mark_indexes_built(model)
     return done
 
 
@@ -166,11 +166,17 @@ def _rebuild_partition(model: type[ActiveRecord], names: ModelKeys, done: int, t
         keys = _index_keys(model, names, attribute)
         for offset in range(0, len(keys), BATCH):
             client.delete(*keys[offset : offset + BATCH])
+    sweep(meta, [names], client)
     ids = sorted(i.decode() if isinstance(i, bytes) else i for i in client.smembers(names.ids))
     for offset in range(0, len(ids), BATCH):
         chunk = ids[offset : offset + BATCH]
-        records = [r for r in model.objects._load(chunk, [names.record(i) for i in chunk]) if r is not None]
+        loaded = model.objects._load(chunk, [names.record(i) for i in chunk], partitions=[])
+        records = [r for r in loaded if r is not None]
         pipe = raw_pipeline(client)
+        orphans = [ident for ident, record in zip(chunk, loaded, strict=True) if record is None]
+        if orphans:  # ids whose record is gone (a manual EXPIRE or DEL of the record key)
+            pipe.srem(names.ids, *orphans)
+            pipe.zrem(names.expires, *orphans)
         for record in records:
             ident = record._ident()
             for attribute in meta.indexed:

@@ -52,24 +52,37 @@ import copy
 import datetime as dt
 import functools
 from collections.abc import Set as AbstractSet
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import redis
 from redis.cluster import RedisCluster
 
 from ..connections import DEFAULT, get_client
-from ..errors import ConflictError, DecodeError, DefinitionError, DoesNotExist, MultipleObjectsReturned, UniqueError
-from ..pipeline import ClusterBatch, DeferredResult, PipelineContext, ensure_scripts, ride_failover
-from .attributes import JSON, Attribute, AutoUUID, Bytes, ByteStream, DateTime, Float, Integer, Pointer, Unicode
+from ..errors import ConflictError, DecodeError, DefinitionError, DoesNotExist, MultipleObjectsReturned
+from ..pipeline import ClusterBatch, DeferredResult, PipelineContext, ensure_scripts, raw_pipeline, ride_failover
+from .attributes import (
+    DO_NOTHING,
+    JSON,
+    Attribute,
+    AutoUUID,
+    Bytes,
+    ByteStream,
+    DateTime,
+    Float,
+    Integer,
+    Pointer,
+    Unicode,
+)
+from .expressions import F
 from .keys import ModelKeys
+from .loading import ensure_sweep, sweep
+from .registry import models
+from .schema import SchemaState, queue_schema, store_schema, synchronise
+from .unit import APPLY_LUA, EXPIRE_LUA, VERSION_FIELD, Change, layout_args
 
 if TYPE_CHECKING:
     from .query import Manager
 
-APPLY_LUA = (Path(__file__).parent / "scripts" / "apply.lua").read_text()
-ABSENT = b"\0absent"
-VERSION_FIELD = "_version"
 MAX_RETRIES = 25
 DECODE_ERRORS = (ValueError, TypeError, KeyError, UnicodeDecodeError, AttributeError, OverflowError)
 
@@ -80,7 +93,6 @@ RESERVED = frozenset(
 
 Names = AbstractSet[str]  # the attributes a save writes
 
-registry: dict[str, type[ActiveRecord]] = {}
 _pending_related: dict[str, list[Pointer]] = {}
 
 
@@ -129,11 +141,39 @@ class Options:
             if (a.required or not a.null) and not isinstance(a, ByteStream) and not a.primary_key
         ]
         self.required_streams = [a for a in self.streams if a.required]
-        self._script: Any = None
+        self._scripts: dict[str, Any] = {}
+        ttl = getattr(meta, "ttl", None)
+        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0):
+            raise DefinitionError(f"{model.__name__}.Meta.ttl must be a positive number of seconds, not {ttl!r}")
+        self.ttl: float | None = ttl
+        self.ttl_text = "" if ttl is None else str(max(1, round(ttl * 1000)))  # the save script's ttl argument
+        self.sweep_layout = layout_args(self)
+        self._dependents: list[Pointer] | None = None
+        self._generation = -1
+        migrate_mode = getattr(meta, "migrate", "explicit")
+        if migrate_mode not in ("explicit", "auto"):
+            raise DefinitionError(f"{model.__name__}.Meta.migrate must be \"explicit\" or \"auto\", not {migrate_mode!r}")
+        self.auto_migrate = migrate_mode == "auto"
+        self.schema: SchemaState | None = None
+        self.read_defaults: list[tuple[str, Attribute]] = []  # added attributes: absent fields read their default
+        self._schema_client: Any = None
+        self.schema_stored = True  # False: the model has no stored schema; its next created record stores it
 
     def client(self) -> Any:
-        """Return the redis-py client of the model's connection (a ``RedisCluster`` on a cluster)."""
-        return get_client(self.connection)
+        """Return the redis-py client of the model's connection (a ``RedisCluster`` on a cluster).
+
+        The first call for a connection compares the stored schema with the class (:mod:`.schema`).
+        """
+        client = get_client(self.connection)
+        if self._schema_client is not client:
+            self._schema_client = client
+            try:
+                ensure_sweep(client)  # every read runs it by its SHA
+                synchronise(self, client)
+            except BaseException:
+                self._schema_client = None
+                raise
+        return client
 
     def keys_for(self, partition: str | None) -> ModelKeys:
         """Return the key names of one partition (of the model itself when unpartitioned)."""
@@ -167,9 +207,33 @@ class Options:
 
     def apply_script(self) -> Any:
         """Return the save/delete script (a redis-py ``Script``; call it with ``client=``)."""
-        if self._script is None:
-            self._script = redis.commands.core.Script(self.client(), APPLY_LUA)
-        return self._script
+        return self.script(APPLY_LUA)
+
+    def script(self, source: str) -> Any:
+        """Return one of the ORM's scripts as a redis-py ``Script`` (call it with ``client=``)."""
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = redis.commands.core.Script(self.client(), source)
+        return script
+
+    def expressions(self, changes: dict[str, Any]) -> dict[str, F]:
+        """Return the F() expressions among ``changes``, each checked against its attribute."""
+        computed = {name: value for name, value in changes.items() if isinstance(value, F)}
+        for name, expression in computed.items():
+            expression.check(self.attributes[name], self.attributes.get(expression.name))
+        return computed
+
+    def dependents(self) -> list[Pointer]:
+        """Return the Pointer attributes of every model that point to this one with an ``on_delete`` action."""
+        if self._dependents is None or models.generation != self._generation:
+            self._generation = models.generation
+            found = []
+            for model in models.classes():
+                for pointer in model._meta.pointers:
+                    if pointer.on_delete != DO_NOTHING and pointer.target_is(self.model):
+                        found.append(pointer)
+            self._dependents = found
+        return self._dependents
 
 
 def _reserved(name: str) -> bool:
@@ -228,13 +292,12 @@ class ModelBase(type):
             {"__module__": cls.__module__, "__qualname__": f"{name}.MultipleObjectsReturned"},
         )
         model_name = cls._meta.name  # type: ignore[attr-defined]
-        registry[model_name] = cls  # type: ignore[assignment]  # a redefinition (tests, reloads): the newest wins
-        registry[name] = cls  # type: ignore[assignment]
+        models.register(cls, cls._meta.namespace, model_name)  # type: ignore[arg-type,attr-defined]
         for pointer in _pending_related.pop(name, []) + _pending_related.pop(model_name, []):
             _attach_related(pointer)
         for pointer in cls._meta.pointers:  # type: ignore[attr-defined]
             if pointer.related_name:
-                if isinstance(pointer.to, str) and pointer.to not in registry:
+                if isinstance(pointer.to, str) and pointer.to not in models:
                     _pending_related.setdefault(pointer.to, []).append(pointer)
                 else:
                     _attach_related(pointer)
@@ -382,6 +445,9 @@ class ActiveRecord(metaclass=ModelBase):
             except DECODE_ERRORS as error:
                 raise DecodeError(f"cannot decode the id of record {ident!r} of {cls.__name__}: {error}") from None
         data[meta.pk.name] = pk
+        for name, attribute in meta.read_defaults:
+            if data[name] is None:
+                data[name] = attribute.default_value()
         if get(meta.pk.field) is None:
             raw[meta.pk.field] = ident.encode()
         record = cls.__new__(cls)
@@ -470,8 +536,9 @@ class ActiveRecord(metaclass=ModelBase):
             setattr(self, meta.pk.name, meta.pk.default_value())
             if data.get(meta.pk.name) is None:
                 raise meta.pk.invalid(None, "a record needs a primary key value before it is saved")
-        for attribute in meta.must_have:
-            if data.get(attribute.name) is None:
+        new = self._stored is None
+        for attribute in meta.must_have:  # a loaded record: only what it writes (an old record may lack an added attribute)
+            if data.get(attribute.name) is None and (new or attribute.name in self._dirty):
                 raise attribute.invalid(None, "required" if attribute.required else "not nullable and has no value")
         if meta.partition is not None and self._stored is not None:
             self._check_partition_unchanged()
@@ -490,135 +557,6 @@ class ActiveRecord(metaclass=ModelBase):
             raise attribute.invalid(
                 value, f"the partition of a saved record cannot change (it is {stored.decode()!r}); delete it and create a new one"
             )
-
-    def _change(self, names: Names, stored: dict[bytes, bytes | None], delete: bool = False) -> tuple[list[Any], list[Any], dict[bytes, bytes | None]]:
-        """Build the KEYS and ARGV of the apply script for writing ``names`` (or deleting); also return the fields written.
-
-        With nothing ``stored`` the record is new: the script checks that its
-        hash does not exist instead of checking each indexed field.
-        """
-        meta = type(self)._meta
-        keys = self._keys()
-        data = self._data
-        ident = self._ident()
-        new = not stored and not delete
-        claim_keys: list[Any] = []
-        op_keys: list[Any] = []
-        checks: list[Any] = []
-        claims: list[Any] = []
-        sets: list[Any] = []
-        deletes: list[Any] = []
-        ops: list[Any] = []
-        written: dict[bytes, bytes | None] = {}
-        for stream in meta.streams:
-            name = stream.name
-            if delete or (name in names and name in data):
-                value = None if delete else data[name]
-                op_keys.append(keys.stream(name, ident))
-                ops += ["del"] if value is None else ["set", value]
-        if not delete and stored.get(meta.pk.field) is None:
-            sets += [meta.pk.name, ident]
-            written[meta.pk.field] = ident.encode()
-        for attribute in meta.fields:
-            name = attribute.name
-            if not delete and name not in names:
-                continue
-            value = None if delete else data.get(name)
-            encoded = None if value is None else attribute.to_redis(value)
-            if not delete:
-                written[attribute.field] = encoded
-                if encoded is None:
-                    deletes.append(name)
-                else:
-                    sets += [name, encoded]
-            index = attribute.index
-            if index is None:
-                continue
-            old = stored.get(attribute.field)
-            if not new:
-                checks += [name, ABSENT if old is None else old]
-            if old == encoded:
-                continue
-            if index == "equality" and not attribute.unique:  # a unique value's index entry is its claim
-                if old is not None:
-                    op_keys.append(keys.equality(name, old))
-                    ops.append("srem")
-                if encoded is not None:
-                    op_keys.append(keys.equality(name, encoded))
-                    ops.append("sadd")
-            elif index == "numeric":  # old != encoded: one of them is set
-                op_keys.append(keys.numeric(name))
-                ops += ["zrem"] if encoded is None else ["zadd", repr(attribute.score(value))]
-            elif index == "prefix":
-                member_suffix = b"\0" + ident.encode()
-                if old is not None:
-                    op_keys.append(keys.prefix(name))
-                    ops += ["prem", old + member_suffix]
-                if encoded is not None:
-                    op_keys.append(keys.prefix(name))
-                    ops += ["padd", encoded + member_suffix]
-            if attribute.unique:
-                if old is not None:
-                    op_keys.append(keys.unique(name))
-                    ops += ["release", old]
-                if encoded is not None:
-                    claim_keys.append(keys.unique(name))
-                    claims += [encoded, name]
-        if meta.versioned:
-            args: list[Any] = [ident, VERSION_FIELD, str(self._version if self._stored is not None else 0)]
-        else:
-            args = [ident, "", ""]
-        args += [-1] if new else [len(checks) // 2, *checks]
-        args += [len(claim_keys), *claims, len(sets) // 2, *sets, len(deletes), *deletes, len(op_keys), *ops]
-        args.append("1" if delete else "0")
-        return [keys.record(ident), keys.ids, *claim_keys, *op_keys], args, written
-
-    def _stored_now(self, client: Any) -> dict[bytes, bytes | None]:
-        """Read the currently stored values of the indexed attributes (after a stale check)."""
-        meta = type(self)._meta
-        fields = [a.field for a in meta.indexed] + [meta.pk.field]
-        key = self._keys().record(self._ident())
-        values = ride_failover(client, lambda: client.hmget(key, fields))
-        values = [v.encode() if isinstance(v, str) else v for v in values]
-        return dict(zip(fields, values, strict=True))
-
-    def _outcome(self, reply: Any, names: Names, stored: dict[bytes, bytes | None], written: dict[bytes, bytes | None],
-                 delete: bool) -> bool:
-        """Handle the apply script's reply; return False when the save must be retried (stale)."""
-        meta = type(self)._meta
-        status = reply[0]
-        if status == b"ok" or status == "ok":
-            self._version = int(reply[1]) if meta.versioned else 0
-            if delete:
-                self._stored = None
-                self._dirty = dict.fromkeys(meta.attributes)
-                self._deleted = int(reply[2])
-            else:
-                self._stored = {**stored, **written}
-                self._clean(names)
-            return True
-        status = status.decode() if isinstance(status, bytes) else status
-        if status == "stale":
-            return False
-        if status == "unique":
-            attr = reply[1].decode() if isinstance(reply[1], bytes) else reply[1]
-            raise UniqueError(
-                type(self).__name__, attr, self._data.get(attr),
-                "another record already holds this unique value; nothing was written",
-            )
-        if status == "conflict":
-            now = reply[1].decode() if isinstance(reply[1], bytes) else reply[1]
-            raise ConflictError(
-                f"{type(self).__name__} {self.pk!s} changed in Redis since it was loaded "
-                f"(version {self._version}, now {now}); reload it with refresh() and retry"
-            )
-        raise RuntimeError(f"unexpected reply from the save script: {reply!r}")  # pragma: no cover
-
-    def _clean(self, names: Names) -> None:
-        """Forget that ``names`` were assigned (they are saved)."""
-        dirty = self._dirty
-        for name in names:
-            dirty.pop(name, None)
 
     def _write_plain(self, names: Names, pipe: Any) -> None:
         """Write changes that touch no index with HSET/HDEL: one command is atomic by itself."""
@@ -652,34 +590,50 @@ class ActiveRecord(metaclass=ModelBase):
             queue("HDEL", key, *absent)
         assert self._stored is not None
         self._stored.update(written)
-        self._clean(names)
+        dirty = self._dirty
+        for name in names:
+            dirty.pop(name, None)
 
-    def _run(self, names: Names, pipe: Any, delete: bool = False) -> DeferredResult[int] | None:
+    def _run(self, names: Names, pipe: Any, delete: bool = False, computed: dict[str, F] | None = None,
+             must_exist: bool = False) -> DeferredResult[int] | None:
+        """Save (or delete) through the apply script: now, or queued on ``pipe``.
+
+        Without ``pipe`` return ``None`` (``_settled`` tells ``"ok"`` or
+        ``"gone"``); with a pipeline context, the :class:`PendingApply`.
+        """
         meta = type(self)._meta
-        if not delete and self._stored is not None and not meta.versioned and names and names <= meta.plain_names:
+        self._settled = "ok"
+        if (not delete and not computed and not must_exist and self._stored is not None and not meta.versioned
+                and names and names <= meta.plain_names):
             self._write_plain(names, pipe)
             return None
         stored = dict(self._stored) if self._stored is not None else {}
+        ttl = meta.ttl_text if (self._stored is None and not delete) else ""
+        change = Change(self, names, stored, delete=delete, computed=computed, must_exist=must_exist, ttl=ttl)
         register = meta.partition is not None and not delete and self._stored is None
         if pipe is None:
             if register:
                 client = meta.client()
                 ride_failover(client, lambda: self._register(client, immediate=True))
-            self._apply_now(names, stored, delete)
+            self._settled = self._drive(change)
             return None
-        keys, args, written = self._change(names, stored, delete)
+        keys, args = change.compile()
         script = meta.apply_script()
         if isinstance(pipe, PipelineContext):
             if pipe.name != meta.connection:
                 pipe = PipelineContext(pipe, name=meta.connection)  # join the batch on the model's connection
+            if not meta.schema_stored and not delete and meta.partition is None:
+                queue_schema(meta, pipe)
             if register:
                 self._register(pipe)
-            pending = pipe.run_script(script, keys, args, PendingApply(self, names, stored, written, delete))
+            pending = pipe.run_script(script, keys, args, PendingApply(change))
             if delete and meta.partition is not None:
                 pipe.hdel(meta.keys.partition_of, self._ident())
             pipe.on_execute(pending)
             return pending
         # A raw redis-py pipeline: the reply lands in its results.
+        if not meta.schema_stored and not delete and meta.partition is None:
+            queue_schema(meta, pipe)
         if register:
             self._register(pipe)
         if isinstance(pipe, RedisCluster | ClusterBatch):  # redis-py blocks evalsha() on cluster pipelines
@@ -693,8 +647,11 @@ class ActiveRecord(metaclass=ModelBase):
             pipe.hdel(meta.keys.partition_of, self._ident())
         return None
 
-    def _apply_now(self, names: Names, stored: dict[bytes, bytes | None], delete: bool) -> None:
-        """Run the apply script in its own round trip; while it reports stale values, re-read them and retry."""
+    def _drive(self, change: Change, status: str | None = None) -> str:
+        """Send ``change`` until it settles (re-reading stale values, sweeping expired records); return ``ok`` or ``gone``.
+
+        ``status`` is the outcome of an attempt already made (in a pipeline).
+        """
         meta = type(self)._meta
         client = meta.client()
         script = meta.apply_script()
@@ -703,13 +660,28 @@ class ActiveRecord(metaclass=ModelBase):
             # the script re-checks what it writes, so running it again is safe.
             ride_failover(client, lambda: ensure_scripts(client, [script]))
         for _ in range(MAX_RETRIES):
-            keys, args, written = self._change(names, stored, delete)
-            reply = ride_failover(client, functools.partial(script, keys=keys, args=args, client=client))
-            if self._outcome(reply, names, stored, written, delete):
-                if delete and meta.partition is not None:
+            if status is None:
+                keys, args = change.compile()
+                reply = ride_failover(client, functools.partial(script, keys=keys, args=args, client=client))
+                status = change.outcome(reply)
+            if status in ("ok", "gone"):
+                if status == "ok" and change.delete and meta.partition is not None:
                     ride_failover(client, lambda: client.hdel(meta.keys.partition_of, self._ident()))
-                return
-            stored = self._stored_now(client)
+                if status == "gone" and change.delete:
+                    self._stored, self._deleted = None, 0
+                    return "ok"
+                return status
+            if status == "stale":
+                key = self._keys().record(self._ident())
+                fields = change.reread_fields()
+                change.reread(ride_failover(client, functools.partial(client.hmget, key, fields)))
+            elif status == "schema":
+                store_schema(meta, client)
+            else:  # expired or sweep: remove the expired records of the partition
+                sweep(meta, [self._keys()], client)
+                if status == "expired" and not change.delete and not change.must_exist:  # saving an expired record stores it anew
+                    change.stored, change.names = {}, meta.attribute_names
+            status = None
         raise ConflictError(f"{type(self).__name__} {self.pk!s}: gave up after {MAX_RETRIES} concurrent changes")
 
     def _register(self, target: Any, immediate: bool = False) -> None:
@@ -750,40 +722,149 @@ class ActiveRecord(metaclass=ModelBase):
     def update(self, pipe: Any = None, **changes: Any) -> ActiveRecord:
         """Assign ``changes`` (validated) and store only those attributes (and ``auto_now`` ones), atomically.
 
-        Other attributes assigned but not saved stay pending.  On an unsaved
-        record this is ``save()``.
+        A value may be an :class:`F` expression (``views=F("views") + 1``):
+        Redis computes it from the stored value inside the same atomic save,
+        and the record then holds the result.  Other attributes assigned but
+        not saved stay pending.  On an unsaved record this is ``save()``.
+        Raises ``Model.DoesNotExist`` when an F() update finds the record
+        deleted.
         """
         meta = type(self)._meta
         attributes = meta.attributes
         if not attributes.keys() >= changes.keys():
             unknown = next(name for name in changes if name not in attributes)
             raise TypeError(f"{type(self).__name__} has no attribute {unknown!r}; declared: {', '.join(attributes)}")
+        computed = meta.expressions(changes)
         for name, value in changes.items():
-            attributes[name].__set__(self, value)
+            if name not in computed:
+                attributes[name].__set__(self, value)
         if self._stored is None:
-            self.save(pipe=pipe)
-            return self
-        names: Names = changes.keys()
+            if not computed:
+                self.save(pipe=pipe)
+                return self
+            self._prepare()
+            self._run(meta.attribute_names - computed.keys(), pipe, computed=computed)
+        else:
+            names: Names = changes.keys() - computed.keys()
+            if meta.auto_now:
+                now = dt.datetime.now(dt.timezone.utc)
+                for name in meta.auto_now:
+                    self._data[name] = now
+                names = {*names, *meta.auto_now}
+            self._run(names, pipe, computed=computed or None, must_exist=bool(computed))
+        if self._settled == "gone":
+            raise type(self).DoesNotExist(f"{type(self).__name__} {self.pk!s} no longer exists; nothing was written")
+        return self
+
+    def _queue_update(self, values: dict[str, Any], computed: dict[str, F], pipe: PipelineContext) -> Any:
+        """Queue an update of a loaded record that must still exist (``QuerySet.update``); return its PendingApply."""
+        meta = type(self)._meta
+        for name, value in values.items():
+            self._data[name] = value
+            self._pointers.pop(name, None)
+        names = {*values, *meta.auto_now}
         if meta.auto_now:
             now = dt.datetime.now(dt.timezone.utc)
             for name in meta.auto_now:
                 self._data[name] = now
-            names = {*changes, *meta.auto_now}
-        self._run(names, pipe)
-        return self
+        return self._run(names, pipe, computed=computed or None, must_exist=True)
 
+    def incr(self, name: str, amount: int | float = 1, pipe: Any = None) -> Any:
+        """Add ``amount`` to a numeric attribute atomically in Redis; return the new value.
+
+        ``record.incr("views")`` is ``record.update(views=F("views") + 1)``:
+        concurrent increments from any number of processes all count.  With
+        a pipeline context, return a DeferredResult of the new value.
+        """
+        self.update(pipe=pipe, **{name: F(name) + amount})
+        if isinstance(pipe, PipelineContext):
+            deferred: DeferredResult[Any] = DeferredResult()
+            pipe.on_execute(lambda: deferred.set(self._data.get(name)))
+            return deferred
+        return self._data.get(name)
+
+    # -- expiry ---------------------------------------------------------------------------
+    def expire(self, seconds: float) -> bool:
+        """Make the record expire in ``seconds``; return False when it does not exist.
+
+        An expired record disappears at once from every read (see
+        :mod:`.unit`), its index entries and unique claims are removed by
+        the next read or write of the model.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+            raise ValueError(f"expire() takes a positive number of seconds, not {seconds!r}")
+        return self._set_expiry(str(max(1, round(seconds * 1000))))
+
+    def persist(self) -> bool:
+        """Remove the record's expiry; return False when it does not exist."""
+        return self._set_expiry("persist")
+
+    def _set_expiry(self, argument: str) -> bool:
+        meta = type(self)._meta
+        keys = self._keys()
+        client = meta.client()
+        script = meta.script(EXPIRE_LUA)
+        if isinstance(client, RedisCluster):
+            ride_failover(client, lambda: ensure_scripts(client, [script]))
+        call = functools.partial(script, keys=[keys.record(self._ident()), keys.expires], args=[self._ident(), argument], client=client)
+        return bool(ride_failover(client, call))
+
+    def ttl(self) -> float | None:
+        """Return the seconds left before the record expires, ``None`` when it does not expire.
+
+        Raises ``Model.DoesNotExist`` when the record does not exist (or has expired).
+        """
+        meta = type(self)._meta
+        keys = self._keys()
+        client = meta.client()
+        ident = self._ident()
+
+        def read() -> list[Any]:
+            batch = raw_pipeline(client)
+            batch.exists(keys.record(ident))
+            batch.zscore(keys.expires, ident)
+            batch.time()
+            return list(batch.execute())
+
+        exists, deadline, (seconds, micros) = ride_failover(client, read)
+        left = None if deadline is None else (float(deadline) - (int(seconds) * 1000 + int(micros) // 1000)) / 1000
+        if not exists or (left is not None and left <= 0):
+            raise type(self).DoesNotExist(f"{type(self).__name__} {ident} does not exist (or has expired)")
+        return left
+
+    # -- deleting ---------------------------------------------------------------------------
     def delete(self, pipe: Any = None) -> Any:
         """Delete the record, its streams and its index entries atomically; return the number of keys deleted.
 
-        With a ``redpocket.pipeline()`` context, return a DeferredResult of
-        that number; with a raw redis-py pipeline, ``None`` (the script's
-        reply lands in the pipeline's results).
+        Pointers to this record declared with ``on_delete`` are followed
+        first (:mod:`.relations`): ``PROTECT`` raises :class:`ProtectedError`
+        and nothing is deleted; ``CASCADE`` deletes the pointing records and
+        ``SET_NULL`` clears their pointer, in the same batch (a MULTI/EXEC
+        transaction on one server).  With a ``redpocket.pipeline()``
+        context, return a DeferredResult of the number of keys; with a raw
+        redis-py pipeline, ``None`` (the script's reply lands in the
+        pipeline's results).
         """
         if self.pk is None:
             return 0
+        if type(self)._meta.dependents():
+            from .relations import delete_with_dependents, queue_dependents
+
+            if pipe is None:
+                return delete_with_dependents([self])
+            queue_dependents([self], pipe)
+        return self._delete_only(pipe)
+
+    def _delete_only(self, pipe: Any = None) -> Any:
+        """Delete this record alone (its pointers' ``on_delete`` already handled)."""
         if self._stored is None and not isinstance(pipe, PipelineContext):
             # A raw pipeline cannot retry a stale delete: read what to unindex now.
-            self._stored = self._stored_now(type(self)._meta.client())
+            client = type(self)._meta.client()
+            change = Change(self, frozenset(), {})
+            fields = change.reread_fields()
+            key = self._keys().record(self._ident())
+            change.reread(ride_failover(client, lambda: client.hmget(key, fields)))
+            self._stored = change.stored
         self._deleted = 0
         deferred = self._run(frozenset(), pipe, delete=True)
         if pipe is not None:
@@ -794,22 +875,30 @@ class ActiveRecord(metaclass=ModelBase):
 class PendingApply(DeferredResult[Any]):
     """A save or delete queued in a pipeline context: filled with the script's reply, then run to handle it.
 
-    Once run, its result is the number of keys a delete deleted (what ``delete(pipe=)`` returns).
+    Once run, its result is the number of keys a delete deleted (what
+    ``delete(pipe=)`` returns), or for a save 1 when stored, 0 when the
+    record no longer existed (an F() update of a deleted record).
     """
 
-    __slots__ = ("delete", "names", "record", "stored", "written")
+    __slots__ = ("change",)
 
-    def __init__(self, record: ActiveRecord, names: Names, stored: dict[bytes, bytes | None],
-                 written: dict[bytes, bytes | None], delete: bool) -> None:
+    def __init__(self, change: Change) -> None:
         super().__init__()
-        self.record, self.names, self.stored, self.written, self.delete = record, names, stored, written, delete
+        self.change = change
 
     def __call__(self) -> None:
-        record = self.record
+        change = self.change
+        record = change.record
         try:
-            if not record._outcome(self.result, self.names, self.stored, self.written, self.delete):
-                record._apply_now(self.names, record._stored_now(type(record)._meta.client()), self.delete)
-            self.set(record._deleted if self.delete else 0)
+            status = change.outcome(self.result)
+            if status not in ("ok", "gone"):
+                status = record._drive(change, status)
+            elif status == "gone" and change.delete:
+                record._stored, record._deleted = None, 0
+            if change.delete:
+                self.set(record._deleted)
+            else:
+                self.set(1 if status == "ok" else 0)
         except Exception as error:
             self.set_error(error)
             raise

@@ -36,10 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from ..errors import DecodeError, QueryError
-from ..pipeline import raw_pipeline, ride_failover
-from .attributes import Attribute, Bytes, ByteStream, Pointer, Unicode
+from ..errors import QueryError, ValidationError
+from ..pipeline import raw_pipeline
+from .attributes import Attribute, Bytes, ByteStream, Unicode
 from .keys import ModelKeys
+from .loading import PendingRecords, PointerLoader, build_records, load_records, queue_sweep, reading, record_keys
+from .schema import index_not_ready
 
 if TYPE_CHECKING:
     from .model import ActiveRecord
@@ -47,7 +49,6 @@ if TYPE_CHECKING:
 PREFIX_LUA = (Path(__file__).parent / "scripts" / "prefix.lua").read_text()
 UNIQUE_LUA = (Path(__file__).parent / "scripts" / "unique.lua").read_text()
 SCRATCH_TTL = 60
-LOAD_BATCH = 5000
 
 RANGE_LOOKUPS = ("gt", "gte", "lt", "lte", "range")
 LOOKUPS = ("exact", "in", *RANGE_LOOKUPS, "startswith")
@@ -321,9 +322,22 @@ class QuerySet:
             return None
         name = self.ordering[0]
         attribute = self.model._meta.attributes[name.lstrip("-")]
-        if attribute.index != "numeric":
-            return None
+        schema = self.model._meta.schema
+        if attribute.index != "numeric" or (schema is not None and attribute.name in schema.unready):
+            return None  # ordered in Python
         return attribute, name.startswith("-")
+
+    def _check_indexes_ready(self) -> None:
+        """Raise IndexNotReady when a condition needs an index the stored schema says is not built (see :mod:`.schema`)."""
+        schema = self.model._meta.schema
+        if schema is None or not schema.unready:
+            return
+        for condition in [*self._conditions(), *(c for group in self.exclusions for c in group)]:
+            if condition.by_redis and not condition.attribute.primary_key and condition.attribute.name in schema.unready:
+                error = index_not_ready(self.model, condition.attribute)
+                if str(error):
+                    raise error
+                return  # built meanwhile by another process
 
     def _fully_by_redis(self) -> bool:
         return not self._python_conditions() and not self._python_exclusions()
@@ -339,6 +353,9 @@ class QuerySet:
         return meta.all_partition_keys(client)
 
     def _ids(self, count_only: bool = False) -> Any:
+        return reading(self.model._meta, lambda: self._read_ids(count_only))
+
+    def _read_ids(self, count_only: bool = False) -> Any:
         """Return ``(ids, record_keys, windowed)`` of the candidates, ordered and sliced server-side when possible.
 
         ``windowed`` tells that the slice was already applied.  With
@@ -348,6 +365,7 @@ class QuerySet:
         sliced only after the merge (each partition is cut at ``stop``).
         """
         client = self.model._meta.client()
+        self._check_indexes_ready()
         partitions = self._partitions(client)
         exact = self._fully_by_redis()
         if count_only and exact and not partitions:
@@ -355,6 +373,8 @@ class QuerySet:
         if not partitions:
             return [], [], True
         pipe = raw_pipeline(client)
+        for keys in partitions:  # expired records leave before anything is read
+            queue_sweep(pipe, self.model._meta, keys)
         start, stop = self.window
         window = self.window if len(partitions) == 1 else (0, stop)
         readers = [self._queue_ids(pipe, keys, count_only, window) for keys in partitions]
@@ -535,7 +555,8 @@ class QuerySet:
             self._cache = []
             return self._cache
         ids, keys, windowed = self._ids()
-        records = [r for r in self.model.objects._load(ids, keys) if r is not None]
+        # The ids were read after the sweep, in the round trip before: no second sweep.
+        records = [r for r in self.model.objects._load(ids, keys, partitions=[]) if r is not None]
         python_conditions, python_exclusions = self._python_conditions(), self._python_exclusions()
         if python_conditions or python_exclusions:
             records = [
@@ -614,7 +635,13 @@ class QuerySet:
 
     def get(self, **conditions: Any) -> ActiveRecord:
         """Return the one record matching; raise ``Model.DoesNotExist`` or ``Model.MultipleObjectsReturned``."""
-        query = self.filter(**conditions) if conditions else self
+        try:
+            query = self.filter(**conditions) if conditions else self
+        except ValidationError:
+            pk = self.model._meta.pk.name
+            if pk not in conditions and f"{pk}__exact" not in conditions:
+                raise
+            raise self.model.DoesNotExist(f"no {self.model.__name__} with {pk}={conditions.get(pk)!r} (not a valid id)") from None
         found = query[:2]._fetch()
         if not found:
             raise self.model.DoesNotExist(f"no {self.model.__name__} matches {query._describe()}")
@@ -629,11 +656,48 @@ class QuerySet:
         records = self._fetch()
         if not records:
             return 0
-        with pipeline(name=self.model._meta.connection) as pipe:
+        meta = self.model._meta
+        if meta.dependents():
+            from .relations import delete_with_dependents
+
+            delete_with_dependents(records)
+            self._cache = None
+            return len(records)
+        with pipeline(name=meta.connection) as pipe:
             for record in records:
                 record.delete(pipe=pipe)
         self._cache = None
         return len(records)
+
+    def update(self, **changes: Any) -> int:
+        """Store ``changes`` in every matching record; return the number of records changed.
+
+        Values may be :class:`F` expressions (``views=F("views") + 1``),
+        computed by Redis from each record's stored value.  Each record's
+        change is one atomic save keeping its indexes and unique claims;
+        the records are selected first, then all changed in one pipelined
+        batch, and a record deleted in between is not counted (nor
+        re-created).
+        """
+        from ..pipeline import pipeline
+
+        meta = self.model._meta
+        unknown = [name for name in changes if name not in meta.attributes]
+        if unknown:
+            raise QueryError(f"{self.model.__name__} has no attribute {unknown[0]!r} to update")
+        computed = meta.expressions(changes)
+        values = {name: meta.attributes[name].clean(value) for name, value in changes.items() if name not in computed}
+        if meta.pk.name in values:
+            raise QueryError(f"update() cannot change the primary key {self.model.__name__}.{meta.pk.name}")
+        records = self._fetch()
+        if not records:
+            return 0
+        pending = []
+        with pipeline(name=meta.connection) as pipe:
+            for record in records:
+                pending.append(record._queue_update(values, computed, pipe))
+        self._cache = None
+        return sum(int(p.result) for p in pending)
 
     def _describe(self) -> str:
         parts = [f"{c.attribute.name}__{c.lookup}={c.value!r}" for c in self.conditions]
@@ -645,36 +709,6 @@ class QuerySet:
 
 
 ResultSet = QuerySet
-
-
-class PointerLoader:
-    """Loads the records that the Pointer attributes of a result set refer to, one batch per attribute."""
-
-    def __init__(self, records: Sequence[ActiveRecord]) -> None:
-        self.records = list(records)
-        self.loaded: set[str] = set()
-
-    @classmethod
-    def attach(cls, model: type[ActiveRecord], records: Sequence[ActiveRecord | None]) -> None:
-        """Share one loader among ``records`` (``None`` entries skipped) when ``model`` has Pointer attributes."""
-        if model._meta.pointers:
-            loader = cls([r for r in records if r is not None])
-            for record in loader.records:
-                record._batch = loader
-
-    def load_pointers(self, attribute: Pointer) -> None:
-        if attribute.name in self.loaded:
-            return
-        self.loaded.add(attribute.name)
-        name = attribute.name
-        wanted = [r for r in self.records if name not in r._pointers and r._data.get(name) is not None]
-        ids = list(dict.fromkeys(r._data[name] for r in wanted))
-        found = dict(zip(ids, attribute.target.objects.get_many(ids), strict=True))
-        for record in wanted:
-            target = found.get(record._data[name])
-            if target is None and not attribute.null:
-                continue  # the record's own access raises the clear error
-            record._pointers[name] = target
 
 
 class Manager:
@@ -704,7 +738,10 @@ class Manager:
         meta = self.model._meta
         if list(conditions) == [meta.pk.name]:
             ident = conditions[meta.pk.name]
-            found = self.get_many([ident])[0]
+            try:
+                found = self.get_many([ident])[0]
+            except ValidationError:  # a malformed id names no record
+                raise self.model.DoesNotExist(f"no {self.model.__name__} with {meta.pk.name}={ident!r} (not a valid id)") from None
             if found is None:
                 raise self.model.DoesNotExist(f"no {self.model.__name__} with {meta.pk.name}={ident!s}")
             return found
@@ -725,6 +762,10 @@ class Manager:
     def delete(self) -> int:
         """Delete every record of the model."""
         return self.all().delete()
+
+    def update(self, **changes: Any) -> int:
+        """Change every record of the model (see :meth:`QuerySet.update`); return how many were changed."""
+        return self.all().update(**changes)
 
     def create(self, pipe: Any = None, **values: Any) -> ActiveRecord:
         """Same as ``Model.create(**values)``."""
@@ -750,7 +791,10 @@ class Manager:
                     f"{self.model.__name__} is partitioned: get_many() finds each record's partition first, "
                     "so it cannot join a pipeline; call it without pipe="
                 )
-            return self._load(idents, self._record_keys(idents), pks)
+            keys_found = record_keys(self.model, idents)
+            tags = {k.partition(":id:")[0] for k in keys_found if k is not None}
+            partitions = [p for p in meta.all_partition_keys() if p.tag in tags]
+            return self._load(idents, keys_found, pks, partitions)
         record_key = meta.keys.record
         keys = [record_key(i) for i in idents]
         if pipe is not None:
@@ -759,73 +803,22 @@ class Manager:
             if isinstance(pipe, PipelineContext):
                 if pipe.name != meta.connection:
                     pipe = PipelineContext(pipe, name=meta.connection)
+                queue_sweep(pipe, meta, meta.keys)
                 refs = [pipe.hgetall(key) for key in keys]
-                return pipe.then(refs[0] if refs else _ready([]), lambda _: self._build(idents, [r.result for r in refs], pks))
+                return pipe.then(refs[0] if refs else _ready([]), lambda _: build_records(self.model, idents, [r.result for r in refs], pks))
             if isinstance(pipe, redis.client.Pipeline | redis.cluster.ClusterPipeline):
+                queue_sweep(pipe, meta, meta.keys)
                 position = len(pipe)
                 for key in keys:
                     pipe.hgetall(key)
-                return PendingRecords(self, idents, position, pks)
+                return PendingRecords(self.model, idents, position, pks)
             raise QueryError(f"get_many(pipe=...) takes a redpocket.pipeline() context or a redis-py pipeline, not {pipe!r}")
         return self._load(idents, keys, pks)
 
-    def _record_keys(self, idents: list[str]) -> list[str | None]:
-        """Return the record keys of ids of a partitioned model (one HMGET of ``partition_of``); ``None`` when unknown."""
-        meta = self.model._meta
-        if not idents:
-            return []
-        client = meta.client()
-        located = ride_failover(client, lambda: client.hmget(meta.keys.partition_of, idents))
-        return [
-            None if where is None else meta.keys_for(where.decode() if isinstance(where, bytes) else where).record(ident)
-            for ident, where in zip(idents, located, strict=True)
-        ]
-
-    def _load(self, idents: list[str], keys: Sequence[str | None] | None = None, pks: Sequence[Any] | None = None) -> list[Any]:
-        """Load records by their stored id text (as the indexes hold them), in pipelined batches.
-
-        ``keys`` are the record keys (``None``: a record known not to exist);
-        by default the model's own (unpartitioned) keys.  ``pks`` are the
-        primary keys, when the caller has them.
-        """
-        meta = self.model._meta
-        if keys is None:
-            record_key = meta.keys.record
-            keys = [record_key(i) for i in idents]
-        client = meta.client()
-        raws: list[Any] = []
-        if None in keys:
-            found = [n for n, k in enumerate(keys) if k is not None]
-            known_pks = None if pks is None else [pks[n] for n in found]
-            loaded = iter(self._load([idents[n] for n in found], [keys[n] for n in found], known_pks))
-            return [None if k is None else next(loaded) for k in keys]
-        for offset in range(0, len(keys), LOAD_BATCH):
-            batch = raw_pipeline(client)
-            queue = batch.execute_command  # hgetall() would also build a per-key list for redis-py's cache
-            for key in keys[offset : offset + LOAD_BATCH]:
-                queue("HGETALL", key)
-            raws.extend(batch.execute(raise_on_error=False))
-        return self._build(idents, raws, pks)
-
-    def _build(self, idents: list[str], raws: list[Any], pks: Sequence[Any] | None = None) -> list[Any]:
-        from_hash = self.model._from_hash
-        records: list[Any] = []
-        append = records.append
-        for ident, raw, pk in zip(idents, raws, [None] * len(idents) if pks is None else pks, strict=True):
-            if not raw:
-                append(None)
-            elif isinstance(raw, dict):
-                append(from_hash(ident, raw, pk))
-            elif isinstance(raw, redis.ResponseError):  # WRONGTYPE: the key holds something else
-                key = self.model._meta.keys.record(ident)
-                raise DecodeError(f"cannot load {self.model.__name__} {ident} from key {key!r}: {raw}") from raw
-            elif isinstance(raw, BaseException):
-                raise raw
-            else:
-                key = self.model._meta.keys.record(ident)
-                raise DecodeError(f"cannot load {self.model.__name__} {ident} from key {key!r}: unexpected reply {raw!r}")
-        PointerLoader.attach(self.model, records)
-        return records
+    def _load(self, idents: list[str], keys: Sequence[str | None] | None = None, pks: Sequence[Any] | None = None,
+              partitions: Sequence[ModelKeys] | None = None) -> list[Any]:
+        """See :func:`.loading.load_records`."""
+        return load_records(self.model, idents, keys, pks, partitions)
 
     def check(self) -> list[str]:
         """Compare every index with the data; return the discrepancies found (empty when consistent)."""
@@ -833,30 +826,25 @@ class Manager:
 
         return check_indexes(self.model)
 
+    def migrate(self, progress: bool | None = None, on_batch: Any = None) -> Any:
+        """Apply the difference between the stored schema and the class; return a :class:`~.schema.MigrationReport`.
+
+        Builds new indexes online (resumable; a progress bar on a terminal,
+        or ``progress=True``), fills defaults of added attributes, rewrites
+        values whose type changed (or raises :class:`MigrationError` before
+        writing anything), drops removed indexes and deletes removed
+        attributes' fields.  ``on_batch(what, done, total)`` is called after
+        each batch.  See :mod:`redpocket.orm.schema`.
+        """
+        from .schema import migrate
+
+        return migrate(self.model, progress=progress, on_batch=on_batch)
+
     def rebuild_indexes(self, progress: bool | None = None) -> int:
         """Rebuild every index from the records (after adding an index); return the records indexed."""
         from .maintenance import rebuild_indexes
 
         return rebuild_indexes(self.model, progress=sys.stderr.isatty() if progress is None else progress)
-
-
-class PendingRecords:
-    """Records requested on a raw redis-py pipeline: ``resolve(pipe.execute())`` builds them."""
-
-    def __init__(self, manager: Manager, idents: list[str], position: int, pks: list[Any] | None = None) -> None:
-        self.manager = manager
-        self.idents = idents
-        self.position = position
-        self.pks = pks
-        self.records: list[Any] | None = None
-
-    def resolve(self, results: Sequence[Any]) -> list[Any]:
-        """Build the records from the pipeline's ``execute()`` results (``None`` for missing ids)."""
-        raws = list(results[self.position : self.position + len(self.idents)])
-        if len(raws) != len(self.idents):
-            raise QueryError("resolve() takes the complete results of the pipeline the records were requested on")
-        self.records = self.manager._build(self.idents, raws, self.pks)
-        return self.records
 
 
 def _ready(value: Any) -> Any:
