@@ -589,7 +589,9 @@ def _serve_group(session: Session, request: ReadRequest, key: bytes, stream: Str
         if not request.noack:
             nack = group.deliver(stream_id, consumer, now_ms())
             propagated.append(_xclaim_form(key, request.group, group, stream_id, nack))
-    if request.noack and advanced:
+    if advanced:
+        # Redis propagates this only after a NOACK read (the XCLAIMs' LASTID moves the group otherwise),
+        # which leaves the group's read counter behind on replay; logging it keeps the file exact.
         propagated.append(_setid_form(key, request.group, group))
     return out
 
