@@ -84,7 +84,7 @@ def test_a_stream_comes_back_from_a_rewrite(open_engine: Opener, tmp_path: Path)
 
 
 def test_the_file_holds_what_redis_propagates(open_engine: Opener, tmp_path: Path) -> None:
-    engine, r = open_engine(appendfsync="always")
+    _engine, r = open_engine(appendfsync="always")
     generated = r.xadd("s", {"f": "v"}, maxlen=10, approximate=True)
     r.xgroup_create("s", "g", id="0")
     r.xreadgroup("g", "c", {"s": ">"})

@@ -527,10 +527,9 @@ def _resolve_ids(session: Session, request: ReadRequest, group_read: bool) -> li
         arg = argv[first_id + index]
         stream = _lookup_read(session, key)
         group = None
-        if request.group is not None:
-            if stream is None or (group := stream.groups.get(request.group)) is None:
-                raise _nogroup(f"NOGROUP No such key '{_text(key)}' or consumer group '{_text(request.group)}' "
-                               "in XREADGROUP with GROUP option")
+        if request.group is not None and (stream is None or (group := stream.groups.get(request.group)) is None):
+            raise _nogroup(f"NOGROUP No such key '{_text(key)}' or consumer group '{_text(request.group)}' "
+                           "in XREADGROUP with GROUP option")
         groups.append(group)
         if arg == b"$":
             if group_read:
@@ -968,12 +967,12 @@ def xclaim(session: Session, argv: list[bytes]) -> Any:
     if stream is None or group is None:
         raise _nogroup(f"NOGROUP No such key '{_text(key)}' or consumer group '{_text(argv[2])}'")
     min_idle = max(to_int(argv[4], "ERR Invalid min-idle-time argument for XCLAIM"), 0)
-    ids: list[tuple[StreamID, bytes]] = []
+    ids: list[StreamID] = []
     argc = len(argv)
     j = 5
     while j < argc:
         try:
-            ids.append((parse_id(argv[j], strict=True), argv[j]))
+            ids.append(parse_id(argv[j], strict=True))
         except ReplyError:
             break
         j += 1
@@ -1014,7 +1013,7 @@ def xclaim(session: Session, argv: list[bytes]) -> Any:
     db = session.db
     consumer = None
     out: list[Any] = []
-    for stream_id, id_arg in ids:
+    for stream_id in ids:
         nack = group.pending.get(stream_id)
         fields = stream.get(stream_id)
         if fields is None:
@@ -1223,7 +1222,7 @@ def xinfo_stream(session: Session, argv: list[bytes]) -> Any:
 
 def _first(pel: Any, count: int) -> list[tuple[StreamID, Nack]]:
     """Return the first ``count`` pending entries (all when ``count`` is 0)."""
-    out = []
+    out: list[tuple[StreamID, Nack]] = []
     for stream_id in pel:
         if count and len(out) >= count:
             break
