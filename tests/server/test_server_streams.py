@@ -1,11 +1,30 @@
-"""Blocking stream reads over sockets: wake-ups, arrival order, errors, the RESP wire format."""
+"""Streams over sockets: blocking reads (wake-ups, arrival order, errors, wire format) and the differential suite.
+
+The differential test sends the stream command sequences of
+``tests/engine/test_differential_streams.py`` to a redpocket server and to
+redis-server, both over TCP, so replies also go through the server's
+parser and its RESP2/RESP3 encoder (null arrays nested in XPENDING and
+XREADGROUP replies included).
+"""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
 
+import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from server_helpers import Raw
+from tests.conftest import SERVER_SETTINGS, RedisServer
+from tests.engine.test_differential_streams import ALL_COMMANDS, EXAMPLES, NODE_SETTINGS, outcome
+
+from redpocket.engine import Engine
+from redpocket.server import Server
+
+TCP_EXAMPLES = max(1, EXAMPLES * 3 // 10)
 
 
 def wait_blocked(client: redis.Redis, count: int = 1) -> None:
@@ -79,3 +98,36 @@ def test_plain_readers_keep_waiting_when_the_key_turns_into_a_string(server, cli
     expected = b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
     assert reader.recv_exact(len(expected)) == expected
     reader.close()
+
+
+@pytest.fixture(scope="module")
+def pocket() -> Iterator[Server]:
+    """One redpocket server for the module, configured as the real server is."""
+    with Server(port=0, engine=Engine(config=SERVER_SETTINGS)).run_in_thread() as server:
+        yield server
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("protocol", [2, 3])
+@settings(max_examples=TCP_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
+          derandomize=bool(os.environ.get("CI")))
+@given(commands=st.lists(ALL_COMMANDS, min_size=1, max_size=30))
+def test_stream_sequences_over_tcp_match_redis(pocket: Server, redis_server: RedisServer, protocol: int,
+                                              commands: list[list[bytes]]) -> None:
+    ours = redis.Redis(port=pocket.port, socket_timeout=10, protocol=protocol)
+    real = redis_server.client(socket_timeout=10, protocol=protocol)
+    try:
+        for client in (ours, real):
+            client.response_callbacks = {}
+            client.flushall()
+            for name, setting in NODE_SETTINGS.items():
+                client.config_set(name, setting)
+        for argv in commands:
+            expected = outcome(real, argv)
+            got = outcome(ours, argv)
+            assert got == expected, f"{argv!r}: redpocket {got!r} != redis {expected!r}"
+    finally:
+        real.config_set("stream-node-max-entries", "100")
+        real.config_set("stream-node-max-bytes", "4096")
+        ours.close()
+        real.close()
