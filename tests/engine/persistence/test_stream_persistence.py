@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from persistence_helpers import Opener, aof_bytes, close
 
+from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
 from redpocket.engine.persistence import persistence_of
 from redpocket.engine.types.stream import Stream
@@ -95,3 +98,24 @@ def test_the_file_holds_what_redis_propagates(open_engine: Opener, tmp_path: Pat
     assert b"$6\r\nXCLAIM\r\n" in data and b"$6\r\nJUSTID\r\n" in data
     assert data.count(b"XCLAIM") == 1
     assert b"XREADGROUP" not in data
+
+
+def test_a_blocked_group_read_served_by_xadd_is_logged(open_engine: Opener) -> None:
+    engine, r = open_engine(appendfsync="always")
+    r.xgroup_create("s", "g", id="$", mkstream=True)
+    replies: list[Any] = []
+    reader = threading.Thread(target=lambda: replies.append(
+        EmbeddedRedis(engine).xreadgroup("g", "c", {"s": ">"}, block=5000)))
+    reader.start()
+    deadline = time.monotonic() + 5
+    while r.info("clients")["blocked_clients"] < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    r.xadd("s", {"f": "v"}, id="1-0")
+    reader.join(5)
+    assert replies and replies[0] in ([[b"s", [(b"1-0", {b"f": b"v"})]]], {b"s": [[(b"1-0", {b"f": b"v"})]]})
+    before = stream_state(engine, b"s")
+    assert list(before["groups"][b"g"]["pending"]) == [(1, 0)]
+    close(engine)
+    engine, r = open_engine()
+    assert stream_state(engine, b"s") == before

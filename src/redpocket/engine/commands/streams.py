@@ -333,6 +333,9 @@ def xadd(session: Session, argv: list[bytes]) -> Any:
     db.notify("t", b"xadd", key)
     if (args.maxlen is not None or args.minid is not None) and _trim(session, stream, args):
         db.notify("t", b"xtrim", key)
+    propagated: list[list[bytes]] = []
+    if not (session.in_exec or session.in_script):  # (after EXEC or a script, the readers' re-runs serve them)
+        serve_blocked_readers(session, key, propagated)
     if session.engine.propagators:
         head = [argv[0], key]
         if args.no_mkstream:
@@ -343,7 +346,7 @@ def xadd(session: Session, argv: list[bytes]) -> Any:
             head += [b"MAXLEN", b"=", b"%d" % args.maxlen]
         elif args.minid is not None:
             head += [b"MINID", b"=", format_id(args.minid)]
-        propagate_as(session, argv, [[*head, format_id(stream_id), *fields]])
+        propagate_as(session, argv, [[*head, format_id(stream_id), *fields], *propagated])
     return format_id(stream_id)
 
 
@@ -441,6 +444,8 @@ class ReadRequest:
 
 # Blocked sessions and their request: a call with that very argv is the engine re-running it.
 _waiting: weakref.WeakKeyDictionary[Session, ReadRequest] = weakref.WeakKeyDictionary()
+# Replies given to blocked readers by another reader's re-run (see _retry), until their own re-run takes them.
+_served: weakref.WeakKeyDictionary[Session, Any] = weakref.WeakKeyDictionary()
 
 
 def streams_key_finder(argv: list[bytes]) -> list[bytes]:
@@ -620,7 +625,7 @@ def _read_reply(session: Session, served: list[tuple[bytes, list[Any]]]) -> Any:
 def _read(session: Session, argv: list[bytes], group_read: bool) -> Any:
     waiting = _waiting.pop(session, None) if _waiting else None
     if waiting is not None and waiting.argv is argv:
-        return _serve_blocked(session, waiting)
+        return _retry(session, waiting)
     request = _parse_read(session, argv, group_read)
     groups = _resolve_ids(session, request, group_read)
     served: list[tuple[bytes, list[Any]]] = []
@@ -657,18 +662,111 @@ def _read(session: Session, argv: list[bytes], group_read: bool) -> Any:
     if not session.may_block:
         return NULL_ARRAY
     _waiting[session] = request
+    queues = _queues(session)
+    for key in dict.fromkeys(request.keys):
+        queues.setdefault((session.db.index, key), []).append(session)
     return Block(list(request.keys), request.timeout / 1000, NULL_ARRAY)
 
 
-def _serve_blocked(session: Session, request: ReadRequest) -> Any:
-    """Serve a blocked XREAD / XREADGROUP from the first of its keys that has news (``serveClientsBlockedOnStreamKey``)."""
+def _queues(session: Session) -> dict[tuple[int, bytes], list[Session]]:
+    """Return the engine's blocked stream readers per (database, key), in the order they blocked."""
+    queues: dict[tuple[int, bytes], list[Session]] = session.engine.extensions.setdefault("stream-readers", {})
+    return queues
+
+
+def _still_waiting(session: Session) -> bool:
+    """Tell whether a queued reader still waits (not timed out, unblocked or gone)."""
+    return session.blocked is not None and session in _waiting
+
+
+def _retry(session: Session, request: ReadRequest) -> Any:
+    """Re-run a blocked read after a write: serve the readers that blocked before it first, then it.
+
+    Redis serves the clients blocked on a key in the order they blocked,
+    from the writer's context; threads blocked in the embedded engine wake
+    in any order, so the first to run serves those ahead of it and leaves
+    their replies in :data:`_served`.  (A group reader is served for
+    another only by a group read, whose propagation then carries it.)
+    """
+    served = _served.pop(session, None)
+    if served is not None:
+        _dequeue(session, request)
+        if isinstance(served, ReplyError):
+            raise served
+        return served
     propagated: list[list[bytes]] = []
+    queues = _queues(session)
+    for key in dict.fromkeys(request.keys):
+        for other in list(queues.get((session.db.index, key), ())):
+            if other is session:
+                break
+            other_request = _waiting.get(other)
+            if other_request is None or not _still_waiting(other):
+                queues[(session.db.index, key)].remove(other)
+                continue
+            if other_request.group is not None and request.group is None:
+                continue
+            reply = _serve_blocked(other, other_request, propagated)
+            if reply is not None:
+                _served[other] = reply
+                _dequeue(other, other_request)
+    reply = _serve_blocked(session, request, propagated)
+    if request.group is not None:
+        propagate_as(session, request.argv, propagated)
+    if reply is None:
+        _waiting[session] = request
+        return Block(list(request.keys), request.timeout / 1000, NULL_ARRAY)
+    _dequeue(session, request)
+    if isinstance(reply, ReplyError):
+        raise reply
+    return reply
+
+
+def serve_blocked_readers(session: Session, key: bytes, propagated: list[list[bytes]]) -> None:
+    """Serve the readers blocked on ``key``, in the order they blocked, right after a write (XADD).
+
+    As Redis serves blocked clients before the next command runs, so a new
+    reader cannot take entries ahead of them; each reader's re-run then
+    finds its reply in :data:`_served`.
+    """
+    queue = _queues(session).get((session.db.index, key))
+    if not queue:
+        return
+    for other in list(queue):
+        request = _waiting.get(other)
+        if request is None or not _still_waiting(other):
+            queue.remove(other)
+            continue
+        if other in _served:
+            continue
+        reply = _serve_blocked(other, request, propagated)
+        if reply is not None:
+            _served[other] = reply
+            _dequeue(other, request)
+
+
+def _dequeue(session: Session, request: ReadRequest) -> None:
+    queues = _queues(session)
+    for key in dict.fromkeys(request.keys):
+        queue = queues.get((session.db.index, key))
+        if queue is not None and session in queue:
+            queue.remove(session)
+            if not queue:
+                del queues[(session.db.index, key)]
+
+
+def _serve_blocked(session: Session, request: ReadRequest, propagated: list[list[bytes]]) -> Any:
+    """Serve a blocked XREAD / XREADGROUP from the first of its keys that has news, or return ``None``.
+
+    Redis's ``serveClientsBlockedOnStreamKey``: an error (a reply, not
+    raised) when the group or the key of a group read is gone.
+    """
     count = request.count or _XREAD_BLOCKED_DEFAULT_COUNT
     for index, key in enumerate(request.keys):
         value = session.db.lookup_read(key)
         if type(value) is not Stream:
             if request.group is not None:
-                raise ReplyError("UNBLOCKED the stream key no longer exists")
+                return ReplyError("UNBLOCKED the stream key no longer exists")
             continue
         stream: Stream = value
         after = request.ids[index]
@@ -676,18 +774,16 @@ def _serve_blocked(session: Session, request: ReadRequest) -> Any:
         if request.group is not None:
             group = stream.groups.get(request.group)
             if group is None:
-                raise ReplyError("NOGROUP the consumer group this client was blocked on no longer exists")
+                return ReplyError("NOGROUP the consumer group this client was blocked on no longer exists")
             after = group.last_id
         if stream.last_id > after:
             if group is not None:
                 entries = _serve_group(session, request, key, stream, group, after, count, False, propagated)
-                propagate_as(session, request.argv, propagated)
             else:
                 start = next_id(after)
                 entries = [] if start is None else _entries(stream, start, MAX_ID, count)
             return _read_reply(session, [(key, entries)])
-    _waiting[session] = request
-    return Block(list(request.keys), request.timeout / 1000, NULL_ARRAY)
+    return None
 
 
 @define("xread", -4, "readonly blocking movablekeys", keys=streams_key_finder, group="stream", since="5.0.0")
