@@ -320,11 +320,12 @@ def xadd(session: Session, argv: list[bytes]) -> Any:
         stream_id = stream.new_id(now_ms(), args.stream_id[0])
     if stream_id is None or stream_id <= stream.last_id:
         raise ReplyError("ERR The ID specified in XADD is equal or smaller than the target stream top item")
-    if sum(len(item) for item in fields) > (1 << 30):
+    fields_length = sum(map(len, fields))
+    if fields_length > (1 << 30):
         raise ReplyError("ERR Elements are too large to be stored")
     config = session.engine.config
-    stream.append(stream_id, list(fields), config.get_int("stream-node-max-entries"),
-                  config.get_int("stream-node-max-bytes"))
+    stream.append(stream_id, fields, config.get_int("stream-node-max-entries"),
+                  config.get_int("stream-node-max-bytes"), fields_length)
     if created:
         db.add(key, stream)
     else:

@@ -97,11 +97,14 @@ def _int_size(value: int) -> int:
     return encoded + _backlen_size(encoded)
 
 
+_NUMBER_START: Final = frozenset(b"-0123456789")
+
+
 def _string_size(value: bytes) -> int:
     """Return the bytes a listpack string entry takes (a canonical integer is stored as one)."""
-    if len(value) < 21 and is_int(value):
-        return _int_size(int(value))
     length = len(value)
+    if length < 21 and length and value[0] in _NUMBER_START and is_int(value):
+        return _int_size(int(value))
     encoded = 1 + length if length < 64 else 2 + length if length < 4096 else 5 + length
     return encoded + _backlen_size(encoded)
 
@@ -115,11 +118,13 @@ def _signed_delta(a: int, b: int) -> int:
 class Node:
     """One listpack of Redis's radix tree: the shape that approximate trimming and node limits follow."""
 
-    __slots__ = ("deleted", "entry_bytes", "fields", "last_id", "live", "master_id")
+    __slots__ = ("deleted", "entry_bytes", "fields", "fields_bytes", "last_id", "live", "master_id")
 
     def __init__(self, master_id: StreamID, fields: tuple[bytes, ...]) -> None:
         self.master_id = master_id
         self.fields = fields  # the master entry's field names
+        # The master entry's fixed part: field count, names, terminator.
+        self.fields_bytes = _int_size(len(fields)) + sum(_string_size(field) for field in fields) + _int_size(0)
         self.live = 0
         self.deleted = 0
         self.entry_bytes = 0  # the entries' bytes, tombstones included
@@ -127,22 +132,22 @@ class Node:
 
     def size(self) -> int:
         """Return ``lpBytes`` of the listpack: header, master entry, entries, end byte."""
-        master = (_int_size(self.live) + _int_size(self.deleted) + _int_size(len(self.fields))
-                  + sum(_string_size(field) for field in self.fields) + _int_size(0))
-        return 7 + master + self.entry_bytes
+        return 7 + _int_size(self.live) + _int_size(self.deleted) + self.fields_bytes + self.entry_bytes
 
     def entry_size(self, stream_id: StreamID, fields: list[bytes]) -> int:
         """Return the bytes an entry appended to this node takes."""
         names = fields[0::2]
         same = tuple(names) == self.fields
-        size = (_int_size(_FLAG_SAMEFIELDS if same else 0)
-                + _int_size(_signed_delta(stream_id[0], self.master_id[0]))
-                + _int_size(_signed_delta(stream_id[1], self.master_id[1])))
+        ms_delta = stream_id[0] - self.master_id[0]
+        seq_delta = stream_id[1] - self.master_id[1]
+        # (flags and small deltas take 2 bytes each; others as C computes them on uint64_t)
+        size = 2 + (2 if 0 <= ms_delta <= 127 else _int_size(_signed_delta(stream_id[0], self.master_id[0])))
+        size += 2 if 0 <= seq_delta <= 127 else _int_size(_signed_delta(stream_id[1], self.master_id[1]))
         pieces = len(names) + 3
         if not same:
-            size += _int_size(len(names)) + sum(_string_size(name) for name in names)
+            size += _int_size(len(names)) + sum(map(_string_size, names))
             pieces += len(names) + 1
-        size += sum(_string_size(value) for value in fields[1::2])
+        size += sum(map(_string_size, fields[1::2]))
         return size + _int_size(pieces)
 
 
@@ -296,14 +301,20 @@ class Stream:
             return (ms, last_seq + 1)
         return (ms, 0)
 
-    def append(self, stream_id: StreamID, fields: list[bytes], node_max_entries: int, node_max_bytes: int) -> None:
-        """Append an entry whose ID is greater than :attr:`last_id` (the caller checked)."""
+    def append(self, stream_id: StreamID, fields: list[bytes], node_max_entries: int, node_max_bytes: int,
+               fields_length: int | None = None) -> None:
+        """Append an entry whose ID is greater than :attr:`last_id` (the caller checked).
+
+        ``fields_length`` is the total length of ``fields`` when the caller has it.
+        """
         if node_max_bytes == 0 or node_max_bytes > LISTPACK_MAX_SIZE:
             node_max_bytes = LISTPACK_MAX_SIZE
         node = None
         if self.nodes:
             node = self.nodes.values()[-1]
-            if node.size() + sum(len(item) for item in fields) >= node_max_bytes or (
+            if fields_length is None:
+                fields_length = sum(map(len, fields))
+            if node.size() + fields_length >= node_max_bytes or (
                     node_max_entries and node.live + node.deleted >= node_max_entries):
                 node = None
         if node is None:
@@ -448,7 +459,7 @@ class Stream:
         other = Stream()
         other.entries = SortedDict((stream_id, list(fields)) for stream_id, fields in self.entries.items())
         for master_id, node in self.nodes.items():
-            clone = Node(master_id, node.fields)
+            clone = Node(master_id, node.fields)  # (fields_bytes is recomputed)
             clone.live, clone.deleted, clone.entry_bytes, clone.last_id = (
                 node.live, node.deleted, node.entry_bytes, node.last_id)
             other.nodes[master_id] = clone
