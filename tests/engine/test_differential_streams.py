@@ -207,3 +207,40 @@ def test_random_stream_sequences_match_redis(stream_pair: Any, protocol: int, co
         expected = outcome(real, argv)
         got = outcome(embedded, argv)
         assert got == expected, f"{argv!r}: embedded {got!r} != redis {expected!r}"
+
+
+@pytest.mark.parametrize(("node_entries", "node_bytes"), [("100", "4096"), ("5", "200"), ("0", "50"), ("1", "0")])
+def test_long_streams_trim_like_redis(pair: Any, node_entries: str, node_bytes: str) -> None:
+    """Hundreds of XADDs with approximate and exact trimming and deletions: same entries, same nodes."""
+    import random
+
+    embedded, real = pair(protocol=2)
+    rng = random.Random(f"{node_entries}/{node_bytes}")
+    try:
+        for client in (embedded, real):
+            client.response_callbacks = {}
+            client.config_set("stream-node-max-entries", node_entries)
+            client.config_set("stream-node-max-bytes", node_bytes)
+        ms = 0
+        for step in range(600):
+            roll = rng.random()
+            if roll < 0.75:
+                ms += rng.choice([0, 1, 1000, 2**33, 2**40])
+                fields = [rng.choice([b"a", b"b", b"12", b"-7", b"x" * 70]) for _ in range(rng.choice([2, 4]))]
+                trim = rng.choice([[], [], [b"MAXLEN", b"~", b"%d" % rng.randint(0, 60)],
+                                   [b"MINID", b"~", b"%d" % (ms // 2)], [b"MAXLEN", b"%d" % rng.randint(0, 90)],
+                                   [b"MAXLEN", b"~", b"10", b"LIMIT", b"%d" % rng.randint(0, 20)]])
+                argv = [b"XADD", b"s", *trim, b"%d-*" % ms, *fields]
+            elif roll < 0.9:
+                argv = [b"XDEL", b"s", b"%d-%d" % (rng.randint(0, ms), rng.randint(0, 3))]
+            else:
+                argv = [b"XTRIM", b"s", b"MAXLEN", b"~", b"%d" % rng.randint(0, 100)]
+            assert outcome(embedded, argv) == outcome(real, argv), argv
+            if step % 25 == 0:
+                info = [b"XINFO", b"STREAM", b"s"]
+                assert outcome(embedded, info) == outcome(real, info), step
+        everything = [b"XRANGE", b"s", b"-", b"+"]
+        assert outcome(embedded, everything) == outcome(real, everything)
+    finally:
+        real.config_set("stream-node-max-entries", "100")
+        real.config_set("stream-node-max-bytes", "4096")
