@@ -18,7 +18,11 @@ XREAD and XREADGROUP with ``BLOCK`` return a
 :class:`~redpocket.engine.blocking.Block`; the engine re-runs the very same
 ``argv`` when a key is written, and the re-run is served as Redis serves a
 blocked client (from the IDs resolved when it blocked, the group's last ID
-for ``>``), remembered in :data:`_waiting`.
+for ``>``), remembered in :data:`_waiting`.  Blocked readers are served in
+the order they blocked: XADD serves the readers queued on its key before
+any other command runs (as Redis's ``handleClientsBlockedOnKeys`` does), and
+a re-run serves the readers queued ahead of it first (:func:`_retry`); each
+finds its reply in :data:`_served` when its own re-run comes.
 """
 
 from __future__ import annotations
