@@ -22,6 +22,7 @@ from . import (  # noqa: F401
     sets,
     sort,
     sortedsets,
+    stream_groups,
     streams,
     strings,
     transactions,

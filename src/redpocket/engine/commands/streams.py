@@ -1,4 +1,9 @@
-"""Stream commands: XADD, XRANGE, XREAD, consumer groups, XCLAIM, XINFO ...
+"""Stream commands that add and read entries: XADD, XRANGE, XREVRANGE, XLEN, XDEL, XTRIM, XSETID, XREAD, XREADGROUP.
+
+The consumer-group administration and introspection commands (XGROUP,
+XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO) are in :mod:`.stream_groups`,
+which shares the helpers defined here: ID parsing, reply shapes,
+propagation.
 
 Handlers parse their arguments, call :class:`~redpocket.engine.types.stream.Stream`
 and shape the reply (RESP3 maps where Redis sends maps).  Their
@@ -31,13 +36,12 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from ..args import INT64_MAX, is_int, to_int
+from ..args import is_int, to_int
 from ..blocking import Block
 from ..keyspace import now_ms
-from ..registry import define, define_container
+from ..registry import define
 from ..replies import (
     NO_SUCH_KEY,
-    NOT_INTEGER,
     NULL_ARRAY,
     OK,
     SYNTAX,
@@ -45,7 +49,6 @@ from ..replies import (
     map_reply,
 )
 from ..types.stream import (
-    INVALID_ENTRIES_READ,
     MAX_ID,
     MIN_ID,
     UINT64_MAX,
@@ -57,7 +60,6 @@ from ..types.stream import (
     next_id,
     previous_id,
 )
-from .introspection import help_reply
 
 if TYPE_CHECKING:
     from ..keyspace import Database
@@ -139,7 +141,7 @@ def _parse_add_id(arg: bytes) -> tuple[StreamID, bool]:
     return parse_id(arg, strict=True), True
 
 
-def _parse_interval(arg: bytes, missing_seq: int, start: bool) -> StreamID:
+def parse_interval(arg: bytes, missing_seq: int, start: bool) -> StreamID:
     """Parse a range bound; ``(`` makes it exclusive (then ``-`` and ``+`` are refused)."""
     if len(arg) > 1 and arg[:1] == b"(":
         bound = parse_id(arg[1:], missing_seq, strict=True)
@@ -150,18 +152,20 @@ def _parse_interval(arg: bytes, missing_seq: int, start: bool) -> StreamID:
     return parse_id(arg, missing_seq)
 
 
-def _nogroup(message: str) -> ReplyError:
+def nogroup_error(message: str) -> ReplyError:
+    """Build an error reply that names keys or groups (newlines become spaces, as Redis does)."""
     return ReplyError(message.replace("\r", " ").replace("\n", " "))
 
 
-def _text(value: bytes) -> str:
+def as_text(value: bytes) -> str:
+    """Decode a key or name for an error message."""
     return value.decode("utf-8", "replace")
 
 
-def _subcommand_syntax_error(argv: list[bytes]) -> ReplyError:
+def subcommand_syntax_error(argv: list[bytes]) -> ReplyError:
     """Redis's ``addReplySubcommandSyntaxError``."""
-    return _nogroup(f"ERR unknown subcommand or wrong number of arguments for '{_text(argv[1])[:128]}'. "
-                    f"Try {_text(argv[0]).upper()} HELP.")
+    return nogroup_error(f"ERR unknown subcommand or wrong number of arguments for '{as_text(argv[1])[:128]}'. "
+                    f"Try {as_text(argv[0]).upper()} HELP.")
 
 
 @dataclass(slots=True)
@@ -270,25 +274,29 @@ def _exact_trim_arguments(stream: Stream, args: TrimArgs) -> list[bytes]:
 # -- lookups and replies --------------------------------------------------------------------
 
 
-def _lookup_read(session: Session, key: bytes) -> Stream | None:
+def lookup_stream(session: Session, key: bytes) -> Stream | None:
+    """Return the stream at ``key`` for a read (``None`` when absent; WRONGTYPE for another type)."""
     value: Stream | None = session.db.lookup_read(key, Stream)
     return value
 
 
-def _lookup_write(session: Session, key: bytes) -> Stream | None:
+def lookup_stream_write(session: Session, key: bytes) -> Stream | None:
+    """Return the stream at ``key`` for a write (``None`` when absent; WRONGTYPE for another type)."""
     value: Stream | None = session.db.lookup_write(key, Stream)
     return value
 
 
-def _entry(stream_id: StreamID, fields: list[bytes]) -> list[Any]:
+def entry_reply(stream_id: StreamID, fields: list[bytes]) -> list[Any]:
+    """Return one entry as Redis replies it: ``[id, [field, value, ...]]``."""
     return [format_id(stream_id), list(fields)]
 
 
-def _entries(stream: Stream, start: StreamID, end: StreamID, count: int = 0, reverse: bool = False) -> list[Any]:
-    return [_entry(stream_id, fields) for stream_id, fields in stream.range(start, end, count, reverse)]
+def entries_reply(stream: Stream, start: StreamID, end: StreamID, count: int = 0, reverse: bool = False) -> list[Any]:
+    """Return the entries from ``start`` to ``end`` (at most ``count`` if > 0) as an array reply."""
+    return [entry_reply(stream_id, fields) for stream_id, fields in stream.range(start, end, count, reverse)]
 
 
-def _dirty(session: Session, count: int = 1) -> None:
+def count_change(session: Session, count: int = 1) -> None:
     """Count a change that Redis counts (``server.dirty``) without signalling the key as modified."""
     session.engine.dirty += count
 
@@ -308,7 +316,7 @@ def xadd(session: Session, argv: list[bytes]) -> Any:
         raise ReplyError("ERR The ID specified in XADD must be greater than 0-0")
     db = session.db
     key = argv[1]
-    stream = _lookup_write(session, key)
+    stream = lookup_stream_write(session, key)
     created = stream is None
     if stream is None:
         if args.no_mkstream:
@@ -357,8 +365,8 @@ def xadd(session: Session, argv: list[bytes]) -> Any:
 
 def _range(session: Session, argv: list[bytes], reverse: bool) -> Any:
     start_arg, end_arg = (argv[3], argv[2]) if reverse else (argv[2], argv[3])
-    start = _parse_interval(start_arg, 0, True)
-    end = _parse_interval(end_arg, UINT64_MAX, False)
+    start = parse_interval(start_arg, 0, True)
+    end = parse_interval(end_arg, UINT64_MAX, False)
     count = -1
     i = 4
     argc = len(argv)
@@ -368,12 +376,12 @@ def _range(session: Session, argv: list[bytes], reverse: bool) -> Any:
             i += 2
         else:
             raise ReplyError(SYNTAX)
-    stream = _lookup_read(session, argv[1])
+    stream = lookup_stream(session, argv[1])
     if stream is None:
         return []
     if count == 0:
         return NULL_ARRAY
-    return _entries(stream, start, end, max(count, 0), reverse)
+    return entries_reply(stream, start, end, max(count, 0), reverse)
 
 
 @define("xrange", -4, "readonly", 1, 1, 1, group="stream", since="5.0.0")
@@ -391,14 +399,14 @@ def xrevrange(session: Session, argv: list[bytes]) -> Any:
 @define("xlen", 2, "readonly fast", 1, 1, 1, group="stream", since="5.0.0")
 def xlen(session: Session, argv: list[bytes]) -> Any:
     """XLEN key"""
-    stream = _lookup_read(session, argv[1])
+    stream = lookup_stream(session, argv[1])
     return 0 if stream is None else len(stream)
 
 
 @define("xdel", -3, "write fast", 1, 1, 1, group="stream", since="5.0.0")
 def xdel(session: Session, argv: list[bytes]) -> Any:
     """XDEL key id [id ...]"""
-    stream = _lookup_write(session, argv[1])
+    stream = lookup_stream_write(session, argv[1])
     if stream is None:
         return 0
     ids = [parse_id(arg, strict=True) for arg in argv[2:]]
@@ -407,7 +415,7 @@ def xdel(session: Session, argv: list[bytes]) -> Any:
         db = session.db
         db.modified(argv[1])
         db.notify("t", b"xdel", argv[1])
-        _dirty(session, deleted - 1)
+        count_change(session, deleted - 1)
     return deleted
 
 
@@ -415,7 +423,7 @@ def xdel(session: Session, argv: list[bytes]) -> Any:
 def xtrim(session: Session, argv: list[bytes]) -> Any:
     """XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]"""
     args = _parse_trim_args(argv, xadd=False)
-    stream = _lookup_write(session, argv[1])
+    stream = lookup_stream_write(session, argv[1])
     if stream is None:
         return 0
     deleted = _trim(session, stream, args)
@@ -423,11 +431,51 @@ def xtrim(session: Session, argv: list[bytes]) -> Any:
         db = session.db
         db.notify("t", b"xtrim", argv[1])
         db.modified(argv[1])
-        _dirty(session, deleted - 1)
+        count_change(session, deleted - 1)
         if session.engine.propagators:
             propagate_as(session, argv, [[argv[0], argv[1], *_exact_trim_arguments(stream, args)]]
                          if args.approx else [argv])
     return deleted
+
+
+@define("xsetid", -3, "write denyoom fast", 1, 1, 1, group="stream", since="5.0.0")
+def xsetid(session: Session, argv: list[bytes]) -> Any:
+    """XSETID key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]"""
+    last_id = parse_id(argv[2], strict=True)
+    entries_added = -1
+    max_deleted = MIN_ID
+    argc = len(argv)
+    i = 3
+    while i < argc:
+        more = argc - 1 - i
+        option = argv[i].upper()
+        if option == b"ENTRIESADDED" and more:
+            entries_added = to_int(argv[i + 1])
+            if entries_added < 0:
+                raise ReplyError("ERR entries_added must be positive")
+        elif option == b"MAXDELETEDID" and more:
+            max_deleted = parse_id(argv[i + 1], strict=True)
+            if last_id < max_deleted:
+                raise ReplyError("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")
+        else:
+            raise ReplyError(SYNTAX)
+        i += 2
+    stream = lookup_stream_write(session, argv[1])
+    if stream is None:
+        raise ReplyError(NO_SUCH_KEY)
+    if len(stream):
+        if last_id < stream.last_live_id():
+            raise ReplyError("ERR The ID specified in XSETID is smaller than the target stream top item")
+        if entries_added != -1 and len(stream) > entries_added:
+            raise ReplyError("ERR The entries_added specified in XSETID is smaller than the target stream length")
+    stream.last_id = last_id
+    if entries_added != -1:
+        stream.entries_added = entries_added
+    if max_deleted != MIN_ID:
+        stream.max_deleted_id = max_deleted
+    count_change(session)
+    session.db.notify("t", b"xsetid", argv[1])
+    return OK
 
 
 # -- XREAD XREADGROUP ------------------------------------------------------------------------------
@@ -492,7 +540,7 @@ def _parse_read(session: Session, argv: list[bytes], group_read: bool) -> ReadRe
         option = argv[i].upper()
         if option == b"BLOCK" and more:
             if session.in_script:
-                raise ReplyError(f"ERR {_text(argv[0])} command is not allowed with BLOCK option from scripts")
+                raise ReplyError(f"ERR {as_text(argv[0])} command is not allowed with BLOCK option from scripts")
             i += 1
             timeout = to_int(argv[i], "ERR timeout is not an integer or out of range")
             if timeout < 0:
@@ -535,10 +583,10 @@ def _resolve_ids(session: Session, request: ReadRequest, group_read: bool) -> li
     first_id = len(argv) - half
     for index, key in enumerate(request.keys):
         arg = argv[first_id + index]
-        stream = _lookup_read(session, key)
+        stream = lookup_stream(session, key)
         group = None
         if request.group is not None and (stream is None or (group := stream.groups.get(request.group)) is None):
-            raise _nogroup(f"NOGROUP No such key '{_text(key)}' or consumer group '{_text(request.group)}' "
+            raise nogroup_error(f"NOGROUP No such key '{as_text(key)}' or consumer group '{as_text(request.group)}' "
                            "in XREADGROUP with GROUP option")
         groups.append(group)
         if arg == b"$":
@@ -568,7 +616,7 @@ def _serve_group(session: Session, request: ReadRequest, key: bytes, stream: Str
     if consumer is None:
         consumer = group.create_consumer(name, now)
         assert consumer is not None
-        _dirty(session)
+        count_change(session)
         db.notify("t", b"xgroup-createconsumer", key)
         if request.noack:
             propagated.append([b"XGROUP", b"CREATECONSUMER", key, request.group, name])
@@ -587,32 +635,32 @@ def _serve_group(session: Session, request: ReadRequest, key: bytes, stream: Str
             nack = consumer.pending[stream_id]
             nack.delivery_time = now_ms()
             nack.delivery_count += 1
-            out.append(_entry(stream_id, fields))
+            out.append(entry_reply(stream_id, fields))
         return out
     advanced = False
     for stream_id, fields in list(stream.range(start, MAX_ID, count)):
         if stream_id > group.last_id:
             stream.advance_group(group, stream_id)
             advanced = True
-        out.append(_entry(stream_id, fields))
+        out.append(entry_reply(stream_id, fields))
         if not request.noack:
             nack = group.deliver(stream_id, consumer, now_ms())
-            propagated.append(_xclaim_form(key, request.group, group, stream_id, nack))
+            propagated.append(xclaim_form(key, request.group, group, stream_id, nack))
     if advanced:
         # Redis propagates this only after a NOACK read (the XCLAIMs' LASTID moves the group otherwise),
         # which leaves the group's read counter behind on replay; logging it keeps the file exact.
-        propagated.append(_setid_form(key, request.group, group))
+        propagated.append(setid_form(key, request.group, group))
     return out
 
 
-def _xclaim_form(key: bytes, group_name: bytes, group: ConsumerGroup, stream_id: StreamID, nack: Nack) -> list[bytes]:
+def xclaim_form(key: bytes, group_name: bytes, group: ConsumerGroup, stream_id: StreamID, nack: Nack) -> list[bytes]:
     """Return the XCLAIM that recreates one pending entry (``streamPropagateXCLAIM``)."""
     owner = nack.consumer.name if nack.consumer is not None else b""
     return [b"XCLAIM", key, group_name, owner, b"0", format_id(stream_id), b"TIME", b"%d" % nack.delivery_time,
             b"RETRYCOUNT", b"%d" % nack.delivery_count, b"FORCE", b"JUSTID", b"LASTID", format_id(group.last_id)]
 
 
-def _setid_form(key: bytes, group_name: bytes, group: ConsumerGroup) -> list[bytes]:
+def setid_form(key: bytes, group_name: bytes, group: ConsumerGroup) -> list[bytes]:
     """Return the XGROUP SETID that gives a group its last ID and read counter (``streamPropagateGroupID``)."""
     return [b"XGROUP", b"SETID", key, group_name, format_id(group.last_id), b"ENTRIESREAD",
             b"%d" % group.entries_read]
@@ -636,7 +684,7 @@ def _read(session: Session, argv: list[bytes], group_read: bool) -> Any:
     served: list[tuple[bytes, list[Any]]] = []
     propagated: list[list[bytes]] = []
     for index, key in enumerate(request.keys):
-        stream = _lookup_read(session, key)
+        stream = lookup_stream(session, key)
         if stream is None:
             continue
         after = request.ids[index]
@@ -653,10 +701,10 @@ def _read(session: Session, argv: list[bytes], group_read: bool) -> Any:
             continue
         if group is not None:
             entries = _serve_group(session, request, key, stream, group, after, request.count, history, propagated)
-            _dirty(session)
+            count_change(session)
         else:
             start = next_id(after)
-            entries = [] if start is None else _entries(stream, start, MAX_ID, request.count)
+            entries = [] if start is None else entries_reply(stream, start, MAX_ID, request.count)
         served.append((key, entries))
     if group_read:
         propagate_as(session, argv, propagated)
@@ -786,7 +834,7 @@ def _serve_blocked(session: Session, request: ReadRequest, propagated: list[list
                 entries = _serve_group(session, request, key, stream, group, after, count, False, propagated)
             else:
                 start = next_id(after)
-                entries = [] if start is None else _entries(stream, start, MAX_ID, count)
+                entries = [] if start is None else entries_reply(stream, start, MAX_ID, count)
             return _read_reply(session, [(key, entries)])
     return None
 
@@ -801,547 +849,3 @@ def xread(session: Session, argv: list[bytes]) -> Any:
 def xreadgroup(session: Session, argv: list[bytes]) -> Any:
     """XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]"""
     return _read(session, argv, True)
-
-
-# -- XGROUP -------------------------------------------------------------------------------------
-
-define_container("xgroup", -2, "", group="stream", since="5.0.0")
-
-
-def _xgroup_prepare(session: Session, argv: list[bytes]) -> tuple[Stream | None, bool, int]:
-    """Parse XGROUP's options from the 6th argument on and look the stream up, as ``xgroupCommand`` does."""
-    subcommand = argv[1].upper()
-    mkstream = False
-    entries_read = INVALID_ENTRIES_READ
-    argc = len(argv)
-    i = 5
-    while i < argc:
-        option = argv[i].upper()
-        if subcommand == b"CREATE" and option == b"MKSTREAM":
-            mkstream = True
-            i += 1
-        elif subcommand in (b"CREATE", b"SETID") and option == b"ENTRIESREAD" and i + 1 < argc:
-            entries_read = to_int(argv[i + 1])
-            if entries_read < 0 and entries_read != INVALID_ENTRIES_READ:
-                raise ReplyError("ERR value for ENTRIESREAD must be positive or -1")
-            i += 2
-        else:
-            raise _subcommand_syntax_error(argv)
-    stream = _lookup_write(session, argv[2])
-    if not mkstream and stream is None:
-        raise ReplyError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may "
-                         "want to use the MKSTREAM option to create an empty stream automatically.")
-    return stream, mkstream, entries_read
-
-
-def _xgroup_group(stream: Stream, argv: list[bytes]) -> ConsumerGroup:
-    group = stream.groups.get(argv[3])
-    if group is None:
-        raise _nogroup(f"NOGROUP No such consumer group '{_text(argv[3])}' for key name '{_text(argv[2])}'")
-    return group  # type: ignore[no-any-return]
-
-
-@define("xgroup|create", -5, "write denyoom", 2, 2, 1, group="stream", since="5.0.0")
-def xgroup_create(session: Session, argv: list[bytes]) -> Any:
-    """XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD entries-read]"""
-    stream, _mkstream, entries_read = _xgroup_prepare(session, argv)
-    if len(argv) > 8:
-        raise _subcommand_syntax_error(argv)
-    if argv[4] == b"$":
-        last_id = stream.last_id if stream is not None else MIN_ID
-    else:
-        last_id = parse_id(argv[4], strict=True)
-    db = session.db
-    key = argv[2]
-    if stream is None:
-        stream = Stream()
-        db.add(key, stream)
-    if stream.create_group(argv[3], last_id, entries_read) is None:
-        raise ReplyError("BUSYGROUP Consumer Group name already exists")
-    _dirty(session)
-    db.notify("t", b"xgroup-create", key)
-    return OK
-
-
-@define("xgroup|setid", -5, "write", 2, 2, 1, group="stream", since="5.0.0")
-def xgroup_setid(session: Session, argv: list[bytes]) -> Any:
-    """XGROUP SETID key group id|$ [ENTRIESREAD entries-read]"""
-    stream, _mkstream, entries_read = _xgroup_prepare(session, argv)
-    assert stream is not None
-    group = _xgroup_group(stream, argv)
-    if len(argv) not in (5, 7):
-        raise _subcommand_syntax_error(argv)
-    group.last_id = stream.last_id if argv[4] == b"$" else parse_id(argv[4])
-    group.entries_read = entries_read
-    _dirty(session)
-    session.db.notify("t", b"xgroup-setid", argv[2])
-    return OK
-
-
-@define("xgroup|destroy", 4, "write", 2, 2, 1, group="stream", since="5.0.0")
-def xgroup_destroy(session: Session, argv: list[bytes]) -> Any:
-    """XGROUP DESTROY key group"""
-    stream, _mkstream, _entries_read = _xgroup_prepare(session, argv)
-    assert stream is not None
-    if stream.groups.pop(argv[3], None) is None:
-        return 0
-    _dirty(session)
-    db = session.db
-    db.notify("t", b"xgroup-destroy", argv[2])
-    db.signal_ready(argv[2])
-    return 1
-
-
-@define("xgroup|createconsumer", 5, "write denyoom", 2, 2, 1, group="stream", since="6.2.0")
-def xgroup_createconsumer(session: Session, argv: list[bytes]) -> Any:
-    """XGROUP CREATECONSUMER key group consumer"""
-    stream, _mkstream, _entries_read = _xgroup_prepare(session, argv)
-    assert stream is not None
-    group = _xgroup_group(stream, argv)
-    if group.create_consumer(argv[4], now_ms()) is None:
-        return 0
-    _dirty(session)
-    session.db.notify("t", b"xgroup-createconsumer", argv[2])
-    return 1
-
-
-@define("xgroup|delconsumer", 5, "write", 2, 2, 1, group="stream", since="5.0.0")
-def xgroup_delconsumer(session: Session, argv: list[bytes]) -> Any:
-    """XGROUP DELCONSUMER key group consumer"""
-    stream, _mkstream, _entries_read = _xgroup_prepare(session, argv)
-    assert stream is not None
-    group = _xgroup_group(stream, argv)
-    consumer = group.lookup_consumer(argv[4])
-    if consumer is None:
-        return 0
-    pending = group.delete_consumer(consumer)
-    _dirty(session)
-    session.db.notify("t", b"xgroup-delconsumer", argv[2])
-    return pending
-
-
-@define("xgroup|help", 2, "loading stale", group="stream", since="5.0.0")
-def xgroup_help(session: Session, argv: list[bytes]) -> Any:
-    """XGROUP HELP"""
-    return help_reply([
-        "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "CREATE <key> <groupname> <id|$> [option]",
-        "    Create a new consumer group. Options are:",
-        "    * MKSTREAM",
-        "      Create the empty stream if it does not exist.",
-        "    * ENTRIESREAD entries_read",
-        "      Set the group's entries_read counter (internal use).",
-        "CREATECONSUMER <key> <groupname> <consumer>",
-        "    Create a new consumer in the specified group.",
-        "DELCONSUMER <key> <groupname> <consumer>",
-        "    Remove the specified consumer.",
-        "DESTROY <key> <groupname>",
-        "    Remove the specified group.",
-        "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
-        "    Set the current group ID and entries_read counter.",
-        "HELP",
-        "    Prints this help.",
-    ])
-
-
-# -- XSETID XACK XPENDING --------------------------------------------------------------------------
-
-
-@define("xsetid", -3, "write denyoom fast", 1, 1, 1, group="stream", since="5.0.0")
-def xsetid(session: Session, argv: list[bytes]) -> Any:
-    """XSETID key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]"""
-    last_id = parse_id(argv[2], strict=True)
-    entries_added = -1
-    max_deleted = MIN_ID
-    argc = len(argv)
-    i = 3
-    while i < argc:
-        more = argc - 1 - i
-        option = argv[i].upper()
-        if option == b"ENTRIESADDED" and more:
-            entries_added = to_int(argv[i + 1])
-            if entries_added < 0:
-                raise ReplyError("ERR entries_added must be positive")
-        elif option == b"MAXDELETEDID" and more:
-            max_deleted = parse_id(argv[i + 1], strict=True)
-            if last_id < max_deleted:
-                raise ReplyError("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")
-        else:
-            raise ReplyError(SYNTAX)
-        i += 2
-    stream = _lookup_write(session, argv[1])
-    if stream is None:
-        raise ReplyError(NO_SUCH_KEY)
-    if len(stream):
-        if last_id < stream.last_live_id():
-            raise ReplyError("ERR The ID specified in XSETID is smaller than the target stream top item")
-        if entries_added != -1 and len(stream) > entries_added:
-            raise ReplyError("ERR The entries_added specified in XSETID is smaller than the target stream length")
-    stream.last_id = last_id
-    if entries_added != -1:
-        stream.entries_added = entries_added
-    if max_deleted != MIN_ID:
-        stream.max_deleted_id = max_deleted
-    _dirty(session)
-    session.db.notify("t", b"xsetid", argv[1])
-    return OK
-
-
-@define("xack", -4, "write fast", 1, 1, 1, group="stream", since="5.0.0")
-def xack(session: Session, argv: list[bytes]) -> Any:
-    """XACK key group id [id ...]"""
-    stream = _lookup_read(session, argv[1])
-    group = None if stream is None else stream.groups.get(argv[2])
-    if group is None:
-        return 0
-    ids = [parse_id(arg, strict=True) for arg in argv[3:]]
-    acknowledged = sum(1 for stream_id in ids if group.acknowledge(stream_id))
-    _dirty(session, acknowledged)
-    return acknowledged
-
-
-@define("xpending", -3, "readonly", 1, 1, 1, group="stream", since="5.0.0")
-def xpending(session: Session, argv: list[bytes]) -> Any:
-    """XPENDING key group [[IDLE min-idle-time] start end count [consumer]]"""
-    argc = len(argv)
-    if argc != 3 and not 6 <= argc <= 9:
-        raise ReplyError(SYNTAX)
-    min_idle = 0
-    start = end = MIN_ID
-    count = 0
-    consumer_name = None
-    if argc >= 6:
-        index = 3
-        if argv[3].upper() == b"IDLE":
-            min_idle = to_int(argv[4])
-            if argc < 8:
-                raise ReplyError(SYNTAX)
-            index += 2
-        count = max(to_int(argv[index + 2]), 0)
-        start = _parse_interval(argv[index], 0, True)
-        end = _parse_interval(argv[index + 1], UINT64_MAX, False)
-        if index + 3 < argc:
-            consumer_name = argv[index + 3]
-    stream = _lookup_read(session, argv[1])
-    group = None if stream is None else stream.groups.get(argv[2])
-    if group is None:
-        raise _nogroup(f"NOGROUP No such key '{_text(argv[1])}' or consumer group '{_text(argv[2])}'")
-    if argc == 3:
-        pending = group.pending
-        if not pending:
-            return [0, None, None, NULL_ARRAY]
-        owners = [[name, b"%d" % len(consumer.pending)]
-                  for name, consumer in group.consumers.items() if consumer.pending]
-        return [len(pending), format_id(pending.keys()[0]), format_id(pending.keys()[-1]), owners]
-    if consumer_name is not None:
-        consumer = group.lookup_consumer(consumer_name)
-        if consumer is None:
-            return []
-        pel = consumer.pending
-    else:
-        pel = group.pending
-    now = now_ms()
-    out: list[Any] = []
-    if not count or start > end:
-        return out
-    for stream_id in pel.irange(start, end):
-        nack = pel[stream_id]
-        idle = now - nack.delivery_time
-        if min_idle and idle < min_idle:
-            continue
-        owner = nack.consumer.name if nack.consumer is not None else b""
-        out.append([format_id(stream_id), owner, max(idle, 0), nack.delivery_count])
-        if len(out) >= count:
-            break
-    return out
-
-
-# -- XCLAIM XAUTOCLAIM --------------------------------------------------------------------------------
-
-
-@define("xclaim", -6, "write fast", 1, 1, 1, group="stream", since="5.0.0")
-def xclaim(session: Session, argv: list[bytes]) -> Any:
-    """XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-ms] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]"""
-    key = argv[1]
-    stream = _lookup_read(session, key)
-    group = None if stream is None else stream.groups.get(argv[2])
-    if stream is None or group is None:
-        raise _nogroup(f"NOGROUP No such key '{_text(key)}' or consumer group '{_text(argv[2])}'")
-    min_idle = max(to_int(argv[4], "ERR Invalid min-idle-time argument for XCLAIM"), 0)
-    ids: list[StreamID] = []
-    argc = len(argv)
-    j = 5
-    while j < argc:
-        try:
-            ids.append(parse_id(argv[j], strict=True))
-        except ReplyError:
-            break
-        j += 1
-    now = now_ms()
-    retry_count = -1
-    delivery_time = -1
-    force = justid = False
-    last_id = MIN_ID
-    while j < argc:
-        more = argc - 1 - j
-        option = argv[j].upper()
-        if option == b"FORCE":
-            force = True
-        elif option == b"JUSTID":
-            justid = True
-        elif option == b"IDLE" and more:
-            j += 1
-            delivery_time = now - to_int(argv[j], "ERR Invalid IDLE option argument for XCLAIM")
-        elif option == b"TIME" and more:
-            j += 1
-            delivery_time = to_int(argv[j], "ERR Invalid TIME option argument for XCLAIM")
-        elif option == b"RETRYCOUNT" and more:
-            j += 1
-            retry_count = to_int(argv[j], "ERR Invalid RETRYCOUNT option argument for XCLAIM")
-        elif option == b"LASTID" and more:
-            j += 1
-            last_id = parse_id(argv[j], strict=True)
-        else:
-            raise ReplyError(f"ERR Unrecognized XCLAIM option '{_text(argv[j])}'")
-        j += 1
-    propagated: list[list[bytes]] = []
-    propagate_last_id = False
-    if last_id > group.last_id:
-        group.last_id = last_id
-        propagate_last_id = True
-    if delivery_time == -1 or delivery_time < 0 or delivery_time > now:
-        delivery_time = now
-    db = session.db
-    consumer = None
-    out: list[Any] = []
-    for stream_id in ids:
-        nack = group.pending.get(stream_id)
-        fields = stream.get(stream_id)
-        if fields is None:
-            if nack is not None:
-                propagated.append(_xclaim_form(key, argv[2], group, stream_id, nack))
-                propagate_last_id = False
-                _dirty(session)
-                group.acknowledge(stream_id)
-            continue
-        if force and nack is None:
-            nack = group.pending[stream_id] = Nack(None, now)
-        if nack is None:
-            continue
-        if nack.consumer is not None and min_idle and now - nack.delivery_time < min_idle:
-            continue
-        if consumer is None:
-            consumer = group.lookup_consumer(argv[3], now)
-            if consumer is None:
-                consumer = group.create_consumer(argv[3], now)
-                assert consumer is not None
-                _dirty(session)
-                db.notify("t", b"xgroup-createconsumer", key)
-        group.assign(stream_id, nack, consumer)
-        nack.delivery_time = delivery_time
-        if retry_count >= 0:
-            nack.delivery_count = retry_count
-        elif not justid:
-            nack.delivery_count += 1
-        out.append(format_id(stream_id) if justid else _entry(stream_id, fields))
-        propagated.append(_xclaim_form(key, argv[2], group, stream_id, nack))
-        propagate_last_id = False
-        _dirty(session)
-    if propagate_last_id:
-        propagated.append(_setid_form(key, argv[2], group))
-        _dirty(session)
-    propagate_as(session, argv, propagated)
-    return out
-
-
-_AUTOCLAIM_MAX_COUNT: Final = INT64_MAX // 16
-
-
-@define("xautoclaim", -6, "write fast", 1, 1, 1, group="stream", since="6.2.0")
-def xautoclaim(session: Session, argv: list[bytes]) -> Any:
-    """XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]"""
-    key = argv[1]
-    min_idle = max(to_int(argv[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM"), 0)
-    start = _parse_interval(argv[5], 0, True)
-    count = 100
-    justid = False
-    argc = len(argv)
-    j = 6
-    while j < argc:
-        more = argc - 1 - j
-        option = argv[j].upper()
-        if option == b"COUNT" and more:
-            count = to_int(argv[j + 1], "ERR COUNT must be > 0")
-            if not 1 <= count <= _AUTOCLAIM_MAX_COUNT:
-                raise ReplyError("ERR COUNT must be > 0")
-            j += 1
-        elif option == b"JUSTID":
-            justid = True
-        else:
-            raise ReplyError(SYNTAX)
-        j += 1
-    stream = _lookup_read(session, key)
-    group = None if stream is None else stream.groups.get(argv[2])
-    if stream is None or group is None:
-        raise _nogroup(f"NOGROUP No such key '{_text(key)}' or consumer group '{_text(argv[2])}'")
-    db = session.db
-    pel = group.pending
-    attempts = count * 10
-    now = now_ms()
-    consumer = None
-    claimed: list[Any] = []
-    deleted: list[bytes] = []
-    propagated: list[list[bytes]] = []
-    position = pel.bisect_left(start)
-    while attempts and count and position < len(pel):
-        attempts -= 1
-        stream_id = pel.keys()[position]
-        nack = pel[stream_id]
-        fields = stream.get(stream_id)
-        if fields is None:
-            propagated.append(_xclaim_form(key, argv[2], group, stream_id, nack))
-            _dirty(session)
-            group.acknowledge(stream_id)
-            deleted.append(format_id(stream_id))
-            count -= 1
-            continue
-        position += 1
-        if min_idle and now - nack.delivery_time < min_idle:
-            continue
-        if consumer is None:
-            consumer = group.lookup_consumer(argv[3], now)
-            if consumer is None:
-                consumer = group.create_consumer(argv[3], now)
-                assert consumer is not None
-                _dirty(session)
-                db.notify("t", b"xgroup-createconsumer", key)
-        group.assign(stream_id, nack, consumer)
-        nack.delivery_time = now
-        if not justid:
-            nack.delivery_count += 1
-        claimed.append(format_id(stream_id) if justid else _entry(stream_id, fields))
-        count -= 1
-        propagated.append(_xclaim_form(key, argv[2], group, stream_id, nack))
-        _dirty(session)
-    next_start = format_id(pel.keys()[position]) if position < len(pel) else b"0-0"
-    propagate_as(session, argv, propagated)
-    return [next_start, claimed, deleted]
-
-
-# -- XINFO ------------------------------------------------------------------------------------------
-
-define_container("xinfo", -2, "", group="stream", since="5.0.0")
-
-
-def _lookup_info(session: Session, key: bytes) -> Stream:
-    stream = _lookup_read(session, key)
-    if stream is None:
-        raise ReplyError(NO_SUCH_KEY)
-    return stream
-
-
-@define("xinfo|consumers", 4, "readonly", 2, 2, 1, group="stream", since="5.0.0")
-def xinfo_consumers(session: Session, argv: list[bytes]) -> Any:
-    """XINFO CONSUMERS key group"""
-    stream = _lookup_info(session, argv[2])
-    group = stream.groups.get(argv[3])
-    if group is None:
-        raise _nogroup(f"NOGROUP No such consumer group '{_text(argv[3])}' for key name '{_text(argv[2])}'")
-    now = now_ms()
-    protocol = session.protocol
-    return [map_reply(protocol, [b"name", consumer.name, b"pending", len(consumer.pending),
-                                 b"idle", max(now - consumer.seen_time, 0)])
-            for consumer in group.consumers.values()]
-
-
-def _entries_read(group: ConsumerGroup) -> int | None:
-    return None if group.entries_read == INVALID_ENTRIES_READ else group.entries_read
-
-
-@define("xinfo|groups", 3, "readonly", 2, 2, 1, group="stream", since="5.0.0")
-def xinfo_groups(session: Session, argv: list[bytes]) -> Any:
-    """XINFO GROUPS key"""
-    stream = _lookup_info(session, argv[2])
-    protocol = session.protocol
-    return [map_reply(protocol, [b"name", group.name, b"consumers", len(group.consumers),
-                                 b"pending", len(group.pending), b"last-delivered-id", format_id(group.last_id),
-                                 b"entries-read", _entries_read(group), b"lag", stream.lag(group)])
-            for group in stream.groups.values()]
-
-
-@define("xinfo|stream", -3, "readonly", 2, 2, 1, group="stream", since="5.0.0")
-def xinfo_stream(session: Session, argv: list[bytes]) -> Any:
-    """XINFO STREAM key [FULL [COUNT count]]"""
-    stream = _lookup_info(session, argv[2])
-    options = argv[3:]
-    full = bool(options)
-    count = 10
-    if options:
-        if len(options) not in (1, 3) or options[0].upper() != b"FULL":
-            raise _subcommand_syntax_error(argv)
-        if len(options) == 3:
-            if options[1].upper() != b"COUNT":
-                raise _subcommand_syntax_error(argv)
-            count = to_int(options[2], NOT_INTEGER)
-            if count < 0:
-                count = 10
-    protocol = session.protocol
-    flat: list[Any] = [
-        b"length", len(stream),
-        b"radix-tree-keys", len(stream.nodes),
-        b"radix-tree-nodes", stream.radix_tree_nodes(),
-        b"last-generated-id", format_id(stream.last_id),
-        b"max-deleted-entry-id", format_id(stream.max_deleted_id),
-        b"entries-added", stream.entries_added,
-        b"recorded-first-entry-id", format_id(stream.first_id),
-    ]
-    if not full:
-        first = next(stream.range(MIN_ID, MAX_ID, 1), None)
-        last = next(stream.range(MIN_ID, MAX_ID, 1, reverse=True), None)
-        flat += [b"groups", len(stream.groups),
-                 b"first-entry", None if first is None else _entry(*first),
-                 b"last-entry", None if last is None else _entry(*last)]
-        return map_reply(protocol, flat)
-    groups = []
-    for group in stream.groups.values():
-        pending = [[format_id(stream_id), nack.consumer.name if nack.consumer is not None else b"",
-                    nack.delivery_time, nack.delivery_count]
-                   for stream_id, nack in _first(group.pending, count)]
-        consumers = []
-        for consumer in group.consumers.values():
-            own = [[format_id(stream_id), nack.delivery_time, nack.delivery_count]
-                   for stream_id, nack in _first(consumer.pending, count)]
-            consumers.append(map_reply(protocol, [b"name", consumer.name, b"seen-time", consumer.seen_time,
-                                                  b"pel-count", len(consumer.pending), b"pending", own]))
-        groups.append(map_reply(protocol, [
-            b"name", group.name, b"last-delivered-id", format_id(group.last_id),
-            b"entries-read", _entries_read(group), b"lag", stream.lag(group),
-            b"pel-count", len(group.pending), b"pending", pending, b"consumers", consumers]))
-    flat += [b"entries", _entries(stream, MIN_ID, MAX_ID, count), b"groups", groups]
-    return map_reply(protocol, flat)
-
-
-def _first(pel: Any, count: int) -> list[tuple[StreamID, Nack]]:
-    """Return the first ``count`` pending entries (all when ``count`` is 0)."""
-    out: list[tuple[StreamID, Nack]] = []
-    for stream_id in pel:
-        if count and len(out) >= count:
-            break
-        out.append((stream_id, pel[stream_id]))
-    return out
-
-
-@define("xinfo|help", 2, "loading stale", group="stream", since="5.0.0")
-def xinfo_help(session: Session, argv: list[bytes]) -> Any:
-    """XINFO HELP"""
-    return help_reply([
-        "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "CONSUMERS <key> <groupname>",
-        "    Show consumers of <groupname>.",
-        "GROUPS <key>",
-        "    Show the stream consumer groups.",
-        "STREAM <key> [FULL [COUNT <count>]",
-        "    Show information about the stream.",
-        "HELP",
-        "    Prints this help.",
-    ])
