@@ -23,11 +23,11 @@ XREAD and XREADGROUP with ``BLOCK`` return a
 :class:`~redpocket.engine.blocking.Block`; the engine re-runs the very same
 ``argv`` when a key is written, and the re-run is served as Redis serves a
 blocked client (from the IDs resolved when it blocked, the group's last ID
-for ``>``), remembered in :data:`_waiting`.  Blocked readers are served in
+for ``>``), remembered in :class:`BlockedReaders`.  Blocked readers are served in
 the order they blocked: XADD serves the readers queued on its key before
 any other command runs (as Redis's ``handleClientsBlockedOnKeys`` does), and
 a re-run serves the readers queued ahead of it first (:func:`_retry`); each
-finds its reply in :data:`_served` when its own re-run comes.
+finds its reply waiting when its own re-run comes.
 """
 
 from __future__ import annotations
@@ -496,9 +496,30 @@ class ReadRequest:
 
 
 # Blocked sessions and their request: a call with that very argv is the engine re-running it.
-_waiting: weakref.WeakKeyDictionary[Session, ReadRequest] = weakref.WeakKeyDictionary()
-# Replies given to blocked readers by another reader's re-run (see _retry), until their own re-run takes them.
-_served: weakref.WeakKeyDictionary[Session, Any] = weakref.WeakKeyDictionary()
+class BlockedReaders:
+    """An engine's blocked XREAD / XREADGROUP clients (kept in ``engine.extensions``, used under its lock).
+
+    ``waiting`` maps a blocked session to its request: a call with that very
+    argv is the engine re-running it.  ``served`` holds the replies given to
+    blocked readers by another command (see :func:`_retry`) until their own
+    re-run takes them.  ``queues`` lists the readers of each (database, key)
+    in the order they blocked.
+    """
+
+    __slots__ = ("queues", "served", "waiting")
+
+    def __init__(self) -> None:
+        self.waiting: weakref.WeakKeyDictionary[Session, ReadRequest] = weakref.WeakKeyDictionary()
+        self.served: weakref.WeakKeyDictionary[Session, Any] = weakref.WeakKeyDictionary()
+        self.queues: dict[tuple[int, bytes], list[Session]] = {}
+
+
+def blocked_readers(session: Session) -> BlockedReaders:
+    """Return the blocked stream readers of the session's engine."""
+    readers: BlockedReaders | None = session.engine.extensions.get("stream-readers")
+    if readers is None:
+        readers = session.engine.extensions["stream-readers"] = BlockedReaders()
+    return readers
 
 
 def streams_key_finder(argv: list[bytes]) -> list[bytes]:
@@ -676,9 +697,10 @@ def _read_reply(session: Session, served: list[tuple[bytes, list[Any]]]) -> Any:
 
 
 def _read(session: Session, argv: list[bytes], group_read: bool) -> Any:
-    waiting = _waiting.pop(session, None) if _waiting else None
+    readers = blocked_readers(session)
+    waiting = readers.waiting.pop(session, None) if readers.waiting else None
     if waiting is not None and waiting.argv is argv:
-        return _retry(session, waiting)
+        return _retry(session, waiting, readers)
     request = _parse_read(session, argv, group_read)
     groups = _resolve_ids(session, request, group_read)
     served: list[tuple[bytes, list[Any]]] = []
@@ -714,62 +736,55 @@ def _read(session: Session, argv: list[bytes], group_read: bool) -> Any:
         return NULL_ARRAY
     if not session.may_block:
         return NULL_ARRAY
-    _waiting[session] = request
-    queues = _queues(session)
+    readers.waiting[session] = request
     for key in dict.fromkeys(request.keys):
-        queues.setdefault((session.db.index, key), []).append(session)
+        readers.queues.setdefault((session.db.index, key), []).append(session)
     return Block(list(request.keys), request.timeout / 1000, NULL_ARRAY)
 
 
-def _queues(session: Session) -> dict[tuple[int, bytes], list[Session]]:
-    """Return the engine's blocked stream readers per (database, key), in the order they blocked."""
-    queues: dict[tuple[int, bytes], list[Session]] = session.engine.extensions.setdefault("stream-readers", {})
-    return queues
-
-
-def _still_waiting(session: Session) -> bool:
+def _still_waiting(session: Session, readers: BlockedReaders) -> bool:
     """Tell whether a queued reader still waits (not timed out, unblocked or gone)."""
-    return session.blocked is not None and session in _waiting
+    return session.blocked is not None and session in readers.waiting
 
 
-def _retry(session: Session, request: ReadRequest) -> Any:
+def _retry(session: Session, request: ReadRequest, readers: BlockedReaders) -> Any:
     """Re-run a blocked read after a write: serve the readers that blocked before it first, then it.
 
     Redis serves the clients blocked on a key in the order they blocked,
     from the writer's context; threads blocked in the embedded engine wake
     in any order, so the first to run serves those ahead of it and leaves
-    their replies in :data:`_served`.  (A group reader is served for
+    their replies in ``readers.served``.  (A group reader is served for
     another only by a group read, whose propagation then carries it.)
     """
-    served = _served.pop(session, None)
+    served = readers.served.pop(session, None)
     if served is not None:
-        _dequeue(session, request)
+        _dequeue(session, request, readers)
         if isinstance(served, ReplyError):
             raise served
         return served
     propagated: list[list[bytes]] = []
-    queues = _queues(session)
+    queues = readers.queues
     for key in dict.fromkeys(request.keys):
         for other in list(queues.get((session.db.index, key), ())):
             if other is session:
                 break
-            other_request = _waiting.get(other)
-            if other_request is None or not _still_waiting(other):
+            other_request = readers.waiting.get(other)
+            if other_request is None or not _still_waiting(other, readers):
                 queues[(session.db.index, key)].remove(other)
                 continue
             if other_request.group is not None and request.group is None:
                 continue
             reply = _serve_blocked(other, other_request, propagated)
             if reply is not None:
-                _served[other] = reply
-                _dequeue(other, other_request)
+                readers.served[other] = reply
+                _dequeue(other, other_request, readers)
     reply = _serve_blocked(session, request, propagated)
     if request.group is not None:
         propagate_as(session, request.argv, propagated)
     if reply is None:
-        _waiting[session] = request
+        readers.waiting[session] = request
         return Block(list(request.keys), request.timeout / 1000, NULL_ARRAY)
-    _dequeue(session, request)
+    _dequeue(session, request, readers)
     if isinstance(reply, ReplyError):
         raise reply
     return reply
@@ -780,26 +795,28 @@ def serve_blocked_readers(session: Session, key: bytes, propagated: list[list[by
 
     As Redis serves blocked clients before the next command runs, so a new
     reader cannot take entries ahead of them; each reader's re-run then
-    finds its reply in :data:`_served`.
+    finds its reply in ``served``.
     """
-    queue = _queues(session).get((session.db.index, key))
+    readers: BlockedReaders | None = session.engine.extensions.get("stream-readers")
+    queue = None if readers is None else readers.queues.get((session.db.index, key))
     if not queue:
         return
+    assert readers is not None
     for other in list(queue):
-        request = _waiting.get(other)
-        if request is None or not _still_waiting(other):
+        request = readers.waiting.get(other)
+        if request is None or not _still_waiting(other, readers):
             queue.remove(other)
             continue
-        if other in _served:
+        if other in readers.served:
             continue
         reply = _serve_blocked(other, request, propagated)
         if reply is not None:
-            _served[other] = reply
-            _dequeue(other, request)
+            readers.served[other] = reply
+            _dequeue(other, request, readers)
 
 
-def _dequeue(session: Session, request: ReadRequest) -> None:
-    queues = _queues(session)
+def _dequeue(session: Session, request: ReadRequest, readers: BlockedReaders) -> None:
+    queues = readers.queues
     for key in dict.fromkeys(request.keys):
         queue = queues.get((session.db.index, key))
         if queue is not None and session in queue:
