@@ -153,3 +153,15 @@ def test_copy_is_deep() -> None:
     assert len(stream) == 3 and list(group.pending) == [(1, 0)] and list(consumer.pending) == [(1, 0)]
     copied = twin.copy().groups[b"g"]
     assert copied.consumers[b"c"].seen_time == 1
+
+
+def test_a_loader_rebuilds_pending_entries_with_their_times() -> None:
+    stream = filled(2)
+    group = stream.create_group(b"g", (2, 0), 2)
+    assert group is not None
+    consumer = group.create_consumer(b"c", now_ms=123)
+    assert consumer is not None
+    nack = group.add_pending((1, 0), consumer, delivery_time=1000, delivery_count=4)
+    assert group.pending[(1, 0)] is nack and consumer.pending[(1, 0)] is nack
+    assert (nack.consumer, nack.delivery_time, nack.delivery_count) == (consumer, 1000, 4)
+    assert consumer.seen_time == 123

@@ -224,6 +224,12 @@ class ConsumerGroup:
             consumer.pending[stream_id] = nack
             nack.consumer = consumer
 
+    def add_pending(self, stream_id: StreamID, consumer: Consumer, delivery_time: int, delivery_count: int) -> Nack:
+        """Add a pending entry as it was saved (a loader rebuilding a group: RDB, RESTORE)."""
+        nack = self.pending[stream_id] = Nack(consumer, delivery_time, delivery_count)
+        consumer.pending[stream_id] = nack
+        return nack
+
     def deliver(self, stream_id: StreamID, consumer: Consumer, now_ms: int) -> Nack:
         """Record ``stream_id`` as delivered to ``consumer`` (XREADGROUP): a new NACK, or a reassigned one."""
         nack = self.pending.get(stream_id)
