@@ -27,13 +27,17 @@ from .engine.blocking import Block
 from .engine.pubsub import hub as pubsub_hub
 from .engine.replies import NullArray, Push, Pushes
 
-_REPLY_CONVERSION_COMMANDS = frozenset({b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"})
+# (XPENDING and XREADGROUP nest null arrays: no pending entries, an entry deleted since delivery.)
+_REPLY_CONVERSION_COMMANDS = frozenset({b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro",
+                                        b"xpending", b"xreadgroup"})
 
 
 def to_redis_py(reply: Any) -> Any:
     """Turn engine reply values nested in arrays into what redis-py's parser gives."""
     if type(reply) is list:
         return [to_redis_py(item) for item in reply]
+    if type(reply) is dict:
+        return {key: to_redis_py(item) for key, item in reply.items()}
     if type(reply) is ReplyError:
         return BaseParser.parse_error(reply.message)
     if type(reply) is NullArray:
@@ -146,7 +150,7 @@ class EmbeddedConnection(AbstractConnection):
             kind = type(reply)
             if kind is Block:  # (counted once, as it ran: the waiting goes on from here)
                 reply = session.engine.wait_blocked(session, argv, reply)
-            elif kind is list and argv[0].lower() in _REPLY_CONVERSION_COMMANDS:
+            elif (kind is list or kind is dict) and argv[0].lower() in _REPLY_CONVERSION_COMMANDS:
                 reply = to_redis_py(reply)
             elif kind is Pushes:
                 for frame in reply:

@@ -186,6 +186,7 @@ class Database:
         if self.encodings:
             self.encodings.pop(key, None)
         self.modified(key)
+        self.signal_ready(key)  # (Redis's signalDeletedKeyAsReady: a blocked XREADGROUP fails at once)
         return True
 
     def remove_if_empty(self, key: bytes, value: Any) -> None:

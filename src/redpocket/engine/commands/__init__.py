@@ -24,6 +24,8 @@ from . import (  # noqa: F401
     sets,
     sort,
     sortedsets,
+    stream_groups,
+    streams,
     strings,
     tracking,
     transactions,

@@ -311,6 +311,8 @@ def memory_usage(value: Any, samples: int) -> int:
     if kind is deque:
         items = list(value)
         return 16 + 48 + _alloc(sum(len(item) + 2 for item in items) + 7)
+    if type_name(value) == "stream":
+        return 16 + int(value.memory_usage())
     if kind not in (dict, set) and hasattr(value, "dump") and not hasattr(value, "__iter__"):
         return 16 + _sds(len(value.dump()))  # a custom Structure: its serialised size
     items = list(value.items()) if kind is dict else list(value)

@@ -6,6 +6,7 @@ A snapshot file is a fixed-width header line, a body of records (see
     REDPOCKET-SNAPSHOT 1 <body length, 20 digits> <CRC-32 of the body, 8 hex digits>\\r\\n
     SELECT 0
     SET k v / RPUSH k a b ... / HSET / SADD / ZADD / REDPOCKET.RESTORE k type payload
+    XADD k id f v ... / XSETID / XGROUP CREATE / XCLAIM ... (a stream, as Redis rewrites one)
     PEXPIREAT k ms
     ...
 
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from ..keyspace import now_ms, type_name
+from ..types.stream import Stream, format_id
 from .records import CorruptFileError, TruncatedRecord, encode, parse_records
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ ITEMS_PER_COMMAND: Final = 64  # Redis's AOF_REWRITE_ITEMS_PER_CMD
 RESTORE_COMMAND: Final = b"REDPOCKET.RESTORE"
 
 # Tags of captured values.
-STRING, HASH, LIST, SET, ZSET, CUSTOM = "string", "hash", "list", "set", "zset", "custom"
+STRING, HASH, LIST, SET, ZSET, STREAM, CUSTOM = "string", "hash", "list", "set", "zset", "stream", "custom"
 
 
 @dataclass(slots=True)
@@ -80,6 +82,8 @@ def copy_value(value: Any) -> tuple[str, Any]:
     name = type_name(value)
     if name == "zset":
         return ZSET, [(member, score) for member, score in value]
+    if kind is Stream:
+        return STREAM, value.copy()
     dump = getattr(value, "dump", None)
     if dump is None:
         raise TypeError(f"cannot persist a value of type {kind.__name__}: it has no dump() method")
@@ -135,11 +139,39 @@ def value_commands(key: bytes, tag: str, value: Any) -> Iterator[list[bytes]]:
         flat = [item for member, score in value for item in (format_score(score), member)]
         for chunk in _chunks(flat):
             yield [b"ZADD", key, *chunk]
+    elif tag == STREAM:
+        yield from stream_commands(key, value)
     elif tag == CUSTOM:
         name, payload = value
         yield [RESTORE_COMMAND, key, name, payload]
     else:  # pragma: no cover - capture() makes only the tags above
         raise ValueError(f"unknown value tag {tag!r}")
+
+
+def stream_commands(key: bytes, stream: Stream) -> Iterator[list[bytes]]:
+    """Yield the commands that rebuild a stream, as Redis's ``rewriteStreamObject`` writes them.
+
+    Its entries (XADD with their IDs), its counters (XSETID), each group
+    (XGROUP CREATE with its read counter), each pending entry with its
+    owner, delivery time and count (XCLAIM ... FORCE JUSTID) and each
+    consumer with nothing pending (XGROUP CREATECONSUMER).
+    """
+    if len(stream):
+        for stream_id, fields in stream.range((0, 0), (2**64 - 1, 2**64 - 1)):
+            yield [b"XADD", key, format_id(stream_id), *fields]
+    else:
+        yield [b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"]
+    yield [b"XSETID", key, format_id(stream.last_id), b"ENTRIESADDED", b"%d" % stream.entries_added,
+           b"MAXDELETEDID", format_id(stream.max_deleted_id)]
+    for name, group in stream.groups.items():
+        yield [b"XGROUP", b"CREATE", key, name, format_id(group.last_id), b"ENTRIESREAD", b"%d" % group.entries_read]
+        for consumer_name, consumer in group.consumers.items():
+            if not consumer.pending:
+                yield [b"XGROUP", b"CREATECONSUMER", key, name, consumer_name]
+                continue
+            for stream_id, nack in consumer.pending.items():
+                yield [b"XCLAIM", key, name, consumer_name, b"0", format_id(stream_id), b"TIME",
+                       b"%d" % nack.delivery_time, b"RETRYCOUNT", b"%d" % nack.delivery_count, b"JUSTID", b"FORCE"]
 
 
 def format_score(score: float) -> bytes:
