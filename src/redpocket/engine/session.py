@@ -36,6 +36,7 @@ class Session:
         "multi",
         "multi_error",
         "name",
+        "propagated",
         "protocol",
         "restricted",
         "tracking",
@@ -63,6 +64,9 @@ class Session:
         self.last_command = b"NULL"
         self.address = address
         self.closed = False
+        # What the command running now goes to the append-only file as, when a
+        # handler says so (Redis's alsoPropagate): (argv, commands), else None.
+        self.propagated: tuple[list[bytes], list[list[bytes]]] | None = None
         # While a command of this client waits (BLPOP ...): its Block; CLIENT
         # UNBLOCK then leaves the reply to give, as a 1-tuple, in ``wakeup``.
         self.blocked: Block | None = None

@@ -69,7 +69,6 @@ INVALID_ID: Final = "ERR Invalid stream ID specified as stream command argument"
 _XREAD_BLOCKED_DEFAULT_COUNT: Final = 1000
 _C_SPACES: Final = b" \t\n\v\f\r"
 # engine.extensions key of the commands a stream write propagates instead of itself.
-PROPAGATION: Final = "stream-propagation"
 
 
 def stream_encoding(value: Stream, config: Any) -> bytes:
@@ -82,18 +81,8 @@ def stream_encoding(value: Stream, config: Any) -> bytes:
 
 def propagate_as(session: Session, argv: list[bytes], commands: list[list[bytes]]) -> None:
     """Record that this run of ``argv`` goes to the append-only file as ``commands`` (Redis's ``alsoPropagate``)."""
-    engine = session.engine
-    if engine.propagators:
-        engine.extensions[PROPAGATION] = (argv, commands)
-
-
-def take_propagation(db: Database, argv: list[bytes]) -> list[list[bytes]] | None:
-    """Return (and forget) the commands the handler that just ran ``argv`` recorded, if it recorded any."""
-    recorded = db.engine.extensions.pop(PROPAGATION, None)
-    if recorded is None or recorded[0] is not argv:
-        return None
-    commands: list[list[bytes]] = recorded[1]
-    return commands
+    if session.engine.propagators:
+        session.propagated = (argv, commands)
 
 
 # -- argument parsing -----------------------------------------------------------------------

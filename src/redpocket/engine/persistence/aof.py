@@ -180,7 +180,13 @@ class AppendOnlyFile:
         """Log one executed write command (an engine propagator)."""
         db = self.engine.databases[db_index]
         chunks = []
-        for command in normalize(db, argv, reply, self.normalizers):
+        recorded = session.propagated if session is not None else None
+        if recorded is not None and recorded[0] is argv:  # (the handler said what it propagates)
+            session.propagated = None  # type: ignore[union-attr]
+            commands = recorded[1]
+        else:
+            commands = normalize(db, argv, reply, self.normalizers)
+        for command in commands:
             if db_index != self.selected_db:
                 chunks.append(encode([b"SELECT", b"%d" % db_index]))
                 self.selected_db = db_index

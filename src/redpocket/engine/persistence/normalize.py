@@ -11,10 +11,11 @@ for, wherever the two can differ on replay:
   (``KEEPTTL``), a blocking pop the non-blocking pop that served it;
 - a command whose result depends on iteration order (``SORT ... STORE``)
   becomes the stored list itself;
-- a stream write becomes what Redis propagates for it, recorded by its
-  handler (:func:`~redpocket.engine.commands.streams.propagate_as`): XADD
-  with its generated ID and exact trimming, XREADGROUP / XCLAIM /
-  XAUTOCLAIM as ``XCLAIM ... JUSTID`` and ``XGROUP SETID`` commands.
+- a handler that knows what it did better than any normaliser could says so
+  itself (``session.propagated``, Redis's ``alsoPropagate``): a stream write
+  becomes XADD with its generated ID and exact trimming, XREADGROUP / XCLAIM
+  / XAUTOCLAIM ``XCLAIM ... JUSTID`` and ``XGROUP SETID`` commands; the
+  append-only file logs those instead of normalising.
 
 Each normaliser runs right after its command, under the engine lock, so the
 database it reads is exactly the command's result.  Commands absent from
@@ -28,7 +29,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from ..commands.streams import take_propagation
 from .snapshot import ITEMS_PER_COMMAND, RESTORE_COMMAND, copy_value, value_commands
 
 if TYPE_CHECKING:
@@ -187,11 +187,6 @@ def _zset_mpop(db: Database, argv: list[bytes], reply: Any) -> Commands:
     return [[b"ZREM", key, *members[i : i + ITEMS_PER_COMMAND]] for i in range(0, len(members), ITEMS_PER_COMMAND)]
 
 
-def _stream_write(db: Database, argv: list[bytes], reply: Any) -> Commands:
-    recorded = take_propagation(db, argv)
-    return [argv] if recorded is None else recorded
-
-
 NORMALIZERS: Final[dict[bytes, Normalizer]] = {
     b"set": _set,
     b"setex": _setex,
@@ -216,11 +211,6 @@ NORMALIZERS: Final[dict[bytes, Normalizer]] = {
     b"bzpopmax": _bzpop,
     b"bzmpop": _zset_mpop,
     b"zmpop": _zset_mpop,
-    b"xadd": _stream_write,
-    b"xtrim": _stream_write,
-    b"xreadgroup": _stream_write,
-    b"xclaim": _stream_write,
-    b"xautoclaim": _stream_write,
 }
 
 

@@ -28,7 +28,6 @@ from typing import Final
 from sortedcontainers import SortedDict
 
 from ..args import is_int
-from ..keyspace import TYPE_NAMES
 
 StreamID = tuple[int, int]
 
@@ -508,4 +507,3 @@ def _trie_nodes(keys: list[bytes], lo: int, hi: int, depth: int) -> int:
     return count
 
 
-TYPE_NAMES[Stream] = "stream"
