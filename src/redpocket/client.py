@@ -28,7 +28,9 @@ from .engine.commands.pubsub import Push, Pushes
 from .engine.commands.pubsub import hub as pubsub_hub
 from .engine.replies import NullArray
 
-_REPLY_CONVERSION_COMMANDS = frozenset({b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"})
+# Commands whose replies may nest engine-only values (a null array inside GEOPOS's array ...).
+_REPLY_CONVERSION_COMMANDS = frozenset({b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro",
+                                        b"geopos"})
 
 
 def to_redis_py(reply: Any) -> Any:

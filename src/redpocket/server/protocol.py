@@ -17,7 +17,17 @@ from typing import Any, Final
 
 from ..engine.blocking import Block
 from ..engine.commands.pubsub import Push, Pushes
-from ..engine.replies import OK, PONG, QUEUED, NullArray, ReplyError, SetReply, SimpleString, VerbatimReply
+from ..engine.replies import (
+    OK,
+    PONG,
+    QUEUED,
+    HumanDouble,
+    NullArray,
+    ReplyError,
+    SetReply,
+    SimpleString,
+    VerbatimReply,
+)
 
 INT_MAX: Final = 2**31 - 1
 LLONG_MAX: Final = 2**63 - 1
@@ -111,6 +121,9 @@ def _encode(reply: Any, protocol: int, out: list[bytes]) -> None:
         else:
             text = b"%.17g" % reply
             out.append(b"$%d\r\n%s\r\n" % (len(text), text))
+    elif kind is HumanDouble:
+        text = reply.text
+        out.append(b",%s\r\n" % text if protocol == 3 else b"$%d\r\n%s\r\n" % (len(text), text))
     elif kind is dict:
         out.append(b"%%%d\r\n" % len(reply) if protocol == 3 else b"*%d\r\n" % (2 * len(reply)))
         for key, value in reply.items():

@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     acl,
     bits,
     connection,
+    geo,
     hashes,
     hyperloglog,
     introspection,
