@@ -494,3 +494,12 @@ def test_random_geo_commands_match_on_the_embedded_client(pair: Any, protocol: i
         expected = run(real, *argv)
         got = run(embedded, *argv)
         assert got == expected, f"{argv!r}: embedded {got!r} != redis {expected!r}"
+
+
+def test_geo_replies_inside_scripts(r2: redis.Redis) -> None:
+    sicily(r2)
+    assert r2.execute_command("EVAL", "return redis.call('GEOPOS', KEYS[1], 'Palermo', 'x')", 1, "Sicily") == [
+        [b"13.36138933897018433", b"38.11555639549629859"], None]
+    script = ("redis.setresp(3); local p = redis.call('GEOPOS', KEYS[1], 'Palermo', 'x'); "
+              "return {type(p[1][1]), tostring(p[1][1]['double']), type(p[2])}")
+    assert r2.execute_command("EVAL", script, 1, "Sicily") == [b"table", b"13.36138933897", b"nil"]
