@@ -184,7 +184,8 @@ class EmbeddedConnection(AbstractConnection):
                     raise redis.TimeoutError("Timeout reading from embedded engine")
             reply = self._replies.popleft()
             kind = type(reply)
-            if kind is not Push or push_request:
+            # (Under RESP2 a frame is a plain array reply: UNSUBSCRIBE sent outside pub/sub answers with it.)
+            if kind is not Push or push_request or (self.session is not None and self.session.protocol == 2):
                 break
             handle = getattr(self._parser, "handle_push_response", None)
             if handle is not None:

@@ -306,8 +306,12 @@ def _getkeys_target(session: Session, argv: list[bytes]) -> tuple[CommandSpec, l
     if spec is None:
         raise ReplyError("ERR Invalid command specified")
     entry = reference().get(spec.fullname)
-    has_key_specs = bool(entry[2]) if entry is not None else spec.first_key > 0
-    if spec.key_finder is None and spec.first_key <= 0 and not has_key_specs:
+    # Redis's doesCommandHaveKeys: a key spec not marked not_key (SPUBLISH's channel is no key).
+    if entry is not None:
+        has_keys = any("not_key" not in key_spec["flags"] for key_spec in entry[2])
+    else:
+        has_keys = spec.first_key > 0
+    if spec.key_finder is None and not has_keys:
         raise ReplyError("ERR The command has no key arguments")
     if not spec.arity_ok(len(target)):
         raise ReplyError("ERR Invalid number of arguments specified for command")

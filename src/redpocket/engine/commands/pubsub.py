@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from ..registry import CommandSpec, define, define_container
+from ..replies import ReplyError
 from ..types.scan import glob_matcher
 
 if TYPE_CHECKING:
@@ -51,12 +52,13 @@ class Pushes(list):  # type: ignore[type-arg]
 class Subscriber:
     """One client's subscriptions and where its messages go."""
 
-    __slots__ = ("channels", "deliver", "patterns", "queue", "session_id")
+    __slots__ = ("channels", "deliver", "patterns", "queue", "session_id", "shard_channels")
 
     def __init__(self, session_id: int, deliver: Callable[[Push], None] | None) -> None:
         self.session_id = session_id
         self.channels: dict[bytes, None] = {}
         self.patterns: dict[bytes, None] = {}
+        self.shard_channels: dict[bytes, None] = {}
         self.deliver = deliver
         self.queue: deque[Push] = deque(maxlen=QUEUE_LIMIT)
 
@@ -64,6 +66,11 @@ class Subscriber:
     def count(self) -> int:
         """Return the number of channels and patterns subscribed."""
         return len(self.channels) + len(self.patterns)
+
+    @property
+    def total(self) -> int:
+        """Return the number of channels, patterns and shard channels subscribed (any: pub/sub mode)."""
+        return len(self.channels) + len(self.patterns) + len(self.shard_channels)
 
     def send(self, message: Push) -> None:
         """Hand one message to the client."""
@@ -80,6 +87,7 @@ class PubSub:
         self.engine = engine
         self.channels: dict[bytes, dict[Subscriber, None]] = {}
         self.patterns: dict[bytes, dict[Subscriber, None]] = {}
+        self.shard_channels: dict[bytes, dict[Subscriber, None]] = {}
         self.subscribers: dict[int, Subscriber] = {}
         self.deliverers: dict[int, Callable[[Push], None]] = {}
         self._notifier_installed = False
@@ -104,9 +112,9 @@ class PubSub:
         return subscriber
 
     def count(self, session: Session) -> int:
-        """Return how many channels and patterns ``session`` is subscribed to."""
+        """Return how many channels, patterns and shard channels ``session`` is subscribed to."""
         subscriber = self.subscribers.get(session.id)
-        return 0 if subscriber is None else subscriber.count
+        return 0 if subscriber is None else subscriber.total
 
     def forget(self, session: Session) -> None:
         """Drop every subscription of a closed client."""
@@ -117,6 +125,8 @@ class PubSub:
                 self._remove(self.channels, channel, subscriber)
             for pattern in subscriber.patterns:
                 self._remove(self.patterns, pattern, subscriber)
+            for channel in subscriber.shard_channels:
+                self._remove(self.shard_channels, channel, subscriber)
             self._update_notifier()
 
     @staticmethod
@@ -160,7 +170,7 @@ class PubSub:
             frames.append(Push([kind, name, 0 if subscriber is None else subscriber.count]))
         if not names:
             frames.append(Push([kind, None, 0 if subscriber is None else subscriber.count]))
-        if subscriber is not None and not subscriber.count and subscriber.deliver is not None:
+        if subscriber is not None and not subscriber.total and subscriber.deliver is not None:
             del self.subscribers[session.id]
         self._update_notifier()
         return frames
@@ -187,6 +197,46 @@ class PubSub:
                         subscriber.send(frame)
                         receivers += 1
         return receivers
+
+    # -- sharded channels (Redis 7.0 outside a cluster: a namespace of their own) ----------
+    def shard_subscribe(self, session: Session, channels: list[bytes]) -> Pushes:
+        """SSUBSCRIBE: one ``ssubscribe`` frame per channel, counting the client's shard channels."""
+        subscriber = self.subscriber(session)
+        own = subscriber.shard_channels
+        frames = Pushes()
+        for name in channels:
+            if name not in own:
+                own[name] = None
+                self.shard_channels.setdefault(name, {})[subscriber] = None
+            frames.append(Push([b"ssubscribe", name, len(own)]))
+        return frames
+
+    def shard_unsubscribe(self, session: Session, channels: list[bytes]) -> Pushes:
+        """SUNSUBSCRIBE: one ``sunsubscribe`` frame per channel (all the client's when none named)."""
+        subscriber = self.subscribers.get(session.id)
+        own: dict[bytes, None] = {} if subscriber is None else subscriber.shard_channels
+        frames = Pushes()
+        names = channels or list(own)
+        for name in names:
+            if subscriber is not None and name in own:
+                del own[name]
+                self._remove(self.shard_channels, name, subscriber)
+            frames.append(Push([b"sunsubscribe", name, len(own)]))
+        if not names:
+            frames.append(Push([b"sunsubscribe", None, 0]))
+        if subscriber is not None and not subscriber.total and subscriber.deliver is not None:
+            del self.subscribers[session.id]
+        return frames
+
+    def shard_publish(self, channel: bytes, message: bytes) -> int:
+        """SPUBLISH: send ``smessage`` frames to the channel's subscribers (no patterns); return how many."""
+        listeners = self.shard_channels.get(channel)
+        if not listeners:
+            return 0
+        frame = Push([b"smessage", channel, message])
+        for subscriber in list(listeners):
+            subscriber.send(frame)
+        return len(listeners)
 
     # -- keyspace notifications -------------------------------------------------------
     def _update_notifier(self) -> None:
@@ -412,21 +462,6 @@ def pubsub_numpat(session: Session, argv: list[bytes]) -> Any:
     return len(hub(session.engine).patterns)
 
 
-@define("pubsub|shardchannels", -2, "pubsub loading stale", group="pubsub", since="7.0.0")
-def pubsub_shardchannels(session: Session, argv: list[bytes]) -> Any:
-    """PUBSUB SHARDCHANNELS [pattern]"""
-    return []
-
-
-@define("pubsub|shardnumsub", -2, "pubsub loading stale", group="pubsub", since="7.0.0")
-def pubsub_shardnumsub(session: Session, argv: list[bytes]) -> Any:
-    """PUBSUB SHARDNUMSUB [shardchannel [shardchannel ...]]"""
-    reply: list[Any] = []
-    for channel in argv[2:]:
-        reply += [channel, 0]
-    return reply
-
-
 @define("pubsub|help", 2, "loading stale", group="pubsub", since="6.2.0")
 def pubsub_help(session: Session, argv: list[bytes]) -> Any:
     """PUBSUB HELP"""
@@ -448,11 +483,54 @@ def pubsub_help(session: Session, argv: list[bytes]) -> Any:
     ]
 
 
+# -- sharded pub/sub -------------------------------------------------------------------
+
+
+@define("ssubscribe", -2, _FLAGS, 1, -1, 1, group="pubsub", since="7.0.0")
+def ssubscribe(session: Session, argv: list[bytes]) -> Any:
+    """SSUBSCRIBE shardchannel [shardchannel ...]"""
+    if session.in_exec:  # (MULTI, like a script, may not wait for messages)
+        raise ReplyError("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+    return hub(session.engine).shard_subscribe(session, argv[1:])
+
+
+@define("sunsubscribe", -1, _FLAGS, 1, -1, 1, group="pubsub", since="7.0.0")
+def sunsubscribe(session: Session, argv: list[bytes]) -> Any:
+    """SUNSUBSCRIBE [shardchannel [shardchannel ...]]"""
+    return hub(session.engine).shard_unsubscribe(session, argv[1:])
+
+
+@define("spublish", 3, "pubsub loading stale fast", 1, 1, 1, group="pubsub", since="7.0.0")
+def spublish(session: Session, argv: list[bytes]) -> Any:
+    """SPUBLISH shardchannel message"""
+    return hub(session.engine).shard_publish(argv[1], argv[2])
+
+
+@define("pubsub|shardchannels", -2, "pubsub loading stale", group="pubsub", since="7.0.0")
+def pubsub_shardchannels(session: Session, argv: list[bytes]) -> Any:
+    """PUBSUB SHARDCHANNELS [pattern]"""
+    channels = list(hub(session.engine).shard_channels)
+    if len(argv) > 2:
+        matches = glob_matcher(argv[2])
+        channels = [channel for channel in channels if matches(channel)]
+    return channels
+
+
+@define("pubsub|shardnumsub", -2, "pubsub loading stale", group="pubsub", since="7.0.0")
+def pubsub_shardnumsub(session: Session, argv: list[bytes]) -> Any:
+    """PUBSUB SHARDNUMSUB [shardchannel [shardchannel ...]]"""
+    channels = hub(session.engine).shard_channels
+    reply: list[Any] = []
+    for channel in argv[2:]:
+        reply += [channel, len(channels.get(channel, ()))]
+    return reply
+
+
 def _collect() -> dict[bytes, CommandSpec]:
     from ..registry import COMMANDS
 
     return {name: COMMANDS[name] for name in (b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe",
-                                              b"publish", b"pubsub")}
+                                              b"publish", b"pubsub", b"ssubscribe", b"sunsubscribe", b"spublish")}
 
 
 PUBSUB_COMMANDS: Final = _collect()
