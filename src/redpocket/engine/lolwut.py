@@ -30,7 +30,7 @@ def _rand() -> int:
 
 def _c_round(value: float) -> int:
     """Round half away from zero, as C's ``round``."""
-    return int(math.floor(value + 0.5)) if value >= 0 else -int(math.floor(-value + 0.5))
+    return math.floor(value + 0.5) if value >= 0 else -math.floor(-value + 0.5)
 
 
 class Canvas:

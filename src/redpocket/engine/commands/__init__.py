@@ -9,6 +9,7 @@ from .. import tracking  # noqa: F401  (CLIENT TRACKING, CACHING, GETREDIR, TRAC
 from . import (  # noqa: F401
     acl,
     bits,
+    cluster,
     connection,
     geo,
     hashes,

@@ -10,9 +10,9 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
+from ..args import to_int
 from ..config import Setting
 from ..info import info_text
-from ..args import to_int
 from ..keyspace import type_name
 from ..lolwut import schotter, skyline
 from ..registry import define, define_container
