@@ -335,10 +335,9 @@ def command_getkeysandflags(session: Session, argv: list[bytes]) -> Any:
     keys = spec.keys(target)
     if not keys and "no-mandatory-keys" not in spec.flags and "no_mandatory_keys" not in spec.flags:
         raise ReplyError("ERR Invalid arguments specified for command")
-    entry = reference().get(spec.fullname)
-    key_specs = entry[2] if entry is not None and entry[2] else derived_key_specs(spec)
-    flags = key_specs[0]["flags"] if key_specs else ["RW", "access", "update"]
-    return [[key, _status_set(session.protocol, flags)] for key in keys]
+    from ..acl import key_flags
+
+    return [[key, _status_set(session.protocol, flags)] for key, flags in key_flags(spec, target)]
 
 
 @define("command|help", 2, "loading stale", group="server", since="5.0.0")
