@@ -104,6 +104,7 @@ class HumanDouble(float):
     """
 
     __slots__ = ("text",)
+    text: bytes
 
     def __new__(cls, text: bytes) -> HumanDouble:
         double = super().__new__(cls, text)
