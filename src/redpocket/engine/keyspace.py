@@ -13,12 +13,18 @@ Values are plain Python objects whose type is the Redis type:
 ``lookup_read`` and ``lookup_write`` apply lazy expiry, so an expired key is
 never seen by a handler.  Every change goes through :meth:`Database.modified`
 so WATCH, the dirty counter (persistence, INFO) and blocked clients hear of it.
+
+Each key's last access is kept in ``accessed`` (Redis's LRU clock, for
+``OBJECT IDLETIME``): the lookups and the writes stamp it, in this module
+only; ``lookup_read(..., touch=False)`` reads without stamping, as Redis's
+``LOOKUP_NOTOUCH`` does for TYPE, EXISTS and OBJECT.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from time import monotonic as _clock
 from typing import TYPE_CHECKING, Any
 
 from .replies import WRONGTYPE, ReplyError
@@ -45,7 +51,7 @@ def type_name(value: Any) -> str:
 class Database:
     """One numbered database: a dict of keys and a dict of expiry times (ms)."""
 
-    __slots__ = ("data", "encodings", "engine", "expires", "index")
+    __slots__ = ("accessed", "data", "encodings", "engine", "expires", "index")
 
     def __init__(self, index: int, engine: Engine) -> None:
         self.index = index
@@ -55,6 +61,8 @@ class Database:
         # OBJECT ENCODING of strings whose encoding is not what SET would give
         # (APPEND/SETRANGE/SETBIT leave "raw", INCRBYFLOAT "embstr" ...).
         self.encodings: dict[bytes, str] = {}
+        # key -> time.monotonic() of its last access (OBJECT IDLETIME).
+        self.accessed: dict[bytes, float] = {}
 
     def __len__(self) -> int:
         return len(self.data)
@@ -71,13 +79,17 @@ class Database:
         self.engine.expired_keys += 1
         del self.expires[key]
         del self.data[key]
+        self.accessed.pop(key, None)
         if self.encodings:
             self.encodings.pop(key, None)
         self.engine.key_expired(self, key)
         return True
 
-    def lookup_read(self, key: bytes, kind: type | None = None) -> Any:
-        """Return the value at ``key`` (``None`` when absent), for a read; WRONGTYPE unless it is a ``kind``."""
+    def lookup_read(self, key: bytes, kind: type | None = None, touch: bool = True) -> Any:
+        """Return the value at ``key`` (``None`` when absent), for a read; WRONGTYPE unless it is a ``kind``.
+
+        ``touch=False`` leaves the key's access time alone (TYPE, EXISTS).
+        """
         if self.expires and key in self.expires:
             self.expire_if_needed(key)
         value = self.data.get(key)
@@ -85,6 +97,8 @@ class Database:
             self.engine.keyspace_misses += 1
             return None
         self.engine.keyspace_hits += 1
+        if touch:
+            self.accessed[key] = _clock()
         if kind is not None and type(value) is not kind:
             raise ReplyError(WRONGTYPE)
         return value
@@ -94,8 +108,10 @@ class Database:
         if self.expires and key in self.expires:
             self.expire_if_needed(key)
         value = self.data.get(key)
-        if value is not None and kind is not None and type(value) is not kind:
-            raise ReplyError(WRONGTYPE)
+        if value is not None:
+            self.accessed[key] = _clock()
+            if kind is not None and type(value) is not kind:
+                raise ReplyError(WRONGTYPE)
         return value
 
     def exists(self, key: bytes) -> bool:
@@ -120,6 +136,7 @@ class Database:
         if engine.new_keys is not None and key not in self.data:
             engine.new_keys.append(key)
         self.data[key] = value
+        self.accessed[key] = _clock()
         if encoding is not None:
             self.encodings[key] = encoding
         elif self.encodings:
@@ -137,6 +154,7 @@ class Database:
         if engine.new_keys is not None:
             engine.new_keys.append(key)
         self.data[key] = value
+        self.accessed[key] = _clock()
         if encoding is not None:
             self.encodings[key] = encoding
         elif self.encodings:
@@ -156,6 +174,7 @@ class Database:
             del self.expires[key]
         if self.data.pop(key, None) is None:
             return False
+        self.accessed.pop(key, None)
         if self.encodings:
             self.encodings.pop(key, None)
         self.modified(key)
@@ -165,6 +184,7 @@ class Database:
         """Delete ``key`` when its container ``value`` became empty (Redis never stores empty containers)."""
         if not value:
             del self.data[key]
+            self.accessed.pop(key, None)
             if self.expires:
                 self.expires.pop(key, None)
 
@@ -200,6 +220,10 @@ class Database:
             if hub is not None:
                 hub.notify(self.index, event, key, flags)
 
+    def idle_seconds(self, key: bytes) -> int:
+        """Return the whole seconds since ``key`` was last read or written (OBJECT IDLETIME)."""
+        return int(_clock() - self.accessed.get(key, _clock()))
+
     def signal_ready(self, key: bytes) -> None:
         """Wake clients blocked on ``key``; :meth:`set` and :meth:`add` already do."""
         engine = self.engine
@@ -216,6 +240,7 @@ class Database:
         self.data = {}
         self.expires = {}
         self.encodings = {}
+        self.accessed = {}
 
     def random_key(self) -> bytes | None:
         """Return a random existing key, or ``None`` when empty."""

@@ -542,6 +542,26 @@ def test_object_freq_and_idletime_by_policy(pair) -> None:
             client.config_set("maxmemory-policy", "noeviction")
 
 
+def test_object_idletime_counts_from_the_last_access(r: redis.Redis) -> None:
+    """Reads and writes reset a key's idle time; TYPE, EXISTS and OBJECT do not (Redis's LOOKUP_NOTOUCH)."""
+    r.set("read", "v")
+    r.set("kept", "v")
+    r.rpush("written", "x")
+    assert raw(r, "OBJECT", "IDLETIME", "read") == 0
+    time.sleep(2.2)  # (Redis's LRU clock ticks in seconds)
+    r.get("read")
+    r.rpush("written", "y")
+    r.type("kept")
+    r.exists("kept")
+    raw(r, "OBJECT", "ENCODING", "kept")
+    assert raw(r, "OBJECT", "IDLETIME", "read") == 0
+    assert raw(r, "OBJECT", "IDLETIME", "written") == 0
+    assert 1 <= raw(r, "OBJECT", "IDLETIME", "kept") <= 3
+    r.touch("kept")
+    assert raw(r, "OBJECT", "IDLETIME", "kept") == 0
+    assert raw(r, "OBJECT", "IDLETIME", "missing") is None
+
+
 def test_object_on_expired_key(r: redis.Redis) -> None:
     r.hset("h", "f", "v")
     r.pexpire("h", 1)

@@ -469,7 +469,7 @@ def object_idletime(session: Session, argv: list[bytes]) -> Any:
             "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching "
             "between policies at runtime LRU and LFU data will take some time to adjust."
         )
-    return 0  # the keyspace keeps no access time per key
+    return session.db.idle_seconds(argv[2])
 
 
 @define("object|freq", 3, "readonly", 2, 2, 1, group="generic", since="4.0.0")
