@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("replies, args, registry", [
         "redpocket.errors", "redpocket.engine.replies", "redpocket.engine.args", "redpocket.engine.registry",
         "redpocket.engine.longdouble", "redpocket.engine.blocking", "redpocket.engine.version",
-        "redpocket.engine.command_reference", "redpocket.engine.categories",
+        "redpocket.engine.command_reference", "redpocket.engine.categories", "redpocket.engine.lolwut",
     ]),
     ("types", ["redpocket.engine.types"]),
     ("keyspace", ["redpocket.engine.keyspace", "redpocket.engine.expiry"]),

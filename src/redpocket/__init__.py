@@ -12,7 +12,7 @@ The layers, bottom up; a module imports only from its own layer and those
 below it (``tests/test_layers.py`` checks every import):
 
 1. replies, args, registry: ``errors``, ``engine/replies``, ``args``,
-   ``registry``, ``version``, ``categories``, ``command_reference``
+   ``registry``, ``version``, ``categories``, ``command_reference``, ``lolwut``
 2. types: ``engine/types/``
 3. keyspace: ``engine/keyspace`` (``Database`` and its ``Signals``), ``expiry``
 4. config, session, monitors: ``config``, ``session``, ``slowlog``,

@@ -27,9 +27,10 @@ from .engine.blocking import Block
 from .engine.pubsub import hub as pubsub_hub
 from .engine.replies import NullArray, Push, Pushes
 
-# (XPENDING and XREADGROUP nest null arrays: no pending entries, an entry deleted since delivery.)
+# Commands whose replies may nest engine-only values (a null array inside GEOPOS's array, XPENDING's
+# and XREADGROUP's nested null arrays: no pending entries, an entry deleted since delivery ...).
 _REPLY_CONVERSION_COMMANDS = frozenset({b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro",
-                                        b"xpending", b"xreadgroup"})
+                                        b"geopos", b"xpending", b"xreadgroup"})
 
 
 def to_redis_py(reply: Any) -> Any:
@@ -185,7 +186,8 @@ class EmbeddedConnection(AbstractConnection):
                     raise redis.TimeoutError("Timeout reading from embedded engine")
             reply = self._replies.popleft()
             kind = type(reply)
-            if kind is not Push or push_request:
+            # (Under RESP2 a frame is a plain array reply: UNSUBSCRIBE sent outside pub/sub answers with it.)
+            if kind is not Push or push_request or (self.session is not None and self.session.protocol == 2):
                 break
             handle = getattr(self._parser, "handle_push_response", None)
             if handle is not None:

@@ -90,3 +90,24 @@ def test_allowed_differences_are_still_needed(tables) -> None:
 def test_some_commands_are_compared(tables) -> None:
     ours, theirs = tables
     assert sum(1 for name in ours if theirs[name] is not None) >= 20
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_getkeysandflags_reports_each_keys_own_flags(pair, protocol: int) -> None:
+    """SET k v is OW update (RW access update with GET), LMOVE's destination RW insert, SORT's STORE OW update."""
+    embedded, real = pair(protocol=protocol)
+    cases = [
+        ("set", "k", "v"), ("set", "k", "v", "EX", "1", "GET"), ("lmove", "a", "b", "left", "right"),
+        ("blmove", "a", "b", "left", "right", "0"), ("bitfield", "k", "get", "u8", "0"),
+        ("bitfield", "k", "set", "u8", "0", "1"), ("georadius", "k", "1", "2", "3", "km", "store", "a", "storedist", "b"),
+        ("sort", "k", "store", "d"), ("sort", "k", "by", "x", "get", "y"), ("eval", "", "2", "a", "b"),
+        ("rpoplpush", "a", "b"), ("smove", "a", "b", "m"), ("copy", "a", "b"), ("rename", "a", "b"),
+        ("zunionstore", "d", "2", "a", "b"), ("mset", "a", "1", "b", "2"), ("lmpop", "2", "a", "b", "left"),
+        ("bitop", "and", "d", "a", "b"), ("zrangestore", "d", "s", "0", "1"), ("getdel", "k"),
+    ]
+    for client in (embedded, real):
+        client.response_callbacks.clear()
+    for case in cases:
+        ours = embedded.execute_command("COMMAND", "GETKEYSANDFLAGS", *case)
+        theirs = real.execute_command("COMMAND", "GETKEYSANDFLAGS", *case)
+        assert ours == theirs, case

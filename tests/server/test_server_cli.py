@@ -64,3 +64,22 @@ def test_parse_config() -> None:
         ("save", ""), ("bind", "127.0.0.1 ::1"), ("appendonly", "yes")]
     with pytest.raises(ConfigFileError):
         parse_config(b"port\n")
+
+
+def test_serve_dir_without_appendonly_can_bgsave(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "redpocket", "serve", "--port", str(port), "--dir", str(tmp_path),
+                                "--appendonly", "no"], stderr=subprocess.DEVNULL)
+    try:
+        client = _wait(port)
+        client.set("k", "v")
+        assert client.bgsave() is True
+        deadline = time.monotonic() + 10
+        while not list(tmp_path.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(tmp_path.iterdir()), "BGSAVE wrote nothing in --dir"
+        assert client.config_get("dir")["dir"] == str(tmp_path)
+        assert client.config_get("appendonly") == {"appendonly": "no"}
+    finally:
+        process.kill()
+        process.wait(timeout=10)

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 import redis
 import redis.asyncio
+from server_helpers import Raw
 
 needs_cli = pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli is not installed")
 
@@ -133,3 +134,51 @@ def test_info_counts_the_commands_pipelined_before_it(client: redis.Redis) -> No
     assert first["cmdstat_get"]["calls"] == 10 and "cmdstat_info" not in first  # CONFIG RESETSTAT counts too
     assert second["cmdstat_info"]["calls"] == 2
     assert stats["total_commands_processed"] == 12  # CONFIG RESETSTAT, 10 GETs, the INFO before
+
+
+def _client_fields(port: int) -> list[dict[str, str]]:
+    """Subscribe one client, run GET on another, then describe them with CLIENT LIST from a third."""
+    subscriber = redis.Redis(port=port, protocol=2).pubsub()
+    subscriber.subscribe("news")
+    subscriber.get_message(timeout=1)
+    other = redis.Redis(port=port)
+    other.get("no-such-key")
+    lister = redis.Redis(port=port)
+    lister.response_callbacks.clear()
+    try:
+        text = lister.execute_command("CLIENT", "LIST").decode()
+        kept = ("laddr", "flags", "sub", "psub", "ssub", "qbuf", "qbuf-free", "cmd")
+        lines = [dict(item.split("=", 1) for item in line.split()) for line in text.splitlines()]
+        # Leave out the test fixtures' own admin connections (idle, no command yet on ours).
+        lines = [line for line in lines if line["cmd"] not in ("NULL", "ping", "flushall", "config|resetstat",
+                                                               "script|flush", "client|setinfo")]
+        return [{name: line[name] for name in kept} for line in lines]
+    finally:
+        subscriber.close()
+        other.close()
+        lister.close()
+
+
+def test_client_list_fields_match_redis(server, redis_server) -> None:
+    ours = _client_fields(server.port)
+    real = _client_fields(redis_server.port)
+    for line in ours:
+        line["laddr"] = line["laddr"].rsplit(":", 1)[0]
+    for line in real:
+        line["laddr"] = line["laddr"].rsplit(":", 1)[0]
+    assert ours == real
+    assert ours[0]["cmd"] == "subscribe" and ours[0]["flags"] == "P" and ours[0]["sub"] == "1"
+    assert ours[-1]["cmd"] == "client|list" and ours[-1]["qbuf"] == "26"
+
+
+def test_client_kill_laddr_and_id(server) -> None:
+    victim = Raw(server.port)
+    assert victim.roundtrip(b"PING\r\n", b"+PONG\r\n") == b"+PONG\r\n"
+    killer = redis.Redis(port=server.port)
+    with pytest.raises(redis.ResponseError, match="client-id should be greater than 0"):
+        killer.execute_command("CLIENT", "KILL", "ID", "-1")
+    assert killer.execute_command("CLIENT", "KILL", "LADDR", "10.9.9.9:1") == 0
+    # SKIPME defaults to yes: the victim goes, the caller stays.
+    assert killer.execute_command("CLIENT", "KILL", "LADDR", f"127.0.0.1:{server.port}") == 1
+    assert killer.ping() is True
+    assert victim.read_for(0.3) == b"<EOF>"

@@ -120,3 +120,37 @@ def test_slow_subscriber_is_disconnected(make_server) -> None:
     assert receivers[0] == 1
     assert receivers[-1] == 0  # the subscriber was dropped once its output passed the hard limit
     assert publisher.ping() is True
+
+
+def _exchange(port: int, steps: list[tuple[int, bytes]]) -> list[bytes]:
+    """Send each step's bytes on one of three connections; return what all of them received after it."""
+    connections = [Raw(port) for _ in range(3)]
+    received = []
+    for index, data in steps:
+        connections[index].send(data)
+        received.append(b"|".join(connection.read_for(0.15) for connection in connections))
+    for connection in connections:
+        connection.close()
+    return received
+
+
+SHARDED_STEPS = [
+    (1, b"SSUBSCRIBE a b a\r\nSUBSCRIBE c\r\n"),
+    (0, b"SPUBLISH a hello\r\nPUBLISH a x\r\nSPUBLISH c x\r\nPUBSUB SHARDNUMSUB a b c\r\nPUBSUB NUMSUB a c\r\n"),
+    (1, b"SPUBLISH a x\r\nSUNSUBSCRIBE a\r\nSUNSUBSCRIBE\r\nSUNSUBSCRIBE\r\nPING\r\n"),
+    (0, b"PUBSUB SHARDCHANNELS\r\nMULTI\r\nSSUBSCRIBE x\r\nEXEC\r\n"),
+    (1, b"UNSUBSCRIBE\r\nGET k\r\n"),
+    (2, b"HELLO 3\r\n"),
+    (2, b"SSUBSCRIBE q\r\nGET no-such-key-in-sharded-test\r\n"),
+    (0, b"SPUBLISH q m\r\nPUBSUB SHARDCHANNELS q*\r\n"),
+    (2, b"SUNSUBSCRIBE q\r\nSUNSUBSCRIBE\r\n"),
+]
+
+
+def test_sharded_pubsub_bytes_match_redis(server, redis_server) -> None:
+    ours = _exchange(server.port, SHARDED_STEPS)
+    real = _exchange(redis_server.port, SHARDED_STEPS)
+    for (_, data), got, expected in zip(SHARDED_STEPS, ours, real, strict=True):
+        if data == b"HELLO 3\r\n":  # (the client ids differ)
+            continue
+        assert got == expected, data

@@ -9,7 +9,7 @@ Map of the package:
   :class:`~.keyspace.Signals` it reports to; ``expiry.py``: the active sweep
 - ``args.py``: argument parsing with Redis's error replies; ``replies.py``: reply values
 - ``version.py``, ``categories.py``, ``command_reference.py``: the Redis version,
-  command flags and ACL categories, Redis 7.0.15's command metadata
+  command flags and ACL categories, Redis 7.0.15's command metadata; ``lolwut.py``: LOLWUT's art
 - ``pubsub.py``, ``tracking.py``, ``slowlog.py``, ``latency.py``, ``clients.py``,
   ``acl.py``, ``info.py``: the engine's services (their commands are in ``commands/``)
 - ``types/``: the data structures and their encoding rules; ``commands/``: thin

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .categories import acl_categories, reference
 from .clients import describe_client
@@ -486,13 +486,48 @@ def key_references(spec: CommandSpec, argv: list[bytes]) -> list[tuple[bytes, in
     if key_specs and not any("incomplete" in ks["flags"] or "variable_flags" in ks["flags"] for ks in key_specs):
         found = _keys_from_specs(key_specs, argv)
         if found is not None:
-            return found
+            return [(key, _permission(flags)) for key, flags in found]
     needed = 0
     for key_spec in key_specs:
         needed |= _permission(key_spec["flags"])
     if not key_specs:
         needed = READ | WRITE if spec.write else READ
     return [(key, needed) for key in spec.keys(argv)]
+
+
+_WRITE_ONLY: Final = ["OW", "update"]
+_READ_WRITE: Final = ["RW", "access", "update"]
+_READ_ONLY: Final = ["RO", "access"]
+
+
+def key_flags(spec: CommandSpec, argv: list[bytes]) -> list[tuple[bytes, list[str]]]:
+    """Return each key argument with its key-spec flags, as COMMAND GETKEYSANDFLAGS reports them.
+
+    The flags of the key specification that found the key (LMOVE's source
+    ``RW access delete``, its destination ``RW insert``); SET and BITFIELD
+    resolve their ``variable_flags`` from the arguments as Redis's
+    ``setGetKeys`` / ``bitfieldGetKeys`` do.
+    """
+    name = spec.fullname
+    if name == "set" and len(argv) > 1:
+        return [(argv[1], _READ_WRITE if any(arg.lower() == b"get" for arg in argv[3:]) else _WRITE_ONLY)]
+    if name == "bitfield" and len(argv) > 1:
+        writes = any(arg.lower() in (b"set", b"incrby") for arg in argv[2:])
+        return [(argv[1], _READ_WRITE if writes else _READ_ONLY)]
+    entry = reference().get(name)
+    key_specs = [ks for ks in (entry[2] if entry is not None else []) if "not_key" not in ks["flags"]]
+    if key_specs and not any("incomplete" in ks["flags"] or ks["begin_search"]["type"] == "unknown"
+                             for ks in key_specs):
+        found = _keys_from_specs(key_specs, argv)
+        if found is not None:
+            return found
+    keys = spec.keys(argv)
+    if not key_specs:
+        return [(key, _READ_WRITE if spec.write else _READ_ONLY) for key in keys]
+    # Keys a getkeys procedure finds (SORT k ... STORE d, MIGRATE ... KEYS a b): the first key has the first
+    # spec's flags, the others the last spec's.
+    first, rest = ([flag for flag in ks["flags"] if flag != "incomplete"] for ks in (key_specs[0], key_specs[-1]))
+    return [(key, first if index == 0 else rest) for index, key in enumerate(keys)]
 
 
 def _permission(flags: list[str]) -> int:
@@ -502,10 +537,13 @@ def _permission(flags: list[str]) -> int:
     return needed
 
 
-def _keys_from_specs(key_specs: list[dict[str, Any]], argv: list[bytes]) -> list[tuple[bytes, int]] | None:
-    """Walk Redis's key specifications over ``argv`` (``getKeysUsingKeySpecs``); None when one does not fit."""
+def _keys_from_specs(key_specs: list[dict[str, Any]], argv: list[bytes]) -> list[tuple[bytes, list[str]]] | None:
+    """Walk Redis's key specifications over ``argv`` (``getKeysUsingKeySpecs``): each key with its spec's flags.
+
+    ``None`` when one does not fit.
+    """
     argc = len(argv)
-    found: list[tuple[bytes, int]] = []
+    found: list[tuple[bytes, list[str]]] = []
     for key_spec in key_specs:
         if "not_key" in key_spec["flags"]:
             continue
@@ -549,8 +587,8 @@ def _keys_from_specs(key_specs: list[dict[str, Any]], argv: list[bytes]) -> list
             if last < first and find["type"] == "keynum":
                 continue  # (no keys: numkeys 0)
             return None
-        needed = _permission(key_spec["flags"])
-        found.extend((argv[i], needed) for i in range(first, last + 1, max(step, 1)))
+        flags = key_spec["flags"]
+        found.extend((argv[i], flags) for i in range(first, last + 1, max(step, 1)))
     return found
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Final
 
+from .pubsub import hub
 from .replies import ReplyError
 
 if TYPE_CHECKING:
@@ -80,21 +81,56 @@ class Pause:
         return _writes(spec)
 
 
-def describe_client(client: Session, current: Session | None, command_name: str = "") -> bytes:
-    """Return one line of CLIENT LIST / CLIENT INFO for ``client`` (``command_name``: the command it runs now)."""
+# The usable size of a new client's query buffer in Redis 7.0 (CLIENT LIST's qbuf + qbuf-free).
+QUERY_BUFFER_SIZE: Final = 20474
+
+
+def request_size(argv: list[bytes]) -> int:
+    """Return the size of ``argv`` sent as a RESP multibulk request."""
+    return len(b"*%d\r\n" % len(argv)) + sum(len(b"$%d\r\n" % len(arg)) + len(arg) + 2 for arg in argv)
+
+
+def _subscriptions(client: Session) -> tuple[int, int, int]:
+    """Return the client's (channels, patterns, shard channels) counts."""
+    subscriber = hub(client.engine).subscribers.get(client.id)
+    if subscriber is None:
+        return 0, 0, 0
+    return len(subscriber.channels), len(subscriber.patterns), len(subscriber.shard_channels)
+
+
+def client_type(client: Session) -> bytes:
+    """Return the type CLIENT LIST/KILL TYPE knows the client by: ``pubsub`` while subscribed, else ``normal``."""
+    return b"pubsub" if any(_subscriptions(client)) else b"normal"
+
+
+def describe_client(client: Session, current: Session | None, command_name: str = "",
+                    current_argv: list[bytes] | None = None) -> bytes:
+    """Return one line of CLIENT LIST / CLIENT INFO for ``client`` (``command_name``: the command it runs now).
+
+    ``current_argv`` is the command ``current`` is running: Redis's query
+    buffer still holds it (``qbuf``); the others' are empty, their buffer
+    kept (``qbuf-free``).
+    """
     now = time.time()
-    flags = "x" if client.multi is not None else ""
+    channels, patterns, shard_channels = _subscriptions(client)
+    flags = "P" if channels or patterns or shard_channels else ""
+    if client.multi is not None:
+        flags += "x"
     tracking = client.tracking
     if tracking is not None:
         flags += "t" + ("R" if tracking.broken else "") + ("B" if tracking.bcast else "")
     redirect = -1 if tracking is None else tracking.redirect
     multi = -1 if client.multi is None else len(client.multi)
-    command = "client|list" if client is current else command_name or client.last_command.decode("utf-8", "replace")
+    last = client.last_command
+    command = command_name or (last.fullname if last is not None else "NULL")
     user = (client.user.name if client.user is not None else b"default").decode("utf-8", "replace")
+    query_buffer = request_size(current_argv) if client is current and current_argv else 0
+    query_free = QUERY_BUFFER_SIZE - query_buffer
     return (
-        f"id={client.id} addr={client.address} laddr={client.address} fd=-1 "
+        f"id={client.id} addr={client.address} laddr={client.local_address} fd=-1 "
         f"name={client.name.decode('utf-8', 'replace')} age={int(now - client.created)} "
-        f"idle={int(now - client.last_interaction)} flags={flags or 'N'} db={client.db.index} sub=0 psub=0 ssub=0 "
-        f"multi={multi} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 "
+        f"idle={int(now - client.last_interaction)} flags={flags or 'N'} db={client.db.index} sub={channels} "
+        f"psub={patterns} ssub={shard_channels} multi={multi} qbuf={query_buffer} qbuf-free={query_free} "
+        f"argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 "
         f"tot-mem=0 events=r cmd={command} user={user} redir={redirect} resp={client.protocol}"
     ).encode()

@@ -252,6 +252,7 @@ class Engine:
             if isinstance(found, ReplyError):
                 return self._rejected(session, name, found)
             spec = found
+        session.last_command = spec
         if session.restricted:  # its ACL user may not run everything (acl.py)
             denied = self.extensions["acl"].denied(session, spec, argv)
             if denied is not None:

@@ -15,6 +15,11 @@ never seen by a handler.  Every change goes through :meth:`Database.modified`
 so WATCH, the dirty counter (persistence, INFO) and blocked clients hear of it;
 :meth:`Database.notify` publishes a keyspace event.  A database knows its
 engine only through a :class:`Signals` object.
+
+Each key's last access is kept in ``accessed`` (Redis's LRU clock, for
+``OBJECT IDLETIME``): the lookups and the writes stamp it, in this module
+only; ``lookup_read(..., touch=False)`` reads without stamping, as Redis's
+``LOOKUP_NOTOUCH`` does for TYPE, EXISTS and OBJECT.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from time import monotonic as _clock
 from typing import Any
 
 from .replies import WRONGTYPE, ReplyError
@@ -80,7 +86,7 @@ class Signals:
 class Database:
     """One numbered database: a dict of keys and a dict of expiry times (ms)."""
 
-    __slots__ = ("data", "encodings", "expires", "index", "signals")
+    __slots__ = ("accessed", "data", "encodings", "expires", "index", "signals")
 
     def __init__(self, index: int, signals: Signals) -> None:
         self.index = index
@@ -90,6 +96,8 @@ class Database:
         # OBJECT ENCODING of strings whose encoding is not what SET would give
         # (APPEND/SETRANGE/SETBIT leave "raw", INCRBYFLOAT "embstr" ...).
         self.encodings: dict[bytes, str] = {}
+        # key -> time.monotonic() of its last access (OBJECT IDLETIME).
+        self.accessed: dict[bytes, float] = {}
 
     def __len__(self) -> int:
         return len(self.data)
@@ -107,14 +115,18 @@ class Database:
         signals.expired_keys += 1
         del self.expires[key]
         del self.data[key]
+        self.accessed.pop(key, None)
         if self.encodings:
             self.encodings.pop(key, None)
         self.notify("x", b"expired", key)
         signals.expired(self, key)
         return True
 
-    def lookup_read(self, key: bytes, kind: type | None = None) -> Any:
-        """Return the value at ``key`` (``None`` when absent), for a read; WRONGTYPE unless it is a ``kind``."""
+    def lookup_read(self, key: bytes, kind: type | None = None, touch: bool = True) -> Any:
+        """Return the value at ``key`` (``None`` when absent), for a read; WRONGTYPE unless it is a ``kind``.
+
+        ``touch=False`` leaves the key's access time alone (TYPE, EXISTS).
+        """
         if self.expires and key in self.expires:
             self.expire_if_needed(key)
         value = self.data.get(key)
@@ -122,6 +134,8 @@ class Database:
             self.signals.keyspace_misses += 1
             return None
         self.signals.keyspace_hits += 1
+        if touch:
+            self.accessed[key] = _clock()
         if kind is not None and type(value) is not kind:
             raise ReplyError(WRONGTYPE)
         return value
@@ -131,8 +145,10 @@ class Database:
         if self.expires and key in self.expires:
             self.expire_if_needed(key)
         value = self.data.get(key)
-        if value is not None and kind is not None and type(value) is not kind:
-            raise ReplyError(WRONGTYPE)
+        if value is not None:
+            self.accessed[key] = _clock()
+            if kind is not None and type(value) is not kind:
+                raise ReplyError(WRONGTYPE)
         return value
 
     def exists(self, key: bytes) -> bool:
@@ -160,6 +176,7 @@ class Database:
         if signals.listening and key not in self.data:
             self.notify("n", b"new", key)
         self.data[key] = value
+        self.accessed[key] = _clock()
         if encoding is not None:
             self.encodings[key] = encoding
         elif self.encodings:
@@ -183,6 +200,7 @@ class Database:
             del self.expires[key]
         if self.data.pop(key, None) is None:
             return False
+        self.accessed.pop(key, None)
         if self.encodings:
             self.encodings.pop(key, None)
         self.modified(key)
@@ -197,6 +215,7 @@ class Database:
         """
         if not value:
             del self.data[key]
+            self.accessed.pop(key, None)
             if self.expires:
                 self.expires.pop(key, None)
             self.notify("g", b"del", key)
@@ -233,6 +252,10 @@ class Database:
             if flags and kind in flags and ("K" in flags or "E" in flags):
                 signals.publisher.notify(self.index, event, key, flags)
 
+    def idle_seconds(self, key: bytes) -> int:
+        """Return the whole seconds since ``key`` was last read or written (OBJECT IDLETIME)."""
+        return int(_clock() - self.accessed.get(key, _clock()))
+
     def signal_ready(self, key: bytes) -> None:
         """Wake clients blocked on ``key``; :meth:`set` and :meth:`add` already do."""
         signals = self.signals
@@ -249,3 +272,4 @@ class Database:
         self.data = {}
         self.expires = {}
         self.encodings = {}
+        self.accessed = {}

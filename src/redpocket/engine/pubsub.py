@@ -33,12 +33,13 @@ QUEUE_LIMIT: Final = 10_000  # messages kept for a subscriber without a delivere
 class Subscriber:
     """One client's subscriptions and where its messages go."""
 
-    __slots__ = ("channels", "deliver", "patterns", "queue", "session_id")
+    __slots__ = ("channels", "deliver", "patterns", "queue", "session_id", "shard_channels")
 
     def __init__(self, session_id: int, deliver: Callable[[Push], None] | None) -> None:
         self.session_id = session_id
         self.channels: dict[bytes, None] = {}
         self.patterns: dict[bytes, None] = {}
+        self.shard_channels: dict[bytes, None] = {}
         self.deliver = deliver
         self.queue: deque[Push] = deque(maxlen=QUEUE_LIMIT)
 
@@ -46,6 +47,11 @@ class Subscriber:
     def count(self) -> int:
         """Return the number of channels and patterns subscribed."""
         return len(self.channels) + len(self.patterns)
+
+    @property
+    def total(self) -> int:
+        """Return the number of channels, patterns and shard channels subscribed (any: pub/sub mode)."""
+        return len(self.channels) + len(self.patterns) + len(self.shard_channels)
 
     def send(self, message: Push) -> None:
         """Hand one message to the client."""
@@ -62,6 +68,7 @@ class PubSub:
         self.engine = engine
         self.channels: dict[bytes, dict[Subscriber, None]] = {}
         self.patterns: dict[bytes, dict[Subscriber, None]] = {}
+        self.shard_channels: dict[bytes, dict[Subscriber, None]] = {}
         self.subscribers: dict[int, Subscriber] = {}
         self.deliverers: dict[int, Callable[[Push], None]] = {}
 
@@ -85,9 +92,9 @@ class PubSub:
         return subscriber
 
     def count(self, session: Session) -> int:
-        """Return how many channels and patterns ``session`` is subscribed to."""
+        """Return how many channels, patterns and shard channels ``session`` is subscribed to."""
         subscriber = self.subscribers.get(session.id)
-        return 0 if subscriber is None else subscriber.count
+        return 0 if subscriber is None else subscriber.total
 
     def forget(self, session: Session) -> None:
         """Drop every subscription of a closed client."""
@@ -98,6 +105,8 @@ class PubSub:
                 self._remove(self.channels, channel, subscriber)
             for pattern in subscriber.patterns:
                 self._remove(self.patterns, pattern, subscriber)
+            for channel in subscriber.shard_channels:
+                self._remove(self.shard_channels, channel, subscriber)
             self._listening()
 
     @staticmethod
@@ -141,7 +150,7 @@ class PubSub:
             frames.append(Push([kind, name, 0 if subscriber is None else subscriber.count]))
         if not names:
             frames.append(Push([kind, None, 0 if subscriber is None else subscriber.count]))
-        if subscriber is not None and not subscriber.count and subscriber.deliver is not None:
+        if subscriber is not None and not subscriber.total and subscriber.deliver is not None:
             del self.subscribers[session.id]
         self._listening()
         return frames
@@ -168,6 +177,46 @@ class PubSub:
                         subscriber.send(frame)
                         receivers += 1
         return receivers
+
+    # -- sharded channels (Redis 7.0 outside a cluster: a namespace of their own) ----------
+    def shard_subscribe(self, session: Session, channels: list[bytes]) -> Pushes:
+        """SSUBSCRIBE: one ``ssubscribe`` frame per channel, counting the client's shard channels."""
+        subscriber = self.subscriber(session)
+        own = subscriber.shard_channels
+        frames = Pushes()
+        for name in channels:
+            if name not in own:
+                own[name] = None
+                self.shard_channels.setdefault(name, {})[subscriber] = None
+            frames.append(Push([b"ssubscribe", name, len(own)]))
+        return frames
+
+    def shard_unsubscribe(self, session: Session, channels: list[bytes]) -> Pushes:
+        """SUNSUBSCRIBE: one ``sunsubscribe`` frame per channel (all the client's when none named)."""
+        subscriber = self.subscribers.get(session.id)
+        own: dict[bytes, None] = {} if subscriber is None else subscriber.shard_channels
+        frames = Pushes()
+        names = channels or list(own)
+        for name in names:
+            if subscriber is not None and name in own:
+                del own[name]
+                self._remove(self.shard_channels, name, subscriber)
+            frames.append(Push([b"sunsubscribe", name, len(own)]))
+        if not names:
+            frames.append(Push([b"sunsubscribe", None, 0]))
+        if subscriber is not None and not subscriber.total and subscriber.deliver is not None:
+            del self.subscribers[session.id]
+        return frames
+
+    def shard_publish(self, channel: bytes, message: bytes) -> int:
+        """SPUBLISH: send ``smessage`` frames to the channel's subscribers (no patterns); return how many."""
+        listeners = self.shard_channels.get(channel)
+        if not listeners:
+            return 0
+        frame = Push([b"smessage", channel, message])
+        for subscriber in list(listeners):
+            subscriber.send(frame)
+        return len(listeners)
 
     # -- keyspace notifications -------------------------------------------------------
     def _listening(self) -> None:

@@ -95,6 +95,23 @@ class SetReply(list):  # type: ignore[type-arg]
     __slots__ = ()
 
 
+class HumanDouble(float):
+    """A RESP3 double whose text is given (``text``), as Redis's ``addReplyHumanLongDouble`` sends it.
+
+    GEOPOS and WITHCOORD print coordinates with ``%.17Lf`` (trailing zeros
+    trimmed) rather than ``%.17g``; the value is what a client parses from
+    that text.  Under RESP2 handlers return the text as a bulk string instead.
+    """
+
+    __slots__ = ("text",)
+    text: bytes
+
+    def __new__(cls, text: bytes) -> HumanDouble:
+        double = super().__new__(cls, text)
+        double.text = text
+        return double
+
+
 class VerbatimReply(bytes):
     """A RESP3 verbatim string (``=``, e.g. ``INFO``); a bulk string under RESP2."""
 

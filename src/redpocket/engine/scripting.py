@@ -27,7 +27,7 @@ from lupa import lua51
 
 from .keyspace import now_ms
 from .registry import CommandSpec
-from .replies import NULL_ARRAY, ReplyError, SetReply, SimpleString, VerbatimReply, double_reply
+from .replies import NULL_ARRAY, HumanDouble, ReplyError, SetReply, SimpleString, VerbatimReply, double_reply
 from .session import Session
 from .version import REDIS_VERSION, REDIS_VERSION_NUM
 
@@ -449,8 +449,8 @@ class ScriptRuntime:
             return self.error_table(reply.message)
         if kind is bool:
             return reply
-        if kind is float:
-            return self.table_from({b"double": reply})
+        if kind is float or kind is HumanDouble:  # (GEOPOS's coordinates are HumanDouble)
+            return self.table_from({b"double": float(reply)})
         if kind is dict:
             table = self.lua.table()
             for key, item in reply.items():

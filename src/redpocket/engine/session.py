@@ -33,6 +33,7 @@ class Session:
         "last_interaction",
         "lib_name",
         "lib_version",
+        "local_address",
         "multi",
         "multi_error",
         "name",
@@ -61,8 +62,10 @@ class Session:
         self.in_script = False
         self.created = time.time()
         self.last_interaction = self.created
-        self.last_command = b"NULL"
+        # The command it ran last (CLIENT LIST's cmd=; None: none yet, or an unknown one).
+        self.last_command: CommandSpec | None = None
         self.address = address
+        self.local_address = address  # (the TCP server sets the socket's own address: CLIENT LIST laddr=)
         self.closed = False
         # What the command running now goes to the append-only file as, when a
         # handler says so (Redis's alsoPropagate): (argv, commands), else None.

@@ -215,6 +215,12 @@ class ClientConnection(asyncio.Protocol):
             return
         self.authenticated = open_default
         self.session = self.engine.session(self.address)
+        local = transport.get_extra_info("sockname")
+        if isinstance(local, tuple) and len(local) >= 2:
+            local_host = str(local[0])
+            self.session.local_address = f"[{local_host}]:{local[1]}" if ":" in local_host else f"{local_host}:{local[1]}"
+        elif local:
+            self.session.local_address = f"{local}:0"
         engine = self.engine
         # What the hot path reads on every read, unpacked in one step there.
         commands = engine.commands
@@ -398,6 +404,7 @@ class ClientConnection(asyncio.Protocol):
                         run_calls = 0
                     timed_argv = argv
                     run_calls += 1
+                    session.last_command = spec
                     try:
                         reply = spec.handler(session, argv)  # type: ignore[misc]
                     except Exception as error:

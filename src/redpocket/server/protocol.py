@@ -20,6 +20,7 @@ from ..engine.replies import (
     OK,
     PONG,
     QUEUED,
+    HumanDouble,
     NullArray,
     Push,
     Pushes,
@@ -121,6 +122,9 @@ def _encode(reply: Any, protocol: int, out: list[bytes]) -> None:
         else:
             text = b"%.17g" % reply
             out.append(b"$%d\r\n%s\r\n" % (len(text), text))
+    elif kind is HumanDouble:
+        text = reply.text
+        out.append(b",%s\r\n" % text if protocol == 3 else b"$%d\r\n%s\r\n" % (len(text), text))
     elif kind is dict:
         out.append(b"%%%d\r\n" % len(reply) if protocol == 3 else b"*%d\r\n" % (2 * len(reply)))
         for key, value in reply.items():

@@ -87,7 +87,6 @@ class Server:
         self.host = host
         self.requested_port = int(port)
         self.port = int(port)
-        self.dir = dir
         if requirepass is not None:
             settings["requirepass"] = requirepass
         settings.setdefault("maxclients", str(maxclients))
@@ -95,6 +94,8 @@ class Server:
             settings["protected-mode"] = "yes" if protected_mode else "no"
         if dir is not None:
             settings["dir"] = str(dir)
+        # A directory given here, in a config file or as --dir turns persistence on (BGSAVE, SAVE ...).
+        self.dir = settings.get("dir")
         if appendonly is not None:
             settings["appendonly"] = appendonly if isinstance(appendonly, str) else ("yes" if appendonly else "no")
         if appendfsync is not None:

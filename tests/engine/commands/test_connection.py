@@ -52,3 +52,33 @@ def test_unknown_subcommand_error(r: redis.Redis) -> None:
 def test_auth_without_password(r: redis.Redis) -> None:
     with pytest.raises(redis.AuthenticationError, match="without any password configured"):
         r.execute_command("AUTH", "secret")
+
+
+def test_client_kill_options_and_errors(make_client) -> None:
+    from tests.helpers import run
+
+    r = make_client()
+    for value in ("-1", "0", "x"):
+        assert run(r, "CLIENT", "KILL", "ID", value) == ("error", "client-id should be greater than 0")
+    assert run(r, "CLIENT", "KILL", "TYPE", "foo") == ("error", "Unknown client type 'foo'")
+    assert run(r, "CLIENT", "KILL", "SKIPME", "maybe") == ("error", "syntax error")
+    assert run(r, "CLIENT", "KILL", "MAXAGE", "5") == ("error", "syntax error")
+    assert run(r, "CLIENT", "KILL", "LADDR", "10.1.1.1:1") == 0
+    assert run(r, "CLIENT", "KILL", "ID", "99999") == 0
+    assert run(r, "CLIENT", "KILL", "ID", str(r.client_id())) == 0  # SKIPME defaults to yes
+    subscriber = make_client().pubsub()
+    subscriber.ssubscribe("x")
+    subscriber.get_sharded_message(timeout=1)
+    listed = r.execute_command("CLIENT", "LIST", "TYPE", "pubsub")
+    listed = listed if isinstance(listed, list) else [listed]
+    assert len(listed) == 1 and "ssub=1" in str(listed[0]) and "cmd=ssubscribe" in str(listed[0])
+    assert run(r, "CLIENT", "KILL", "TYPE", "pubsub") == 1
+    assert run(r, "CLIENT", "KILL", "TYPE", "pubsub") == 0
+
+
+def test_client_help_and_info_match_redis(pair) -> None:
+    embedded, real = pair()
+    assert embedded.execute_command("CLIENT", "HELP") == real.execute_command("CLIENT", "HELP")
+    for client in (embedded, real):
+        client.response_callbacks.clear()
+        assert b" cmd=client|info " in client.execute_command("CLIENT", "INFO")

@@ -542,8 +542,55 @@ def test_object_freq_and_idletime_by_policy(pair) -> None:
             client.config_set("maxmemory-policy", "noeviction")
 
 
+def test_object_idletime_counts_from_the_last_access(r: redis.Redis) -> None:
+    """Reads and writes reset a key's idle time; TYPE, EXISTS and OBJECT do not (Redis's LOOKUP_NOTOUCH)."""
+    r.set("read", "v")
+    r.set("kept", "v")
+    r.rpush("written", "x")
+    assert raw(r, "OBJECT", "IDLETIME", "read") == 0
+    time.sleep(2.2)  # (Redis's LRU clock ticks in seconds)
+    r.get("read")
+    r.rpush("written", "y")
+    r.type("kept")
+    r.exists("kept")
+    raw(r, "OBJECT", "ENCODING", "kept")
+    assert raw(r, "OBJECT", "IDLETIME", "read") == 0
+    assert raw(r, "OBJECT", "IDLETIME", "written") == 0
+    assert 1 <= raw(r, "OBJECT", "IDLETIME", "kept") <= 3
+    r.touch("kept")
+    assert raw(r, "OBJECT", "IDLETIME", "kept") == 0
+    assert raw(r, "OBJECT", "IDLETIME", "missing") is None
+
+
 def test_object_on_expired_key(r: redis.Redis) -> None:
     r.hset("h", "f", "v")
     r.pexpire("h", 1)
     time.sleep(0.01)
     assert raw(r, "OBJECT", "ENCODING", "h") is None
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_lolwut_versions_match_redis(pair, protocol: int) -> None:
+    """Redis 7.0's LOLWUT: Schotter (5) and a skyline (6) with random parts; other versions name the server."""
+    embedded, real = pair(protocol=protocol)
+    for client in (embedded, real):
+        client.response_callbacks.clear()
+
+    def both(*args: object) -> tuple[Any, Any]:
+        return run(embedded, "LOLWUT", *args), run(real, "LOLWUT", *args)
+
+    def text(reply: Any) -> bytes:
+        return reply if isinstance(reply, bytes) else str(reply).encode()
+
+    for args in [(), ("VERSION", 7), ("VERSION", 8), ("VERSION", -1), ("VERSION", "x"), ("VERSION",), (10,),
+                 ("VERSION", 5, "x"), ("VERSION", 6, 1, "y")]:
+        ours, theirs = both(*args)
+        assert ours == theirs, args
+    for args in [("VERSION", 5), ("VERSION", 5, 10, 2, 1), ("VERSION", 5, 0, 1, 1), ("VERSION", 5, 30, 3, 2)]:
+        ours, theirs = (text(reply).split(b"\n") for reply in both(*args))
+        assert [len(line) for line in ours] == [len(line) for line in theirs], args
+        assert ours[:3] == theirs[:3] and ours[-2:] == theirs[-2:], args  # the top rows are not random
+    for args in [("VERSION", 6), ("VERSION", 6, 20, 5), ("VERSION", 6, 1, 1)]:
+        ours, theirs = (text(reply).split(b"\n") for reply in both(*args))
+        assert [line.count(b"\033[0m") for line in ours] == [line.count(b"\033[0m") for line in theirs], args
+        assert ours[-3:] == theirs[-3:] if args[2:] == (1, 1) else ours[-2:] == theirs[-2:], args

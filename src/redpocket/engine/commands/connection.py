@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any, Final
 
 from ..args import to_int
-from ..clients import UNBLOCKED, describe_client
+from ..clients import UNBLOCKED, client_type, describe_client
 from ..registry import define, define_container
 from ..replies import DB_INDEX, NOT_INTEGER, OK, PONG, SYNTAX, ReplyError, SimpleString, map_reply
 from ..version import REDIS_VERSION
@@ -155,6 +155,16 @@ def client_getname(session: Session, argv: list[bytes]) -> Any:
     return session.name or None
 
 
+_CLIENT_TYPES: Final = (b"normal", b"master", b"replica", b"slave", b"pubsub")
+
+
+def _parse_client_type(name: bytes) -> bytes:
+    kind = name.lower()
+    if kind not in _CLIENT_TYPES:
+        raise ReplyError(f"ERR Unknown client type '{name.decode('utf-8', 'replace')}'")
+    return b"replica" if kind == b"slave" else kind
+
+
 @define("client|list", -2, "admin noscript loading stale", group="connection", since="2.4.0")
 def client_list(session: Session, argv: list[bytes]) -> Any:
     """CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id ...]"""
@@ -165,43 +175,47 @@ def client_list(session: Session, argv: list[bytes]) -> Any:
             wanted = {to_int(a, "ERR Invalid client ID") for a in argv[3:]}
             clients = [c for c in clients if c.id in wanted]
         elif option == b"TYPE" and len(argv) == 4:
-            kind = argv[3].lower()
-            if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
-                raise ReplyError(f"ERR Unknown client type '{argv[3].decode('utf-8', 'replace')}'")
-            if kind != b"normal":
-                clients = []
+            kind = _parse_client_type(argv[3])
+            clients = [c for c in clients if client_type(c) == kind]
         else:
             raise ReplyError("ERR syntax error")
-    return b"".join(describe_client(c, session) + b"\n" for c in clients)
+    return b"".join(describe_client(c, session, current_argv=argv) + b"\n" for c in clients)
 
 
 @define("client|info", 2, "noscript loading stale", group="connection", since="6.2.0")
 def client_info(session: Session, argv: list[bytes]) -> Any:
     """CLIENT INFO"""
-    return describe_client(session, session) + b"\n"
+    return describe_client(session, session, current_argv=argv) + b"\n"
 
 
 @define("client|kill", -3, "admin noscript loading stale", group="connection", since="2.4.0")
 def client_kill(session: Session, argv: list[bytes]) -> Any:
-    """CLIENT KILL ip:port | CLIENT KILL [ID client-id] [ADDR ip:port] [USER username] [SKIPME yes/no]"""
+    """CLIENT KILL ip:port | CLIENT KILL [ID client-id] [TYPE type] [ADDR ip:port] [LADDR ip:port] [USER username] [SKIPME yes/no]"""
     engine = session.engine
-    if len(argv) == 3:
+    if len(argv) == 3:  # the old form: one address, and the caller itself may go
         for client in list(engine.sessions.values()):
             if client.address.encode() == argv[2]:
                 client.close()
                 return OK
         raise ReplyError("ERR No such client")
-    killed = 0
     if (len(argv) - 2) % 2:
         raise ReplyError("ERR syntax error")
     targets = list(engine.sessions.values())
+    skip_me = True
     for i in range(2, len(argv), 2):
         option, value = argv[i].upper(), argv[i + 1]
         if option == b"ID":
             wanted = to_int(value, "ERR client-id should be greater than 0")
+            if wanted <= 0:
+                raise ReplyError("ERR client-id should be greater than 0")
             targets = [c for c in targets if c.id == wanted]
+        elif option == b"TYPE":
+            kind = _parse_client_type(value)
+            targets = [c for c in targets if client_type(c) == kind]
         elif option == b"ADDR":
             targets = [c for c in targets if c.address.encode() == value]
+        elif option == b"LADDR":
+            targets = [c for c in targets if c.local_address.encode() == value]
         elif option == b"USER":
             from ..acl import username, users
 
@@ -210,10 +224,17 @@ def client_kill(session: Session, argv: list[bytes]) -> Any:
             targets = [c for c in targets if username(c) == value]
         elif option == b"SKIPME":
             if value.lower() == b"yes":
-                targets = [c for c in targets if c is not session]
+                skip_me = True
+            elif value.lower() == b"no":
+                skip_me = False
+            else:
+                raise ReplyError("ERR syntax error")
         else:
             raise ReplyError("ERR syntax error")
+    killed = 0
     for client in targets:
+        if client is session and skip_me:
+            continue
         client.close()
         killed += 1
     return killed
@@ -259,7 +280,7 @@ def client_reply(session: Session, argv: list[bytes]) -> Any:
 @define("client|help", 2, "loading stale", group="connection", since="5.0.0")
 def client_help(session: Session, argv: list[bytes]) -> Any:
     """CLIENT HELP"""
-    # Redis's text, without the options this engine lacks (KILL LADDR, TYPE).
+    # Redis 7.0's text.
     return [
         b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         b"CACHING (YES|NO)", b"    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
@@ -270,6 +291,8 @@ def client_help(session: Session, argv: list[bytes]) -> Any:
         b"KILL <ip:port>", b"    Kill connection made from <ip:port>.",
         b"KILL <option> <value> [<option> <value> [...]]", b"    Kill connections. Options are:",
         b"    * ADDR (<ip:port>|<unixsocket>:0)", b"      Kill connections made from the specified address",
+        b"    * LADDR (<ip:port>|<unixsocket>:0)", b"      Kill connections made to specified local address",
+        b"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", b"      Kill connections by type.",
         b"    * USER <username>", b"      Kill connections authenticated by <username>.",
         b"    * SKIPME (YES|NO)", b"      Skip killing current connection (default: yes).",
         b"LIST [options ...]", b"    Return information about client connections. Options:",

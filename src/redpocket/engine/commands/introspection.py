@@ -236,8 +236,12 @@ def _getkeys_target(session: Session, argv: list[bytes]) -> tuple[CommandSpec, l
     if spec is None:
         raise ReplyError("ERR Invalid command specified")
     entry = reference().get(spec.fullname)
-    has_key_specs = bool(entry[2]) if entry is not None else spec.first_key > 0
-    if spec.key_finder is None and spec.first_key <= 0 and not has_key_specs:
+    # Redis's doesCommandHaveKeys: a key spec not marked not_key (SPUBLISH's channel is no key).
+    if entry is not None:
+        has_keys = any("not_key" not in key_spec["flags"] for key_spec in entry[2])
+    else:
+        has_keys = spec.first_key > 0
+    if spec.key_finder is None and not has_keys:
         raise ReplyError("ERR The command has no key arguments")
     if not spec.arity_ok(len(target)):
         raise ReplyError("ERR Invalid number of arguments specified for command")
@@ -261,10 +265,9 @@ def command_getkeysandflags(session: Session, argv: list[bytes]) -> Any:
     keys = spec.keys(target)
     if not keys and "no-mandatory-keys" not in spec.flags and "no_mandatory_keys" not in spec.flags:
         raise ReplyError("ERR Invalid arguments specified for command")
-    entry = reference().get(spec.fullname)
-    key_specs = entry[2] if entry is not None and entry[2] else derived_key_specs(spec)
-    flags = key_specs[0]["flags"] if key_specs else ["RW", "access", "update"]
-    return [[key, _status_set(session.protocol, flags)] for key in keys]
+    from ..acl import key_flags
+
+    return [[key, _status_set(session.protocol, flags)] for key, flags in key_flags(spec, target)]
 
 
 @define("command|help", 2, "loading stale", group="server", since="5.0.0")
@@ -389,7 +392,7 @@ def object_idletime(session: Session, argv: list[bytes]) -> Any:
             "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching "
             "between policies at runtime LRU and LFU data will take some time to adjust."
         )
-    return 0  # the keyspace keeps no access time per key
+    return session.db.idle_seconds(argv[2])
 
 
 @define("object|freq", 3, "readonly", 2, 2, 1, group="generic", since="4.0.0")

@@ -75,10 +75,14 @@ def unlink(session: Session, argv: list[bytes]) -> Any:
 @define("exists", -2, "readonly fast", 1, -1, 1, group="generic")
 def exists(session: Session, argv: list[bytes]) -> Any:
     """EXISTS key [key ...]"""
+    return _count_existing(session, argv, touch=False)
+
+
+def _count_existing(session: Session, argv: list[bytes], touch: bool) -> int:
     lookup = session.db.lookup_read
     found = 0
     for key in argv[1:]:
-        if lookup(key) is not None:
+        if lookup(key, None, touch) is not None:
             found += 1
     return found
 
@@ -86,13 +90,13 @@ def exists(session: Session, argv: list[bytes]) -> Any:
 @define("touch", -2, "readonly fast", 1, -1, 1, group="generic", since="3.2.1")
 def touch(session: Session, argv: list[bytes]) -> Any:
     """TOUCH key [key ...]"""
-    return exists(session, argv)
+    return _count_existing(session, argv, touch=True)
 
 
 @define("type", 2, "readonly fast", 1, 1, 1, group="generic")
 def type_(session: Session, argv: list[bytes]) -> Any:
     """TYPE key"""
-    value = session.db.lookup_read(argv[1])
+    value = session.db.lookup_read(argv[1], touch=False)
     return SimpleString(b"none" if value is None else type_name(value).encode())
 
 
@@ -437,6 +441,7 @@ def swapdb(session: Session, argv: list[bytes]) -> Any:
     one.data, two.data = two.data, one.data
     one.expires, two.expires = two.expires, one.expires
     one.encodings, two.encodings = two.encodings, one.encodings
+    one.accessed, two.accessed = two.accessed, one.accessed
     engine.dirty += 1
     if engine.blocked_clients:
         # Clients blocked on a key of either database retry against the swapped data.

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..pubsub import PubSub, hub
 from ..registry import define, define_container
-from ..replies import Push, Pushes
+from ..replies import Push, Pushes, ReplyError
 from ..types.scan import glob_matcher
 
 if TYPE_CHECKING:
@@ -83,21 +83,6 @@ def pubsub_numpat(session: Session, argv: list[bytes]) -> Any:
     return len(hub(session.engine).patterns)
 
 
-@define("pubsub|shardchannels", -2, "pubsub loading stale", group="pubsub", since="7.0.0")
-def pubsub_shardchannels(session: Session, argv: list[bytes]) -> Any:
-    """PUBSUB SHARDCHANNELS [pattern]"""
-    return []
-
-
-@define("pubsub|shardnumsub", -2, "pubsub loading stale", group="pubsub", since="7.0.0")
-def pubsub_shardnumsub(session: Session, argv: list[bytes]) -> Any:
-    """PUBSUB SHARDNUMSUB [shardchannel [shardchannel ...]]"""
-    reply: list[Any] = []
-    for channel in argv[2:]:
-        reply += [channel, 0]
-    return reply
-
-
 @define("pubsub|help", 2, "loading stale", group="pubsub", since="6.2.0")
 def pubsub_help(session: Session, argv: list[bytes]) -> Any:
     """PUBSUB HELP"""
@@ -117,3 +102,46 @@ def pubsub_help(session: Session, argv: list[bytes]) -> Any:
         b"HELP",
         b"    Print this help.",
     ]
+
+
+# -- sharded pub/sub -------------------------------------------------------------------
+
+
+@define("ssubscribe", -2, _FLAGS, 1, -1, 1, group="pubsub", since="7.0.0")
+def ssubscribe(session: Session, argv: list[bytes]) -> Any:
+    """SSUBSCRIBE shardchannel [shardchannel ...]"""
+    if session.in_exec:  # (MULTI, like a script, may not wait for messages)
+        raise ReplyError("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+    return hub(session.engine).shard_subscribe(session, argv[1:])
+
+
+@define("sunsubscribe", -1, _FLAGS, 1, -1, 1, group="pubsub", since="7.0.0")
+def sunsubscribe(session: Session, argv: list[bytes]) -> Any:
+    """SUNSUBSCRIBE [shardchannel [shardchannel ...]]"""
+    return hub(session.engine).shard_unsubscribe(session, argv[1:])
+
+
+@define("spublish", 3, "pubsub loading stale fast", 1, 1, 1, group="pubsub", since="7.0.0")
+def spublish(session: Session, argv: list[bytes]) -> Any:
+    """SPUBLISH shardchannel message"""
+    return hub(session.engine).shard_publish(argv[1], argv[2])
+
+
+@define("pubsub|shardchannels", -2, "pubsub loading stale", group="pubsub", since="7.0.0")
+def pubsub_shardchannels(session: Session, argv: list[bytes]) -> Any:
+    """PUBSUB SHARDCHANNELS [pattern]"""
+    channels = list(hub(session.engine).shard_channels)
+    if len(argv) > 2:
+        matches = glob_matcher(argv[2])
+        channels = [channel for channel in channels if matches(channel)]
+    return channels
+
+
+@define("pubsub|shardnumsub", -2, "pubsub loading stale", group="pubsub", since="7.0.0")
+def pubsub_shardnumsub(session: Session, argv: list[bytes]) -> Any:
+    """PUBSUB SHARDNUMSUB [shardchannel [shardchannel ...]]"""
+    channels = hub(session.engine).shard_channels
+    reply: list[Any] = []
+    for channel in argv[2:]:
+        reply += [channel, len(channels.get(channel, ()))]
+    return reply

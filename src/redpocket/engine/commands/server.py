@@ -10,9 +10,11 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
+from ..args import to_int
 from ..config import Setting
 from ..info import info_text
 from ..keyspace import type_name
+from ..lolwut import schotter, skyline
 from ..registry import define, define_container
 from ..replies import (
     NO_SUCH_KEY,
@@ -66,14 +68,30 @@ def role(session: Session, argv: list[bytes]) -> Any:
 
 @define("lolwut", -1, "readonly fast", group="server", since="5.0.0")
 def lolwut(session: Session, argv: list[bytes]) -> Any:
-    """LOLWUT [VERSION version]"""
-    if len(argv) == 3 and argv[1].lower() == b"version":
-        from ..args import to_int
+    """LOLWUT [VERSION version] [argument ...]
 
-        to_int(argv[2], NOT_INTEGER)
-    elif len(argv) != 1:
-        raise syntax_error()
-    return f"Redis ver. {REDIS_VERSION}\n".encode()
+    Version 5 draws Schotter (``columns squares-per-row squares-per-column``),
+    version 6 a skyline (``columns rows``); any other version, this one
+    included, just names the server's version, as Redis 7.0 does.
+    """
+    version = REDIS_VERSION
+    arguments = argv[1:]
+    if len(argv) >= 3 and argv[1].lower() == b"version":
+        version = "%d.0.0" % (to_int(argv[2]) & 0xFFFFFFFF)  # (Redis prints it as an unsigned int)
+        arguments = argv[3:]
+    if version[:2] == "5.":
+        numbers = [to_int(argument) for argument in arguments[:3]]
+        art = schotter(*numbers)
+        caption = b"\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. "
+    elif version[:2] == "6.":
+        numbers = [to_int(argument) for argument in arguments[:2]]
+        art = skyline(*numbers)
+        caption = (b"\nDedicated to the 8 bit game developers of past and present.\n"
+                   b"Original 8 bit image from Plaguemon by hikikomori. Redis ver. ")
+    else:
+        art, caption = b"", b"Redis ver. "
+    text = art + caption + REDIS_VERSION.encode() + b"\n"
+    return VerbatimReply(text) if session.protocol == 3 else text
 
 
 # -- CONFIG -------------------------------------------------------------------

@@ -62,7 +62,6 @@ from ..types.stream import (
 )
 
 if TYPE_CHECKING:
-    from ..keyspace import Database
     from ..session import Session
 
 INVALID_ID: Final = "ERR Invalid stream ID specified as stream command argument"
