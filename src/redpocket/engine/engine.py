@@ -122,6 +122,9 @@ class Engine:
         self._client_ids = itertools.count(1)
         self._next_cron = 0.0
         self._lua: Any = None
+        # The script running past busy-reply-threshold (scripting.RunningScript), else None:
+        # other clients' commands get its BUSY error, except those flagged allow-busy.
+        self.busy_script: Any = None
 
     # -- extensions ------------------------------------------------------------
     def add_structure(self, structure: type) -> None:
@@ -190,6 +193,8 @@ class Engine:
             denied = self.extensions["acl"].denied(session, spec, argv)
             if denied is not None:
                 return self._rejected(session, name, denied)
+        if self.busy_script is not None and "allow-busy" not in spec.flags:
+            return self._rejected(session, name, ReplyError(self.busy_script.busy_error))
         if session.multi is not None and name not in _MULTI_IMMEDIATE:
             session.multi.append((spec, argv))
             return QUEUED
@@ -329,7 +334,7 @@ class Engine:
         """Run periodic work: the active expiry cycle (Redis's serverCron)."""
         hz = self.config.hz
         self._next_cron = now + 1.0 / hz
-        if not self.active_expire_enabled or (self.pause.until and self.pause.active()):
+        if not self.active_expire_enabled or self.busy_script is not None or (self.pause.until and self.pause.active()):
             return  # (Redis expires nothing while clients are paused)
         for db in self.databases:
             if db.expires:

@@ -21,13 +21,14 @@ import json
 import logging
 import math
 import random
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 from lupa import lua51
 
 from .keyspace import now_ms
 from .registry import CommandSpec
-from .replies import NULL_ARRAY, ReplyError, SetReply, SimpleString, VerbatimReply, double_reply
+from .replies import NULL_ARRAY, OK, ReplyError, SetReply, SimpleString, VerbatimReply, double_reply
 from .session import Session
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ local py = ...
 local type, error, tostring, select, unpack = type, error, tostring, select, unpack
 local setmetatable, rawget, rawset, next, ipairs = setmetatable, rawget, rawset, next, ipairs
 local setfenv, loadstring, load, xpcall, pcall, newproxy = setfenv, loadstring, load, xpcall, pcall, newproxy
-local getinfo = debug.getinfo
+local getinfo, sethook = debug.getinfo, debug.sethook
 local unwrap = py.unwrap
 
 local readonly = setmetatable({}, {__mode = "k"})   -- proxy -> protected table
@@ -181,6 +182,56 @@ local function handler(err)
 end
 G.__redis__err__handler = handler
 
+-- Functions (function_lua.c): a library's chunk and the functions it defines share
+-- the environment fenv.  While FUNCTION LOAD runs the chunk, fenv reads from LIB
+-- (just redis.register_function, redis.log and the version); afterwards from FG,
+-- the globals of EVAL without KEYS and ARGV.
+local nonexistent = getmetatable(G)
+local FG = setmetatable(copy(G), nonexistent)
+local fmeta = {__index = FG, __newindex = refuse, __metatable = false}
+local fenv = setmetatable({}, fmeta)
+readonly[fenv] = FG
+FG._G = fenv
+local library_redis = setmetatable({register_function = py.register_function, log = py.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = py.version, REDIS_VERSION_NUM = py.version_num}, nonexistent)
+callables[py.register_function] = true
+local LIB = setmetatable({redis = protect(library_redis)}, nonexistent)
+-- Compile and run a library's code; return ok, error, compiled.
+local function load_library(body)
+  local f, e = loadstring(body, "@user_function")
+  if not f then return false, e, false end
+  setfenv(f, fenv)
+  fmeta.__index = LIB
+  local ok, err = pcall(f)
+  fmeta.__index = FG
+  if not ok and type(err) == "userdata" then err = unwrap(err) end
+  return ok, err, true
+end
+local function run_function(f, keys, argv)
+  local ok, result = xpcall(function() return f(keys, argv) end, handler)
+  return ok, result
+end
+local function run_function_spread(f, nkeys, ...)
+  local all, keys, argv = {...}, {}, {}
+  for i = 1, nkeys do keys[i] = all[i] end
+  for i = nkeys + 1, select("#", ...) do argv[i - nkeys] = all[i] end
+  return run_function(f, keys, argv)
+end
+
+-- The count hook: every 100,000 instructions Python checks the clock (load timeout, busy scripts).
+local interrupt = py.interrupt
+local function hook()
+  local stop = interrupt()
+  if stop then
+    sethook(hook, "l")  -- (every line from now on: a pcall cannot swallow the error for good)
+    error(stop)
+  end
+end
+local function watch(on)
+  if on then sethook(hook, "", 100000) else sethook() end
+end
+
 local function compile(body)
   local f, e = loadstring(body, "@user_script")
   if not f then return nil, e end
@@ -200,7 +251,7 @@ local function run_spread(f, nkeys, ...)
   for i = nkeys + 1, select("#", ...) do argv[i - nkeys] = all[i] end
   return run(f, keys, argv)
 end
-return compile, run, run_spread, where
+return compile, run, run_spread, where, load_library, run_function, run_function_spread, watch
 """
 
 
@@ -251,14 +302,78 @@ class ScriptError(Exception):
 
 
 class Script:
-    """A compiled script: its Lua function and its shebang flags."""
+    """A compiled script: its Lua function and its shebang flags.
 
-    __slots__ = ("flags", "function", "sha")
+    ``sha`` names it in error messages: the SHA1 of an EVAL script, the name
+    of a library's function (``is_function``: it is called as ``f(keys, args)``
+    where an EVAL script reads the globals ``KEYS`` and ``ARGV``).
+    """
 
-    def __init__(self, sha: bytes, function: Any, flags: frozenset[bytes] | None) -> None:
+    __slots__ = ("flags", "function", "is_function", "sha")
+
+    def __init__(self, sha: bytes, function: Any, flags: frozenset[bytes] | None, is_function: bool = False) -> None:
         self.sha = sha
         self.function = function
         self.flags = flags
+        self.is_function = is_function
+
+
+BUSY_EVAL: Final = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+BUSY_FUNCTION: Final = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+# How long a timed-out script lets other clients in at each hook call.
+_BUSY_PAUSE_SECONDS: Final = 0.001
+
+
+class RunningScript:
+    """The script running now: who runs it, since when, and whether it timed out, wrote or was killed."""
+
+    __slots__ = ("argv", "caller", "is_function", "killed", "name", "started", "threshold_ms", "timed_out", "wrote")
+
+    def __init__(self, caller: Session, argv: list[bytes], script: Script, threshold_ms: int) -> None:
+        self.caller = caller
+        self.argv = argv
+        self.name = script.sha
+        self.is_function = script.is_function
+        self.threshold_ms = threshold_ms
+        self.started = time.monotonic()
+        self.timed_out = False
+        self.killed = False
+        self.wrote = False
+
+    def duration_ms(self) -> int:
+        """Return how long the script has run, in milliseconds."""
+        return int((time.monotonic() - self.started) * 1000)
+
+    @property
+    def busy_error(self) -> str:
+        """Return the BUSY error other clients get while this script is timed out."""
+        return BUSY_FUNCTION if self.is_function else BUSY_EVAL
+
+
+class Registration:
+    """A function registered by ``redis.register_function`` while its library loads."""
+
+    __slots__ = ("description", "flags", "function", "name")
+
+    def __init__(self, name: bytes, function: Any, description: bytes | None, flags: frozenset[bytes]) -> None:
+        self.name = name
+        self.function = function
+        self.description = description
+        self.flags = flags
+
+
+def valid_name(name: bytes) -> bool:
+    """Tell whether ``name`` is a valid library or function name: ``[a-zA-Z0-9_]+`` (functionsVerifyName)."""
+    return bool(name) and all(byte in _NAME_BYTES for byte in name)
+
+
+_NAME_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+INVALID_NAME: Final = (
+    "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"
+)
+# Script flags as FUNCTION LIST shows them, in Redis's order (scripts_flags_def).
+FLAG_ORDER: Final = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys")
+LOAD_TIMEOUT_SECONDS: Final = 0.5
 
 
 class ScriptRuntime:
@@ -286,6 +401,8 @@ class ScriptRuntime:
             b"setresp": self._setresp,
             b"set_repl": self._set_repl,
             b"acl_check_cmd": self._acl_check,
+            b"register_function": self._register_function,
+            b"interrupt": self._interrupt,
             b"random": self._random,
             b"randomseed": self._randomseed,
             b"json_encode": self._json_encode,
@@ -295,8 +412,12 @@ class ScriptRuntime:
             b"version": REDIS_VERSION,
             b"version_num": REDIS_VERSION_NUM,
         })
-        self._compile, self._run, self._run_spread, self._where = self.lua.execute(
-            _BOOTSTRAP, helpers, name="=sandbox")
+        (self._compile, self._run, self._run_spread, self._where, self._load_library, self._run_function,
+         self._run_function_spread, self._watch) = self.lua.execute(_BOOTSTRAP, helpers, name="=sandbox")
+        # The functions of the library FUNCTION LOAD is running, by name; None outside a load.
+        self.registering: dict[bytes, Registration] | None = None
+        self.load_deadline = 0.0
+        self.running: RunningScript | None = None
         rawequal = self.lua.eval("rawequal")
         null = self.null
         self._is_null = lambda value: rawequal(value, null)
@@ -336,15 +457,31 @@ class ScriptRuntime:
         self.random.seed()
 
     # -- running -----------------------------------------------------------------
-    def run(self, session: Session, script: Script, keys: list[bytes], args: list[bytes], read_only: bool) -> Any:
-        """Run ``script`` for ``session`` and return its reply (atomically, under the engine lock)."""
+    def run(
+        self, session: Session, script: Script, keys: list[bytes], args: list[bytes], read_only: bool,
+        argv: list[bytes] | None = None,
+    ) -> Any:
+        """Run ``script`` for ``session`` and return its reply (atomically, under the engine lock).
+
+        ``argv`` is the caller's command (FUNCTION STATS shows it).  Past
+        ``busy-reply-threshold`` milliseconds the script lets other clients
+        in between its instructions (see :meth:`_interrupt`): they get BUSY
+        replies, and SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE work.
+        """
         flags = script.flags
         if flags is not None:
             if read_only and b"no-writes" not in flags:
                 raise ReplyError("ERR Can not execute a script with write flag using *_ro command.")
             read_only = read_only or b"no-writes" in flags
         client = self.client
-        with self.engine.lock:
+        engine = self.engine
+        with engine.lock:
+            if self.running is not None:  # (only a command run while a script is busy gets here: EXEC's)
+                raise ReplyError(BUSY_FUNCTION if self.running.is_function else BUSY_EVAL)
+            threshold = engine.config.get_int("busy-reply-threshold")
+            running = self.running = RunningScript(session, argv or [], script, threshold)
+            if threshold > 0:
+                self._watch(True)
             client.db = session.db
             client.protocol = 2
             client.user, client.restricted, self.caller = session.user, session.restricted, session
@@ -355,16 +492,168 @@ class ScriptRuntime:
             if engine_frozen is None:  # keys expire as of the script's start (Redis's scriptTimeSnapshot)
                 self.engine.frozen_ms = now_ms()
             try:
-                if len(keys) + len(args) <= _SPREAD_LIMIT:
+                if script.is_function:
+                    if len(keys) + len(args) <= _SPREAD_LIMIT:
+                        ok, result = self._run_function_spread(script.function, len(keys), *keys, *args)
+                    else:
+                        ok, result = self._run_function(script.function, self.table_from(keys), self.table_from(args))
+                elif len(keys) + len(args) <= _SPREAD_LIMIT:
                     ok, result = self._run_spread(script.function, len(keys), *keys, *args)
                 else:  # (more than a Lua call takes)
                     ok, result = self._run(script.function, self.table_from(keys), self.table_from(args))
             finally:
+                if threshold > 0:
+                    self._watch(False)
+                self.running = None
+                if running.timed_out:
+                    engine.busy_script = None
+                    log.warning("Slow script finished after %d milliseconds.", running.duration_ms())
                 self.engine.frozen_ms = engine_frozen
                 session.in_script = outer
         if not ok:
             raise ReplyError(self._error_message(result, script.sha))
         return self.to_reply(result, session.protocol)
+
+    # -- libraries (FUNCTION LOAD) ----------------------------------------------------
+    def load_library(self, code: bytes) -> dict[bytes, Registration]:
+        """Compile and run a library's code (the text after its shebang line); return what it registered.
+
+        The code runs against the load-time globals (``redis.register_function``,
+        ``redis.log``, the version) and must finish within half a second, as
+        function_lua.c's ``luaEngineCreate`` does.
+        """
+        self.registering = {}
+        self.load_deadline = time.monotonic() + LOAD_TIMEOUT_SECONDS
+        try:
+            with self.engine.lock:
+                self._watch(True)
+                try:
+                    ok, error, compiled = self._load_library(code)
+                finally:
+                    self._watch(False)
+            registered = self.registering
+        finally:
+            self.registering = None
+        if not compiled:
+            raise ReplyError(f"ERR Error compiling function: {_text(error)}".replace("\r", " ").replace("\n", " "))
+        if not ok:
+            raise ReplyError(f"ERR Error registering functions: {_error_text(error)}".replace("\r", " ").replace("\n", " "))
+        return registered
+
+    def _register_function(self, *args: Any) -> None:
+        """``redis.register_function(name, callback)`` or ``redis.register_function{function_name=..., ...}``."""
+        if self.registering is None:
+            raise self._fail("redis.register_function can only be called on FUNCTION LOAD command")
+        if not 1 <= len(args) <= 2:
+            raise self._fail("wrong number of arguments to redis.register_function")
+        description: bytes | None = None
+        flags: set[bytes] = set()
+        if len(args) == 2:
+            name = _lua_tostring(args[0])
+            if name is None:
+                raise self._fail("first argument to redis.register_function must be a string")
+            callback = args[1]
+            if _lua_type(callback) != "function":
+                raise self._fail("second argument to redis.register_function must be a function")
+        else:
+            named = args[0]
+            if _lua_type(named) != "table":
+                raise self._fail("calling redis.register_function with a single argument is only applicable "
+                                 "to Lua table (representing named arguments).")
+            name = callback = None
+            for key, value in named.items():
+                text = _lua_tostring(key)
+                if text is None:
+                    raise self._fail("named argument key given to redis.register_function is not a string")
+                option = text.lower()
+                if option == b"function_name":
+                    name = _lua_tostring(value)
+                    if name is None:
+                        raise self._fail("function_name argument given to redis.register_function must be a string")
+                elif option == b"description":
+                    description = _lua_tostring(value)
+                    if description is None:
+                        raise self._fail("description argument given to redis.register_function must be a string")
+                elif option == b"callback":
+                    if _lua_type(value) != "function":
+                        raise self._fail("callback argument given to redis.register_function must be a function")
+                    callback = value
+                elif option == b"flags":
+                    if _lua_type(value) != "table":
+                        raise self._fail("flags argument to redis.register_function must be a table "
+                                         "representing function flags")
+                    flags = self._read_flags(value)
+                else:
+                    raise self._fail("unknown argument given to redis.register_function")
+            if name is None:
+                raise self._fail("redis.register_function must get a function name argument")
+            if callback is None:
+                raise self._fail("redis.register_function must get a callback argument")
+        if not valid_name(name):
+            raise self._fail(INVALID_NAME)
+        if name in self.registering:
+            raise self._fail("Function already exists in the library")
+        self.registering[name] = Registration(name, callback, description, frozenset(flags))
+
+    def _read_flags(self, table: Any) -> set[bytes]:
+        flags: set[bytes] = set()
+        index = 1
+        while True:
+            value = table[index]
+            if value is None:
+                return flags
+            text = _lua_tostring(value)
+            flag = text.lower() if text is not None else None
+            if flag not in SCRIPT_FLAGS:
+                raise self._fail("unknown flag given")
+            flags.add(flag)  # type: ignore[arg-type]
+            index += 1
+
+    def _interrupt(self) -> Any:
+        """The Lua count hook (every 100,000 instructions); return an error to raise in the script, or ``None``.
+
+        A library load gets half a second.  A script past the busy threshold
+        enters the timed-out state (the engine answers BUSY to other
+        clients, see ``Engine.busy_script``) and from then on releases the
+        engine lock for a moment at each call, so other threads (the TCP
+        server's loop, embedded clients) can run SCRIPT KILL and the like:
+        Redis's processEventsWhileBlocked.
+        """
+        if self.registering is not None:
+            if time.monotonic() > self.load_deadline:
+                return self.error_table("ERR FUNCTION LOAD timeout")
+            return None
+        running = self.running
+        if running is None:
+            return None
+        if not running.timed_out:
+            if running.duration_ms() < running.threshold_ms:
+                return None
+            running.timed_out = True
+            self.engine.busy_script = running
+            log.warning("Slow script detected: still in execution after %d milliseconds. You can try killing the "
+                        "script using the %s command. Script name is: %s.", running.duration_ms(),
+                        "FUNCTION KILL" if running.is_function else "SCRIPT KILL", _text(running.name))
+        self.engine.condition.wait(_BUSY_PAUSE_SECONDS)
+        if running.killed:
+            log.warning("Lua script killed by user with SCRIPT KILL.")
+            return self.error_table("ERR Script killed by user with SCRIPT KILL...")
+        return None
+
+    def kill(self, is_eval: bool) -> None:
+        """Stop the running script at its next hook call (SCRIPT KILL / FUNCTION KILL), or raise Redis's refusal."""
+        running = self.running
+        if running is None:
+            raise ReplyError("NOTBUSY No scripts in execution right now.")
+        if running.wrote:
+            raise ReplyError(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either "
+                "wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+        if is_eval and running.is_function:
+            raise ReplyError(BUSY_FUNCTION)
+        if not is_eval and not running.is_function:
+            raise ReplyError(BUSY_EVAL)
+        running.killed = True
 
     def _error_message(self, error: Any, sha: bytes) -> str:
         if _lua_type(error) != "table":
@@ -507,6 +796,8 @@ class ScriptRuntime:
             denied = users(self.engine).denied_in_script(self.caller, spec, argv)  # type: ignore[arg-type]
             if denied is not None:
                 return self.error_table(denied)
+        if self.running is not None and spec.write:  # type: ignore[union-attr]  # (it can no longer be killed)
+            self.running.wrote = True
         return self.engine.call(self.client, spec, argv)  # type: ignore[arg-type]
 
     def _call(self, *args: Any) -> Any:
@@ -663,6 +954,15 @@ class ScriptRuntime:
         return data
 
 
+def _error_text(error: Any) -> str:
+    """Return the message Redis's ``luaExtractErrorInformation`` finds in a Lua error value."""
+    if _lua_type(error) == "table":
+        message = error[b"err"]
+        if message is not None:
+            return _text(message)
+    return "ERR " + _text(error)
+
+
 def _unwrap(error: Any) -> Any:
     """Turn a Python exception raised through Lua back into the Lua error value it carries."""
     if isinstance(error, ScriptError):
@@ -707,6 +1007,15 @@ def _lua_typename(value: Any) -> str:
     if kind is int or kind is float:
         return "number"
     return _lua_type(value) or "userdata"
+
+
+def kill_script(engine: Engine, is_eval: bool) -> SimpleString:
+    """Stop the running script (SCRIPT KILL with ``is_eval``, else FUNCTION KILL); raise Redis's refusal."""
+    lua = engine._lua
+    if lua is None:
+        raise ReplyError("NOTBUSY No scripts in execution right now.")
+    lua.kill(is_eval)
+    return OK
 
 
 def runtime(engine: Engine) -> ScriptRuntime:

@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     acl,
     bits,
     connection,
+    functions,
     hashes,
     hyperloglog,
     introspection,
