@@ -222,6 +222,8 @@ end
 -- The count hook: every 100,000 instructions Python checks the clock (load timeout, busy scripts).
 local interrupt = py.interrupt
 local function hook()
+  local info = getinfo(2, "S")
+  if info and info.source == "=sandbox" then return end  -- (not the script: run() returning, say)
   local stop = interrupt()
   if stop then
     sethook(hook, "l")  -- (every line from now on: a pcall cannot swallow the error for good)

@@ -19,6 +19,7 @@ authentication, a blocked command, MONITOR mode, pause/resume of reading.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -35,6 +36,7 @@ from ..engine.replies import OK, PONG, ReplyError, SimpleString
 from ..engine.tracking import tracking
 from .commands import Action
 from .protocol import ProtocolError, RequestParser, encode, error_line
+from .scripts import SCRIPT_COMMANDS, SCRIPT_THREADS
 
 if TYPE_CHECKING:
     from .server import Server
@@ -76,6 +78,8 @@ _PUBSUB_CONTEXT: Final = frozenset(
 )
 # The Block of a client whose command waits for CLIENT PAUSE to end.
 POSTPONED: Final = Block([], 0, None)
+# The Block of a client whose script runs in a worker thread (see scripts.py).
+SCRIPTING: Final = Block([], 0, None)
 # What _run_fast does after its loop: nothing more, flush and stop, or hand the rest to the exact parser.
 _DONE: Final = "done"
 _FLUSH: Final = "flush"
@@ -329,6 +333,10 @@ class ClientConnection(asyncio.Protocol):
                 else:  # the spelling and argument count of the last command: a pipeline's usual case
                     spec = last_spec
                 if spec is None:
+                    if name.lower() in SCRIPT_COMMANDS and session.multi is None:  # (run in a thread: _checked)
+                        done -= 1
+                        then = _CHECKED
+                        break
                     if timing is not None:
                         engine.account(session, timing, timed_argv, perf_counter() - started, run_calls)
                         timing = None
@@ -501,6 +509,9 @@ class ClientConnection(asyncio.Protocol):
             return False
         if self.server.monitors and name not in _NOT_MONITORED:
             self.server.feed_monitors(self, argv)
+        if name in SCRIPT_COMMANDS and self.session.multi is None:
+            self.run_script(argv)
+            return False
         reply = self.execute(self.session, argv)
         if engine.pause.until or self.server.postponed:
             self.server.pause_changed()
@@ -622,9 +633,36 @@ class ClientConnection(asyncio.Protocol):
             self.block_timer = self.server.loop.call_later(block.timeout, self._block_timeout)
         self._update_reading()
 
+    def run_script(self, argv: list[bytes]) -> None:
+        """Run a script command in a worker thread; the requests behind it wait, as behind a blocked command."""
+        self.blocked = (argv, SCRIPTING)
+        loop = self.server.loop
+        session = self.session
+
+        def done(reply: Any, error: BaseException | None) -> None:
+            with contextlib.suppress(RuntimeError):  # (the loop closed: the server shut down meanwhile)
+                loop.call_soon_threadsafe(self._script_done, reply, error)
+
+        SCRIPT_THREADS.submit(lambda: self.execute(session, argv), done)
+
+    def _script_done(self, reply: Any, error: BaseException | None) -> None:
+        """Send a script's reply, then go on with the requests that queued behind it."""
+        if self.blocked is None or self.blocked[1] is not SCRIPTING:
+            return
+        self.blocked = None
+        if self.closing:
+            return
+        if error is not None:
+            log.error("script command failed", exc_info=error)
+            reply = ReplyError(f"ERR internal error executing a script: {error!r}")
+        self._resume_with(reply)
+
     def unblock(self) -> None:
         """Leave the blocked state (served, timed out or disconnected)."""
         if self.blocked is None:
+            return
+        if self.blocked[1] is SCRIPTING:  # (the worker thread finishes the script; its reply is dropped)
+            self.blocked = None
             return
         postponed = self.blocked[1] is POSTPONED
         self.blocked = None
