@@ -17,7 +17,6 @@ are absent.  Errors come out as Redis formats them:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import random
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from lupa import lua51
 
 from .keyspace import now_ms
+from .lua_libraries import LibraryContext, bit_library, cjson_library, cmsgpack_library, struct_library
 from .registry import CommandSpec
 from .replies import NULL_ARRAY, OK, ReplyError, SetReply, SimpleString, VerbatimReply, double_reply
 from .session import Session
@@ -118,8 +118,10 @@ G.table = protect(table)
 local math_ = copy(math)
 math_.random, math_.randomseed = py.random, py.randomseed
 G.math = protect(math_)
-G.cjson = protect({encode = py.json_encode, decode = py.json_decode, null = py.null})
+G.cjson = protect(py.cjson)
 G.bit = protect(py.bit)
+G.cmsgpack = protect(py.cmsgpack)
+G.struct = protect(py.struct)
 
 local redis = {}
 for _, name in ipairs({"call", "pcall", "sha1hex", "log", "setresp", "set_repl", "acl_check_cmd"}) do
@@ -150,12 +152,11 @@ redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
 redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = py.version, py.version_num
 G.redis = protect(redis)
-for _, library in ipairs({redis, math_, py.bit}) do
+for _, library in ipairs({redis, math_, py.bit, py.cjson, py.cmsgpack, py.struct}) do
   for _, v in next, library do
-    if type(v) == "userdata" then callables[v] = true end
+    if type(v) == "userdata" and v ~= py.null then callables[v] = true end
   end
 end
-callables[py.json_encode], callables[py.json_decode] = true, true
 
 -- The first frame that is neither C nor this sandbox: the script's own code.
 local function script_frame(level)
@@ -167,10 +168,18 @@ local function script_frame(level)
   end
 end
 -- luaL_where for errors raised by the Python helpers.
+-- luaL_where(L, 1) for errors raised by the Python helpers: the position of the
+-- helper's caller (level 3: above this function and lupa's C call of Python),
+-- nothing when that caller is C (pcall(cjson.decode, s), say).
 local function where()
-  local info = script_frame(3)
-  if info == nil then return "" end
+  local info = getinfo(3, "Sl")
+  if info == nil or info.currentline <= 0 then return "" end
   return info.short_src .. ":" .. info.currentline .. ": "
+end
+-- The name the running Python helper was called by, as luaL_argerror reports it (nil: "?").
+local function helper_name()
+  local info = getinfo(2, "n")
+  return info and info.name
 end
 -- Redis's __redis__err__handler: turn any error into {err=, source=, line=}.
 local function handler(err)
@@ -253,7 +262,7 @@ local function run_spread(f, nkeys, ...)
   for i = nkeys + 1, select("#", ...) do argv[i - nkeys] = all[i] end
   return run(f, keys, argv)
 end
-return compile, run, run_spread, where, load_library, run_function, run_function_spread, watch
+return compile, run, run_spread, where, load_library, run_function, run_function_spread, watch, helper_name
 """
 
 
@@ -394,6 +403,7 @@ class ScriptRuntime:
         self.read_only = False
         self.random = random.Random()
         self.null = self.lua.eval("newproxy(false)")
+        context = LibraryContext(self, ScriptError)
         helpers = self.table_from({
             b"unwrap": _unwrap,
             b"call": self._call,
@@ -407,15 +417,17 @@ class ScriptRuntime:
             b"interrupt": self._interrupt,
             b"random": self._random,
             b"randomseed": self._randomseed,
-            b"json_encode": self._json_encode,
-            b"json_decode": self._json_decode,
             b"null": self.null,
-            b"bit": self.table_from(_bit_library()),
+            b"cjson": self.table_from(cjson_library(context, self.null, lambda value: self._is_null(value))),
+            b"bit": self.table_from(bit_library(context)),
+            b"cmsgpack": self.table_from(cmsgpack_library(context)),
+            b"struct": self.table_from(struct_library(context)),
             b"version": REDIS_VERSION,
             b"version_num": REDIS_VERSION_NUM,
         })
         (self._compile, self._run, self._run_spread, self._where, self._load_library, self._run_function,
-         self._run_function_spread, self._watch) = self.lua.execute(_BOOTSTRAP, helpers, name="=sandbox")
+         self._run_function_spread, self._watch, self.helper_name) = self.lua.execute(
+            _BOOTSTRAP, helpers, name="=sandbox")
         # The functions of the library FUNCTION LOAD is running, by name; None outside a load.
         self.registering: dict[bytes, Registration] | None = None
         self.load_deadline = 0.0
@@ -913,49 +925,6 @@ class ScriptRuntime:
     def _randomseed(self, *args: Any) -> None:
         self.random.seed(self._checkint(args, 0))
 
-    def _json_encode(self, *args: Any) -> bytes:
-        if len(args) != 1:
-            raise self._fail_here("bad argument #1 to 'encode' (expected 1 argument)")
-        try:
-            return _json_encode(args[0], self._is_null, 0)
-        except ValueError as error:
-            raise self._fail_here(str(error)) from None
-
-    def _json_decode(self, *args: Any) -> Any:
-        if len(args) != 1:
-            raise self._fail_here("bad argument #1 to 'decode' (expected 1 argument)")
-        text = _lua_tostring(args[0])
-        if text is None:
-            got = _lua_typename(args[0])
-            raise self._fail_here(f"bad argument #1 to 'decode' (string expected, got {got})")
-        try:
-            data = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as error:
-            position = getattr(error, "pos", 0) + 1
-            raise self._fail_here(f"Expected value but found invalid token at character {position}") from None
-        return self._from_json(data)
-
-    def _from_json(self, data: Any) -> Any:
-        kind = type(data)
-        if kind is str:
-            return data.encode("utf-8", "surrogatepass")
-        if kind is list:
-            table = self.lua.table()
-            for index, item in enumerate(data, 1):
-                table[index] = self._from_json(item)
-            return table
-        if kind is dict:
-            table = self.lua.table()
-            for key, item in data.items():
-                table[key.encode("utf-8", "surrogatepass")] = self._from_json(item)
-            return table
-        if data is None:
-            return self.null
-        if kind is int:
-            return float(data) if abs(data) > 2**53 else data
-        return data
-
-
 def _error_text(error: Any) -> str:
     """Return the message Redis's ``luaExtractErrorInformation`` finds in a Lua error value."""
     if _lua_type(error) == "table":
@@ -1040,124 +1009,3 @@ def _hashable(value: Any) -> Any:
     if type(value) is list:
         return tuple(_hashable(item) for item in value)
     return value
-
-
-# -- cjson.encode ---------------------------------------------------------------
-_JSON_ESCAPES = {i: b"\\u%04x" % i for i in range(32)}
-_JSON_ESCAPES.update({0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0C: b"\\f", 0x0D: b"\\r",
-                      0x22: b'\\"', 0x5C: b"\\\\", 0x2F: b"\\/", 0x7F: b"\\u007f"})
-
-
-def _json_string(value: bytes) -> bytes:
-    out = bytearray(b'"')
-    escapes = _JSON_ESCAPES
-    for byte in value:
-        escaped = escapes.get(byte)
-        if escaped is None:
-            out.append(byte)
-        else:
-            out += escaped
-    out += b'"'
-    return bytes(out)
-
-
-def _json_number(value: float) -> bytes:
-    if math.isinf(value) or math.isnan(value):
-        raise ValueError("Cannot serialise number: must not be NaN or Inf")
-    if type(value) is int:
-        return b"%d" % value
-    return b"%.14g" % value
-
-
-def _json_encode(value: Any, is_null: Any, depth: int) -> bytes:
-    kind = type(value)
-    if kind is bytes:
-        return _json_string(value)
-    if kind is bool:
-        return b"true" if value else b"false"
-    if kind is int or kind is float:
-        return _json_number(value)
-    if value is None:
-        return b"null"
-    lua_kind = _lua_type(value)
-    if lua_kind == "userdata" and is_null(value):
-        return b"null"
-    if lua_kind != "table":
-        raise ValueError(f"Cannot serialise {lua_kind}: type not supported")
-    if depth >= 1000:
-        raise ValueError("Cannot serialise, excessive nesting (1001)")
-    items = list(value.items())
-    if not items:
-        return b"{}"
-    if all(type(k) in (int, float) and k == int(k) and k >= 1 for k, _ in items):
-        size = int(max(k for k, _ in items))
-        if size > 10 and size > len(items) * 2:
-            raise ValueError("Cannot serialise table: excessively sparse array")
-        slots = [b"null"] * size
-        for key, item in items:
-            slots[int(key) - 1] = _json_encode(item, is_null, depth + 1)
-        return b"[" + b",".join(slots) + b"]"
-    parts = []
-    for key, item in items:
-        if type(key) is bytes:
-            name = _json_string(key)
-        elif type(key) in (int, float):
-            name = b'"' + _json_number(key) + b'"'
-        else:
-            raise ValueError("Cannot serialise table: table key must be a number or string")
-        parts.append(name + b":" + _json_encode(item, is_null, depth + 1))
-    return b"{" + b",".join(parts) + b"}"
-
-
-# -- bit (Lua BitOp) ----------------------------------------------------------------
-def _tobit(value: Any) -> int:
-    number = round(float(value)) & 0xFFFFFFFF
-    return number - 0x100000000 if number & 0x80000000 else number
-
-
-def _bit_library() -> dict[bytes, Any]:
-    def fold(op: Any) -> Any:
-        def apply(first: Any, *rest: Any) -> int:
-            result = _tobit(first) & 0xFFFFFFFF
-            for other in rest:
-                result = op(result, _tobit(other) & 0xFFFFFFFF)
-            return _tobit(result)
-
-        return apply
-
-    def tohex(value: Any, digits: Any = 8) -> bytes:
-        count = int(digits)
-        upper = count < 0
-        count = min(abs(count), 8)
-        text = b"%0*x" % (count, (_tobit(value) & 0xFFFFFFFF) & ((1 << (4 * count)) - 1))
-        return text.upper() if upper else text
-
-    def shift(op: Any) -> Any:
-        def apply(value: Any, amount: Any) -> int:
-            return _tobit(op(_tobit(value) & 0xFFFFFFFF, _tobit(amount) & 31))
-
-        return apply
-
-    def rol(v: int, n: int) -> int:
-        return ((v << n) | (v >> (32 - n))) & 0xFFFFFFFF
-
-    def ror(v: int, n: int) -> int:
-        return ((v >> n) | (v << (32 - n))) & 0xFFFFFFFF
-
-    def bswap(value: Any) -> int:
-        return _tobit(int.from_bytes((_tobit(value) & 0xFFFFFFFF).to_bytes(4, "big"), "little"))
-
-    return {
-        b"tobit": _tobit,
-        b"tohex": tohex,
-        b"bnot": lambda value: _tobit(~_tobit(value)),
-        b"band": fold(lambda a, b: a & b),
-        b"bor": fold(lambda a, b: a | b),
-        b"bxor": fold(lambda a, b: a ^ b),
-        b"lshift": shift(lambda v, n: v << n),
-        b"rshift": shift(lambda v, n: v >> n),
-        b"arshift": shift(lambda v, n: (v - (1 << 32) if v & 0x80000000 else v) >> n),
-        b"rol": shift(rol),
-        b"ror": shift(ror),
-        b"bswap": bswap,
-    }
