@@ -125,6 +125,9 @@ class Engine:
         # The script running past busy-reply-threshold (scripting.RunningScript), else None:
         # other clients' commands get its BUSY error, except those flagged allow-busy.
         self.busy_script: Any = None
+        # Called as listener(db_index, argv) after each command a script ran (Redis
+        # shows them to MONITOR clients as "[db lua]" lines; the TCP server listens).
+        self.script_listeners: list[Any] = []
 
     # -- extensions ------------------------------------------------------------
     def add_structure(self, structure: type) -> None:

@@ -385,6 +385,8 @@ INVALID_NAME: Final = (
 # Script flags as FUNCTION LIST shows them, in Redis's order (scripts_flags_def).
 FLAG_ORDER: Final = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys")
 LOAD_TIMEOUT_SECONDS: Final = 0.5
+# Commands a script runs that MONITOR clients are not shown (Redis's call()).
+_UNMONITORED: Final = frozenset({"admin", "skip-monitor"})
 
 
 class ScriptRuntime:
@@ -812,7 +814,12 @@ class ScriptRuntime:
                 return self.error_table(denied)
         if self.running is not None and spec.write:  # type: ignore[union-attr]  # (it can no longer be killed)
             self.running.wrote = True
-        return self.engine.call(self.client, spec, argv)  # type: ignore[arg-type]
+        reply = self.engine.call(self.client, spec, argv)  # type: ignore[arg-type]
+        listeners = self.engine.script_listeners
+        if listeners and not _UNMONITORED & spec.flags:  # type: ignore[union-attr]
+            for listener in listeners:
+                listener(self.client.db.index, argv)
+        return reply
 
     def _call(self, *args: Any) -> Any:
         reply = self._command_reply(args)
