@@ -176,6 +176,24 @@ local function where()
   if info == nil or info.currentline <= 0 then return "" end
   return info.short_src .. ":" .. info.currentline .. ": "
 end
+-- What reply a script's table stands for, read raw as luaReplyToRedisReply does (a
+-- metatable must not run): kind, payload.  Kinds: 0 array (payload: its length),
+-- 1 err, 2 ok, 3 double, 4 big_number, 5 verbatim_string, 6 map, 7 set.
+local function reply_shape(t)
+  local v = rawget(t, "err") if type(v) == "string" then return 1, v end
+  v = rawget(t, "ok") if type(v) == "string" then return 2, v end
+  v = rawget(t, "double") if type(v) == "number" then return 3, v end
+  v = rawget(t, "big_number") if type(v) == "string" then return 4, v end
+  v = rawget(t, "verbatim_string")
+  if type(v) == "table" and type(rawget(v, "format")) == "string" and type(rawget(v, "string")) == "string" then
+    return 5, rawget(v, "string")
+  end
+  v = rawget(t, "map") if type(v) == "table" then return 6, v end
+  v = rawget(t, "set") if type(v) == "table" then return 7, v end
+  local n = 0
+  while rawget(t, n + 1) ~= nil do n = n + 1 end
+  return 0, n
+end
 -- The name the running Python helper was called by, as luaL_argerror reports it (nil: "?").
 local function helper_name()
   local info = getinfo(2, "n")
@@ -262,7 +280,8 @@ local function run_spread(f, nkeys, ...)
   for i = nkeys + 1, select("#", ...) do argv[i - nkeys] = all[i] end
   return run(f, keys, argv)
 end
-return compile, run, run_spread, where, load_library, run_function, run_function_spread, watch, helper_name
+return compile, run, run_spread, where, load_library, run_function, run_function_spread, watch, helper_name,
+  reply_shape
 """
 
 
@@ -428,7 +447,7 @@ class ScriptRuntime:
             b"version_num": REDIS_VERSION_NUM,
         })
         (self._compile, self._run, self._run_spread, self._where, self._load_library, self._run_function,
-         self._run_function_spread, self._watch, self.helper_name) = self.lua.execute(
+         self._run_function_spread, self._watch, self.helper_name, self._reply_shape) = self.lua.execute(
             _BOOTSTRAP, helpers, name="=sandbox")
         # The functions of the library FUNCTION LOAD is running, by name; None outside a load.
         self.registering: dict[bytes, Registration] | None = None
@@ -699,26 +718,21 @@ class ScriptRuntime:
             return 1 if value else 0
         if value is None or _lua_type(value) != "table":
             return None
-        field = value[b"err"]
-        if type(field) is bytes:
+        shape, field = self._reply_shape(value)
+        if shape == 0:
+            return [self.to_reply(value[index], protocol) for index in range(1, field + 1)]
+        if shape == 1:
             return ReplyError(field.decode("utf-8", "replace").replace("\r", " ").replace("\n", " "))
-        field = value[b"ok"]
-        if type(field) is bytes:
+        if shape == 2:
             return SimpleString(field.replace(b"\r", b" ").replace(b"\n", b" "))
-        field = value[b"double"]
-        if type(field) is int or type(field) is float:
+        if shape == 3:
             return double_reply(protocol, float(field))
-        field = value[b"big_number"]
-        if type(field) is bytes:
+        if shape == 4:
             # RESP3 big number; redis-py hands it over as the bulk of digits.
             return field.replace(b"\r", b" ").replace(b"\n", b" ")
-        field = value[b"verbatim_string"]
-        if field is not None and _lua_type(field) == "table":
-            text, form = field[b"string"], field[b"format"]
-            if type(text) is bytes and type(form) is bytes:
-                return VerbatimReply(text) if protocol == 3 else text
-        field = value[b"map"]
-        if field is not None and _lua_type(field) == "table":
+        if shape == 5:
+            return VerbatimReply(field) if protocol == 3 else field
+        if shape == 6:
             flat: list[Any] = []
             for key, item in field.items():
                 flat.append(self.to_reply(key, protocol))
@@ -726,18 +740,8 @@ class ScriptRuntime:
             if protocol == 3:
                 return {_hashable(k): v for k, v in zip(flat[::2], flat[1::2], strict=True)}
             return flat
-        field = value[b"set"]
-        if field is not None and _lua_type(field) == "table":
-            members = [self.to_reply(key, protocol) for key in field]
-            return SetReply(members) if protocol == 3 else members
-        out: list[Any] = []
-        index = 1
-        while True:
-            item = value[index]
-            if item is None:
-                return out
-            out.append(self.to_reply(item, protocol))
-            index += 1
+        members = [self.to_reply(key, protocol) for key in field]
+        return SetReply(members) if protocol == 3 else members
 
     # -- reply -> Lua --------------------------------------------------------------------
     def to_lua(self, reply: Any) -> Any:

@@ -430,12 +430,13 @@ class ClientConnection(asyncio.Protocol):
         """Return the spellings the hot path may run itself for this client now (the engine runs the rest).
 
         None inside MULTI, nor for a tracking client (the engine remembers
-        what it reads) or an ACL-restricted one (the engine checks it); only
+        what it reads) or an ACL-restricted one (the engine checks it), nor
+        while a script is busy (the engine answers BUSY); only
         read-only commands while writes are propagated.
         """
         session = self.session
-        if session.multi is not None or session.tracking or session.restricted:
-            return _NOTHING
+        if session.multi is not None or session.tracking or session.restricted or self.engine.busy_script is not None:
+            return _NOTHING  # (a busy script: the engine answers BUSY)
         commands = self.engine.commands
         return commands.read_spellings if self.engine.propagators else commands.spellings
 

@@ -117,6 +117,12 @@ def test_busy_then_script_kill(connect) -> None:
     reply, elapsed = wait_busy(other, script.started)
     assert reply == ("error", BUSY_EVAL)
     assert elapsed < LIMIT_MS + 100
+    for _ in range(3):  # (over TCP, later requests take the server's inline path)
+        assert call(other, "PING") == ("error", BUSY_EVAL)
+    with other.pipeline(transaction=False) as pipe:
+        pipe.ping()
+        pipe.get("k")
+        assert [str(r) for r in pipe.execute(raise_on_error=False)] == [BUSY_EVAL, BUSY_EVAL]
     assert call(other, "GET", "k") == ("error", BUSY_EVAL)
     assert call(other, "FUNCTION", "KILL") == ("error", BUSY_EVAL)
     assert call(other, "FUNCTION", "STATS") == ("error", BUSY_EVAL)
