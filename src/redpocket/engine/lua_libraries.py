@@ -139,8 +139,6 @@ _JSON_ESCAPES: Final = {i: b"\\u%04x" % i for i in range(32)}
 _JSON_ESCAPES.update({0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0C: b"\\f", 0x0D: b"\\r",
                       0x22: b'\\"', 0x5C: b"\\\\", 0x2F: b"\\/", 0x7F: b"\\u007f"})
 _JSON_NEEDS_ESCAPE: Final = re.compile(rb'[\x00-\x1f"\\/\x7f]')
-_ENCODE_MAX_DEPTH: Final = 1000
-_DECODE_MAX_DEPTH: Final = 1000
 
 
 class JsonError(Exception):
@@ -154,11 +152,19 @@ def json_string(value: bytes) -> bytes:
     return b'"' + _JSON_NEEDS_ESCAPE.sub(lambda m: _JSON_ESCAPES[m.group()[0]], value) + b'"'
 
 
-def json_number(value: float) -> bytes:
-    """Format a number as lua-cjson does (``%.14g``); NaN and infinities are refused."""
-    if math.isinf(value) or math.isnan(value):
-        raise JsonError("Cannot serialise number: must not be NaN or Inf")
-    return b"%.14g" % value
+class JsonConfig:
+    """lua-cjson's settings, which scripts may change (``cjson.encode_max_depth(n)`` ...) for the Lua state."""
+
+    def __init__(self) -> None:
+        self.sparse_convert = False
+        self.sparse_ratio = 2
+        self.sparse_safe = 10
+        self.encode_max_depth = 1000
+        self.decode_max_depth = 1000
+        self.precision = 14
+        self.encode_invalid_numbers = 0  # 0 off, 1 on, 2 null
+        self.decode_invalid_numbers = True
+        self.keep_buffer = True
 
 
 def deep_enough() -> None:
@@ -170,57 +176,78 @@ def deep_enough() -> None:
 _RECURSION_LIMIT: Final = 5000
 
 
-def json_encode(value: Any, is_null: Callable[[Any], bool], depth: int = 0) -> bytes:
-    """Serialise a Lua value as ``cjson.encode`` does."""
-    kind = type(value)
-    if kind is bytes:
-        return json_string(value)
-    if kind is bool:
-        return b"true" if value else b"false"
-    if kind is int or kind is float:
-        return json_number(value)
-    if value is None:
-        return b"null"
-    lua_kind = _lua_type(value)
-    if lua_kind != "table":
-        if lua_kind == "userdata" and is_null(value):
+class JsonEncoder:
+    """lua-cjson's encoder under one configuration."""
+
+    def __init__(self, config: JsonConfig, is_null: Callable[[Any], bool]) -> None:
+        self.config = config
+        self.is_null = is_null
+
+    def number(self, value: float) -> bytes:
+        """Format a number as lua-cjson does (``%.14g`` by default); NaN and infinities as configured."""
+        if math.isinf(value) or math.isnan(value):
+            mode = self.config.encode_invalid_numbers
+            if mode == 0:
+                raise JsonError("Cannot serialise number: must not be NaN or Inf")
+            if mode == 2:
+                return b"null"
+            if math.isnan(value):
+                return b"nan"
+        return b"%.*g" % (self.config.precision, value)
+
+    def encode(self, value: Any, depth: int = 0) -> bytes:
+        """Serialise a Lua value as ``cjson.encode`` does."""
+        kind = type(value)
+        if kind is bytes:
+            return json_string(value)
+        if kind is bool:
+            return b"true" if value else b"false"
+        if kind is int or kind is float:
+            return self.number(value)
+        if value is None:
             return b"null"
-        raise JsonError(f"Cannot serialise {lua_kind or 'userdata'}: type not supported")
-    depth += 1
-    if depth > _ENCODE_MAX_DEPTH:
-        raise JsonError(f"Cannot serialise, excessive nesting ({depth})")
-    items = list(value.items())
-    length = _array_length(items)
-    if length > 0:
-        slots = [b"null"] * length
+        lua_kind = _lua_type(value)
+        if lua_kind != "table":
+            if lua_kind == "userdata" and self.is_null(value):
+                return b"null"
+            raise JsonError(f"Cannot serialise {lua_kind or 'userdata'}: type not supported")
+        depth += 1
+        if depth > self.config.encode_max_depth:
+            raise JsonError(f"Cannot serialise, excessive nesting ({depth})")
+        items = list(value.items())
+        length = self.array_length(items)
+        if length > 0:
+            slots = [b"null"] * length
+            for key, item in items:
+                slots[int(key) - 1] = self.encode(item, depth)
+            return b"[" + b",".join(slots) + b"]"
+        parts = []
         for key, item in items:
-            slots[int(key) - 1] = json_encode(item, is_null, depth)
-        return b"[" + b",".join(slots) + b"]"
-    parts = []
-    for key, item in items:
-        key_kind = type(key)
-        if key_kind is bytes:
-            name = json_string(key)
-        elif key_kind is int or key_kind is float:
-            name = b'"' + json_number(key) + b'"'
-        else:
-            raise JsonError(f"Cannot serialise {type_name(key)}: table key must be a number or string")
-        parts.append(name + b":" + json_encode(item, is_null, depth))
-    return b"{" + b",".join(parts) + b"}"
+            key_kind = type(key)
+            if key_kind is bytes:
+                name = json_string(key)
+            elif key_kind is int or key_kind is float:
+                name = b'"' + self.number(key) + b'"'
+            else:
+                raise JsonError(f"Cannot serialise {type_name(key)}: table key must be a number or string")
+            parts.append(name + b":" + self.encode(item, depth))
+        return b"{" + b",".join(parts) + b"}"
 
-
-def _array_length(items: list[tuple[Any, Any]]) -> int:
-    """Return the array length of a table's items, or -1 for an object (lua_array_length)."""
-    largest = 0
-    for key, _item in items:
-        kind = type(key)
-        if (kind is int or kind is float) and key and math.floor(key) == key and key >= 1:
-            largest = max(largest, int(key))
-            continue
-        return -1
-    if largest > len(items) * 2 and largest > 10:
-        raise JsonError("Cannot serialise table: excessively sparse array")
-    return largest
+    def array_length(self, items: list[tuple[Any, Any]]) -> int:
+        """Return the array length of a table's items, or -1 for an object (lua_array_length)."""
+        largest = 0
+        for key, _item in items:
+            kind = type(key)
+            if (kind is int or kind is float) and key and math.floor(key) == key and key >= 1:
+                largest = max(largest, int(key))
+                continue
+            return -1
+        config = self.config
+        if config.sparse_ratio > 0 and largest > len(items) * config.sparse_ratio and largest > config.sparse_safe:
+            if not config.sparse_convert:
+                raise JsonError("Cannot serialise table: excessively sparse array")
+            return -1
+        return largest
 
 
 _JSON_NUMBER: Final = re.compile(
@@ -253,7 +280,8 @@ def _strtod(text: bytes) -> float:
 class JsonDecoder:
     """lua-cjson's decoder: its tokens, its error messages and its character positions."""
 
-    def __init__(self, data: bytes, make_table: Callable[[], Any], null: Any) -> None:
+    def __init__(self, data: bytes, make_table: Callable[[], Any], null: Any, config: JsonConfig) -> None:
+        self.config = config
         end = data.find(b"\0")
         self.data = data if end < 0 else data[:end]  # (a C string: a NUL byte ends it)
         self.position = 0
@@ -285,18 +313,26 @@ class JsonDecoder:
             return (simple, None, position)
         if char == 0x22:
             return self.string_token()
-        if char in _NUMBER_START and (char in b"-0123456789" or self._invalid_number()):
-            match = _JSON_NUMBER.match(data, position)
-            if match is None:
+        if char in b"-0123456789":
+            if not self.config.decode_invalid_numbers and self._invalid_number():
                 return ("T_ERROR", "invalid number", position)
-            self.position = match.end()
-            return ("T_NUMBER", _strtod(match.group()), position)
+            return self.number_token(position)
         for word, kind, value in ((b"true", "T_BOOLEAN", True), (b"false", "T_BOOLEAN", False),
                                   (b"null", "T_NULL", None)):
             if data.startswith(word, position):
                 self.position += len(word)
                 return (kind, value, position)
+        if char in _NUMBER_START and self.config.decode_invalid_numbers and self._invalid_number():
+            return self.number_token(position)
         return ("T_ERROR", "invalid token", position)
+
+    def number_token(self, position: int) -> tuple[str, Any, int]:
+        """Read a number as C's strtod does (json_next_number_token)."""
+        match = _JSON_NUMBER.match(self.data, position)
+        if match is None:
+            return ("T_ERROR", "invalid number", position)
+        self.position = match.end()
+        return ("T_NUMBER", _strtod(match.group()), position)
 
     def _invalid_number(self) -> bool:
         """json_is_invalid_number: the numbers lua-cjson accepts beyond JSON's (hex, inf, nan, +...)."""
@@ -369,7 +405,7 @@ class JsonDecoder:
 
     def _descend(self) -> None:
         self.depth += 1
-        if self.depth > _DECODE_MAX_DEPTH:
+        if self.depth > self.config.decode_max_depth:
             raise JsonError(f"Found too many nested data structures ({self.depth}) at character {self.position}")
 
     def object(self) -> Any:
@@ -938,15 +974,17 @@ def bit_library(context: LibraryContext) -> dict[bytes, Any]:
 
 
 def cjson_library(context: LibraryContext, null: Any, is_null: Callable[[Any], bool]) -> dict[bytes, Any]:
-    """Return the functions of the ``cjson`` table (``cjson.null`` included)."""
+    """Return the functions of the ``cjson`` table (``cjson.null`` and the settings functions included)."""
     make_table = context.lua.table
+    config = JsonConfig()
+    encoder = JsonEncoder(config, is_null)
 
     def encode(*args: Any) -> bytes:
         if len(args) != 1:
             raise context.bad_argument(1, "encode", "expected 1 argument")
         deep_enough()
         try:
-            return json_encode(args[0], is_null)
+            return encoder.encode(args[0])
         except JsonError as error:
             raise context.fail(str(error)) from None
 
@@ -958,9 +996,82 @@ def cjson_library(context: LibraryContext, null: Any, is_null: Callable[[Any], b
             raise context.fail("JSON parser does not support UTF-16 or UTF-32")
         deep_enough()
         try:
-            return JsonDecoder(text, make_table, null).decode()
+            return JsonDecoder(text, make_table, null, config).decode()
         except JsonError as error:
             raise context.fail(str(error)) from None
 
-    return {b"encode": encode, b"decode": decode, b"null": null,
-            b"_NAME": b"cjson", b"_VERSION": b"2.1.0"}
+    def arguments(args: tuple[Any, ...], count: int, name: str) -> tuple[Any, ...]:
+        if len(args) > count:
+            raise context.bad_argument(count + 1, name, "found too many arguments")
+        return (*args, *([None] * (count - len(args))))
+
+    def integer_option(args: tuple[Any, ...], index: int, name: str, current: int, low: int, high: int) -> int:
+        if args[index] is None:
+            return current
+        value = context.check_integer(args, index, name)
+        if not low <= value <= high:
+            raise context.bad_argument(1, name, f"expected integer between {low} and {high}")
+        return value
+
+    def enum_option(args: tuple[Any, ...], index: int, name: str, current: int, options: tuple[bytes, ...]) -> int:
+        value = args[index]
+        if value is None:
+            return current
+        if type(value) is bool:
+            return 1 if value else 0
+        text = context.check_string(args, index, name)
+        if text not in options:
+            raise context.bad_argument(index + 1, name, f"invalid option '{text.decode('utf-8', 'replace')}'")
+        return options.index(text)
+
+    def enum_reply(setting: int, options: tuple[bytes, ...]) -> Any:
+        return bool(setting) if setting in (0, 1) else options[setting]
+
+    switch = (b"off", b"on")
+
+    def encode_sparse_array(*args: Any) -> tuple[Any, ...]:
+        args = arguments(args, 3, "encode_sparse_array")
+        config.sparse_convert = bool(enum_option(args, 0, "encode_sparse_array", int(config.sparse_convert), switch))
+        config.sparse_ratio = integer_option(args, 1, "encode_sparse_array", config.sparse_ratio, 0, 2**31 - 1)
+        config.sparse_safe = integer_option(args, 2, "encode_sparse_array", config.sparse_safe, 0, 2**31 - 1)
+        return (config.sparse_convert, config.sparse_ratio, config.sparse_safe)
+
+    def encode_max_depth(*args: Any) -> int:
+        args = arguments(args, 1, "encode_max_depth")
+        config.encode_max_depth = integer_option(args, 0, "encode_max_depth", config.encode_max_depth, 1, 2**31 - 1)
+        return config.encode_max_depth
+
+    def decode_max_depth(*args: Any) -> int:
+        args = arguments(args, 1, "decode_max_depth")
+        config.decode_max_depth = integer_option(args, 0, "decode_max_depth", config.decode_max_depth, 1, 2**31 - 1)
+        return config.decode_max_depth
+
+    def encode_number_precision(*args: Any) -> int:
+        args = arguments(args, 1, "encode_number_precision")
+        config.precision = integer_option(args, 0, "encode_number_precision", config.precision, 1, 14)
+        return config.precision
+
+    def encode_keep_buffer(*args: Any) -> bool:
+        args = arguments(args, 1, "encode_keep_buffer")
+        config.keep_buffer = bool(enum_option(args, 0, "encode_keep_buffer", int(config.keep_buffer), switch))
+        return config.keep_buffer
+
+    invalid = (b"off", b"on", b"null")
+
+    def encode_invalid_numbers(*args: Any) -> Any:
+        args = arguments(args, 1, "encode_invalid_numbers")
+        config.encode_invalid_numbers = enum_option(
+            args, 0, "encode_invalid_numbers", config.encode_invalid_numbers, invalid)
+        return enum_reply(config.encode_invalid_numbers, invalid)
+
+    def decode_invalid_numbers(*args: Any) -> bool:
+        args = arguments(args, 1, "decode_invalid_numbers")
+        config.decode_invalid_numbers = bool(enum_option(
+            args, 0, "decode_invalid_numbers", int(config.decode_invalid_numbers), switch))
+        return config.decode_invalid_numbers
+
+    return {b"encode": encode, b"decode": decode, b"null": null, b"_NAME": b"cjson", b"_VERSION": b"2.1.0",
+            b"encode_sparse_array": encode_sparse_array, b"encode_max_depth": encode_max_depth,
+            b"decode_max_depth": decode_max_depth, b"encode_number_precision": encode_number_precision,
+            b"encode_keep_buffer": encode_keep_buffer, b"encode_invalid_numbers": encode_invalid_numbers,
+            b"decode_invalid_numbers": decode_invalid_numbers}

@@ -46,6 +46,25 @@ CJSON = [
     "return cjson.decode('9007199254740993')", "return cjson.decode('1e400')", "return cjson.decode('[1,[2,[3]]]')",
     "return type(cjson.null)", "return type(cjson.encode)", "return cjson._NAME",
     "return cjson.encode(string.rep('x', 10))", "local d = {} for i = 1, 1100 do d = {d} end return cjson.encode(d)",
+    # settings (each script puts the defaults back: they last as long as the Lua state)
+    "local p = cjson.encode_number_precision(3) local e = cjson.encode(1/3) cjson.encode_number_precision(14)"
+    " return {p, e}",
+    "local ok, e = pcall(cjson.encode_number_precision, 15) return e", "return cjson.encode_max_depth()",
+    "cjson.encode_max_depth(1) local ok, e = pcall(cjson.encode, {{1}}) cjson.encode_max_depth(1000) return e",
+    "cjson.decode_max_depth(1) local ok, e = pcall(cjson.decode, '[[1]]') cjson.decode_max_depth(1000) return e",
+    "local a = cjson.encode_invalid_numbers(true) local e = cjson.encode({0/0, 1/0, -1/0})"
+    " cjson.encode_invalid_numbers('null') local n = cjson.encode({0/0}) cjson.encode_invalid_numbers(false)"
+    " return {tostring(a), e, n}",
+    "local ok, e = pcall(cjson.encode_invalid_numbers, 'maybe') return e",
+    "return {cjson.encode_sparse_array()}",
+    "cjson.encode_sparse_array(true) local e = cjson.encode({[1]=1, [20]=2}) cjson.encode_sparse_array(false)"
+    " return e",
+    "cjson.encode_sparse_array(false, 0) local e = cjson.encode({[1]=1, [20]=2}) cjson.encode_sparse_array(false, 2)"
+    " return e",
+    "cjson.decode_invalid_numbers(false) local ok, e = pcall(cjson.decode, '0x10') cjson.decode_invalid_numbers(true)"
+    " return e",
+    "return tostring(cjson.encode_keep_buffer(false)) .. tostring(cjson.encode_keep_buffer(true))",
+    "local ok, e = pcall(cjson.encode_max_depth, 1, 2) return e",
 ]
 
 
