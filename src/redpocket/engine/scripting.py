@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any, Final
 from lupa import lua51
 
 from .keyspace import now_ms
-from .lua_libraries import LibraryContext, bit_library, cjson_library, cmsgpack_library, struct_library
+from .lua_libraries import (
+    LibraryContext,
+    bit_library,
+    cjson_library,
+    cmsgpack_library,
+    deep_enough,
+    struct_library,
+)
 from .registry import CommandSpec
 from .replies import NULL_ARRAY, OK, ReplyError, SetReply, SimpleString, VerbatimReply, double_reply
 from .session import Session
@@ -54,8 +61,10 @@ local unwrap = py.unwrap
 
 local readonly = setmetatable({}, {__mode = "k"})   -- proxy -> protected table
 local function refuse() error("Attempt to modify a readonly table", 2) end
+-- What getmetatable() shows of a protected table: a table that refuses changes too.
+local locked = setmetatable({}, {__newindex = refuse, __metatable = false})
 local function protect(t)
-  local proxy = setmetatable({}, {__index = t, __newindex = refuse, __metatable = false})
+  local proxy = setmetatable({}, {__index = t, __newindex = refuse, __metatable = locked})
   readonly[proxy] = t
   return proxy
 end
@@ -63,7 +72,7 @@ local function real(t) return readonly[t] or t end
 local function copy(t) local c = {} for k, v in next, t do c[k] = v end return c end
 
 local G = {}
-local env = setmetatable({}, {__index = G, __newindex = refuse, __metatable = false})
+local env = setmetatable({}, {__index = G, __newindex = refuse, __metatable = locked})
 readonly[env] = G
 setmetatable(G, {__index = function(_, name)
   error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
@@ -89,8 +98,16 @@ G.rawset = function(t, k, v)
   if readonly[t] then error("Attempt to modify a readonly table", 0) end
   return rawset(t, k, v)
 end
-G.unpack = function(t, i, j) return unpack(real(t), i, j) end
+G.unpack = function(t, ...) return unpack(real(t), ...) end  -- (no extra arguments: each costs a stack slot)
+G.setmetatable = function(t, m)
+  if readonly[t] or t == locked then error("Attempt to modify a readonly table", 0) end
+  return setmetatable(t, m)
+end
 G.loadstring = function(s, name)
+  -- Redis's Lua parses every chunk as text: precompiled (binary) chunks do not load.
+  if type(s) == "string" and s:byte(1) == 27 then
+    return nil, "[string \"" .. (name or "?") .. "\"]:1: unexpected symbol near '<\\27>'"
+  end
   local f, e = loadstring(s, name)
   if f then setfenv(f, env) end
   return f, e
@@ -124,6 +141,9 @@ G.cmsgpack = protect(py.cmsgpack)
 G.struct = protect(py.struct)
 
 local redis = {}
+-- (redis.call is the Python helper itself, not a Lua wrapper: "return redis.call(...)"
+-- is a tail call, which would drop the script's frame from error positions.  lupa
+-- passes at most 7,997 arguments to Python, Redis's Lua 8,000.)
 for _, name in ipairs({"call", "pcall", "sha1hex", "log", "setresp", "set_repl", "acl_check_cmd"}) do
   redis[name] = py[name]
 end
@@ -215,7 +235,7 @@ G.__redis__err__handler = handler
 -- the globals of EVAL without KEYS and ARGV.
 local nonexistent = getmetatable(G)
 local FG = setmetatable(copy(G), nonexistent)
-local fmeta = {__index = FG, __newindex = refuse, __metatable = false}
+local fmeta = {__index = FG, __newindex = refuse, __metatable = locked}
 local fenv = setmetatable({}, fmeta)
 readonly[fenv] = FG
 FG._G = fenv
@@ -404,6 +424,8 @@ INVALID_NAME: Final = (
 # Script flags as FUNCTION LIST shows them, in Redis's order (scripts_flags_def).
 FLAG_ORDER: Final = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys")
 LOAD_TIMEOUT_SECONDS: Final = 0.5
+# How deep a script's reply may nest (Redis stops where its Lua stack, 8,000 slots, runs out).
+_MAX_REPLY_DEPTH: Final = 500
 # Commands a script runs that MONITOR clients are not shown (Redis's call()).
 _UNMONITORED: Final = frozenset({"admin", "skip-monitor"})
 
@@ -424,6 +446,7 @@ class ScriptRuntime:
         self.read_only = False
         self.random = random.Random()
         self.null = self.lua.eval("newproxy(false)")
+        deep_enough()  # (deeply nested replies and cjson values recurse in Python)
         context = LibraryContext(self, ScriptError)
         helpers = self.table_from({
             b"unwrap": _unwrap,
@@ -701,8 +724,12 @@ class ScriptRuntime:
         return text.replace("\r", " ").replace("\n", " ")
 
     # -- Lua -> reply ----------------------------------------------------------------
-    def to_reply(self, value: Any, protocol: int) -> Any:
-        """Convert a script's Lua result to a reply for a client of ``protocol`` (luaReplyToRedisReply)."""
+    def to_reply(self, value: Any, protocol: int, depth: int = 0) -> Any:
+        """Convert a script's Lua result to a reply for a client of ``protocol`` (luaReplyToRedisReply).
+
+        Tables nested deeper than ``_MAX_REPLY_DEPTH`` end in an error
+        element, as Redis's end where its Lua stack runs out.
+        """
         kind = type(value)
         if kind is bytes:
             return value
@@ -718,9 +745,12 @@ class ScriptRuntime:
             return 1 if value else 0
         if value is None or _lua_type(value) != "table":
             return None
+        if depth >= _MAX_REPLY_DEPTH:
+            return ReplyError("ERR reached lua stack limit")
+        depth += 1
         shape, field = self._reply_shape(value)
         if shape == 0:
-            return [self.to_reply(value[index], protocol) for index in range(1, field + 1)]
+            return [self.to_reply(value[index], protocol, depth) for index in range(1, field + 1)]
         if shape == 1:
             return ReplyError(field.decode("utf-8", "replace").replace("\r", " ").replace("\n", " "))
         if shape == 2:
@@ -735,12 +765,12 @@ class ScriptRuntime:
         if shape == 6:
             flat: list[Any] = []
             for key, item in field.items():
-                flat.append(self.to_reply(key, protocol))
-                flat.append(self.to_reply(item, protocol))
+                flat.append(self.to_reply(key, protocol, depth))
+                flat.append(self.to_reply(item, protocol, depth))
             if protocol == 3:
                 return {_hashable(k): v for k, v in zip(flat[::2], flat[1::2], strict=True)}
             return flat
-        members = [self.to_reply(key, protocol) for key in field]
+        members = [self.to_reply(key, protocol, depth) for key in field]
         return SetReply(members) if protocol == 3 else members
 
     # -- reply -> Lua --------------------------------------------------------------------
