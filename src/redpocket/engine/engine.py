@@ -202,7 +202,7 @@ class Engine:
             session.multi.append((spec, argv))
             return QUEUED
         reply = self.call(session, spec, argv)
-        if self.ready_keys:
+        if self.ready_keys and self.busy_script is None:  # (blocked clients wait for a busy script to end)
             self.announce_ready()
         if not self.commands_processed & 63:
             self.tick()

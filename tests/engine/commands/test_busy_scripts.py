@@ -202,3 +202,18 @@ def test_shutdown_nosave_during_a_busy_script(target: str, tmp_path: Path) -> No
         assert real.process.wait(10) == 0
     with pytest.raises(redis.ConnectionError):
         redis.Redis(port=port, socket_connect_timeout=1).ping()
+
+
+def test_blocked_clients_are_served_after_a_busy_script(connect) -> None:
+    runner, blocked, other = connect(), connect(), connect()
+    pop = Runner(blocked, "BLPOP", "x", 0)
+    time.sleep(0.1)
+    body = ("redis.call('lpush', KEYS[1], 'y') local start = tonumber(redis.call('time')[1]) "
+            "while tonumber(redis.call('time')[1]) < start + 2 do end redis.call('lpush', KEYS[1], 'z') return 1")
+    script = Runner(runner, "EVAL", body, 1, "x")
+    time.sleep(0.02)
+    assert wait_busy(other, script.started)[0] == ("error", BUSY_EVAL)
+    assert call(other, "MULTI") == b"OK"  # (commands allowed while busy must not serve blocked clients)
+    assert call(other, "DISCARD") == b"OK"
+    assert script.result() == 1
+    assert list(pop.result()) == [b"x", b"z"]
