@@ -12,6 +12,18 @@ refuses), reading an unknown global is an error, and ``os``, ``io``,
 ``loadfile``, ``dofile``, ``print``, ``debug``, ``setfenv`` / ``getfenv``
 are absent.  Errors come out as Redis formats them:
 ``ERR user_script:1: ... script: <sha>, on @user_script:1.``
+
+Function libraries (FUNCTION LOAD, see :mod:`.functions`) run in the same
+state: a library's code runs once against load-time globals (just
+``redis.register_function``, ``redis.log`` and the version) and its
+functions are then called as ``f(keys, args)``.  The libraries scripts see
+(``cjson``, ``cmsgpack``, ``struct``, ``bit``) are in :mod:`.lua_libraries`.
+
+A count hook (every 100,000 Lua instructions) bounds library loads to half
+a second and, past ``busy-reply-threshold``, marks the script busy
+(``Engine.busy_script``: other clients get BUSY) and lets other threads take
+the engine lock between its instructions, so SCRIPT KILL, FUNCTION KILL and
+SHUTDOWN NOSAVE reach it.
 """
 
 from __future__ import annotations
