@@ -54,6 +54,10 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 log = logging.getLogger("redpocket.lua")
+# Scripts' values nest as deep as Redis allows (cjson's 1,000 levels, replies'
+# 500), and converting them recurses in Python: raise the interpreter's limit
+# once, at import, rather than while some thread runs.
+deep_enough()
 
 REDIS_VERSION = b"7.0.15"
 REDIS_VERSION_NUM = 0x0007000F
@@ -458,7 +462,6 @@ class ScriptRuntime:
         self.read_only = False
         self.random = random.Random()
         self.null = self.lua.eval("newproxy(false)")
-        deep_enough()  # (deeply nested replies and cjson values recurse in Python)
         context = LibraryContext(self, ScriptError)
         helpers = self.table_from({
             b"unwrap": _unwrap,

@@ -36,7 +36,7 @@ from ..engine.replies import OK, PONG, ReplyError, SimpleString
 from ..engine.tracking import tracking
 from .commands import Action
 from .protocol import ProtocolError, RequestParser, encode, error_line
-from .scripts import SCRIPT_COMMANDS, SCRIPT_THREADS
+from .scripts import SCRIPT_COMMANDS, ScriptCall
 
 if TYPE_CHECKING:
     from .server import Server
@@ -333,14 +333,21 @@ class ClientConnection(asyncio.Protocol):
                 else:  # the spelling and argument count of the last command: a pipeline's usual case
                     spec = last_spec
                 if spec is None:
-                    if name.lower() in SCRIPT_COMMANDS and session.multi is None:  # (run in a thread: _checked)
-                        done -= 1
-                        then = _CHECKED
-                        break
                     if timing is not None:
                         engine.account(session, timing, timed_argv, perf_counter() - started, run_calls)
                         timing = None
-                    reply = execute(session, argv)
+                    if name.lower() in SCRIPT_COMMANDS and session.multi is None:  # (in a worker thread: scripts.py)
+                        lock.release()
+                        try:
+                            reply = self.run_script(argv)
+                        finally:
+                            lock.acquire()
+                        if reply is SCRIPTING:  # (busy: the rest of the read waits for its reply)
+                            self.chunk_done = done
+                            then = _FLUSH
+                            break
+                    else:
+                        reply = execute(session, argv)
                     if name not in spellings:
                         commands.learn(name)
                     inline = self._inline_spellings()
@@ -511,9 +518,11 @@ class ClientConnection(asyncio.Protocol):
         if self.server.monitors and name not in _NOT_MONITORED:
             self.server.feed_monitors(self, argv)
         if name in SCRIPT_COMMANDS and self.session.multi is None:
-            self.run_script(argv)
-            return False
-        reply = self.execute(self.session, argv)
+            reply = self.run_script(argv)
+            if reply is SCRIPTING:
+                return False
+        else:
+            reply = self.execute(self.session, argv)
         if engine.pause.until or self.server.postponed:
             self.server.pause_changed()
         if not self.authenticated and name in (b"auth", b"hello") and not isinstance(reply, ReplyError):
@@ -634,17 +643,35 @@ class ClientConnection(asyncio.Protocol):
             self.block_timer = self.server.loop.call_later(block.timeout, self._block_timeout)
         self._update_reading()
 
-    def run_script(self, argv: list[bytes]) -> None:
-        """Run a script command in a worker thread; the requests behind it wait, as behind a blocked command."""
-        self.blocked = (argv, SCRIPTING)
-        loop = self.server.loop
-        session = self.session
+    def run_script(self, argv: list[bytes]) -> Any:
+        """Run a script command in a worker thread (see scripts.py); return its reply, or SCRIPTING if it runs on.
 
-        def done(reply: Any, error: BaseException | None) -> None:
+        The loop waits for it up to ``busy-reply-threshold``; past that the
+        client is parked like a blocked one and the reply comes later.
+        """
+        session = self.session
+        threshold = self.engine.config.get_int("busy-reply-threshold")
+        if threshold <= 0:  # (no busy state: the loop would wait for the script anyway)
+            return self.execute(session, argv)
+        call = ScriptCall()
+        call.start(lambda: self.execute(session, argv))
+        loop = self.server.loop
+
+        def later(reply: Any, error: BaseException | None) -> None:
             with contextlib.suppress(RuntimeError):  # (the loop closed: the server shut down meanwhile)
                 loop.call_soon_threadsafe(self._script_done, reply, error)
 
-        SCRIPT_THREADS.submit(lambda: self.execute(session, argv), done)
+        if call.wait(threshold / 1000, later):
+            if call.error is not None:
+                return self._script_failed(call.error)
+            return call.reply
+        self.blocked = (argv, SCRIPTING)
+        return SCRIPTING
+
+    @staticmethod
+    def _script_failed(error: BaseException) -> ReplyError:
+        log.error("script command failed", exc_info=error)
+        return ReplyError(f"ERR internal error executing a script: {error!r}")
 
     def _script_done(self, reply: Any, error: BaseException | None) -> None:
         """Send a script's reply, then go on with the requests that queued behind it."""
@@ -653,10 +680,7 @@ class ClientConnection(asyncio.Protocol):
         self.blocked = None
         if self.closing:
             return
-        if error is not None:
-            log.error("script command failed", exc_info=error)
-            reply = ReplyError(f"ERR internal error executing a script: {error!r}")
-        self._resume_with(reply)
+        self._resume_with(self._script_failed(error) if error is not None else reply)
 
     def unblock(self) -> None:
         """Leave the blocked state (served, timed out or disconnected)."""

@@ -6,9 +6,13 @@ lock while it runs, as Redis's single thread does.  Once it passes
 (see :mod:`redpocket.engine.scripting`), and the engine answers them BUSY,
 or runs SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE.  For the TCP server
 to be one of those threads, the script must not run on the event-loop
-thread: the connection hands the command to :data:`SCRIPT_THREADS` and parks
-itself (its later requests queue, as behind a blocked command) until the
-reply comes back through ``loop.call_soon_threadsafe``.
+thread: the connection hands the command to :data:`SCRIPT_THREADS` as a
+:class:`ScriptCall` and waits for it up to the threshold, as Redis's loop
+would have been busy anyway.  A script done by then is answered at once (the
+common case: one thread switch each way); otherwise the connection parks
+itself (its later requests queue, as behind a blocked command), the loop goes
+back to its other clients, and the reply comes back through
+``loop.call_soon_threadsafe``.
 
 The workers are daemon threads, so a script that never ends cannot keep
 the process from exiting after SHUTDOWN.
@@ -56,3 +60,38 @@ class ScriptThreads:
 
 
 SCRIPT_THREADS: Final = ScriptThreads()
+
+
+class ScriptCall:
+    """One script command handed to a worker thread; the loop either waits for it or leaves it to call back."""
+
+    __slots__ = ("_lock", "error", "finished", "later", "reply")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.finished = threading.Event()
+        self.reply: Any = None
+        self.error: BaseException | None = None
+        self.later: Callable[[Any, BaseException | None], None] | None = None
+
+    def start(self, job: Callable[[], Any]) -> None:
+        """Run ``job`` in a worker thread."""
+        SCRIPT_THREADS.submit(job, self._done)
+
+    def wait(self, timeout: float | None, later: Callable[[Any, BaseException | None], None]) -> bool:
+        """Wait up to ``timeout`` seconds; tell whether it finished, else have ``later(reply, error)`` called."""
+        if self.finished.wait(timeout):
+            return True
+        with self._lock:
+            if self.finished.is_set():  # (it finished just now)
+                return True
+            self.later = later
+            return False
+
+    def _done(self, reply: Any, error: BaseException | None) -> None:
+        with self._lock:
+            self.reply, self.error = reply, error
+            self.finished.set()
+            later = self.later
+        if later is not None:
+            later(reply, error)
