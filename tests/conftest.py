@@ -325,6 +325,7 @@ def make_client(backend: str, request: pytest.FixtureRequest) -> Iterator[Callab
         admin = server.client()
         admin.flushall()
         admin.script_flush()
+        admin.function_flush()
         admin.config_resetstat()
 
         def make(**kwargs: Any) -> redis.Redis:
@@ -356,6 +357,7 @@ def pair(redis_server: RedisServer) -> Iterator[Callable[..., tuple[redis.Redis,
     admin = redis_server.client()
     admin.flushall()
     admin.script_flush()
+    admin.function_flush()
     clients: list[redis.Redis] = []
 
     def make(**kwargs: Any) -> tuple[redis.Redis, redis.Redis]:

@@ -35,7 +35,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("commands", ["redpocket.engine.commands"]),
     ("persistence, scripting, structures", [
         "redpocket.engine.persistence", "redpocket.engine.scripting", "redpocket.engine.structures",
-        "redpocket.engine.commands.persistence", "redpocket.engine.commands.scripting", "redpocket.engine",
+        "redpocket.engine.commands.persistence", "redpocket.engine.commands.scripting",
+        "redpocket.engine.commands.functions", "redpocket.engine.functions", "redpocket.engine.lua_libraries", "redpocket.engine",
     ]),
     ("client, server", ["redpocket.client", "redpocket.server"]),
     ("connections, pipeline, keyspaces, orm", [

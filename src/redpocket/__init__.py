@@ -20,7 +20,8 @@ below it (``tests/test_layers.py`` checks every import):
 5. engine: ``engine/engine`` (the command table, the one call loop)
 6. commands: ``engine/commands/``, one module per family
 7. persistence, scripting, structures: ``engine/persistence/``,
-   ``engine/scripting`` (with ``commands/scripting``), ``engine/structures``
+   ``engine/scripting`` (with ``commands/scripting``), ``engine/functions`` (with
+   ``commands/functions``) and ``engine/lua_libraries/``, ``engine/structures``
 8. client, server: ``client``, ``server/``
 9. connections, pipeline, keyspaces, orm
 """

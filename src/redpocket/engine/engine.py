@@ -115,6 +115,12 @@ class Engine:
         self._client_ids = itertools.count(1)
         self._next_cron = 0.0
         self._lua: Any = None
+        # The script running past busy-reply-threshold (scripting.RunningScript), else None:
+        # other clients' commands get its BUSY error, except those flagged allow-busy.
+        self.busy_script: Any = None
+        # Called as listener(db_index, argv) after each command a script ran (Redis
+        # shows them to MONITOR clients as "[db lua]" lines; the TCP server listens).
+        self.script_listeners: list[Any] = []
 
     # -- what the databases signal (kept in self.signals; these read and write it) ----
     @property
@@ -257,11 +263,13 @@ class Engine:
             denied = self.extensions["acl"].denied(session, spec, argv)
             if denied is not None:
                 return self._rejected(session, name, denied)
+        if self.busy_script is not None and "allow-busy" not in spec.flags:
+            return self._rejected(session, name, ReplyError(self.busy_script.busy_error))
         if session.multi is not None and name not in _MULTI_IMMEDIATE:
             session.multi.append((spec, argv))
             return QUEUED
         reply = self.call(session, spec, argv)
-        if self.signals.ready_keys:
+        if self.signals.ready_keys and self.busy_script is None:  # (blocked clients wait for a busy script to end)
             self.announce_ready()
         if not self.commands_processed & 63:
             self.tick()
@@ -418,7 +426,7 @@ class Engine:
         """Run periodic work: the active expiry cycle (Redis's serverCron)."""
         hz = self.config.hz
         self._next_cron = now + 1.0 / hz
-        if not self.active_expire_enabled or (self.pause.until and self.pause.active()):
+        if not self.active_expire_enabled or self.busy_script is not None or (self.pause.until and self.pause.active()):
             return  # (Redis expires nothing while clients are paused)
         for db in self.databases:
             if db.expires:

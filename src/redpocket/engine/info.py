@@ -140,6 +140,7 @@ def _memory(engine: Engine, current: CommandSpec | None) -> list[str]:
     system = _total_system_memory()
     maxmemory = int(engine.config.get("maxmemory"))
     dataset = used - STARTUP_MEMORY
+    libraries = engine.extensions.get("functions")  # (functions.FunctionLibraries, once used)
     scripts = len(getattr(engine, "scripts", {}))
     return [
         f"used_memory:{used}",
@@ -163,8 +164,8 @@ def _memory(engine: Engine, current: CommandSpec | None) -> list[str]:
         "used_memory_lua_human:32.00K",
         "used_memory_scripts_eval:0",
         f"number_of_cached_scripts:{scripts}",
-        "number_of_functions:0",
-        "number_of_libraries:0",
+        f"number_of_functions:{len(libraries.functions) if libraries is not None else 0}",
+        f"number_of_libraries:{len(libraries.libraries) if libraries is not None else 0}",
         "used_memory_vm_functions:32768",
         "used_memory_vm_total:65536",
         "used_memory_vm_total_human:64.00K",

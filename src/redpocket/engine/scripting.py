@@ -12,22 +12,42 @@ refuses), reading an unknown global is an error, and ``os``, ``io``,
 ``loadfile``, ``dofile``, ``print``, ``debug``, ``setfenv`` / ``getfenv``
 are absent.  Errors come out as Redis formats them:
 ``ERR user_script:1: ... script: <sha>, on @user_script:1.``
+
+Function libraries (FUNCTION LOAD, see :mod:`.functions`) run in the same
+state: a library's code runs once against load-time globals (just
+``redis.register_function``, ``redis.log`` and the version) and its
+functions are then called as ``f(keys, args)``.  The libraries scripts see
+(``cjson``, ``cmsgpack``, ``struct``, ``bit``) are in :mod:`.lua_libraries`.
+
+A count hook (every 100,000 Lua instructions) bounds library loads to half
+a second and, past ``busy-reply-threshold``, marks the script busy
+(``Engine.busy_script``: other clients get BUSY) and lets other threads take
+the engine lock between its instructions, so SCRIPT KILL, FUNCTION KILL and
+SHUTDOWN NOSAVE reach it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import random
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 from lupa import lua51
 
 from .keyspace import now_ms
+from .lua_libraries import (
+    LibraryContext,
+    bit_library,
+    cjson_library,
+    cmsgpack_library,
+    deep_enough,
+    struct_library,
+)
 from .registry import CommandSpec
-from .replies import NULL_ARRAY, HumanDouble, ReplyError, SetReply, SimpleString, VerbatimReply, double_reply
+from .replies import NULL_ARRAY, OK, HumanDouble, ReplyError, SetReply, SimpleString, VerbatimReply, double_reply
 from .session import Session
 from .version import REDIS_VERSION, REDIS_VERSION_NUM
 
@@ -35,6 +55,10 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 log = logging.getLogger("redpocket.lua")
+# Scripts' values nest as deep as Redis allows (cjson's 1,000 levels, replies'
+# 500), and converting them recurses in Python: raise the interpreter's limit
+# once, at import, rather than while some thread runs.
+deep_enough()
 
 INT64_MIN = -(2**63)
 SCRIPT_FLAGS = frozenset({b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys"})
@@ -47,13 +71,15 @@ local py = ...
 local type, error, tostring, select, unpack = type, error, tostring, select, unpack
 local setmetatable, rawget, rawset, next, ipairs = setmetatable, rawget, rawset, next, ipairs
 local setfenv, loadstring, load, xpcall, pcall, newproxy = setfenv, loadstring, load, xpcall, pcall, newproxy
-local getinfo = debug.getinfo
+local getinfo, sethook = debug.getinfo, debug.sethook
 local unwrap = py.unwrap
 
 local readonly = setmetatable({}, {__mode = "k"})   -- proxy -> protected table
 local function refuse() error("Attempt to modify a readonly table", 2) end
+-- What getmetatable() shows of a protected table: a table that refuses changes too.
+local locked = setmetatable({}, {__newindex = refuse, __metatable = false})
 local function protect(t)
-  local proxy = setmetatable({}, {__index = t, __newindex = refuse, __metatable = false})
+  local proxy = setmetatable({}, {__index = t, __newindex = refuse, __metatable = locked})
   readonly[proxy] = t
   return proxy
 end
@@ -61,7 +87,7 @@ local function real(t) return readonly[t] or t end
 local function copy(t) local c = {} for k, v in next, t do c[k] = v end return c end
 
 local G = {}
-local env = setmetatable({}, {__index = G, __newindex = refuse, __metatable = false})
+local env = setmetatable({}, {__index = G, __newindex = refuse, __metatable = locked})
 readonly[env] = G
 setmetatable(G, {__index = function(_, name)
   error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
@@ -87,8 +113,16 @@ G.rawset = function(t, k, v)
   if readonly[t] then error("Attempt to modify a readonly table", 0) end
   return rawset(t, k, v)
 end
-G.unpack = function(t, i, j) return unpack(real(t), i, j) end
+G.unpack = function(t, ...) return unpack(real(t), ...) end  -- (no extra arguments: each costs a stack slot)
+G.setmetatable = function(t, m)
+  if readonly[t] or t == locked then error("Attempt to modify a readonly table", 0) end
+  return setmetatable(t, m)
+end
 G.loadstring = function(s, name)
+  -- Redis's Lua parses every chunk as text: precompiled (binary) chunks do not load.
+  if type(s) == "string" and s:byte(1) == 27 then
+    return nil, "[string \"" .. (name or "?") .. "\"]:1: unexpected symbol near '<\\27>'"
+  end
   local f, e = loadstring(s, name)
   if f then setfenv(f, env) end
   return f, e
@@ -116,10 +150,15 @@ G.table = protect(table)
 local math_ = copy(math)
 math_.random, math_.randomseed = py.random, py.randomseed
 G.math = protect(math_)
-G.cjson = protect({encode = py.json_encode, decode = py.json_decode, null = py.null})
+G.cjson = protect(py.cjson)
 G.bit = protect(py.bit)
+G.cmsgpack = protect(py.cmsgpack)
+G.struct = protect(py.struct)
 
 local redis = {}
+-- (redis.call is the Python helper itself, not a Lua wrapper: "return redis.call(...)"
+-- is a tail call, which would drop the script's frame from error positions.  lupa
+-- passes at most 7,997 arguments to Python, Redis's Lua 8,000.)
 for _, name in ipairs({"call", "pcall", "sha1hex", "log", "setresp", "set_repl", "acl_check_cmd"}) do
   redis[name] = py[name]
 end
@@ -148,12 +187,11 @@ redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
 redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = py.version, py.version_num
 G.redis = protect(redis)
-for _, library in ipairs({redis, math_, py.bit}) do
+for _, library in ipairs({redis, math_, py.bit, py.cjson, py.cmsgpack, py.struct}) do
   for _, v in next, library do
-    if type(v) == "userdata" then callables[v] = true end
+    if type(v) == "userdata" and v ~= py.null then callables[v] = true end
   end
 end
-callables[py.json_encode], callables[py.json_decode] = true, true
 
 -- The first frame that is neither C nor this sandbox: the script's own code.
 local function script_frame(level)
@@ -165,10 +203,36 @@ local function script_frame(level)
   end
 end
 -- luaL_where for errors raised by the Python helpers.
+-- luaL_where(L, 1) for errors raised by the Python helpers: the position of the
+-- helper's caller (level 3: above this function and lupa's C call of Python),
+-- nothing when that caller is C (pcall(cjson.decode, s), say).
 local function where()
-  local info = script_frame(3)
-  if info == nil then return "" end
+  local info = getinfo(3, "Sl")
+  if info == nil or info.currentline <= 0 then return "" end
   return info.short_src .. ":" .. info.currentline .. ": "
+end
+-- What reply a script's table stands for, read raw as luaReplyToRedisReply does (a
+-- metatable must not run): kind, payload.  Kinds: 0 array (payload: its length),
+-- 1 err, 2 ok, 3 double, 4 big_number, 5 verbatim_string, 6 map, 7 set.
+local function reply_shape(t)
+  local v = rawget(t, "err") if type(v) == "string" then return 1, v end
+  v = rawget(t, "ok") if type(v) == "string" then return 2, v end
+  v = rawget(t, "double") if type(v) == "number" then return 3, v end
+  v = rawget(t, "big_number") if type(v) == "string" then return 4, v end
+  v = rawget(t, "verbatim_string")
+  if type(v) == "table" and type(rawget(v, "format")) == "string" and type(rawget(v, "string")) == "string" then
+    return 5, rawget(v, "string")
+  end
+  v = rawget(t, "map") if type(v) == "table" then return 6, v end
+  v = rawget(t, "set") if type(v) == "table" then return 7, v end
+  local n = 0
+  while rawget(t, n + 1) ~= nil do n = n + 1 end
+  return 0, n
+end
+-- The name the running Python helper was called by, as luaL_argerror reports it (nil: "?").
+local function helper_name()
+  local info = getinfo(2, "n")
+  return info and info.name
 end
 -- Redis's __redis__err__handler: turn any error into {err=, source=, line=}.
 local function handler(err)
@@ -179,6 +243,58 @@ local function handler(err)
   return err
 end
 G.__redis__err__handler = handler
+
+-- Functions (function_lua.c): a library's chunk and the functions it defines share
+-- the environment fenv.  While FUNCTION LOAD runs the chunk, fenv reads from LIB
+-- (just redis.register_function, redis.log and the version); afterwards from FG,
+-- the globals of EVAL without KEYS and ARGV.
+local nonexistent = getmetatable(G)
+local FG = setmetatable(copy(G), nonexistent)
+local fmeta = {__index = FG, __newindex = refuse, __metatable = locked}
+local fenv = setmetatable({}, fmeta)
+readonly[fenv] = FG
+FG._G = fenv
+local library_redis = setmetatable({register_function = py.register_function, log = py.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = py.version, REDIS_VERSION_NUM = py.version_num}, nonexistent)
+callables[py.register_function] = true
+local LIB = setmetatable({redis = protect(library_redis)}, nonexistent)
+-- Compile and run a library's code; return ok, error, compiled.
+local function load_library(body)
+  local f, e = loadstring(body, "@user_function")
+  if not f then return false, e, false end
+  setfenv(f, fenv)
+  fmeta.__index = LIB
+  local ok, err = pcall(f)
+  fmeta.__index = FG
+  if not ok and type(err) == "userdata" then err = unwrap(err) end
+  return ok, err, true
+end
+local function run_function(f, keys, argv)
+  local ok, result = xpcall(function() return f(keys, argv) end, handler)
+  return ok, result
+end
+local function run_function_spread(f, nkeys, ...)
+  local all, keys, argv = {...}, {}, {}
+  for i = 1, nkeys do keys[i] = all[i] end
+  for i = nkeys + 1, select("#", ...) do argv[i - nkeys] = all[i] end
+  return run_function(f, keys, argv)
+end
+
+-- The count hook: every 100,000 instructions Python checks the clock (load timeout, busy scripts).
+local interrupt = py.interrupt
+local function hook()
+  local info = getinfo(2, "S")
+  if info and info.source == "=sandbox" then return end  -- (not the script: run() returning, say)
+  local stop = interrupt()
+  if stop then
+    sethook(hook, "l")  -- (every line from now on: a pcall cannot swallow the error for good)
+    error(stop)
+  end
+end
+local function watch(on)
+  if on then sethook(hook, "", 100000) else sethook() end
+end
 
 local function compile(body)
   local f, e = loadstring(body, "@user_script")
@@ -199,7 +315,8 @@ local function run_spread(f, nkeys, ...)
   for i = nkeys + 1, select("#", ...) do argv[i - nkeys] = all[i] end
   return run(f, keys, argv)
 end
-return compile, run, run_spread, where
+return compile, run, run_spread, where, load_library, run_function, run_function_spread, watch, helper_name,
+  reply_shape
 """
 
 
@@ -250,14 +367,82 @@ class ScriptError(Exception):
 
 
 class Script:
-    """A compiled script: its Lua function and its shebang flags."""
+    """A compiled script: its Lua function and its shebang flags.
 
-    __slots__ = ("flags", "function", "sha")
+    ``sha`` names it in error messages: the SHA1 of an EVAL script, the name
+    of a library's function (``is_function``: it is called as ``f(keys, args)``
+    where an EVAL script reads the globals ``KEYS`` and ``ARGV``).
+    """
 
-    def __init__(self, sha: bytes, function: Any, flags: frozenset[bytes] | None) -> None:
+    __slots__ = ("flags", "function", "is_function", "sha")
+
+    def __init__(self, sha: bytes, function: Any, flags: frozenset[bytes] | None, is_function: bool = False) -> None:
         self.sha = sha
         self.function = function
         self.flags = flags
+        self.is_function = is_function
+
+
+BUSY_EVAL: Final = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+BUSY_FUNCTION: Final = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+# How long a timed-out script lets other clients in at each hook call.
+_BUSY_PAUSE_SECONDS: Final = 0.001
+
+
+class RunningScript:
+    """The script running now: who runs it, since when, and whether it timed out, wrote or was killed."""
+
+    __slots__ = ("argv", "caller", "is_function", "killed", "name", "started", "threshold_ms", "timed_out", "wrote")
+
+    def __init__(self, caller: Session, argv: list[bytes], script: Script, threshold_ms: int) -> None:
+        self.caller = caller
+        self.argv = argv
+        self.name = script.sha
+        self.is_function = script.is_function
+        self.threshold_ms = threshold_ms
+        self.started = time.monotonic()
+        self.timed_out = False
+        self.killed = False
+        self.wrote = False
+
+    def duration_ms(self) -> int:
+        """Return how long the script has run, in milliseconds."""
+        return int((time.monotonic() - self.started) * 1000)
+
+    @property
+    def busy_error(self) -> str:
+        """Return the BUSY error other clients get while this script is timed out."""
+        return BUSY_FUNCTION if self.is_function else BUSY_EVAL
+
+
+class Registration:
+    """A function registered by ``redis.register_function`` while its library loads."""
+
+    __slots__ = ("description", "flags", "function", "name")
+
+    def __init__(self, name: bytes, function: Any, description: bytes | None, flags: frozenset[bytes]) -> None:
+        self.name = name
+        self.function = function
+        self.description = description
+        self.flags = flags
+
+
+def valid_name(name: bytes) -> bool:
+    """Tell whether ``name`` is a valid library or function name: ``[a-zA-Z0-9_]+`` (functionsVerifyName)."""
+    return bool(name) and all(byte in _NAME_BYTES for byte in name)
+
+
+_NAME_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+INVALID_NAME: Final = (
+    "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"
+)
+# Script flags as FUNCTION LIST shows them, in Redis's order (scripts_flags_def).
+FLAG_ORDER: Final = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys")
+LOAD_TIMEOUT_SECONDS: Final = 0.5
+# How deep a script's reply may nest (Redis stops where its Lua stack, 8,000 slots, runs out).
+_MAX_REPLY_DEPTH: Final = 500
+# Commands a script runs that MONITOR clients are not shown (Redis's call()).
+_UNMONITORED: Final = frozenset({"admin", "skip-monitor"})
 
 
 class ScriptRuntime:
@@ -276,6 +461,7 @@ class ScriptRuntime:
         self.read_only = False
         self.random = random.Random()
         self.null = self.lua.eval("newproxy(false)")
+        context = LibraryContext(self, ScriptError)
         helpers = self.table_from({
             b"unwrap": _unwrap,
             b"call": self._call,
@@ -285,17 +471,25 @@ class ScriptRuntime:
             b"setresp": self._setresp,
             b"set_repl": self._set_repl,
             b"acl_check_cmd": self._acl_check,
+            b"register_function": self._register_function,
+            b"interrupt": self._interrupt,
             b"random": self._random,
             b"randomseed": self._randomseed,
-            b"json_encode": self._json_encode,
-            b"json_decode": self._json_decode,
             b"null": self.null,
-            b"bit": self.table_from(_bit_library()),
+            b"cjson": self.table_from(cjson_library(context, self.null, lambda value: self._is_null(value))),
+            b"bit": self.table_from(bit_library(context)),
+            b"cmsgpack": self.table_from(cmsgpack_library(context)),
+            b"struct": self.table_from(struct_library(context)),
             b"version": REDIS_VERSION.encode(),
             b"version_num": REDIS_VERSION_NUM,
         })
-        self._compile, self._run, self._run_spread, self._where = self.lua.execute(
+        (self._compile, self._run, self._run_spread, self._where, self._load_library, self._run_function,
+         self._run_function_spread, self._watch, self.helper_name, self._reply_shape) = self.lua.execute(
             _BOOTSTRAP, helpers, name="=sandbox")
+        # The functions of the library FUNCTION LOAD is running, by name; None outside a load.
+        self.registering: dict[bytes, Registration] | None = None
+        self.load_deadline = 0.0
+        self.running: RunningScript | None = None
         rawequal = self.lua.eval("rawequal")
         null = self.null
         self._is_null = lambda value: rawequal(value, null)
@@ -335,15 +529,31 @@ class ScriptRuntime:
         self.random.seed()
 
     # -- running -----------------------------------------------------------------
-    def run(self, session: Session, script: Script, keys: list[bytes], args: list[bytes], read_only: bool) -> Any:
-        """Run ``script`` for ``session`` and return its reply (atomically, under the engine lock)."""
+    def run(
+        self, session: Session, script: Script, keys: list[bytes], args: list[bytes], read_only: bool,
+        argv: list[bytes] | None = None,
+    ) -> Any:
+        """Run ``script`` for ``session`` and return its reply (atomically, under the engine lock).
+
+        ``argv`` is the caller's command (FUNCTION STATS shows it).  Past
+        ``busy-reply-threshold`` milliseconds the script lets other clients
+        in between its instructions (see :meth:`_interrupt`): they get BUSY
+        replies, and SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE work.
+        """
         flags = script.flags
         if flags is not None:
             if read_only and b"no-writes" not in flags:
                 raise ReplyError("ERR Can not execute a script with write flag using *_ro command.")
             read_only = read_only or b"no-writes" in flags
         client = self.client
-        with self.engine.lock:
+        engine = self.engine
+        with engine.lock:
+            if self.running is not None:  # (only a command run while a script is busy gets here: EXEC's)
+                raise ReplyError(BUSY_FUNCTION if self.running.is_function else BUSY_EVAL)
+            threshold = engine.config.get_int("busy-reply-threshold")
+            running = self.running = RunningScript(session, argv or [], script, threshold)
+            if threshold > 0:
+                self._watch(True)
             client.db = session.db
             client.protocol = 2
             client.user, client.restricted, self.caller = session.user, session.restricted, session
@@ -354,16 +564,168 @@ class ScriptRuntime:
             if engine_frozen is None:  # keys expire as of the script's start (Redis's scriptTimeSnapshot)
                 self.engine.frozen_ms = now_ms()
             try:
-                if len(keys) + len(args) <= _SPREAD_LIMIT:
+                if script.is_function:
+                    if len(keys) + len(args) <= _SPREAD_LIMIT:
+                        ok, result = self._run_function_spread(script.function, len(keys), *keys, *args)
+                    else:
+                        ok, result = self._run_function(script.function, self.table_from(keys), self.table_from(args))
+                elif len(keys) + len(args) <= _SPREAD_LIMIT:
                     ok, result = self._run_spread(script.function, len(keys), *keys, *args)
                 else:  # (more than a Lua call takes)
                     ok, result = self._run(script.function, self.table_from(keys), self.table_from(args))
             finally:
+                if threshold > 0:
+                    self._watch(False)
+                self.running = None
+                if running.timed_out:
+                    engine.busy_script = None
+                    log.warning("Slow script finished after %d milliseconds.", running.duration_ms())
                 self.engine.frozen_ms = engine_frozen
                 session.in_script = outer
         if not ok:
             raise ReplyError(self._error_message(result, script.sha))
         return self.to_reply(result, session.protocol)
+
+    # -- libraries (FUNCTION LOAD) ----------------------------------------------------
+    def load_library(self, code: bytes) -> dict[bytes, Registration]:
+        """Compile and run a library's code (the text after its shebang line); return what it registered.
+
+        The code runs against the load-time globals (``redis.register_function``,
+        ``redis.log``, the version) and must finish within half a second, as
+        function_lua.c's ``luaEngineCreate`` does.
+        """
+        self.registering = {}
+        self.load_deadline = time.monotonic() + LOAD_TIMEOUT_SECONDS
+        try:
+            with self.engine.lock:
+                self._watch(True)
+                try:
+                    ok, error, compiled = self._load_library(code)
+                finally:
+                    self._watch(False)
+            registered = self.registering
+        finally:
+            self.registering = None
+        if not compiled:
+            raise ReplyError(f"ERR Error compiling function: {_text(error)}".replace("\r", " ").replace("\n", " "))
+        if not ok:
+            raise ReplyError(f"ERR Error registering functions: {_error_text(error)}".replace("\r", " ").replace("\n", " "))
+        return registered
+
+    def _register_function(self, *args: Any) -> None:
+        """``redis.register_function(name, callback)`` or ``redis.register_function{function_name=..., ...}``."""
+        if self.registering is None:
+            raise self._fail("redis.register_function can only be called on FUNCTION LOAD command")
+        if not 1 <= len(args) <= 2:
+            raise self._fail("wrong number of arguments to redis.register_function")
+        description: bytes | None = None
+        flags: set[bytes] = set()
+        if len(args) == 2:
+            name = _lua_tostring(args[0])
+            if name is None:
+                raise self._fail("first argument to redis.register_function must be a string")
+            callback = args[1]
+            if _lua_type(callback) != "function":
+                raise self._fail("second argument to redis.register_function must be a function")
+        else:
+            named = args[0]
+            if _lua_type(named) != "table":
+                raise self._fail("calling redis.register_function with a single argument is only applicable "
+                                 "to Lua table (representing named arguments).")
+            name = callback = None
+            for key, value in named.items():
+                text = _lua_tostring(key)
+                if text is None:
+                    raise self._fail("named argument key given to redis.register_function is not a string")
+                option = text.lower()
+                if option == b"function_name":
+                    name = _lua_tostring(value)
+                    if name is None:
+                        raise self._fail("function_name argument given to redis.register_function must be a string")
+                elif option == b"description":
+                    description = _lua_tostring(value)
+                    if description is None:
+                        raise self._fail("description argument given to redis.register_function must be a string")
+                elif option == b"callback":
+                    if _lua_type(value) != "function":
+                        raise self._fail("callback argument given to redis.register_function must be a function")
+                    callback = value
+                elif option == b"flags":
+                    if _lua_type(value) != "table":
+                        raise self._fail("flags argument to redis.register_function must be a table "
+                                         "representing function flags")
+                    flags = self._read_flags(value)
+                else:
+                    raise self._fail("unknown argument given to redis.register_function")
+            if name is None:
+                raise self._fail("redis.register_function must get a function name argument")
+            if callback is None:
+                raise self._fail("redis.register_function must get a callback argument")
+        if not valid_name(name):
+            raise self._fail(INVALID_NAME)
+        if name in self.registering:
+            raise self._fail("Function already exists in the library")
+        self.registering[name] = Registration(name, callback, description, frozenset(flags))
+
+    def _read_flags(self, table: Any) -> set[bytes]:
+        flags: set[bytes] = set()
+        index = 1
+        while True:
+            value = table[index]
+            if value is None:
+                return flags
+            text = _lua_tostring(value)
+            flag = text.lower() if text is not None else None
+            if flag not in SCRIPT_FLAGS:
+                raise self._fail("unknown flag given")
+            flags.add(flag)  # type: ignore[arg-type]
+            index += 1
+
+    def _interrupt(self) -> Any:
+        """The Lua count hook (every 100,000 instructions); return an error to raise in the script, or ``None``.
+
+        A library load gets half a second.  A script past the busy threshold
+        enters the timed-out state (the engine answers BUSY to other
+        clients, see ``Engine.busy_script``) and from then on releases the
+        engine lock for a moment at each call, so other threads (the TCP
+        server's loop, embedded clients) can run SCRIPT KILL and the like:
+        Redis's processEventsWhileBlocked.
+        """
+        if self.registering is not None:
+            if time.monotonic() > self.load_deadline:
+                return self.error_table("ERR FUNCTION LOAD timeout")
+            return None
+        running = self.running
+        if running is None:
+            return None
+        if not running.timed_out:
+            if running.duration_ms() < running.threshold_ms:
+                return None
+            running.timed_out = True
+            self.engine.busy_script = running
+            log.warning("Slow script detected: still in execution after %d milliseconds. You can try killing the "
+                        "script using the %s command. Script name is: %s.", running.duration_ms(),
+                        "FUNCTION KILL" if running.is_function else "SCRIPT KILL", _text(running.name))
+        self.engine.condition.wait(_BUSY_PAUSE_SECONDS)
+        if running.killed:
+            log.warning("Lua script killed by user with SCRIPT KILL.")
+            return self.error_table("ERR Script killed by user with SCRIPT KILL...")
+        return None
+
+    def kill(self, is_eval: bool) -> None:
+        """Stop the running script at its next hook call (SCRIPT KILL / FUNCTION KILL), or raise Redis's refusal."""
+        running = self.running
+        if running is None:
+            raise ReplyError("NOTBUSY No scripts in execution right now.")
+        if running.wrote:
+            raise ReplyError(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either "
+                "wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+        if is_eval and running.is_function:
+            raise ReplyError(BUSY_FUNCTION)
+        if not is_eval and not running.is_function:
+            raise ReplyError(BUSY_EVAL)
+        running.killed = True
 
     def _error_message(self, error: Any, sha: bytes) -> str:
         if _lua_type(error) != "table":
@@ -376,8 +738,12 @@ class ScriptRuntime:
         return text.replace("\r", " ").replace("\n", " ")
 
     # -- Lua -> reply ----------------------------------------------------------------
-    def to_reply(self, value: Any, protocol: int) -> Any:
-        """Convert a script's Lua result to a reply for a client of ``protocol`` (luaReplyToRedisReply)."""
+    def to_reply(self, value: Any, protocol: int, depth: int = 0) -> Any:
+        """Convert a script's Lua result to a reply for a client of ``protocol`` (luaReplyToRedisReply).
+
+        Tables nested deeper than ``_MAX_REPLY_DEPTH`` end in an error
+        element, as Redis's end where its Lua stack runs out.
+        """
         kind = type(value)
         if kind is bytes:
             return value
@@ -393,45 +759,33 @@ class ScriptRuntime:
             return 1 if value else 0
         if value is None or _lua_type(value) != "table":
             return None
-        field = value[b"err"]
-        if type(field) is bytes:
+        if depth >= _MAX_REPLY_DEPTH:
+            return ReplyError("ERR reached lua stack limit")
+        depth += 1
+        shape, field = self._reply_shape(value)
+        if shape == 0:
+            return [self.to_reply(value[index], protocol, depth) for index in range(1, field + 1)]
+        if shape == 1:
             return ReplyError(field.decode("utf-8", "replace").replace("\r", " ").replace("\n", " "))
-        field = value[b"ok"]
-        if type(field) is bytes:
+        if shape == 2:
             return SimpleString(field.replace(b"\r", b" ").replace(b"\n", b" "))
-        field = value[b"double"]
-        if type(field) is int or type(field) is float:
+        if shape == 3:
             return double_reply(protocol, float(field))
-        field = value[b"big_number"]
-        if type(field) is bytes:
+        if shape == 4:
             # RESP3 big number; redis-py hands it over as the bulk of digits.
             return field.replace(b"\r", b" ").replace(b"\n", b" ")
-        field = value[b"verbatim_string"]
-        if field is not None and _lua_type(field) == "table":
-            text, form = field[b"string"], field[b"format"]
-            if type(text) is bytes and type(form) is bytes:
-                return VerbatimReply(text) if protocol == 3 else text
-        field = value[b"map"]
-        if field is not None and _lua_type(field) == "table":
+        if shape == 5:
+            return VerbatimReply(field) if protocol == 3 else field
+        if shape == 6:
             flat: list[Any] = []
             for key, item in field.items():
-                flat.append(self.to_reply(key, protocol))
-                flat.append(self.to_reply(item, protocol))
+                flat.append(self.to_reply(key, protocol, depth))
+                flat.append(self.to_reply(item, protocol, depth))
             if protocol == 3:
                 return {_hashable(k): v for k, v in zip(flat[::2], flat[1::2], strict=True)}
             return flat
-        field = value[b"set"]
-        if field is not None and _lua_type(field) == "table":
-            members = [self.to_reply(key, protocol) for key in field]
-            return SetReply(members) if protocol == 3 else members
-        out: list[Any] = []
-        index = 1
-        while True:
-            item = value[index]
-            if item is None:
-                return out
-            out.append(self.to_reply(item, protocol))
-            index += 1
+        members = [self.to_reply(key, protocol, depth) for key in field]
+        return SetReply(members) if protocol == 3 else members
 
     # -- reply -> Lua --------------------------------------------------------------------
     def to_lua(self, reply: Any) -> Any:
@@ -506,7 +860,14 @@ class ScriptRuntime:
             denied = users(self.engine).denied_in_script(self.caller, spec, argv)  # type: ignore[arg-type]
             if denied is not None:
                 return self.error_table(denied)
-        return self.engine.call(self.client, spec, argv)  # type: ignore[arg-type]
+        if self.running is not None and spec.write:  # type: ignore[union-attr]  # (it can no longer be killed)
+            self.running.wrote = True
+        reply = self.engine.call(self.client, spec, argv)  # type: ignore[arg-type]
+        listeners = self.engine.script_listeners
+        if listeners and not _UNMONITORED & spec.flags:  # type: ignore[union-attr]
+            for listener in listeners:
+                listener(self.client.db.index, argv)
+        return reply
 
     def _call(self, *args: Any) -> Any:
         reply = self._command_reply(args)
@@ -619,47 +980,13 @@ class ScriptRuntime:
     def _randomseed(self, *args: Any) -> None:
         self.random.seed(self._checkint(args, 0))
 
-    def _json_encode(self, *args: Any) -> bytes:
-        if len(args) != 1:
-            raise self._fail_here("bad argument #1 to 'encode' (expected 1 argument)")
-        try:
-            return _json_encode(args[0], self._is_null, 0)
-        except ValueError as error:
-            raise self._fail_here(str(error)) from None
-
-    def _json_decode(self, *args: Any) -> Any:
-        if len(args) != 1:
-            raise self._fail_here("bad argument #1 to 'decode' (expected 1 argument)")
-        text = _lua_tostring(args[0])
-        if text is None:
-            got = _lua_typename(args[0])
-            raise self._fail_here(f"bad argument #1 to 'decode' (string expected, got {got})")
-        try:
-            data = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as error:
-            position = getattr(error, "pos", 0) + 1
-            raise self._fail_here(f"Expected value but found invalid token at character {position}") from None
-        return self._from_json(data)
-
-    def _from_json(self, data: Any) -> Any:
-        kind = type(data)
-        if kind is str:
-            return data.encode("utf-8", "surrogatepass")
-        if kind is list:
-            table = self.lua.table()
-            for index, item in enumerate(data, 1):
-                table[index] = self._from_json(item)
-            return table
-        if kind is dict:
-            table = self.lua.table()
-            for key, item in data.items():
-                table[key.encode("utf-8", "surrogatepass")] = self._from_json(item)
-            return table
-        if data is None:
-            return self.null
-        if kind is int:
-            return float(data) if abs(data) > 2**53 else data
-        return data
+def _error_text(error: Any) -> str:
+    """Return the message Redis's ``luaExtractErrorInformation`` finds in a Lua error value."""
+    if _lua_type(error) == "table":
+        message = error[b"err"]
+        if message is not None:
+            return _text(message)
+    return "ERR " + _text(error)
 
 
 def _unwrap(error: Any) -> Any:
@@ -708,6 +1035,15 @@ def _lua_typename(value: Any) -> str:
     return _lua_type(value) or "userdata"
 
 
+def kill_script(engine: Engine, is_eval: bool) -> SimpleString:
+    """Stop the running script (SCRIPT KILL with ``is_eval``, else FUNCTION KILL); raise Redis's refusal."""
+    lua = engine._lua
+    if lua is None:
+        raise ReplyError("NOTBUSY No scripts in execution right now.")
+    lua.kill(is_eval)
+    return OK
+
+
 def runtime(engine: Engine) -> ScriptRuntime:
     """Return the engine's Lua runtime, creating it on first use."""
     lua = engine._lua
@@ -728,124 +1064,3 @@ def _hashable(value: Any) -> Any:
     if type(value) is list:
         return tuple(_hashable(item) for item in value)
     return value
-
-
-# -- cjson.encode ---------------------------------------------------------------
-_JSON_ESCAPES = {i: b"\\u%04x" % i for i in range(32)}
-_JSON_ESCAPES.update({0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0C: b"\\f", 0x0D: b"\\r",
-                      0x22: b'\\"', 0x5C: b"\\\\", 0x2F: b"\\/", 0x7F: b"\\u007f"})
-
-
-def _json_string(value: bytes) -> bytes:
-    out = bytearray(b'"')
-    escapes = _JSON_ESCAPES
-    for byte in value:
-        escaped = escapes.get(byte)
-        if escaped is None:
-            out.append(byte)
-        else:
-            out += escaped
-    out += b'"'
-    return bytes(out)
-
-
-def _json_number(value: float) -> bytes:
-    if math.isinf(value) or math.isnan(value):
-        raise ValueError("Cannot serialise number: must not be NaN or Inf")
-    if type(value) is int:
-        return b"%d" % value
-    return b"%.14g" % value
-
-
-def _json_encode(value: Any, is_null: Any, depth: int) -> bytes:
-    kind = type(value)
-    if kind is bytes:
-        return _json_string(value)
-    if kind is bool:
-        return b"true" if value else b"false"
-    if kind is int or kind is float:
-        return _json_number(value)
-    if value is None:
-        return b"null"
-    lua_kind = _lua_type(value)
-    if lua_kind == "userdata" and is_null(value):
-        return b"null"
-    if lua_kind != "table":
-        raise ValueError(f"Cannot serialise {lua_kind}: type not supported")
-    if depth >= 1000:
-        raise ValueError("Cannot serialise, excessive nesting (1001)")
-    items = list(value.items())
-    if not items:
-        return b"{}"
-    if all(type(k) in (int, float) and k == int(k) and k >= 1 for k, _ in items):
-        size = int(max(k for k, _ in items))
-        if size > 10 and size > len(items) * 2:
-            raise ValueError("Cannot serialise table: excessively sparse array")
-        slots = [b"null"] * size
-        for key, item in items:
-            slots[int(key) - 1] = _json_encode(item, is_null, depth + 1)
-        return b"[" + b",".join(slots) + b"]"
-    parts = []
-    for key, item in items:
-        if type(key) is bytes:
-            name = _json_string(key)
-        elif type(key) in (int, float):
-            name = b'"' + _json_number(key) + b'"'
-        else:
-            raise ValueError("Cannot serialise table: table key must be a number or string")
-        parts.append(name + b":" + _json_encode(item, is_null, depth + 1))
-    return b"{" + b",".join(parts) + b"}"
-
-
-# -- bit (Lua BitOp) ----------------------------------------------------------------
-def _tobit(value: Any) -> int:
-    number = round(float(value)) & 0xFFFFFFFF
-    return number - 0x100000000 if number & 0x80000000 else number
-
-
-def _bit_library() -> dict[bytes, Any]:
-    def fold(op: Any) -> Any:
-        def apply(first: Any, *rest: Any) -> int:
-            result = _tobit(first) & 0xFFFFFFFF
-            for other in rest:
-                result = op(result, _tobit(other) & 0xFFFFFFFF)
-            return _tobit(result)
-
-        return apply
-
-    def tohex(value: Any, digits: Any = 8) -> bytes:
-        count = int(digits)
-        upper = count < 0
-        count = min(abs(count), 8)
-        text = b"%0*x" % (count, (_tobit(value) & 0xFFFFFFFF) & ((1 << (4 * count)) - 1))
-        return text.upper() if upper else text
-
-    def shift(op: Any) -> Any:
-        def apply(value: Any, amount: Any) -> int:
-            return _tobit(op(_tobit(value) & 0xFFFFFFFF, _tobit(amount) & 31))
-
-        return apply
-
-    def rol(v: int, n: int) -> int:
-        return ((v << n) | (v >> (32 - n))) & 0xFFFFFFFF
-
-    def ror(v: int, n: int) -> int:
-        return ((v >> n) | (v << (32 - n))) & 0xFFFFFFFF
-
-    def bswap(value: Any) -> int:
-        return _tobit(int.from_bytes((_tobit(value) & 0xFFFFFFFF).to_bytes(4, "big"), "little"))
-
-    return {
-        b"tobit": _tobit,
-        b"tohex": tohex,
-        b"bnot": lambda value: _tobit(~_tobit(value)),
-        b"band": fold(lambda a, b: a & b),
-        b"bor": fold(lambda a, b: a | b),
-        b"bxor": fold(lambda a, b: a ^ b),
-        b"lshift": shift(lambda v, n: v << n),
-        b"rshift": shift(lambda v, n: v >> n),
-        b"arshift": shift(lambda v, n: (v - (1 << 32) if v & 0x80000000 else v) >> n),
-        b"rol": shift(rol),
-        b"ror": shift(ror),
-        b"bswap": bswap,
-    }

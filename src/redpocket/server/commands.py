@@ -60,6 +60,11 @@ def shutdown(session: Session, argv: list[bytes]) -> Any:
             raise ReplyError("ERR No shutdown in progress.")
         else:
             raise ReplyError("ERR syntax error")
+    busy = session.engine.busy_script
+    if busy is not None:  # a script runs past busy-reply-threshold: only NOSAVE may stop the server
+        if mode != "nosave":
+            raise ReplyError(busy.busy_error)
+        busy.killed = True  # (it ends at its next hook call, written or not)
     return Action("shutdown", None, mode)
 
 

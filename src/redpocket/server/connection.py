@@ -19,6 +19,7 @@ authentication, a blocked command, MONITOR mode, pause/resume of reading.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -35,6 +36,7 @@ from ..engine.replies import OK, PONG, Push, Pushes, ReplyError, SimpleString
 from ..engine.tracking import tracking
 from .commands import Action
 from .protocol import ProtocolError, RequestParser, encode, error_line
+from .scripts import SCRIPT_COMMANDS, ScriptCall
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -76,6 +78,8 @@ _PUBSUB_CONTEXT: Final = frozenset(
 )
 # The Block of a client whose command waits for CLIENT PAUSE to end.
 POSTPONED: Final = Block([], 0, None)
+# The Block of a client whose script runs in a worker thread (see scripts.py).
+SCRIPTING: Final = Block([], 0, None)
 # What _run_fast does after its loop: nothing more, flush and stop, or hand the rest to the exact parser.
 _DONE: Final = "done"
 _FLUSH: Final = "flush"
@@ -385,7 +389,18 @@ class ClientConnection(asyncio.Protocol):
                     if timing is not None:
                         engine.account(session, timing, timed_argv, perf_counter() - started, run_calls)
                         timing = None
-                    reply = execute(session, argv)
+                    if name.lower() in SCRIPT_COMMANDS and session.multi is None:  # (in a worker thread: scripts.py)
+                        lock.release()
+                        try:
+                            reply = self.run_script(argv)
+                        finally:
+                            lock.acquire()
+                        if reply is SCRIPTING:  # (busy: the rest of the read waits for its reply)
+                            self.chunk_done = done
+                            then = _FLUSH
+                            break
+                    else:
+                        reply = execute(session, argv)
                     if name not in spellings:
                         commands.learn(name)
                     inline = self._inline_spellings()
@@ -476,12 +491,13 @@ class ClientConnection(asyncio.Protocol):
         """Return the spellings the hot path may run itself for this client now (the engine runs the rest).
 
         None inside MULTI, nor for a tracking client (the engine remembers
-        what it reads) or an ACL-restricted one (the engine checks it); only
+        what it reads) or an ACL-restricted one (the engine checks it), nor
+        while a script is busy (the engine answers BUSY); only
         read-only commands while writes are propagated.
         """
         session = self.session
-        if session.multi is not None or session.tracking or session.restricted:
-            return _NOTHING
+        if session.multi is not None or session.tracking or session.restricted or self.engine.busy_script is not None:
+            return _NOTHING  # (a busy script: the engine answers BUSY)
         commands = self.engine.commands
         return commands.read_spellings if self.engine.propagators else commands.spellings
 
@@ -555,7 +571,12 @@ class ClientConnection(asyncio.Protocol):
             return False
         if self.server.monitors and name not in _NOT_MONITORED:
             self.server.feed_monitors(self, argv)
-        reply = self.execute(self.session, argv)
+        if name in SCRIPT_COMMANDS and self.session.multi is None:
+            reply = self.run_script(argv)
+            if reply is SCRIPTING:
+                return False
+        else:
+            reply = self.execute(self.session, argv)
         if engine.pause.until or self.server.postponed:
             self.server.pause_changed()
         if not self.authenticated and name in (b"auth", b"hello") and not isinstance(reply, ReplyError):
@@ -676,9 +697,51 @@ class ClientConnection(asyncio.Protocol):
             self.block_timer = self.server.loop.call_later(block.timeout, self._block_timeout)
         self._update_reading()
 
+    def run_script(self, argv: list[bytes]) -> Any:
+        """Run a script command in a worker thread (see scripts.py); return its reply, or SCRIPTING if it runs on.
+
+        The loop waits for it up to ``busy-reply-threshold``; past that the
+        client is parked like a blocked one and the reply comes later.
+        """
+        session = self.session
+        threshold = self.engine.config.get_int("busy-reply-threshold")
+        if threshold <= 0:  # (no busy state: the loop would wait for the script anyway)
+            return self.execute(session, argv)
+        call = ScriptCall()
+        call.start(lambda: self.execute(session, argv))
+        loop = self.server.loop
+
+        def later(reply: Any, error: BaseException | None) -> None:
+            with contextlib.suppress(RuntimeError):  # (the loop closed: the server shut down meanwhile)
+                loop.call_soon_threadsafe(self._script_done, reply, error)
+
+        if call.wait(threshold / 1000, later):
+            if call.error is not None:
+                return self._script_failed(call.error)
+            return call.reply
+        self.blocked = (argv, SCRIPTING)
+        return SCRIPTING
+
+    @staticmethod
+    def _script_failed(error: BaseException) -> ReplyError:
+        log.error("script command failed", exc_info=error)
+        return ReplyError(f"ERR internal error executing a script: {error!r}")
+
+    def _script_done(self, reply: Any, error: BaseException | None) -> None:
+        """Send a script's reply, then go on with the requests that queued behind it."""
+        if self.blocked is None or self.blocked[1] is not SCRIPTING:
+            return
+        self.blocked = None
+        if self.closing:
+            return
+        self._resume_with(self._script_failed(error) if error is not None else reply)
+
     def unblock(self) -> None:
         """Leave the blocked state (served, timed out or disconnected)."""
         if self.blocked is None:
+            return
+        if self.blocked[1] is SCRIPTING:  # (the worker thread finishes the script; its reply is dropped)
+            self.blocked = None
             return
         postponed = self.blocked[1] is POSTPONED
         self.blocked = None

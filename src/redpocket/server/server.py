@@ -120,6 +120,7 @@ class Server:
         self.postponed: dict[ClientConnection, None] = {}
         self._pause_timer: asyncio.TimerHandle | None = None
         self.engine.unblock_listeners.append(self._unblocked)
+        self.engine.script_listeners.append(self._script_command)
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.loop_thread_id = 0
         self.persistence: Any = None
@@ -270,6 +271,8 @@ class Server:
             self.engine.ready_listeners.remove(self._keys_ready)
         with contextlib.suppress(ValueError):
             self.engine.unblock_listeners.remove(self._unblocked)
+        with contextlib.suppress(ValueError):
+            self.engine.script_listeners.remove(self._script_command)
         log.warning("redpocket is now ready to exit, bye bye...")
 
     def _cron(self) -> None:
@@ -388,6 +391,21 @@ class Server:
         for monitor in list(self.monitors):
             if monitor is not source:
                 monitor.send_raw(line)
+
+    def _script_command(self, db_index: int, argv: list[bytes]) -> None:
+        """Engine listener: show a command a script ran to MONITOR clients (``[db lua]``), from any thread."""
+        if not self.monitors:
+            return
+        line = b"+%.6f [%d lua] %s\r\n" % (time.time(), db_index, b" ".join(quote_arg(a) for a in argv))
+        if threading.get_ident() == self.loop_thread_id:
+            self._send_to_monitors(line)
+        else:
+            with contextlib.suppress(RuntimeError):  # (the loop closed: shutting down)
+                self.loop.call_soon_threadsafe(self._send_to_monitors, line)
+
+    def _send_to_monitors(self, line: bytes) -> None:
+        for monitor in list(self.monitors):
+            monitor.send_raw(line)
 
     def reap_killed(self, killer: ClientConnection) -> None:
         """Close the sockets of clients whose sessions CLIENT KILL closed."""

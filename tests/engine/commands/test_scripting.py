@@ -337,6 +337,12 @@ SCRIPTS = [
 "return redis.call('select', 99)", "return redis.call('incrbyfloat', 'nf', 1.5)",
     "local ok, e = pcall(error, {err='x'}) return e", "return redis.call('set', 'a', 'b', 'EX', 0)",
     "return tostring(nil)", "return #ARGV", "return select('#', 1, 2, 3)", "return unpack({1, 2, 3})",
+    "return _G", "local a = {} setmetatable(a, {__index=function() foo() end}) return a",
+    "local a = {1, 2} setmetatable(a, {__index=function(t, k) return k end}) return a",
+    "return {err=setmetatable({}, {__index=function() return 'x' end})}",
+    "setmetatable(_G, {})", "local g = getmetatable(_G) g.__index = {}", "cjson.encode = 1", "bit.lshift = 1",
+    "cmsgpack.pack = 1", "redis.call = 1", "return loadstring(string.dump(function() return 1 end))()",
+    "local a = {} for i = 1, 7990 do a[i] = 1 end return redis.call('rpush', 'biglist', unpack(a))",
 ]
 
 

@@ -4,7 +4,7 @@ Each module holds thin handlers: parse ``argv``, call the data structure's
 API in :mod:`redpocket.engine.types`, return a reply.  Generic checks
 (unknown command, arity, MULTI queueing) already ran in the engine.
 
-``persistence.py`` (SAVE, BGSAVE ...) and ``scripting.py`` (EVAL, SCRIPT) are
+``persistence.py`` (SAVE, BGSAVE ...), ``scripting.py`` (EVAL, SCRIPT) and ``functions.py`` (FUNCTION, FCALL) are
 the commands of layers above this one (``engine/persistence/``,
 ``engine/scripting.py``): the ``redpocket.engine`` package registers them.
 """

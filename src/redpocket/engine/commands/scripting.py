@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..args import to_int
 from ..registry import define, define_container, numkeys_finder
 from ..replies import OK, ReplyError, SimpleString
-from ..scripting import runtime
+from ..scripting import kill_script, runtime
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -34,7 +34,7 @@ def _eval(session: Session, argv: list[bytes], read_only: bool) -> Any:
     keys, args = _keys_and_args(argv)
     lua = runtime(session.engine)
     script = lua.load(argv[1])
-    return lua.run(session, script, keys, args, read_only)
+    return lua.run(session, script, keys, args, read_only, argv)
 
 
 def _evalsha(session: Session, argv: list[bytes], read_only: bool) -> Any:
@@ -44,7 +44,7 @@ def _evalsha(session: Session, argv: list[bytes], read_only: bool) -> Any:
     script = lua.lookup(sha) if len(sha) == 40 else None
     if script is None:
         raise ReplyError(_NOSCRIPT)
-    return lua.run(session, script, keys, args, read_only)
+    return lua.run(session, script, keys, args, read_only, argv)
 
 
 @define("eval", -3, _EVAL_FLAGS, keys=_KEYS, group="scripting", since="2.6.0")
@@ -102,9 +102,7 @@ def script_flush(session: Session, argv: list[bytes]) -> Any:
 @define("script|kill", 2, "noscript allow-busy", group="scripting", since="2.6.0")
 def script_kill(session: Session, argv: list[bytes]) -> Any:
     """SCRIPT KILL"""
-    # A script holds the engine lock from start to end: none is ever running
-    # when another client's command gets to run.
-    raise ReplyError("NOTBUSY No scripts in execution right now.")
+    return kill_script(session.engine, is_eval=True)
 
 
 @define("script|debug", 3, "noscript", group="scripting", since="3.2.0")

@@ -153,7 +153,7 @@ class Persistence:
             if self.appendonly:
                 self.aof = AppendOnlyFile(engine, aof_path)
                 self.aof.open(0)
-                if any(db.data for db in engine.databases):
+                if any(db.data for db in engine.databases) or snapshot.library_codes(engine):
                     self.aof.rewrite_now()
         engine.commands_processed, engine.keyspace_hits, engine.keyspace_misses = counters
         engine.dirty = 0

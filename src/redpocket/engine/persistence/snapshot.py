@@ -5,6 +5,7 @@ A snapshot file is a fixed-width header line, a body of records (see
 
     REDPOCKET-SNAPSHOT 1 <body length, 20 digits> <CRC-32 of the body, 8 hex digits>\\r\\n
     SELECT 0
+    FUNCTION LOAD REPLACE code   (one per function library)
     SET k v / RPUSH k a b ... / HSET / SADD / ZADD / REDPOCKET.RESTORE k type payload
     XADD k id f v ... / XSETID / XGROUP CREATE / XCLAIM ... (a stream, as Redis rewrites one)
     PEXPIREAT k ms
@@ -61,6 +62,8 @@ class Capture:
     dirty: int
     # db index -> [(key, tag, value copy, absolute expiry in ms or None)]
     databases: list[tuple[int, list[tuple[bytes, str, Any, int | None]]]] = field(default_factory=list)
+    # The code of every function library (FUNCTION LOAD), rebuilt before the keys.
+    functions: list[bytes] = field(default_factory=list)
 
     @property
     def keys(self) -> int:
@@ -97,7 +100,7 @@ def capture(engine: Engine) -> Capture:
     """Copy the dataset (taking the engine lock); logically expired keys are left out."""
     with engine.lock:
         now = now_ms()
-        result = Capture(taken=time.time(), dirty=engine.dirty)
+        result = Capture(taken=time.time(), dirty=engine.dirty, functions=library_codes(engine))
         for db in engine.databases:
             if not db.data:
                 continue
@@ -112,6 +115,12 @@ def capture(engine: Engine) -> Capture:
             if entries:
                 result.databases.append((db.index, entries))
         return result
+
+
+def library_codes(engine: Engine) -> list[bytes]:
+    """Return the code of every function library the engine holds (see :mod:`..functions`)."""
+    store = engine.extensions.get("functions")
+    return [library.code for library in store.libraries.values()] if store is not None else []
 
 
 def _chunks(items: list[bytes]) -> Iterator[list[bytes]]:
@@ -180,7 +189,9 @@ def format_score(score: float) -> bytes:
 
 
 def dataset_commands(captured: Capture) -> Iterator[list[bytes]]:
-    """Yield the commands that rebuild a whole capture, database by database."""
+    """Yield the commands that rebuild a whole capture: the function libraries, then database by database."""
+    for code in captured.functions:
+        yield [b"FUNCTION", b"LOAD", b"REPLACE", code]
     for index, entries in captured.databases:
         yield [b"SELECT", b"%d" % index]
         for key, tag, value, when in entries:
