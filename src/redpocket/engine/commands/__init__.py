@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     acl,
     bits,
     connection,
+    dump,
     hashes,
     hyperloglog,
     introspection,

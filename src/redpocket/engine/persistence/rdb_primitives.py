@@ -1,0 +1,449 @@
+"""The bottom layer of the RDB format: CRC-64, lengths, strings, LZF.
+
+Everything here reads or writes bytes exactly as Redis 7.0's ``rdb.c``,
+``crc64.c`` and ``lzf_c.c`` / ``lzf_d.c`` do, so a payload built here is
+byte-identical to Redis's:
+
+- :func:`crc64`: CRC-64-Jones (reflected, polynomial ``0xad93d23594c935a9``,
+  no initial or final XOR), the checksum of DUMP payloads and RDB files;
+- :func:`encode_length` / :meth:`Reader.read_length`: the 6-bit, 14-bit,
+  32-bit and 64-bit length prefixes, and the "special encoding" marker;
+- :func:`encode_string` / :meth:`Reader.read_string`: a string as an 8/16/32
+  bit integer when its text is a canonical integer (``rdbTryIntegerEncoding``),
+  LZF-compressed when longer than 20 bytes and compressible (``rdbcompression
+  yes``), verbatim otherwise;
+- :func:`lzf_compress` / :func:`lzf_decompress`: liblzf's format with Redis's
+  build options (``HLOG 16``, ``VERY_FAST``), so compressed output matches.
+
+Reading errors are :class:`RdbFormatError`, which names the offset.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from array import array
+from typing import Final
+
+# Length prefixes and encodings (rdb.h).
+RDB_6BITLEN: Final = 0
+RDB_14BITLEN: Final = 1
+RDB_32BITLEN: Final = 0x80
+RDB_64BITLEN: Final = 0x81
+RDB_ENCVAL: Final = 3
+RDB_ENC_INT8: Final = 0
+RDB_ENC_INT16: Final = 1
+RDB_ENC_INT32: Final = 2
+RDB_ENC_LZF: Final = 3
+
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+
+
+class RdbFormatError(Exception):
+    """RDB bytes that are wrong (or cut short) at ``offset``."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(f"{reason} (at offset {offset})")
+        self.offset = offset
+        self.reason = reason
+
+
+# -- CRC-64-Jones --------------------------------------------------------------------------
+
+_CRC64_POLY: Final = 0x95AC9329AC4BC9B5  # 0xad93d23594c935a9, bit-reversed (the CRC is reflected)
+
+
+def _byte_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ _CRC64_POLY if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC_TABLE: Final = _byte_table()
+_WORD_TABLES: list[list[int]] = []  # built on first use: four 16-bit tables that advance the CRC by 8 bytes
+_WORD_THRESHOLD: Final = 256  # below this many bytes the byte-wise loop is faster than building nothing
+
+
+def _word_tables() -> list[list[int]]:
+    if not _WORD_TABLES:
+        shifted = [_CRC_TABLE]  # shifted[k][b]: the CRC of byte b followed by k zero bytes
+        for _ in range(7):
+            previous = shifted[-1]
+            shifted.append([(value >> 8) ^ _CRC_TABLE[value & 0xFF] for value in previous])
+        for low, high in ((7, 6), (5, 4), (3, 2), (1, 0)):
+            low_table, high_table = shifted[low], shifted[high]
+            _WORD_TABLES.append([low_table[i & 0xFF] ^ high_table[i >> 8] for i in range(1 << 16)])
+    return _WORD_TABLES
+
+
+def crc64(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
+    """Return Redis's CRC-64 of ``data``, continuing from ``crc`` (0 to start)."""
+    table = _CRC_TABLE
+    view = memoryview(data).cast("B")
+    size = len(view)
+    words = size // 8 if size >= _WORD_THRESHOLD else 0
+    if words:
+        t3, t2, t1, t0 = _word_tables()
+        packed = array("Q")
+        packed.frombytes(view[: words * 8])
+        if sys.byteorder == "big":  # pragma: no cover - the words are little-endian
+            packed.byteswap()
+        for word in packed:
+            x = crc ^ word
+            crc = t3[x & 0xFFFF] ^ t2[(x >> 16) & 0xFFFF] ^ t1[(x >> 32) & 0xFFFF] ^ t0[x >> 48]
+    for byte in view[words * 8 :]:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc
+
+
+# -- LZF -------------------------------------------------------------------------------------
+
+_LZF_HSIZE_MASK: Final = (1 << 16) - 1
+_LZF_MAX_LIT: Final = 1 << 5
+_LZF_MAX_OFF: Final = 1 << 13
+_LZF_MAX_REF: Final = (1 << 8) + (1 << 3)
+
+
+def lzf_compress(data: bytes, out_len: int) -> bytes | None:
+    """Compress ``data`` as liblzf does with Redis's options; ``None`` if it needs more than ``out_len`` bytes.
+
+    A port of ``lzf_compress`` (``VERY_FAST``, ``HLOG 16``): the same hash,
+    the same match search, the same output.  Redis leaves the hash table
+    uninitialised; an unused slot is treated as empty here, which is what
+    it holds in practice.
+    """
+    in_len = len(data)
+    if not in_len or not out_len:
+        return None
+    htab: dict[int, int] = {}
+    out = bytearray(1)  # the first literal run's length byte, fixed when the run ends
+    lit = 0
+    ip = 0
+    in_end = in_len
+    hval = (data[0] << 8) | data[1] if in_len > 1 else 0
+    mask = _LZF_HSIZE_MASK
+    while ip < in_end - 2:
+        hval = ((hval << 8) | data[ip + 2]) & 0xFFFFFF
+        slot = ((hval >> 8) - hval * 5) & mask
+        ref = htab.get(slot, -1)
+        htab[slot] = ip
+        off = ip - ref - 1
+        if (
+            ref > 0
+            and off < _LZF_MAX_OFF
+            and data[ref + 2] == data[ip + 2]
+            and data[ref] == data[ip]
+            and data[ref + 1] == data[ip + 1]
+        ):
+            length = 2
+            maxlen = in_end - ip - length
+            if maxlen > _LZF_MAX_REF:
+                maxlen = _LZF_MAX_REF
+            # "op + 3 + 1 >= out_end", then the exact test, as lzf_c.c
+            if len(out) + 4 >= out_len and len(out) - (not lit) + 4 >= out_len:
+                return None
+            out[-lit - 1] = lit - 1 & 0xFF  # stop the run
+            if not lit:
+                del out[-1]  # undo a run of length zero
+            unrolled_match = True
+            if maxlen > 16:  # lzf_c.c checks 16 bytes unrolled, without the maxlen bound
+                for _ in range(16):
+                    length += 1
+                    if data[ref + length] != data[ip + length]:
+                        unrolled_match = False
+                        break
+            if unrolled_match:
+                while True:
+                    length += 1
+                    if not (length < maxlen and data[ref + length] == data[ip + length]):
+                        break
+            length -= 2  # now the number of octets - 1
+            ip += 1
+            if length < 7:
+                out.append((off >> 8) + (length << 5))
+            else:
+                out.append((off >> 8) + (7 << 5))
+                out.append(length - 7)
+            out.append(off & 0xFF)
+            lit = 0
+            out.append(0)  # start a run
+            ip += length + 1
+            if ip >= in_end - 2:
+                break
+            ip -= 2
+            hval = (data[ip] << 8) | data[ip + 1]
+            hval = ((hval << 8) | data[ip + 2]) & 0xFFFFFF
+            htab[((hval >> 8) - hval * 5) & mask] = ip
+            ip += 1
+            hval = ((hval << 8) | data[ip + 2]) & 0xFFFFFF
+            htab[((hval >> 8) - hval * 5) & mask] = ip
+            ip += 1
+        else:
+            if len(out) >= out_len:
+                return None
+            lit += 1
+            out.append(data[ip])
+            ip += 1
+            if lit == _LZF_MAX_LIT:
+                out[-lit - 1] = lit - 1
+                lit = 0
+                out.append(0)
+    if len(out) + 3 > out_len:
+        return None
+    while ip < in_end:
+        lit += 1
+        out.append(data[ip])
+        ip += 1
+        if lit == _LZF_MAX_LIT:
+            out[-lit - 1] = lit - 1
+            lit = 0
+            out.append(0)
+    out[-lit - 1] = lit - 1 & 0xFF
+    if not lit:
+        del out[-1]
+    if len(out) > out_len:
+        return None
+    return bytes(out)
+
+
+def lzf_decompress(data: bytes | memoryview, expected: int) -> bytes | None:
+    """Return the ``expected`` bytes ``data`` decompresses to, or ``None`` if it is not valid LZF for them."""
+    out = bytearray()
+    ip = 0
+    in_end = len(data)
+    while ip < in_end:
+        ctrl = data[ip]
+        ip += 1
+        if ctrl < 32:
+            ctrl += 1
+            if len(out) + ctrl > expected or ip + ctrl > in_end:
+                return None
+            out += data[ip : ip + ctrl]
+            ip += ctrl
+        else:
+            length = ctrl >> 5
+            if ip >= in_end:
+                return None
+            if length == 7:
+                length += data[ip]
+                ip += 1
+                if ip >= in_end:
+                    return None
+            start = len(out) - ((ctrl & 0x1F) << 8) - 1 - data[ip]
+            ip += 1
+            length += 2
+            if len(out) + length > expected or start < 0:
+                return None
+            distance = len(out) - start
+            if distance >= length:
+                out += out[start : start + length]
+            else:  # an overlapping copy repeats the last `distance` bytes
+                pattern = out[start:]
+                whole, rest = divmod(length, distance)
+                out += pattern * whole + pattern[:rest]
+    if len(out) != expected:
+        return None
+    return bytes(out)
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+_SHORT_LENGTHS: Final = [bytes([n]) for n in range(64)]
+
+
+def encode_length(length: int) -> bytes:
+    """Return ``rdbSaveLen``'s bytes for ``length``."""
+    if length < 64:
+        return _SHORT_LENGTHS[length]
+    if length < 1 << 14:
+        return bytes(((length >> 8) | 0x40, length & 0xFF))
+    if length <= 0xFFFFFFFF:
+        return b"\x80" + length.to_bytes(4, "big")
+    return b"\x81" + length.to_bytes(8, "big")
+
+
+def encode_integer(value: int) -> bytes | None:
+    """Return ``rdbEncodeInteger``'s bytes for ``value``, or ``None`` outside the 32-bit range."""
+    if -128 <= value <= 127:
+        return bytes((0xC0, value & 0xFF))
+    if -32768 <= value <= 32767:
+        return b"\xc1" + value.to_bytes(2, "little", signed=True)
+    if -(2**31) <= value <= 2**31 - 1:
+        return b"\xc2" + value.to_bytes(4, "little", signed=True)
+    return None
+
+
+def is_canonical_int(text: bytes) -> bool:
+    """Tell whether ``string2ll`` accepts ``text``: the canonical decimal text of a 64-bit integer."""
+    if text == b"0":
+        return True
+    digits = text[1:] if text[:1] == b"-" else text
+    if not digits.isdigit() or digits[0] == 48 or len(digits) > 19 or not digits.isascii():
+        return False
+    return len(digits) < 19 or INT64_MIN <= int(text) <= INT64_MAX
+
+
+_DIGIT_START: Final = frozenset(b"-0123456789")
+
+
+def encode_lzf_blob(compressed: bytes, original_length: int) -> bytes:
+    """Return ``rdbSaveLzfBlob``'s bytes: the LZF marker, both lengths, the compressed data."""
+    return b"\xc3" + encode_length(len(compressed)) + encode_length(original_length) + compressed
+
+
+def encode_string(value: bytes, compress: bool = True) -> bytes:
+    """Return ``rdbSaveRawString``'s bytes for ``value``: integer, LZF or verbatim, as Redis chooses."""
+    size = len(value)
+    if size <= 11 and size and value[0] in _DIGIT_START and is_canonical_int(value):
+        encoded = encode_integer(int(value))
+        if encoded is not None:
+            return encoded
+    if compress and size > 20:
+        compressed = lzf_compress(value, size - 4)
+        if compressed is not None:
+            return encode_lzf_blob(compressed, size)
+    if size < 64:
+        return _SHORT_LENGTHS[size] + value
+    return encode_length(size) + value
+
+
+def encode_int_string(value: int) -> bytes:
+    """Return ``rdbSaveLongLongAsStringObject``'s bytes (an integer-encoded string value)."""
+    encoded = encode_integer(value)
+    if encoded is not None:
+        return encoded
+    text = b"%d" % value
+    return encode_length(len(text)) + text
+
+
+def encode_millisecond_time(when: int) -> bytes:
+    """Return an absolute time in milliseconds as RDB 9+ stores it (64-bit little-endian)."""
+    return when.to_bytes(8, "little", signed=True)
+
+
+def encode_binary_double(value: float) -> bytes:
+    """Return ``rdbSaveBinaryDoubleValue``'s bytes (IEEE 754, little-endian)."""
+    return struct.pack("<d", value)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+_DOUBLE: Final = struct.Struct("<d")
+_FLOAT: Final = struct.Struct("<f")
+
+
+class Reader:
+    """A cursor over RDB bytes: every read checks the bounds and names the offset of what is wrong."""
+
+    __slots__ = ("base", "data", "end", "pos")
+
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None, base: int = 0) -> None:
+        self.data = data
+        self.pos = pos
+        self.end = len(data) if end is None else end
+        self.base = base  # added to offsets in errors (the position of ``data`` in a larger file)
+
+    def fail(self, reason: str, at: int | None = None) -> RdbFormatError:
+        """Return the error for ``reason`` at ``at`` (default: the current position)."""
+        return RdbFormatError(self.base + (self.pos if at is None else at), reason)
+
+    def take(self, size: int) -> bytes:
+        """Return the next ``size`` bytes."""
+        pos = self.pos
+        stop = pos + size
+        if stop > self.end or size < 0:
+            raise self.fail("unexpected end of data")
+        self.pos = stop
+        return self.data[pos:stop]
+
+    def byte(self) -> int:
+        """Return the next byte."""
+        pos = self.pos
+        if pos >= self.end:
+            raise self.fail("unexpected end of data")
+        self.pos = pos + 1
+        return self.data[pos]
+
+    def read_length_or_encoding(self) -> tuple[int, bool]:
+        """Return ``(length, False)``, or ``(encoding type, True)`` for a special string encoding."""
+        first = self.byte()
+        kind = first >> 6
+        if kind == 0:
+            return first & 0x3F, False
+        if kind == 1:
+            return ((first & 0x3F) << 8) | self.byte(), False
+        if kind == 3:
+            return first & 0x3F, True
+        if first == RDB_32BITLEN:
+            return int.from_bytes(self.take(4), "big"), False
+        if first == RDB_64BITLEN:
+            return int.from_bytes(self.take(8), "big"), False
+        raise self.fail(f"unknown length encoding {first:#x}", self.pos - 1)
+
+    def read_length(self) -> int:
+        """Return a plain length (an encoded-string marker here is an error)."""
+        start = self.pos
+        length, encoded = self.read_length_or_encoding()
+        if encoded:
+            raise self.fail("a length was expected, found a string encoding", start)
+        return length
+
+    def read_string(self) -> bytes:
+        """Return the next string, decoding integer and LZF encodings."""
+        start = self.pos
+        length, encoded = self.read_length_or_encoding()
+        if not encoded:
+            return self.take(length)
+        if length == RDB_ENC_INT8:
+            value = self.byte()
+            return b"%d" % (value - 256 if value > 127 else value)
+        if length == RDB_ENC_INT16:
+            return b"%d" % int.from_bytes(self.take(2), "little", signed=True)
+        if length == RDB_ENC_INT32:
+            return b"%d" % int.from_bytes(self.take(4), "little", signed=True)
+        if length == RDB_ENC_LZF:
+            compressed_length = self.read_length()
+            original_length = self.read_length()
+            compressed = self.take(compressed_length)
+            decompressed = lzf_decompress(compressed, original_length)
+            if decompressed is None:
+                raise self.fail("invalid LZF compressed string", start)
+            return decompressed
+        raise self.fail(f"unknown string encoding type {length}", start)
+
+    def read_millisecond_time(self) -> int:
+        """Return a 64-bit little-endian time in milliseconds."""
+        return int.from_bytes(self.take(8), "little", signed=True)
+
+    def read_second_time(self) -> int:
+        """Return a 32-bit little-endian time in seconds (the old ``EXPIRETIME`` opcode)."""
+        return int.from_bytes(self.take(4), "little", signed=True)
+
+    def read_binary_double(self) -> float:
+        """Return an IEEE 754 double stored little-endian."""
+        return float(_DOUBLE.unpack(self.take(8))[0])
+
+    def read_binary_float(self) -> float:
+        """Return an IEEE 754 single stored little-endian."""
+        return float(_FLOAT.unpack(self.take(4))[0])
+
+    def read_text_double(self) -> float:
+        """Return a double of the old ``ZSET`` type: a length byte and ASCII, or 253/254/255 for nan/+inf/-inf."""
+        start = self.pos
+        length = self.byte()
+        if length == 253:
+            return float("nan")
+        if length == 254:
+            return float("inf")
+        if length == 255:
+            return float("-inf")
+        text = self.take(length)
+        try:
+            return float(text)
+        except ValueError:
+            raise self.fail(f"invalid double {text!r}", start) from None
