@@ -5,7 +5,9 @@ there; :func:`open_persistent_engine` builds the engine too.  Start-up
 follows Redis: with ``appendonly yes`` the append-only file is the truth
 (its snapshot preamble plus its command tail); without it, or when there is
 no such file yet, the snapshot (``SAVE`` / ``BGSAVE``) is loaded, and an
-append-only file is then created from the loaded data.
+append-only file is then created from the loaded data.  Snapshots are RDB
+files (``dump.rdb``, see :mod:`.rdb`) that redis-server loads too; a
+snapshot of the older ``REDPOCKET-SNAPSHOT`` format is still read.
 
 The ticker thread wakes twice a second: ``everysec`` fsync, automatic
 rewrite by growth, ``save`` points (``CONFIG SET save "60 1000"``) and
@@ -24,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import snapshot
+from . import rdb, snapshot
 from .aof import AppendOnlyFile, load_append_only_file, map_file
 from .records import CorruptFileError, PersistenceError, replay
 
@@ -49,7 +51,15 @@ _open: set[Persistence] = set()
 
 
 def load_snapshot(engine: Engine, path: Path) -> int:
-    """Replay the snapshot at ``path`` into ``engine``; return how many commands ran."""
+    """Load the snapshot at ``path`` (an RDB file, or the older format) into ``engine``; return the keys or commands."""
+    with open(path, "rb") as handle:
+        head = handle.read(5)
+    if rdb.is_rdb(head):
+        data = path.read_bytes()
+        try:
+            return rdb.load_rdb(engine, data).keys
+        except rdb.RdbFormatError as error:
+            raise CorruptFileError(str(path), error.offset, error.reason) from None
     data, closer = map_file(path)
     try:
         records, end = snapshot.snapshot_records(data, str(path))
@@ -192,12 +202,17 @@ class Persistence:
         thread = self.bgsave_thread
         return thread is not None and thread.is_alive()
 
+    @property
+    def checksum(self) -> bool:
+        """Tell whether RDB files get a CRC-64 (``rdbchecksum``)."""
+        return self.engine.config.get("rdbchecksum") == "yes"
+
     def save(self) -> None:
         """Write a snapshot now, in this thread (``SAVE``): clients wait until it is on disk."""
         engine = self.engine
         with engine.lock:
-            captured = snapshot.capture(engine)
-            snapshot.write_snapshot(self.snapshot_path, captured)
+            captured = rdb.capture(engine)
+            rdb.write_rdb_file(self.snapshot_path, captured, self.checksum)
             self._saved(captured)
 
     def bgsave(self) -> bool:
@@ -206,15 +221,15 @@ class Persistence:
             if self.bgsave_running:
                 return False
             self.last_bgsave_attempt = time.monotonic()
-            captured = snapshot.capture(self.engine)
+            captured = rdb.capture(self.engine)
             thread = threading.Thread(target=self._bgsave, args=(captured,), name="redpocket-bgsave", daemon=True)
             self.bgsave_thread = thread
             thread.start()
             return True
 
-    def _bgsave(self, captured: snapshot.Capture) -> None:
+    def _bgsave(self, captured: rdb.Capture) -> None:
         try:
-            snapshot.write_snapshot(self.snapshot_path, captured)
+            rdb.write_rdb_file(self.snapshot_path, captured, self.checksum)
         except Exception:
             log.exception("%s: background save failed", self.snapshot_path)
             self.last_bgsave_ok = False
@@ -222,7 +237,7 @@ class Persistence:
         with self.engine.lock:
             self._saved(captured)
 
-    def _saved(self, captured: snapshot.Capture) -> None:
+    def _saved(self, captured: rdb.Capture) -> None:
         engine = self.engine
         engine.dirty = max(engine.dirty - captured.dirty, 0)
         engine.lastsave = captured.taken
