@@ -6,7 +6,7 @@ follows Redis: with ``appendonly yes`` the append-only file is the truth
 (its snapshot preamble plus its command tail); without it, or when there is
 no such file yet, the snapshot (``SAVE`` / ``BGSAVE``) is loaded, and an
 append-only file is then created from the loaded data.  Snapshots are RDB
-files (``dump.rdb``, see :mod:`.rdb`) that redis-server loads too; a
+files (``dump.rdb``, see :mod:`.rdb_file`) that redis-server loads too; a
 snapshot of the older ``REDPOCKET-SNAPSHOT`` format is still read.
 
 The ticker thread wakes twice a second: ``everysec`` fsync, automatic
@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import rdb, snapshot
+from . import rdb_file, snapshot
 from .aof import AppendOnlyFile, load_append_only_file, map_file
 from .records import CorruptFileError, PersistenceError, replay
 
@@ -54,11 +54,11 @@ def load_snapshot(engine: Engine, path: Path) -> int:
     """Load the snapshot at ``path`` (an RDB file, or the older format) into ``engine``; return the keys or commands."""
     with open(path, "rb") as handle:
         head = handle.read(5)
-    if rdb.is_rdb(head):
+    if rdb_file.is_rdb(head):
         data = path.read_bytes()
         try:
-            return rdb.load_rdb(engine, data).keys
-        except rdb.RdbFormatError as error:
+            return rdb_file.load_rdb(engine, data).keys
+        except rdb_file.RdbFormatError as error:
             raise CorruptFileError(str(path), error.offset, error.reason) from None
     data, closer = map_file(path)
     try:
@@ -211,8 +211,8 @@ class Persistence:
         """Write a snapshot now, in this thread (``SAVE``): clients wait until it is on disk."""
         engine = self.engine
         with engine.lock:
-            captured = rdb.capture(engine)
-            rdb.write_rdb_file(self.snapshot_path, captured, self.checksum)
+            captured = rdb_file.capture(engine)
+            rdb_file.write_rdb_file(self.snapshot_path, captured, self.checksum)
             self._saved(captured)
 
     def bgsave(self) -> bool:
@@ -221,15 +221,15 @@ class Persistence:
             if self.bgsave_running:
                 return False
             self.last_bgsave_attempt = time.monotonic()
-            captured = rdb.capture(self.engine)
+            captured = rdb_file.capture(self.engine)
             thread = threading.Thread(target=self._bgsave, args=(captured,), name="redpocket-bgsave", daemon=True)
             self.bgsave_thread = thread
             thread.start()
             return True
 
-    def _bgsave(self, captured: rdb.Capture) -> None:
+    def _bgsave(self, captured: rdb_file.Capture) -> None:
         try:
-            rdb.write_rdb_file(self.snapshot_path, captured, self.checksum)
+            rdb_file.write_rdb_file(self.snapshot_path, captured, self.checksum)
         except Exception:
             log.exception("%s: background save failed", self.snapshot_path)
             self.last_bgsave_ok = False
@@ -237,7 +237,7 @@ class Persistence:
         with self.engine.lock:
             self._saved(captured)
 
-    def _saved(self, captured: rdb.Capture) -> None:
+    def _saved(self, captured: rdb_file.Capture) -> None:
         engine = self.engine
         engine.dirty = max(engine.dirty - captured.dirty, 0)
         engine.lastsave = captured.taken

@@ -21,8 +21,6 @@ Reading errors are :class:`RdbFormatError`, which names the offset.
 from __future__ import annotations
 
 import struct
-import sys
-from array import array
 from typing import Final
 
 # Length prefixes and encodings (rdb.h).
@@ -65,40 +63,105 @@ def _byte_table() -> list[int]:
 
 
 _CRC_TABLE: Final = _byte_table()
-_WORD_TABLES: list[list[int]] = []  # built on first use: four 16-bit tables that advance the CRC by 8 bytes
-_WORD_THRESHOLD: Final = 256  # below this many bytes the byte-wise loop is faster than building nothing
+# The table split into its 8 bytes, as bytes.translate tables: plane k of the parallel CRC below.
+_CRC_BYTE_TABLES: Final = [bytes((value >> (8 * k)) & 0xFF for value in _CRC_TABLE) for k in range(8)]
+_PARALLEL_THRESHOLD: Final = 1 << 14  # below this many bytes the byte loop is faster
 
 
-def _word_tables() -> list[list[int]]:
-    if not _WORD_TABLES:
-        shifted = [_CRC_TABLE]  # shifted[k][b]: the CRC of byte b followed by k zero bytes
-        for _ in range(7):
-            previous = shifted[-1]
-            shifted.append([(value >> 8) ^ _CRC_TABLE[value & 0xFF] for value in previous])
-        for low, high in ((7, 6), (5, 4), (3, 2), (1, 0)):
-            low_table, high_table = shifted[low], shifted[high]
-            _WORD_TABLES.append([low_table[i & 0xFF] ^ high_table[i >> 8] for i in range(1 << 16)])
-    return _WORD_TABLES
+def _crc64_bytewise(view: memoryview, crc: int) -> int:
+    table = _CRC_TABLE
+    for byte in view:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc
+
+
+def _apply(images: list[int], vector: int) -> int:
+    """Apply the linear map given by the images of the 64 unit vectors to ``vector``."""
+    result = 0
+    bit = 0
+    while vector:
+        if vector & 1:
+            result ^= images[bit]
+        vector >>= 1
+        bit += 1
+    return result
+
+
+_SHIFT_TABLES: dict[int, list[list[int]]] = {}
+
+
+def _shift_tables(length: int) -> list[list[int]]:
+    """Return 8 byte tables of the linear map "advance the CRC state over ``length`` zero bytes"."""
+    tables = _SHIFT_TABLES.get(length)
+    if tables is None:
+        table = _CRC_TABLE
+        step = [table[(1 << bit) & 0xFF] ^ ((1 << bit) >> 8) for bit in range(64)]  # one zero byte
+        power = [1 << bit for bit in range(64)]  # the identity
+        remaining = length
+        while remaining:
+            if remaining & 1:
+                power = [_apply(step, image) for image in power]
+            step = [_apply(step, image) for image in step]
+            remaining >>= 1
+        tables = []
+        for k in range(8):
+            byte_table = [0] * 256
+            for value in range(1, 256):
+                low = value & -value
+                byte_table[value] = byte_table[value ^ low] ^ power[8 * k + low.bit_length() - 1]
+            tables.append(byte_table)
+        if len(_SHIFT_TABLES) > 16:
+            _SHIFT_TABLES.clear()
+        _SHIFT_TABLES[length] = tables
+    return tables
+
+
+def _crc64_lanes(view: memoryview, crc: int) -> int:
+    """Return the CRC-64 of a large buffer, computed as many interleaved CRCs at C speed, then combined.
+
+    The buffer is cut into ``lanes`` chunks of ``width`` bytes; step ``j``
+    advances every chunk's CRC over its ``j``-th byte at once: the states
+    are kept as 8 byte-planes (big integers, one byte per chunk) and the
+    table lookups are ``bytes.translate`` over a whole plane.  The CRC is
+    linear, so the chunk CRCs (each from state 0) combine into the whole
+    buffer's by advancing the running CRC over ``width`` zero bytes before
+    XOR-ing in the next chunk's.
+    """
+    size = len(view)
+    width = max(256, int((size * 4) ** 0.5))
+    lanes = size // width
+    body = bytes(view[: lanes * width])
+    t0, t1, t2, t3, t4, t5, t6, t7 = _CRC_BYTE_TABLES
+    from_bytes = int.from_bytes
+    p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0
+    for j in range(width):
+        index = (p0 ^ from_bytes(body[j::width], "little")).to_bytes(lanes, "little")
+        p0 = from_bytes(index.translate(t0), "little") ^ p1
+        p1 = from_bytes(index.translate(t1), "little") ^ p2
+        p2 = from_bytes(index.translate(t2), "little") ^ p3
+        p3 = from_bytes(index.translate(t3), "little") ^ p4
+        p4 = from_bytes(index.translate(t4), "little") ^ p5
+        p5 = from_bytes(index.translate(t5), "little") ^ p6
+        p6 = from_bytes(index.translate(t6), "little") ^ p7
+        p7 = from_bytes(index.translate(t7), "little")
+    b0, b1, b2, b3, b4, b5, b6, b7 = (plane.to_bytes(lanes, "little") for plane in (p0, p1, p2, p3, p4, p5, p6, p7))
+    z0, z1, z2, z3, z4, z5, z6, z7 = _shift_tables(width)
+    for lane in range(lanes):
+        crc = (
+            z0[crc & 0xFF] ^ z1[(crc >> 8) & 0xFF] ^ z2[(crc >> 16) & 0xFF] ^ z3[(crc >> 24) & 0xFF]
+            ^ z4[(crc >> 32) & 0xFF] ^ z5[(crc >> 40) & 0xFF] ^ z6[(crc >> 48) & 0xFF] ^ z7[crc >> 56]
+            ^ (b0[lane] | b1[lane] << 8 | b2[lane] << 16 | b3[lane] << 24
+               | b4[lane] << 32 | b5[lane] << 40 | b6[lane] << 48 | b7[lane] << 56)
+        )
+    return _crc64_bytewise(view[lanes * width :], crc)
 
 
 def crc64(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     """Return Redis's CRC-64 of ``data``, continuing from ``crc`` (0 to start)."""
-    table = _CRC_TABLE
     view = memoryview(data).cast("B")
-    size = len(view)
-    words = size // 8 if size >= _WORD_THRESHOLD else 0
-    if words:
-        t3, t2, t1, t0 = _word_tables()
-        packed = array("Q")
-        packed.frombytes(view[: words * 8])
-        if sys.byteorder == "big":  # pragma: no cover - the words are little-endian
-            packed.byteswap()
-        for word in packed:
-            x = crc ^ word
-            crc = t3[x & 0xFFFF] ^ t2[(x >> 16) & 0xFFFF] ^ t1[(x >> 32) & 0xFFFF] ^ t0[x >> 48]
-    for byte in view[words * 8 :]:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc
+    if len(view) >= _PARALLEL_THRESHOLD:
+        return _crc64_lanes(view, crc)
+    return _crc64_bytewise(view, crc)
 
 
 # -- LZF -------------------------------------------------------------------------------------
@@ -299,10 +362,19 @@ def encode_lzf_blob(compressed: bytes, original_length: int) -> bytes:
 def encode_string(value: bytes, compress: bool = True) -> bytes:
     """Return ``rdbSaveRawString``'s bytes for ``value``: integer, LZF or verbatim, as Redis chooses."""
     size = len(value)
-    if size <= 11 and size and value[0] in _DIGIT_START and is_canonical_int(value):
-        encoded = encode_integer(int(value))
-        if encoded is not None:
-            return encoded
+    if size <= 11 and size and value[0] in _DIGIT_START:
+        try:
+            number = int(value)
+        except ValueError:
+            pass
+        else:
+            if b"%d" % number == value:  # canonical (string2ll): no sign, spaces, zeros or underscores
+                if -128 <= number <= 127:
+                    return bytes((0xC0, number & 0xFF))
+                if -32768 <= number <= 32767:
+                    return b"\xc1" + number.to_bytes(2, "little", signed=True)
+                if -(2**31) <= number < 2**31:
+                    return b"\xc2" + number.to_bytes(4, "little", signed=True)
     if compress and size > 20:
         compressed = lzf_compress(value, size - 4)
         if compressed is not None:
