@@ -24,7 +24,8 @@ that loading would apply.
 
 The rewrite (``BGREWRITEAOF``, or automatic when the file has grown by
 ``auto-aof-rewrite-percentage`` over ``auto-aof-rewrite-min-size``) copies
-the dataset under the lock, writes it as a snapshot in a thread while new
+the dataset under the lock, writes it as an RDB preamble (Redis's
+``aof-use-rdb-preamble yes``: loading it is fast) in a thread while new
 commands are also kept in memory, appends those, and renames the result
 over the file.  Loading (:func:`load_append_only_file`) drops a command cut
 short at the end, with a warning, and refuses anything else malformed.
@@ -41,9 +42,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..replies import ReplyError
-from . import snapshot
+from . import rdb_file, snapshot
 from .normalize import Normalizer, normalize
-from .records import RecordStream, encode, replay
+from .records import CorruptFileError, RecordStream, encode, replay
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -100,8 +101,14 @@ def load_append_only_file(engine: Engine, path: Path) -> LoadResult:
         name = str(path)
         start = 0
         commands = 0
-        bounds = snapshot.split_snapshot(data, name)
-        if bounds is not None:
+        if rdb_file.is_rdb(data):
+            try:
+                stats = rdb_file.load_rdb(engine, data, trailing=True)
+            except rdb_file.RdbFormatError as error:
+                raise CorruptFileError(name, error.offset, error.reason) from None
+            start = stats.end
+            commands += stats.keys
+        elif snapshot.split_snapshot(data, name) is not None:  # the preamble of older versions
             records, start = snapshot.snapshot_records(data, name)
             commands += replay(engine, records, name)
         stream = RecordStream(data, start, name)
@@ -327,7 +334,7 @@ class AppendOnlyFile:
                 # logged yet: copying it now would log them twice.
                 self._rewrite_requested = True
                 return "scheduled"
-            captured = snapshot.capture(self.engine)
+            captured = rdb_file.capture(self.engine)
             self._rewrite_buffer = []
             start_db = self.selected_db
             thread = threading.Thread(
@@ -363,12 +370,12 @@ class AppendOnlyFile:
             self.engine.lock.release()
         return b"".join(buffer)
 
-    def _rewrite(self, captured: snapshot.Capture, start_db: int) -> None:
+    def _rewrite(self, captured: rdb_file.Capture, start_db: int) -> None:
         started = time.monotonic()
         temporary = self.path.with_name(f"temp-rewriteaof-bg-{os.getpid()}.aof")
         try:
             with open(temporary, "wb") as handle:
-                snapshot.write_snapshot_to(handle, captured)
+                rdb_file.write_capture(handle, captured, self.engine.config.get("rdbchecksum") == "yes", aof_base=True)
                 if start_db >= 0:
                     handle.write(encode([b"SELECT", b"%d" % start_db]))
                 # Catch up without the lock while commands keep arriving.

@@ -309,20 +309,24 @@ def is_rdb(data: Any) -> bool:
     return bytes(data[:5]) == b"REDIS"
 
 
-def load_rdb(engine: Engine, data: bytes, now: int | None = None, *, verify_checksum: bool = True) -> LoadStats:
+def load_rdb(
+    engine: Engine, data: Any, now: int | None = None, *, verify_checksum: bool = True, trailing: bool = False
+) -> LoadStats:
     """Load an RDB file's ``data`` into ``engine``'s (empty) databases; raise :class:`RdbFormatError` on bad bytes.
 
     Keys already expired at ``now`` (ms; default: the current time) are
     skipped, as a Redis master does; values with no elements are skipped
     too.  A key present twice is an error.  The checksum is checked at the
     end (unless it is 0: written with ``rdbchecksum no``); on any error the
-    databases are emptied again, so a bad file loads nothing.
+    databases are emptied again, so a bad file loads nothing.  ``data`` is
+    bytes or an mmap; with ``trailing`` it may go on after the RDB (an
+    append-only file's commands after its RDB preamble): ``end`` says where.
     """
     from ..keyspace import now_ms
 
     try:
         stats = _load(engine, data, now_ms() if now is None else now)
-        if stats.end != len(data):
+        if stats.end != len(data) and not trailing:
             raise RdbFormatError(stats.end, "unexpected data after the end of the RDB file")
         if stats.version >= 5 and verify_checksum:
             stored = int.from_bytes(data[stats.end - 8 : stats.end], "little")
@@ -337,7 +341,7 @@ def load_rdb(engine: Engine, data: bytes, now: int | None = None, *, verify_chec
 
 
 
-def _load(engine: Engine, data: bytes, now: int) -> LoadStats:
+def _load(engine: Engine, data: Any, now: int) -> LoadStats:
     size = len(data)
     if size < 9 or data[:5] != b"REDIS":
         raise RdbFormatError(0, "not an RDB file (wrong signature)")
