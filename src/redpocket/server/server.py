@@ -34,6 +34,7 @@ from ..engine.persistence.records import PersistenceError
 from ..engine.replies import ReplyError
 from . import commands
 from .connection import ClientConnection, quote_arg
+from .migrate import install_migrate_transport
 
 log = logging.getLogger("redpocket.server")
 
@@ -85,6 +86,7 @@ class Server:
         if engine is None:
             engine = Engine(databases=int(settings.pop("databases", "16")))
         self.engine = engine
+        install_migrate_transport(engine)
         self.host = host
         self.requested_port = int(port)
         self.port = int(port)

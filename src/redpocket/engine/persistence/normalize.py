@@ -193,6 +193,17 @@ def _restore(db: Database, argv: list[bytes], reply: Any) -> Commands:
     return [[argv[0], key, b"%d" % when, *argv[3:], b"ABSTTL"]]
 
 
+def _migrate(db: Database, argv: list[bytes], reply: Any) -> Commands:
+    # MIGRATE moved keys away (no COPY): what this dataset saw is their deletion (Redis logs a DEL too).
+    keys = argv[3:4]
+    for index in range(6, len(argv)):
+        if argv[index].upper() == b"KEYS":
+            keys = argv[index + 1 :]
+            break
+    gone = [key for key in keys if key and key not in db.data]
+    return [[b"DEL", *gone]] if gone else []
+
+
 NORMALIZERS: Final[dict[bytes, Normalizer]] = {
     b"set": _set,
     b"setex": _setex,
@@ -219,6 +230,7 @@ NORMALIZERS: Final[dict[bytes, Normalizer]] = {
     b"zmpop": _zset_mpop,
     b"restore": _restore,
     b"restore-asking": _restore,
+    b"migrate": _migrate,
 }
 
 
