@@ -138,7 +138,7 @@ def _migrate_keys(argv: list[bytes]) -> list[bytes]:
     return [argv[3]] if len(argv) > 3 and argv[3] else []
 
 
-@define("migrate", -6, "write", keys=_migrate_keys, group="generic", since="2.6.0")
+@define("migrate", -6, "write", 3, 3, 1, keys=_migrate_keys, group="generic", since="2.6.0")
 def migrate(session: Session, argv: list[bytes]) -> Any:
     """MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password] [AUTH2 username password] [KEYS key ...]"""
     copy = replace = False

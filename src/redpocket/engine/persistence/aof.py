@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from ..replies import ReplyError
 from . import rdb_file, snapshot
 from .normalize import Normalizer, normalize
-from .records import CorruptFileError, RecordStream, encode, replay
+from .records import RecordStream, encode, replay
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -102,10 +102,7 @@ def load_append_only_file(engine: Engine, path: Path) -> LoadResult:
         start = 0
         commands = 0
         if rdb_file.is_rdb(data):
-            try:
-                stats = rdb_file.load_rdb(engine, data, trailing=True)
-            except rdb_file.RdbFormatError as error:
-                raise CorruptFileError(name, error.offset, error.reason) from None
+            stats = rdb_file.load_rdb_data(engine, data, name, trailing=True)
             start = stats.end
             commands += stats.keys
         elif snapshot.split_snapshot(data, name) is not None:  # the preamble of older versions

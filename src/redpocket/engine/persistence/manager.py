@@ -55,11 +55,7 @@ def load_snapshot(engine: Engine, path: Path) -> int:
     with open(path, "rb") as handle:
         head = handle.read(5)
     if rdb_file.is_rdb(head):
-        data = path.read_bytes()
-        try:
-            return rdb_file.load_rdb(engine, data).keys
-        except rdb_file.RdbFormatError as error:
-            raise CorruptFileError(str(path), error.offset, error.reason) from None
+        return rdb_file.load_rdb_data(engine, path.read_bytes(), str(path)).keys
     data, closer = map_file(path)
     try:
         records, end = snapshot.snapshot_records(data, str(path))

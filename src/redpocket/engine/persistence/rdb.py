@@ -301,6 +301,10 @@ def _flatten(pairs: Iterable[tuple[bytes, bytes]]) -> Iterator[bytes]:
 Structures = dict[str, type]
 
 
+class UnknownStructureError(RdbFormatError):
+    """A custom structure whose class is not added to the engine: its data cannot be loaded."""
+
+
 class EmptyValue(Exception):
     """A value with no elements: Redis skips it when loading a file, and refuses it in RESTORE."""
 
@@ -455,7 +459,9 @@ def _decode_structure(reader: Reader, structures: Structures) -> Any:
     structure_name = type_name_bytes.decode("utf-8", "replace")
     cls = structures.get(structure_name)
     if cls is None:
-        raise reader.fail(f"a '{structure_name}' structure, which is not added to this engine", start)
+        raise UnknownStructureError(
+            reader.base + start, f"unknown structure type '{structure_name}': add the structure to this engine first"
+        )
     return load_structure(cls, payload, version, reader, start)
 
 

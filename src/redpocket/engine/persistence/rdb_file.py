@@ -48,6 +48,7 @@ from .rdb import (
     EmptyValue,
     Settings,
     Structures,
+    UnknownStructureError,
     UnsupportedValueError,
     decode_value,
     encode_structure,
@@ -57,6 +58,7 @@ from .rdb import (
     structure_version,
 )
 from .rdb_primitives import RdbFormatError, Reader, crc64, encode_length, encode_millisecond_time, encode_string
+from .records import CorruptFileError, PersistenceError
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -339,6 +341,16 @@ def load_rdb(
             db.expires.clear()
         raise
 
+
+
+def load_rdb_data(engine: Engine, data: Any, path: str, *, trailing: bool = False) -> LoadStats:
+    """Load RDB ``data`` read from ``path``; report bad bytes as :class:`CorruptFileError` with the offset."""
+    try:
+        return load_rdb(engine, data, trailing=trailing)
+    except UnknownStructureError as error:
+        raise PersistenceError(f"{path}: {error.reason} (at offset {error.offset})") from None
+    except RdbFormatError as error:
+        raise CorruptFileError(path, error.offset, error.reason) from None
 
 
 def _load(engine: Engine, data: Any, now: int) -> LoadStats:
