@@ -4,6 +4,7 @@ Map of the package:
 
 - ``records.py``: commands as RESP records on disk, the strict reader, replay through dispatch
 - ``normalize.py``: an executed write command -> deterministic commands (``EX`` -> ``PXAT``, ``SPOP`` -> ``SREM``)
+- ``aof_manifest.py``: reading Redis 7's multi-part append-only directory (manifest, base, incremental files)
 - ``aof.py``: :class:`AppendOnlyFile` (the engine propagator, fsync policies, atomic blocks, rewrite) and its loader
 - ``rdb_primitives.py``, ``rdb_listpack.py``, ``rdb.py``: Redis's RDB format (CRC-64, LZF, listpack ...;
   one value, DUMP payloads); ``rdb_file.py``: ``dump.rdb`` files (capture, write, fast load)

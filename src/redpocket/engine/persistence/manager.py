@@ -7,7 +7,10 @@ follows Redis: with ``appendonly yes`` the append-only file is the truth
 no such file yet, the snapshot (``SAVE`` / ``BGSAVE``) is loaded, and an
 append-only file is then created from the loaded data.  Snapshots are RDB
 files (``dump.rdb``, see :mod:`.rdb_file`) that redis-server loads too; a
-snapshot of the older ``REDPOCKET-SNAPSHOT`` format is still read.
+snapshot of the older ``REDPOCKET-SNAPSHOT`` format is still read.  A
+Redis 7 multi-part append-only directory (``appendonlydir`` and its
+manifest) is loaded when there is no ``appendonly.aof`` (see
+:mod:`.aof_manifest`).
 
 The ticker thread wakes twice a second: ``everysec`` fsync, automatic
 rewrite by growth, ``save`` points (``CONFIG SET save "60 1000"``) and
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import rdb_file, snapshot
 from .aof import AppendOnlyFile, load_append_only_file, map_file
+from .aof_manifest import find_manifest, load_manifest, retire_manifest
 from .records import CorruptFileError, PersistenceError, replay
 
 if TYPE_CHECKING:
@@ -131,11 +135,19 @@ class Persistence:
         engine = self.engine
         counters = (engine.commands_processed, engine.keyspace_hits, engine.keyspace_misses)
         aof_path, snapshot_path = self.aof_path, self.snapshot_path
+        config = engine.config
+        manifest = find_manifest(self.directory, config.get("appenddirname"), config.get("appendfilename"))
         if self.appendonly and aof_path.exists():
             result = load_append_only_file(engine, aof_path)
             self.loaded_commands, self.dropped_at = result.commands, result.dropped_at
             self.aof = AppendOnlyFile(engine, aof_path)
             self.aof.open(result.valid_end)
+        elif self.appendonly and manifest is not None:  # a Redis 7 directory: its files, then ours
+            self.loaded_commands = load_manifest(engine, manifest)
+            self.aof = AppendOnlyFile(engine, aof_path)
+            self.aof.open(0)
+            self.aof.rewrite_now()
+            retire_manifest(manifest)
         else:
             if snapshot_path.exists():
                 self.loaded_commands = load_snapshot(engine, snapshot_path)
