@@ -237,3 +237,19 @@ def test_restore_is_logged_with_an_absolute_ttl(tmp_path) -> None:
     persistence = persistence_of(reopened)
     assert persistence is not None
     persistence.close()
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_compressed_list_nodes_are_dumped_as_redis_dumps_them(pair, depth: int) -> None:
+    embedded, real = pair()
+    for client in (embedded, real):
+        client.config_set("list-compress-depth", depth)
+    try:
+        build(embedded, "list-many-nodes")
+        build(real, "list-many-nodes")
+        assert embedded.dump("k") == real.dump("k")
+        assert run(real, "RESTORE", "back", 0, embedded.dump("k")) == b"OK"
+        assert real.lrange("back", 0, -1) == real.lrange("k", 0, -1)
+    finally:
+        for client in (embedded, real):
+            client.config_set("list-compress-depth", 0)

@@ -58,7 +58,9 @@ from .rdb_primitives import (
     crc64,
     encode_binary_double,
     encode_length,
+    encode_lzf_blob,
     encode_string,
+    lzf_compress,
 )
 
 if TYPE_CHECKING:
@@ -120,6 +122,8 @@ _QUICKLIST_ESTIMATE_OVERHEAD: Final = 8
 _QUICKLIST_PACKED_THRESHOLD: Final = 1 << 30
 _QUICKLIST_NODE_PLAIN: Final = 1
 _QUICKLIST_NODE_PACKED: Final = 2
+_QUICKLIST_MIN_COMPRESS_BYTES: Final = 48
+_QUICKLIST_MIN_COMPRESS_IMPROVE: Final = 8
 _LISTPACK_EMPTY_SIZE: Final = 7
 _HALF_LLONG: Final = float(2**63 - 1) / 2
 
@@ -144,11 +148,16 @@ class Settings:
 
     compress: bool = True
     list_fill: int = -2
+    list_compress_depth: int = 0
 
     @classmethod
     def of(cls, config: Config) -> Settings:
         """Read the settings from an engine's configuration."""
-        return cls(compress=config.get("rdbcompression") == "yes", list_fill=config.get_int("list-max-listpack-size"))
+        return cls(
+            compress=config.get("rdbcompression") == "yes",
+            list_fill=config.get_int("list-max-listpack-size"),
+            list_compress_depth=config.get_int("list-compress-depth"),
+        )
 
 
 # -- writing one value ---------------------------------------------------------------------------
@@ -242,6 +251,16 @@ def quicklist_nodes(items: Iterable[bytes], fill: int) -> list[tuple[int, bytes]
     return nodes
 
 
+def _compressed_node(data: bytes) -> bytes | None:
+    """Return a quicklist node's bytes as ``__quicklistCompressNode`` compresses them, or ``None`` if it does not."""
+    if len(data) < _QUICKLIST_MIN_COMPRESS_BYTES:
+        return None
+    compressed = lzf_compress(data, len(data))
+    if compressed is None or len(compressed) + _QUICKLIST_MIN_COMPRESS_IMPROVE >= len(data):
+        return None
+    return compressed
+
+
 def encode_value(value: Any, encoding: str, settings: Settings) -> tuple[int, bytes]:
     """Return ``(RDB type, body)`` of a value stored with ``encoding`` (its ``OBJECT ENCODING``)."""
     kind = type(value)
@@ -249,12 +268,17 @@ def encode_value(value: Any, encoding: str, settings: Settings) -> tuple[int, by
     if kind is bytes:
         return TYPE_STRING, encode_string(value, compress)
     if kind is deque:
-        parts = []
         nodes = quicklist_nodes(value, settings.list_fill)
-        parts.append(encode_length(len(nodes)))
-        for container, data in nodes:
+        parts = [encode_length(len(nodes))]
+        depth = settings.list_compress_depth
+        inner = range(depth, len(nodes) - depth) if depth and len(nodes) >= 2 * depth else range(0)
+        for index, (container, data) in enumerate(nodes):
             parts.append(encode_length(container))
-            parts.append(encode_string(data, compress))
+            compressed = _compressed_node(data) if index in inner and container == _QUICKLIST_NODE_PACKED else None
+            if compressed is not None:  # a node list-compress-depth keeps compressed is saved as it is
+                parts.append(encode_lzf_blob(compressed, len(data)))
+            else:
+                parts.append(encode_string(data, compress))
         return TYPE_LIST_QUICKLIST_2, b"".join(parts)
     if kind is set:
         if encoding == "intset":
