@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -9,14 +10,16 @@ from typing import Any
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from persistence_helpers import Opener, close
 from tests.conftest import start_redis_server
-from tests.engine.rdb_values import VALUES, build, read_back
+from tests.engine.rdb_values import VALUES, build, random_value, read_back
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
 from redpocket.engine.persistence import CorruptFileError, persistence_of
-from redpocket.engine.persistence.rdb_file import capture, load_rdb, write_capture
+from redpocket.engine.persistence.rdb_file import capture, load_rdb, write_capture, write_rdb_file
 
 
 def fill(client: redis.Redis, database: int = 0) -> None:
@@ -164,3 +167,26 @@ def test_checksum_zero_is_accepted_and_nothing_loads_from_a_bad_file(tmp_path: P
     with pytest.raises(Exception, match="offset"):
         load_rdb(broken, data[:-12] + data[-9:])
     assert all(not db.data for db in broken.databases)
+
+
+@settings(max_examples=int(os.environ.get("REDPOCKET_RDB_FILE_EXAMPLES", "8")), deadline=None,
+          suppress_health_check=list(HealthCheck), derandomize=bool(os.environ.get("CI")))
+@given(values=st.lists(random_value(), min_size=1, max_size=8))
+def test_random_datasets_load_in_redis_server_unchanged(tmp_path_factory, values) -> None:
+    directory = tmp_path_factory.mktemp("random-rdb")
+    engine = Engine()
+    client = EmbeddedRedis(engine)
+    for index, (_kind, commands) in enumerate(values):
+        for argv in commands:
+            client.execute_command(argv[0], f"key{index}", *argv[2:])
+    write_rdb_file(directory / "dump.rdb", capture(engine))
+    server = start_redis_server(directory)
+    try:
+        real = server.client()
+        assert contents(real) == contents(client)
+        for key in real.keys("*"):
+            if real.object("encoding", key) != b"hashtable":
+                assert real.dump(key) == client.dump(key)
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=10)
