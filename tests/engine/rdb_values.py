@@ -7,6 +7,8 @@ from typing import Any
 import redis
 from hypothesis import strategies as st
 
+from redpocket.engine.structures import Structure, command, pack, unpack
+
 # name -> (commands that build key "k", whether Redis's bytes are deterministic for it)
 VALUES: dict[str, tuple[list[list[Any]], bool]] = {
     "string-int8": ([["SET", "k", "-100"]], True),
@@ -37,8 +39,8 @@ VALUES: dict[str, tuple[list[list[Any]], bool]] = {
 
 def build(client: redis.Redis, name: str, key: str = "k") -> None:
     """Run the commands that build value ``name`` at ``key``."""
-    for command in VALUES[name][0]:
-        client.execute_command(command[0], key, *command[2:])
+    for argv in VALUES[name][0]:
+        client.execute_command(argv[0], key, *argv[2:])
 
 
 def read_back(client: redis.Redis, key: str) -> tuple[str, Any]:
@@ -111,3 +113,34 @@ def random_value(draw: st.DrawFn) -> tuple[str, list[list[Any]]]:
         return kind, [["HSET", "k", *[item for pair in pairs for item in pair]]]
     pairs = draw(st.lists(st.tuples(SCORES, ELEMENTS), min_size=1, max_size=many))
     return kind, [["ZADD", "k", *[item for score, member in pairs for item in (repr(score), member)]]]
+
+
+class Bag(Structure):
+    """A tiny custom structure for DUMP / RESTORE tests."""
+
+    type_name = "bag"
+    dump_version = 2
+
+    def __init__(self) -> None:
+        self.items: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @command("BAGADD", creates=True, arity=-3)
+    def add(self, *values: bytes) -> int:
+        self.items.extend(values)
+        return len(self.items)
+
+    @command("BAGITEMS", flags="readonly", missing=[])
+    def all_items(self) -> list[bytes]:
+        return list(self.items)
+
+    def dump(self) -> bytes:
+        return pack(self.items)
+
+    @classmethod
+    def load(cls, data: bytes) -> Bag:
+        bag = cls()
+        bag.items = unpack(data)
+        return bag

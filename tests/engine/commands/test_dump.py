@@ -8,11 +8,11 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from tests.conftest import run
-from tests.engine.rdb_values import VALUES, build, random_value, read_back, reseal
+from tests.engine.rdb_values import VALUES, Bag, build, random_value, read_back, reseal
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
-from redpocket.engine.structures import Structure, add_structure, command, pack, unpack
+from redpocket.engine.structures import add_structure
 
 EXAMPLES = int(os.environ.get("REDPOCKET_HYPOTHESIS_EXAMPLES", "60"))
 
@@ -169,37 +169,6 @@ def test_restore_emits_its_keyspace_event(r) -> None:
     assert (b"__keyevent@0__:restore", b"k") in events
     pubsub.close()
     r.config_set("notify-keyspace-events", "")
-
-
-class Bag(Structure):
-    """A tiny custom structure for DUMP / RESTORE tests."""
-
-    type_name = "bag"
-    dump_version = 2
-
-    def __init__(self) -> None:
-        self.items: list[bytes] = []
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @command("BAGADD", creates=True, arity=-3)
-    def add(self, *values: bytes) -> int:
-        self.items.extend(values)
-        return len(self.items)
-
-    @command("BAGITEMS", flags="readonly", missing=[])
-    def all_items(self) -> list[bytes]:
-        return list(self.items)
-
-    def dump(self) -> bytes:
-        return pack(self.items)
-
-    @classmethod
-    def load(cls, data: bytes) -> Bag:
-        bag = cls()
-        bag.items = unpack(data)
-        return bag
 
 
 def test_custom_structures_dump_as_a_module_type(redis_server) -> None:

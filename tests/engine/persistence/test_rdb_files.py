@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from persistence_helpers import Opener, close
 from tests.conftest import start_redis_server
-from tests.engine.rdb_values import VALUES, build, random_value, read_back
+from tests.engine.rdb_values import VALUES, Bag, build, random_value, read_back
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
@@ -190,3 +191,32 @@ def test_random_datasets_load_in_redis_server_unchanged(tmp_path_factory, values
     finally:
         server.process.terminate()
         server.process.wait(timeout=10)
+
+
+def test_redis_check_rdb_accepts_the_engines_file(open_engine: Opener, tmp_path: Path) -> None:
+    checker = shutil.which("redis-check-rdb")
+    if checker is None:
+        pytest.skip("redis-check-rdb is not installed")
+    _engine, r = open_engine(appendonly=False)
+    fill(r)
+    r.save()
+    outcome = subprocess.run([checker, str(tmp_path / "dump.rdb")], capture_output=True, text=True, timeout=60)
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    assert "RDB looks OK!" in outcome.stdout
+
+
+def test_redis_server_refuses_a_file_with_custom_structures(tmp_path: Path) -> None:
+    from redpocket.engine.structures import add_structure
+
+    engine = Engine()
+    add_structure(engine, Bag)
+    EmbeddedRedis(engine).execute_command("BAGADD", "b", "x")
+    write_rdb_file(tmp_path / "dump.rdb", capture(engine))
+    with pytest.raises(RuntimeError, match="did not start"):
+        start_redis_server(tmp_path)
+    log = (tmp_path / "redis.log").read_text()
+    assert "The RDB file contains module data I can't load: no matching module type 'redpocket'" in log
+    reloaded = Engine()
+    add_structure(reloaded, Bag)
+    assert load_rdb(reloaded, (tmp_path / "dump.rdb").read_bytes()).keys == 1
+    assert EmbeddedRedis(reloaded).execute_command("BAGITEMS", "b") == [b"x"]
