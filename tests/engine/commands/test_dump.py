@@ -197,7 +197,7 @@ def test_restore_is_logged_with_an_absolute_ttl(tmp_path) -> None:
     persistence = persistence_of(engine)
     assert persistence is not None
     persistence.close()
-    log = (tmp_path / "appendonly.aof").read_bytes()
+    log = b"".join(path.read_bytes() for path in (tmp_path / "appendonlydir").glob("*.aof"))
     assert b"ABSTTL" in log
     reopened = open_persistent_engine(tmp_path)
     again = EmbeddedRedis(reopened)

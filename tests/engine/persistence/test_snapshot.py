@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from persistence_helpers import Opener, close, dataset, has_command
+from persistence_helpers import Opener, aof_file, close, dataset, has_command
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
@@ -150,7 +150,7 @@ def test_a_damaged_rewrite_preamble_is_refused(open_engine: Opener, tmp_path: Pa
     r.bgrewriteaof()
     persistence_of(engine).aof.rewrite_thread.join()  # type: ignore[union-attr]
     close(engine)
-    path = tmp_path / "appendonly.aof"
+    path = aof_file(tmp_path)
     path.write_bytes(path.read_bytes().replace(b"value", b"valuf"))
     with pytest.raises(CorruptFileError, match="checksum"):
         open_engine()

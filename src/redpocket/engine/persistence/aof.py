@@ -49,6 +49,7 @@ from .records import RecordStream, encode, replay
 if TYPE_CHECKING:
     from ..engine import Engine
     from ..session import Session
+    from .aof_manifest import AofDirectory
 
 log = logging.getLogger("redpocket.persistence")
 
@@ -119,9 +120,10 @@ def load_append_only_file(engine: Engine, path: Path) -> LoadResult:
 class AppendOnlyFile:
     """The append-only file of one engine, open for appending."""
 
-    def __init__(self, engine: Engine, path: Path) -> None:
+    def __init__(self, engine: Engine, path: Path, layout: AofDirectory | None = None) -> None:
         self.engine = engine
-        self.path = path
+        self.path = path  # the file appended to; a rewrite moves it to the new base when there is a layout
+        self.layout = layout
         self.fd: int | None = None
         self.size = 0
         self.base_size = 0  # the size after the last rewrite (or at start): auto-rewrite grows from it
@@ -369,7 +371,8 @@ class AppendOnlyFile:
 
     def _rewrite(self, captured: rdb_file.Capture, start_db: int) -> None:
         started = time.monotonic()
-        temporary = self.path.with_name(f"temp-rewriteaof-bg-{os.getpid()}.aof")
+        target = self.layout.next_base() if self.layout is not None else self.path
+        temporary = target.with_name(f"temp-rewriteaof-bg-{os.getpid()}.aof")
         try:
             with open(temporary, "wb") as handle:
                 rdb_file.write_capture(handle, captured, self.engine.config.get("rdbchecksum") == "yes", aof_base=True)
@@ -389,8 +392,11 @@ class AppendOnlyFile:
                     handle.write(self._take_buffer())
                     handle.flush()
                     os.fsync(handle.fileno())
-                    os.replace(temporary, self.path)
-                    snapshot.fsync_directory(self.path.parent)
+                    os.replace(temporary, target)
+                    snapshot.fsync_directory(target.parent)
+                    if self.layout is not None:  # the manifest lists the new base alone; the old parts go
+                        self.layout.commit_base(target)
+                    self.path = target
                     fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
                     with self._io_lock:
                         if self.fd is not None:

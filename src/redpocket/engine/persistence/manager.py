@@ -1,16 +1,16 @@
-"""One engine's persistence: its directory, append-only file, snapshots and ticker thread.
+"""One engine's persistence: its directory, append-only files, snapshots and ticker thread.
 
 :func:`attach_persistence` loads a directory into an engine and keeps it
 there; :func:`open_persistent_engine` builds the engine too.  Start-up
-follows Redis: with ``appendonly yes`` the append-only file is the truth
-(its snapshot preamble plus its command tail); without it, or when there is
-no such file yet, the snapshot (``SAVE`` / ``BGSAVE``) is loaded, and an
-append-only file is then created from the loaded data.  Snapshots are RDB
+follows Redis 7: with ``appendonly yes`` the append-only directory
+(``appendonlydir``: a manifest, a base, incremental files; see
+:mod:`.aof_manifest`) is the truth, and a single ``appendonly.aof`` of older
+versions is moved into it first; without it, or when there is no such
+directory yet, the snapshot (``SAVE`` / ``BGSAVE``) is loaded, and the
+append-only files are then created from the loaded data.  Snapshots are RDB
 files (``dump.rdb``, see :mod:`.rdb_file`) that redis-server loads too; a
-snapshot of the older ``REDPOCKET-SNAPSHOT`` format is still read.  A
-Redis 7 multi-part append-only directory (``appendonlydir`` and its
-manifest) is loaded when there is no ``appendonly.aof`` (see
-:mod:`.aof_manifest`).
+snapshot of the older ``REDPOCKET-SNAPSHOT`` format is still read.  Either
+server can be started on a directory the other wrote.
 
 The ticker thread wakes twice a second: ``everysec`` fsync, automatic
 rewrite by growth, ``save`` points (``CONFIG SET save "60 1000"``) and
@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import rdb_file, snapshot
-from .aof import AppendOnlyFile, load_append_only_file, map_file
-from .aof_manifest import find_manifest, load_manifest, retire_manifest
+from .aof import AppendOnlyFile, map_file
+from .aof_manifest import AofDirectory, load_manifest
 from .records import CorruptFileError, PersistenceError, replay
 
 if TYPE_CHECKING:
@@ -105,9 +105,15 @@ class Persistence:
         return self.directory / self.engine.config.get("dbfilename")
 
     @property
-    def aof_path(self) -> Path:
-        """Return the append-only file (``appendfilename`` in the directory)."""
-        return self.directory / self.engine.config.get("appendfilename")
+    def aof_directory(self) -> AofDirectory:
+        """Return the append-only directory (``appenddirname``, its parts named after ``appendfilename``)."""
+        config = self.engine.config
+        return AofDirectory(self.directory, config.get("appenddirname"), config.get("appendfilename"))
+
+    @property
+    def aof_path(self) -> Path | None:
+        """Return the append-only file being appended to (in the append-only directory), if one is open."""
+        return self.aof.path if self.aof is not None else None
 
     @property
     def appendonly(self) -> bool:
@@ -134,25 +140,21 @@ class Persistence:
         """Load the directory's data into the (empty) engine and open the append-only file."""
         engine = self.engine
         counters = (engine.commands_processed, engine.keyspace_hits, engine.keyspace_misses)
-        aof_path, snapshot_path = self.aof_path, self.snapshot_path
-        config = engine.config
-        manifest = find_manifest(self.directory, config.get("appenddirname"), config.get("appendfilename"))
-        if self.appendonly and aof_path.exists():
-            result = load_append_only_file(engine, aof_path)
-            self.loaded_commands, self.dropped_at = result.commands, result.dropped_at
-            self.aof = AppendOnlyFile(engine, aof_path)
-            self.aof.open(result.valid_end)
-        elif self.appendonly and manifest is not None:  # a Redis 7 directory: its files, then ours
-            self.loaded_commands = load_manifest(engine, manifest)
-            self.aof = AppendOnlyFile(engine, aof_path)
-            self.aof.open(0)
-            self.aof.rewrite_now()
-            retire_manifest(manifest)
+        snapshot_path = self.snapshot_path
+        layout = self.aof_directory
+        manifest = layout.read()
+        if self.appendonly and manifest is None and layout.legacy_file.exists():
+            manifest = layout.upgrade_legacy()  # a single appendonly.aof (older versions, Redis 6) becomes the base
+        if self.appendonly and manifest is not None and manifest.files:
+            self.loaded_commands, self.dropped_at, valid_end = load_manifest(engine, manifest)
+            target = layout.append_target(manifest)
+            self.aof = AppendOnlyFile(engine, target, layout)
+            self.aof.open(valid_end if target == manifest.files[-1] else 0)
         else:
             if snapshot_path.exists():
                 self.loaded_commands = load_snapshot(engine, snapshot_path)
             if self.appendonly:
-                self.aof = AppendOnlyFile(engine, aof_path)
+                self.aof = AppendOnlyFile(engine, layout.append_target(manifest), layout)
                 self.aof.open(0)
                 if any(db.data for db in engine.databases):
                     self.aof.rewrite_now()
@@ -305,9 +307,10 @@ class Persistence:
                 self.engine.config.values["appendonly"] = "no"
                 return
         with self.engine.lock:
-            aof = AppendOnlyFile(self.engine, self.aof_path)
+            layout = self.aof_directory
+            aof = AppendOnlyFile(self.engine, layout.next_base(), layout)
             self.aof = aof
-            aof.start_rewrite()  # writes the file from the dataset, then keeps appending to it
+            aof.start_rewrite()  # writes a base from the dataset, then keeps appending to it
 
     def _disable_aof(self) -> None:
         with self.engine.lock:
