@@ -21,10 +21,12 @@ when the engine has one; without it, a file holding functions is refused.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -119,8 +121,26 @@ class _DumpedStructure:
     payload: bytes
 
 
+@contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """Pause the cycle collector: a save or load makes up to millions of containers and no cycles,
+    and each automatic collection would rescan all of them."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def capture(engine: Engine) -> Capture:
     """Copy the dataset for a background save (the caller holds the engine lock); expired keys are left out."""
+    with without_cycle_collection():
+        return _capture(engine)
+
+
+def _capture(engine: Engine) -> Capture:
     from ..keyspace import now_ms
 
     now = now_ms()
@@ -260,6 +280,11 @@ def default_aux(aof_base: bool = False) -> list[tuple[bytes, bytes]]:
 
 def write_capture(handle: IO[bytes], captured: Capture, checksum: bool = True, aof_base: bool = False) -> int:
     """Write a whole RDB file of ``captured`` to ``handle``; return its size."""
+    with without_cycle_collection():
+        return _write_capture(handle, captured, checksum, aof_base)
+
+
+def _write_capture(handle: IO[bytes], captured: Capture, checksum: bool, aof_base: bool) -> int:
     writer = RdbWriter(handle, checksum)
     writer.header(default_aux(aof_base))
     for code in captured.functions:
@@ -327,7 +352,8 @@ def load_rdb(
     from ..keyspace import now_ms
 
     try:
-        stats = _load(engine, data, now_ms() if now is None else now)
+        with without_cycle_collection():
+            stats = _load(engine, data, now_ms() if now is None else now)
         if stats.end != len(data) and not trailing:
             raise RdbFormatError(stats.end, "unexpected data after the end of the RDB file")
         if stats.version >= 5 and verify_checksum:

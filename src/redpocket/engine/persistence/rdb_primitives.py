@@ -185,9 +185,10 @@ def lzf_compress(data: bytes, out_len: int) -> bytes | None:
         return None
     # A back-reference needs the same 3 bytes at an earlier position >= 1: without any repeated
     # 3-byte group every byte is a literal, which never fits (the run headers make it longer).
-    if in_len < 3 or len({data[i : i + 3] for i in range(1, in_len - 2)}) == in_len - 3:
-        if in_len + (in_len + 31) // 32 > out_len:
-            return None
+    if in_len + (in_len + 31) // 32 > out_len and (
+        in_len < 3 or len({data[i : i + 3] for i in range(1, in_len - 2)}) == in_len - 3
+    ):
+        return None
     htab: dict[int, int] = {}
     out = bytearray(1)  # the first literal run's length byte, fixed when the run ends
     lit = 0
