@@ -189,8 +189,9 @@ def parse_ziplist(blob: bytes) -> list[bytes]:
     pos = 10
     end = size - 1
     previous = 0
+    last = 10  # where the last entry starts: the header's "tail" offset must say so
     while pos < end:
-        start = pos
+        start = last = pos
         prevlen = blob[pos]
         if prevlen == 0xFE:
             prevlen = int.from_bytes(blob[pos + 1 : pos + 5], "little")
@@ -232,6 +233,8 @@ def parse_ziplist(blob: bytes) -> list[bytes]:
         previous = pos - start
     if declared != 65535 and declared != len(items):
         raise RdbFormatError(8, "ziplist element count does not match its entries")
+    if int.from_bytes(blob[4:8], "little") != last:
+        raise RdbFormatError(4, "ziplist tail offset does not point at its last entry")
     return items
 
 

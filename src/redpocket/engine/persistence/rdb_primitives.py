@@ -336,17 +336,6 @@ def encode_length(length: int) -> bytes:
     return b"\x81" + length.to_bytes(8, "big")
 
 
-def encode_integer(value: int) -> bytes | None:
-    """Return ``rdbEncodeInteger``'s bytes for ``value``, or ``None`` outside the 32-bit range."""
-    if -128 <= value <= 127:
-        return bytes((0xC0, value & 0xFF))
-    if -32768 <= value <= 32767:
-        return b"\xc1" + value.to_bytes(2, "little", signed=True)
-    if -(2**31) <= value <= 2**31 - 1:
-        return b"\xc2" + value.to_bytes(4, "little", signed=True)
-    return None
-
-
 def is_canonical_int(text: bytes) -> bool:
     """Tell whether ``string2ll`` accepts ``text``: the canonical decimal text of a 64-bit integer."""
     if text == b"0":
@@ -388,15 +377,6 @@ def encode_string(value: bytes, compress: bool = True) -> bytes:
     if size < 64:
         return _SHORT_LENGTHS[size] + value
     return encode_length(size) + value
-
-
-def encode_int_string(value: int) -> bytes:
-    """Return ``rdbSaveLongLongAsStringObject``'s bytes (an integer-encoded string value)."""
-    encoded = encode_integer(value)
-    if encoded is not None:
-        return encoded
-    text = b"%d" % value
-    return encode_length(len(text)) + text
 
 
 def encode_millisecond_time(when: int) -> bytes:
