@@ -96,46 +96,45 @@ def parse_listpack(blob: bytes) -> list[bytes]:
         raise RdbFormatError(size - 1, "listpack without its end marker")
     items: list[bytes] = []
     append = items.append
+    from_bytes = int.from_bytes
     pos = LISTPACK_HEADER_SIZE
     end = size - 1
     while pos < end:
         start = pos
         first = blob[pos]
-        if first < 0x80:
+        if 0x80 <= first < 0xC0:  # a string of up to 63 bytes: the common case first
+            pos += 1 + (first & 0x3F)
+            append(blob[start + 1 : pos])
+        elif first < 0x80:
             append(b"%d" % first)
             pos += 1
-        elif first < 0xC0:
-            length = first & 0x3F
-            pos += 1 + length
-            append(blob[start + 1 : pos])
         elif first < 0xE0:
             value = ((first & 0x1F) << 8) | blob[pos + 1]  # blob[end] exists: a cut entry fails below
-            if value >= 1 << 12:
-                value -= 1 << 13
-            append(b"%d" % value)
+            append(b"%d" % (value - (1 << 13) if value >= 1 << 12 else value))
             pos += 2
         elif first < 0xF0:
-            if pos + 1 >= end:
-                raise RdbFormatError(start, "listpack entry runs past the end")
-            length = ((first & 0x0F) << 8) | blob[pos + 1]
-            pos += 2 + length
+            pos += 2 + (((first & 0x0F) << 8) | blob[pos + 1])
             append(blob[start + 2 : pos])
         elif first == 0xF0:
-            length = int.from_bytes(blob[pos + 1 : pos + 5], "little")
-            pos += 5 + length
+            pos += 5 + from_bytes(blob[pos + 1 : pos + 5], "little")
             append(blob[start + 5 : pos])
         elif 0xF1 <= first <= 0xF4:
-            width = (2, 3, 4, 8)[first - 0xF1]
-            pos += 1 + width
-            append(b"%d" % int.from_bytes(blob[start + 1 : pos], "little", signed=True))
+            pos += 1 + (2, 3, 4, 8)[first - 0xF1]
+            append(b"%d" % from_bytes(blob[start + 1 : pos], "little", signed=True))
         else:
             raise RdbFormatError(start, f"invalid listpack entry encoding {first:#x}")
         if pos > end:
             raise RdbFormatError(start, "listpack entry runs past the end")
-        backlen = _backlen(pos - start)
-        if blob[pos : pos + len(backlen)] != backlen:
-            raise RdbFormatError(pos, "listpack entry with a wrong back-length")
-        pos += len(backlen)
+        length = pos - start
+        if length <= 127:  # a one-byte back-length
+            if blob[pos] != length:
+                raise RdbFormatError(pos, "listpack entry with a wrong back-length")
+            pos += 1
+        else:
+            backlen = _backlen(length)
+            if blob[pos : pos + len(backlen)] != backlen:
+                raise RdbFormatError(pos, "listpack entry with a wrong back-length")
+            pos += len(backlen)
     if pos != end:
         raise RdbFormatError(pos, "listpack entry runs past the end")
     if declared != LISTPACK_UNKNOWN_COUNT and declared != len(items):

@@ -284,38 +284,40 @@ def lzf_decompress(data: bytes | memoryview, expected: int) -> bytes | None:
     """Return the ``expected`` bytes ``data`` decompresses to, or ``None`` if it is not valid LZF for them."""
     out = bytearray()
     ip = 0
+    op = 0  # len(out), kept by hand: this loop runs once per token of every compressed value loaded
     in_end = len(data)
-    while ip < in_end:
-        ctrl = data[ip]
-        ip += 1
-        if ctrl < 32:
-            ctrl += 1
-            if len(out) + ctrl > expected or ip + ctrl > in_end:
-                return None
-            out += data[ip : ip + ctrl]
-            ip += ctrl
-        else:
-            length = ctrl >> 5
-            if ip >= in_end:
-                return None
-            if length == 7:
-                length += data[ip]
-                ip += 1
-                if ip >= in_end:
-                    return None
-            start = len(out) - ((ctrl & 0x1F) << 8) - 1 - data[ip]
+    try:
+        while ip < in_end:
+            ctrl = data[ip]
             ip += 1
-            length += 2
-            if len(out) + length > expected or start < 0:
+            if ctrl < 32:  # a literal run of ctrl + 1 bytes
+                stop = ip + ctrl + 1
+                if stop > in_end:
+                    return None
+                out += data[ip:stop]
+                op += stop - ip
+                ip = stop
+            else:  # a back-reference
+                length = (ctrl >> 5) + 2
+                if length == 9:
+                    length += data[ip]
+                    ip += 1
+                start = op - ((ctrl & 0x1F) << 8) - 1 - data[ip]
+                ip += 1
+                if start < 0:
+                    return None
+                if op - start >= length:
+                    out += out[start : start + length]
+                else:  # an overlapping copy repeats the last op - start bytes
+                    pattern = out[start:]
+                    whole, rest = divmod(length, op - start)
+                    out += pattern * whole + pattern[:rest]
+                op += length
+            if op > expected:
                 return None
-            distance = len(out) - start
-            if distance >= length:
-                out += out[start : start + length]
-            else:  # an overlapping copy repeats the last `distance` bytes
-                pattern = out[start:]
-                whole, rest = divmod(length, distance)
-                out += pattern * whole + pattern[:rest]
-    if len(out) != expected:
+    except IndexError:  # a back-reference cut short by the end of the input
+        return None
+    if op != expected:
         return None
     return bytes(out)
 
