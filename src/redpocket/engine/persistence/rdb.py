@@ -417,7 +417,11 @@ def decode_value(kind: int, reader: Reader, structures: Structures) -> Any:
     elif kind in (TYPE_HASH_LISTPACK, TYPE_HASH_ZIPLIST, TYPE_HASH_ZIPMAP):
         parse = {TYPE_HASH_LISTPACK: parse_listpack, TYPE_HASH_ZIPLIST: parse_ziplist}.get(kind, parse_zipmap)
         flat, at = _decode_blob(reader, parse)
-        value = _unique_dict(_pairs(flat, reader, at, "hash"), reader, at, "hash")
+        if len(flat) % 2:
+            raise reader.fail("hash with an odd number of entries", at)
+        value = dict(zip(flat[::2], flat[1::2]))  # noqa: B905  (the length is even)
+        if len(value) * 2 != len(flat):
+            raise reader.fail("duplicate hash fields", at)
         if not value:
             raise EmptyValue
         return value
