@@ -135,7 +135,8 @@ def serve(args: argparse.Namespace, extra: list[str]) -> int:
     port = int(settings.pop("port", "6380"))
     engine_settings = {name: value for name, value in settings.items() if name not in _IGNORED}
     try:
-        server = Server(host=host, port=port, config=engine_settings)
+        # --dir means "persist here" even without --appendonly yes: dump.rdb is loaded and saved there.
+        server = Server(host=host, port=port, dir=engine_settings.pop("dir", None), config=engine_settings)
     except ValueError as error:
         print(f"\n*** FATAL CONFIG FILE ERROR ***\n{error}\nBad directive or wrong number of arguments",
               file=sys.stderr)

@@ -96,6 +96,9 @@ class EmbeddedConnection(AbstractConnection):
 
     def __init__(self, engine: Engine | None = None, **kwargs: Any) -> None:
         self.engine = engine if engine is not None else default_engine()
+        from .server.migrate import install_migrate_transport  # MIGRATE's sockets live with the server
+
+        install_migrate_transport(self.engine)
         self.session: Any = None
         self._replies: deque[Any] = deque()
         self._arrived = threading.Condition(threading.Lock())

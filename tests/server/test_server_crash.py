@@ -31,6 +31,13 @@ from tests.helpers import free_port
 AOF = "appendonly.aof"
 
 
+def aof_file(directory: Path) -> Path:
+    """Return the append-only file commands are appended to: the last part the manifest lists."""
+    from redpocket.engine.persistence.aof_manifest import parse_manifest
+
+    return parse_manifest(directory / "appendonlydir" / (AOF + ".manifest")).files[-1]
+
+
 class ServerProcess:
     """A ``redpocket serve --appendonly yes --appendfsync always`` process on a free loopback port."""
 
@@ -175,7 +182,7 @@ def _write_and_stop(start: Callable[[], ServerProcess], commands: list[tuple[str
 
 def test_truncated_tail_drops_the_last_command(start: Callable[[], ServerProcess], tmp_path: Path) -> None:
     _write_and_stop(start, [("SET", "a", "1"), ("RPUSH", "l", "x", "y"), ("SET", "last", "cut")])
-    aof = tmp_path / AOF
+    aof = aof_file(tmp_path)
     data = aof.read_bytes()
     last = data.rindex(b"*3\r\n$3\r\nSET\r\n$4\r\nlast")
     aof.write_bytes(data[: len(data) - 5])  # a crash in the middle of writing the last command
@@ -201,7 +208,7 @@ def test_truncated_tail_drops_the_last_command(start: Callable[[], ServerProcess
 
 def test_corrupt_middle_refuses_to_start(start: Callable[[], ServerProcess], tmp_path: Path) -> None:
     _write_and_stop(start, [("SET", "k1", "v1"), ("SET", "k2", "v2"), ("SET", "k3", "v3")])
-    aof = tmp_path / AOF
+    aof = aof_file(tmp_path)
     data = bytearray(aof.read_bytes())
     middle = data.index(b"*3\r\n$3\r\nSET\r\n$2\r\nk2")
     data[middle] = ord("?")

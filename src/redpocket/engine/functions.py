@@ -17,15 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from .persistence.rdb_primitives import (
-    RDB_OPCODE_FUNCTION,
-    RDB_OPCODE_FUNCTION2,
-    RdbFormatError,
-    RdbReader,
-    add_footer,
-    check_footer,
-    encode_string,
-)
+from .persistence.rdb import OPCODE_FUNCTION, OPCODE_FUNCTION2, RDB_VERSION, verify_payload
+from .persistence.rdb_primitives import RdbFormatError, Reader, crc64, encode_string
 from .replies import ReplyError
 from .scripting import INVALID_NAME, Script, runtime, valid_name
 
@@ -134,22 +127,27 @@ class FunctionLibraries:
     # -- DUMP / RESTORE ---------------------------------------------------------------
     def dump(self) -> bytes:
         """Return Redis's FUNCTION DUMP payload for every library."""
-        payload = b"".join(bytes((RDB_OPCODE_FUNCTION2,)) + encode_string(library.code)
+        payload = b"".join(bytes((OPCODE_FUNCTION2,)) + encode_string(library.code)
                            for library in self.libraries.values())
-        return add_footer(payload)
+        payload += RDB_VERSION.to_bytes(2, "little")
+        return payload + crc64(payload).to_bytes(8, "little")
+
+    def codes(self) -> list[bytes]:
+        """Return the code of every library, in load order (what an RDB file stores)."""
+        return [library.code for library in self.libraries.values()]
 
     def restore(self, payload: bytes, policy: bytes) -> None:
         """Load the libraries of a FUNCTION DUMP payload with policy FLUSH, APPEND or REPLACE."""
-        if check_footer(payload) is None:
+        if not verify_payload(payload):
             raise ReplyError("ERR DUMP payload version or checksum are wrong")
         loaded = FunctionLibraries(self.engine)
-        reader = RdbReader(payload, 0, len(payload) - 10)
-        while reader.remaining() > 0:
+        reader = Reader(payload, 0, len(payload) - 10)
+        while reader.pos < reader.end:
             try:
-                kind = reader.read_type()
+                kind = reader.byte()
             except RdbFormatError:
                 raise ReplyError("ERR can not read data type") from None
-            if kind not in (RDB_OPCODE_FUNCTION, RDB_OPCODE_FUNCTION2):
+            if kind not in (OPCODE_FUNCTION, OPCODE_FUNCTION2):
                 raise ReplyError("ERR given type is not a function")
             try:
                 code = read_library_code(reader, kind)
@@ -179,13 +177,13 @@ class FunctionLibraries:
             self._link(library)
 
 
-def read_library_code(reader: RdbReader, kind: int) -> bytes:
+def read_library_code(reader: Reader, kind: int) -> bytes:
     """Read one library's code after its opcode; the old 7.0-rc format is translated as Redis does."""
-    if kind == RDB_OPCODE_FUNCTION2:
+    if kind == OPCODE_FUNCTION2:
         return reader.read_string()
     name = reader.read_string()
     engine_name = reader.read_string()
-    has_description, _ = reader.read_length()
+    has_description = reader.read_length()
     if has_description:
         reader.read_string()
     blob = reader.read_string()

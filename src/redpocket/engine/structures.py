@@ -90,6 +90,10 @@ class Structure:
 
     type_name: ClassVar[str] = ""
     encoding: ClassVar[str] = "raw"  # what OBJECT ENCODING reports
+    # The version of dump()'s format, stored next to the bytes in RDB files and DUMP payloads (a module
+    # type named "redpocket"). Raise it when the format changes and define a classmethod
+    # load_version(data, version) that reads the older versions; load() reads the current one.
+    dump_version: ClassVar[int] = 0
 
     def dump(self) -> bytes:
         """Return the structure's state as bytes (snapshots, AOF rewrites); :meth:`load` reads them back."""

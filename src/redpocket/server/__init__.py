@@ -7,6 +7,7 @@ Map of the package:
 - ``protocol.py``: RESP2/RESP3 reply encoding and Redis's request parser with its protocol errors
 - ``commands.py``: QUIT, MONITOR, SHUTDOWN, SLOWLOG and the socket side of RESET and CLIENT KILL
 - ``config.py``: ``redis.conf`` files; ``logs.py``: Redis-style log lines
+- ``migrate.py``: the network half of MIGRATE (the engine's ``"migrate_transport"`` extension)
 """
 
 from .server import Server

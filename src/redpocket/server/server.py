@@ -33,6 +33,7 @@ from ..engine.replies import ReplyError
 from ..engine.version import REDIS_VERSION
 from . import commands
 from .connection import ClientConnection, quote_arg
+from .migrate import install_migrate_transport
 
 log = logging.getLogger("redpocket.server")
 
@@ -84,6 +85,7 @@ class Server:
         if engine is None:
             engine = Engine(databases=int(settings.pop("databases", "16")))
         self.engine = engine
+        install_migrate_transport(engine)
         self.host = host
         self.requested_port = int(port)
         self.port = int(port)

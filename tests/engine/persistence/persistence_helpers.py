@@ -43,9 +43,17 @@ def dataset(engine: Engine) -> dict[tuple[int, bytes], tuple[str, Any, int | Non
     return found
 
 
+def aof_file(directory: Path) -> Path:
+    """Return the append-only file commands are appended to: the last part the manifest lists."""
+    from redpocket.engine.persistence.aof_manifest import parse_manifest
+
+    manifest = parse_manifest(directory / "appendonlydir" / "appendonly.aof.manifest")
+    return manifest.files[-1]
+
+
 def aof_bytes(directory: Path) -> bytes:
     """Return the append-only file's contents."""
-    return (directory / "appendonly.aof").read_bytes()
+    return aof_file(directory).read_bytes()
 
 
 def has_command(engine: Engine, *names: str) -> bool:

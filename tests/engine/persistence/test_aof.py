@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from persistence_helpers import Opener, aof_bytes, close, dataset
+from persistence_helpers import Opener, aof_bytes, aof_file, close, dataset
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
@@ -155,7 +155,7 @@ def test_a_command_cut_short_is_dropped_with_a_warning(
     data = aof_bytes(tmp_path)
     last = encode([b"SET", b"c", b"3"])
     for cut in (1, 5, len(last) - 1):  # inside the count, a length, the final CRLF
-        (tmp_path / "appendonly.aof").write_bytes(data[: len(data) - cut])
+        aof_file(tmp_path).write_bytes(data[: len(data) - cut])
         with caplog.at_level(logging.WARNING, logger="redpocket.persistence"):
             engine, r = open_engine()
         assert r.mget("a", "b", "c") == [b"1", b"2", None]
@@ -191,9 +191,9 @@ def test_corruption_in_the_middle_refuses_to_start_naming_the_offset(open_engine
         open_engine()
     assert raised.value.offset == offset
     assert f"offset {offset}" in str(raised.value)
-    assert str(tmp_path / "appendonly.aof") in str(raised.value)
-    # Nothing was changed: the file is left for repair, and the directory is usable again.
-    assert (tmp_path / "appendonly.aof").read_bytes() == damaged
+    # Nothing was changed: the file (moved into the append-only directory, as Redis 7 does) is left for repair.
+    assert str(aof_file(tmp_path)) in str(raised.value)
+    assert aof_file(tmp_path).read_bytes() == damaged
 
 
 @pytest.mark.parametrize(
@@ -242,7 +242,7 @@ def test_bgrewriteaof_compacts_the_file(open_engine: Opener, tmp_path: Path) -> 
     assert persistence is not None and persistence.aof is not None
     persistence.aof.rewrite_thread.join()  # type: ignore[union-attr]
     assert len(aof_bytes(tmp_path)) < size / 4
-    assert aof_bytes(tmp_path).startswith(b"REDPOCKET-SNAPSHOT 1 ")
+    assert aof_bytes(tmp_path).startswith(b"REDIS0010")  # an RDB preamble, then commands
     r.set("after", "1")
     close(engine)
     engine, r = open_engine()
@@ -326,7 +326,7 @@ def test_automatic_rewrite_by_growth(open_engine: Opener, tmp_path: Path) -> Non
 def test_appendonly_can_be_turned_on_at_runtime(open_engine: Opener, tmp_path: Path) -> None:
     engine, r = open_engine(appendonly=False)
     r.set("before", "1")
-    assert not (tmp_path / "appendonly.aof").exists()
+    assert not (tmp_path / "appendonlydir").exists()
     r.config_set("appendonly", "yes")
     deadline = time.monotonic() + 3
     persistence = persistence_of(engine)
@@ -351,9 +351,9 @@ def test_a_closed_engine_stops_logging(open_engine: Opener, tmp_path: Path) -> N
     engine, r = open_engine(appendfsync="always")
     r.set("a", "1")
     close(engine)
-    size = os.path.getsize(tmp_path / "appendonly.aof")
+    size = os.path.getsize(aof_file(tmp_path))
     r.set("b", "2")
-    assert os.path.getsize(tmp_path / "appendonly.aof") == size
+    assert os.path.getsize(aof_file(tmp_path)) == size
     assert persistence_of(engine) is None
     assert isinstance(engine, Engine)
 
@@ -380,4 +380,4 @@ def test_open_persistence_is_the_servers_spelling(tmp_path: Path) -> None:
     EmbeddedRedis(engine).set("k", "v")
     persistence.tick()  # the server's cron may tick too: extra calls are harmless
     persistence.close()
-    assert (tmp_path / "appendonly.aof").read_bytes().endswith(encode([b"SET", b"k", b"v"]))
+    assert aof_bytes(tmp_path).endswith(encode([b"SET", b"k", b"v"]))

@@ -230,3 +230,32 @@ def test_many_random_commands_replay_to_the_same_dataset(open_engine: Opener, tm
         except redis.ResponseError:
             pass  # WRONGTYPE, no such key ...
     reopen_and_compare(open_engine, engine)
+
+
+def test_restore_is_logged_with_its_absolute_ttl(open_engine: Opener, tmp_path: Path) -> None:
+    engine, r = open_engine(appendfsync="always")
+    r.set("src", "v")
+    payload = r.dump("src")
+    r.execute_command("RESTORE", "k", 100_000, payload)
+    r.execute_command("RESTORE", "plain", 0, payload)
+    r.execute_command("RESTORE", "src", 1, payload, "ABSTTL", "REPLACE")  # already expired: the old key is deleted
+    assert logged(tmp_path)[1:] == [
+        [b"RESTORE", b"k", pxat(engine, b"k"), payload, b"ABSTTL"],
+        [b"RESTORE", b"plain", b"0", payload],
+        [b"DEL", b"src"],
+    ]
+    reopen_and_compare(open_engine, engine)
+
+
+def test_migrate_is_logged_as_the_deletion_of_the_moved_keys(open_engine: Opener, tmp_path: Path, redis_server) -> None:
+    engine, r = open_engine(appendfsync="always")
+    target = redis_server.client()
+    target.flushall()
+    r.mset({"a": "1", "b": "2", "c": "3"})
+    port = redis_server.port
+    r.execute_command("MIGRATE", "127.0.0.1", port, "", 0, 5000, "KEYS", "a", "b")
+    r.execute_command("MIGRATE", "127.0.0.1", port, "c", 0, 5000, "COPY")
+    assert logged(tmp_path)[1:] == [[b"DEL", b"a", b"b"]]
+    assert target.mget("a", "b", "c") == [b"1", b"2", b"3"]
+    target.close()
+    reopen_and_compare(open_engine, engine)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from persistence_helpers import Opener, close, dataset, has_command
+from persistence_helpers import Opener, aof_file, close, dataset, has_command
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
 from redpocket.engine.persistence import CorruptFileError, persistence_of
-from redpocket.engine.persistence.snapshot import HEADER_LENGTH
+from redpocket.engine.persistence.snapshot import capture, write_snapshot
 
 
 def fill(engine: Engine, r: redis.Redis) -> None:
@@ -47,7 +47,7 @@ def test_a_snapshot_round_trips_every_type_and_ttl(open_engine: Opener, tmp_path
     if persistence.bgsave_thread is not None:
         persistence.bgsave_thread.join()
     assert r.lastsave() > before
-    assert (tmp_path / "dump.rdb").read_bytes().startswith(b"REDPOCKET-SNAPSHOT 1 ")
+    assert (tmp_path / "dump.rdb").read_bytes().startswith(b"REDIS0010")
     r.set("not-saved", "1")
     close(engine)
     engine, r = open_engine(appendonly=False)
@@ -113,18 +113,35 @@ def test_a_damaged_snapshot_is_refused(open_engine: Opener, tmp_path: Path) -> N
     path = tmp_path / "dump.rdb"
     data = path.read_bytes()
     path.write_bytes(data.replace(b"value", b"valuf"))
-    with pytest.raises(CorruptFileError, match="checksum"):
+    with pytest.raises(CorruptFileError, match=f"offset {len(data) - 8}: RDB CRC error"):
         open_engine(appendonly=False)
     path.write_bytes(data[:-3])
-    with pytest.raises(CorruptFileError, match="early"):
+    with pytest.raises(CorruptFileError, match="unexpected end of data"):
         open_engine(appendonly=False)
-    path.write_bytes(data.replace(b"REDPOCKET-SNAPSHOT 1", b"REDPOCKET-SNAPSHOT 9"))
-    with pytest.raises(CorruptFileError, match="version 9"):
+    path.write_bytes(data[:-12])  # cut inside the value: the offset says where
+    with pytest.raises(CorruptFileError, match=r"offset \d+: unexpected end of data"):
+        open_engine(appendonly=False)
+    path.write_bytes(data.replace(b"REDIS0010", b"REDIS0011"))
+    with pytest.raises(CorruptFileError, match="version 11"):
         open_engine(appendonly=False)
     path.write_bytes(data + b"junk")
     with pytest.raises(CorruptFileError, match=f"offset {len(data)}"):
         open_engine(appendonly=False)
-    assert len(data) > HEADER_LENGTH
+    path.write_bytes(data)
+    _engine, again = open_engine(appendonly=False)
+    assert again.get("key") == b"value"
+
+
+def test_a_snapshot_of_the_older_format_still_loads(open_engine: Opener, tmp_path: Path) -> None:
+    source = Engine()
+    client = EmbeddedRedis(source)
+    client.set("key", "value")
+    client.rpush("list", "a", "b")
+    write_snapshot(tmp_path / "dump.rdb", capture(source))
+    assert (tmp_path / "dump.rdb").read_bytes().startswith(b"REDPOCKET-SNAPSHOT 1 ")
+    _engine, r = open_engine(appendonly=False)
+    assert r.get("key") == b"value"
+    assert r.lrange("list", 0, -1) == [b"a", b"b"]
 
 
 def test_a_damaged_rewrite_preamble_is_refused(open_engine: Opener, tmp_path: Path) -> None:
@@ -133,7 +150,7 @@ def test_a_damaged_rewrite_preamble_is_refused(open_engine: Opener, tmp_path: Pa
     r.bgrewriteaof()
     persistence_of(engine).aof.rewrite_thread.join()  # type: ignore[union-attr]
     close(engine)
-    path = tmp_path / "appendonly.aof"
+    path = aof_file(tmp_path)
     path.write_bytes(path.read_bytes().replace(b"value", b"valuf"))
     with pytest.raises(CorruptFileError, match="checksum"):
         open_engine()

@@ -14,6 +14,7 @@ from . import (  # noqa: F401
     bits,
     cluster,
     connection,
+    dump,
     geo,
     hashes,
     hyperloglog,

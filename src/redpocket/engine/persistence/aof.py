@@ -24,7 +24,8 @@ that loading would apply.
 
 The rewrite (``BGREWRITEAOF``, or automatic when the file has grown by
 ``auto-aof-rewrite-percentage`` over ``auto-aof-rewrite-min-size``) copies
-the dataset under the lock, writes it as a snapshot in a thread while new
+the dataset under the lock, writes it as an RDB preamble (Redis's
+``aof-use-rdb-preamble yes``: loading it is fast) in a thread while new
 commands are also kept in memory, appends those, and renames the result
 over the file.  Loading (:func:`load_append_only_file`) drops a command cut
 short at the end, with a warning, and refuses anything else malformed.
@@ -41,13 +42,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..replies import ReplyError
-from . import snapshot
+from . import rdb_file, snapshot
 from .normalize import Normalizer, normalize
 from .records import RecordStream, encode, replay
 
 if TYPE_CHECKING:
     from ..engine import Engine
     from ..session import Session
+    from .aof_manifest import AofDirectory
 
 log = logging.getLogger("redpocket.persistence")
 
@@ -100,8 +102,11 @@ def load_append_only_file(engine: Engine, path: Path) -> LoadResult:
         name = str(path)
         start = 0
         commands = 0
-        bounds = snapshot.split_snapshot(data, name)
-        if bounds is not None:
+        if rdb_file.is_rdb(data):
+            stats = rdb_file.load_rdb_data(engine, data, name, trailing=True)
+            start = stats.end
+            commands += stats.keys
+        elif snapshot.split_snapshot(data, name) is not None:  # the preamble of older versions
             records, start = snapshot.snapshot_records(data, name)
             commands += replay(engine, records, name)
         stream = RecordStream(data, start, name)
@@ -115,9 +120,10 @@ def load_append_only_file(engine: Engine, path: Path) -> LoadResult:
 class AppendOnlyFile:
     """The append-only file of one engine, open for appending."""
 
-    def __init__(self, engine: Engine, path: Path) -> None:
+    def __init__(self, engine: Engine, path: Path, layout: AofDirectory | None = None) -> None:
         self.engine = engine
-        self.path = path
+        self.path = path  # the file appended to; a rewrite moves it to the new base when there is a layout
+        self.layout = layout
         self.fd: int | None = None
         self.size = 0
         self.base_size = 0  # the size after the last rewrite (or at start): auto-rewrite grows from it
@@ -333,7 +339,7 @@ class AppendOnlyFile:
                 # logged yet: copying it now would log them twice.
                 self._rewrite_requested = True
                 return "scheduled"
-            captured = snapshot.capture(self.engine)
+            captured = rdb_file.capture(self.engine)
             self._rewrite_buffer = []
             start_db = self.selected_db
             thread = threading.Thread(
@@ -369,12 +375,13 @@ class AppendOnlyFile:
             self.engine.lock.release()
         return b"".join(buffer)
 
-    def _rewrite(self, captured: snapshot.Capture, start_db: int) -> None:
+    def _rewrite(self, captured: rdb_file.Capture, start_db: int) -> None:
         started = time.monotonic()
-        temporary = self.path.with_name(f"temp-rewriteaof-bg-{os.getpid()}.aof")
+        target = self.layout.next_base() if self.layout is not None else self.path
+        temporary = target.with_name(f"temp-rewriteaof-bg-{os.getpid()}.aof")
         try:
             with open(temporary, "wb") as handle:
-                snapshot.write_snapshot_to(handle, captured)
+                rdb_file.write_capture(handle, captured, self.engine.config.get("rdbchecksum") == "yes", aof_base=True)
                 if start_db >= 0:
                     handle.write(encode([b"SELECT", b"%d" % start_db]))
                 # Catch up without the lock while commands keep arriving.
@@ -391,8 +398,11 @@ class AppendOnlyFile:
                     handle.write(self._take_buffer())
                     handle.flush()
                     os.fsync(handle.fileno())
-                    os.replace(temporary, self.path)
-                    snapshot.fsync_directory(self.path.parent)
+                    os.replace(temporary, target)
+                    snapshot.fsync_directory(target.parent)
+                    if self.layout is not None:  # the manifest lists the new base alone; the old parts go
+                        self.layout.commit_base(target)
+                    self.path = target
                     fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
                     with self._io_lock:
                         if self.fd is not None:

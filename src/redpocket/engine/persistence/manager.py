@@ -1,11 +1,16 @@
-"""One engine's persistence: its directory, append-only file, snapshots and ticker thread.
+"""One engine's persistence: its directory, append-only files, snapshots and ticker thread.
 
 :func:`attach_persistence` loads a directory into an engine and keeps it
 there; :func:`open_persistent_engine` builds the engine too.  Start-up
-follows Redis: with ``appendonly yes`` the append-only file is the truth
-(its snapshot preamble plus its command tail); without it, or when there is
-no such file yet, the snapshot (``SAVE`` / ``BGSAVE``) is loaded, and an
-append-only file is then created from the loaded data.
+follows Redis 7: with ``appendonly yes`` the append-only directory
+(``appendonlydir``: a manifest, a base, incremental files; see
+:mod:`.aof_manifest`) is the truth, and a single ``appendonly.aof`` of older
+versions is moved into it first; without it, or when there is no such
+directory yet, the snapshot (``SAVE`` / ``BGSAVE``) is loaded, and the
+append-only files are then created from the loaded data.  Snapshots are RDB
+files (``dump.rdb``, see :mod:`.rdb_file`) that redis-server loads too; a
+snapshot of the older ``REDPOCKET-SNAPSHOT`` format is still read.  Either
+server can be started on a directory the other wrote.
 
 The ticker thread wakes twice a second: ``everysec`` fsync, automatic
 rewrite by growth, ``save`` points (``CONFIG SET save "60 1000"``) and
@@ -24,8 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..registry import CommandHook
-from . import snapshot
-from .aof import AppendOnlyFile, load_append_only_file, map_file
+from . import rdb_file, snapshot
+from .aof import AppendOnlyFile, map_file
+from .aof_manifest import AofDirectory, load_manifest
 from .records import CorruptFileError, PersistenceError, replay
 
 if TYPE_CHECKING:
@@ -65,7 +71,11 @@ _open: set[Persistence] = set()
 
 
 def load_snapshot(engine: Engine, path: Path) -> int:
-    """Replay the snapshot at ``path`` into ``engine``; return how many commands ran."""
+    """Load the snapshot at ``path`` (an RDB file, or the older format) into ``engine``; return the keys or commands."""
+    with open(path, "rb") as handle:
+        head = handle.read(5)
+    if rdb_file.is_rdb(head):
+        return rdb_file.load_rdb_data(engine, path.read_bytes(), str(path)).keys
     data, closer = map_file(path)
     try:
         records, end = snapshot.snapshot_records(data, str(path))
@@ -112,9 +122,15 @@ class Persistence:
         return self.directory / self.engine.config.get("dbfilename")
 
     @property
-    def aof_path(self) -> Path:
-        """Return the append-only file (``appendfilename`` in the directory)."""
-        return self.directory / self.engine.config.get("appendfilename")
+    def aof_directory(self) -> AofDirectory:
+        """Return the append-only directory (``appenddirname``, its parts named after ``appendfilename``)."""
+        config = self.engine.config
+        return AofDirectory(self.directory, config.get("appenddirname"), config.get("appendfilename"))
+
+    @property
+    def aof_path(self) -> Path | None:
+        """Return the append-only file being appended to (in the append-only directory), if one is open."""
+        return self.aof.path if self.aof is not None else None
 
     @property
     def appendonly(self) -> bool:
@@ -141,17 +157,21 @@ class Persistence:
         """Load the directory's data into the (empty) engine and open the append-only file."""
         engine = self.engine
         counters = (engine.commands_processed, engine.keyspace_hits, engine.keyspace_misses)
-        aof_path, snapshot_path = self.aof_path, self.snapshot_path
-        if self.appendonly and aof_path.exists():
-            result = load_append_only_file(engine, aof_path)
-            self.loaded_commands, self.dropped_at = result.commands, result.dropped_at
-            self.aof = AppendOnlyFile(engine, aof_path)
-            self.aof.open(result.valid_end)
+        snapshot_path = self.snapshot_path
+        layout = self.aof_directory
+        manifest = layout.read()
+        if self.appendonly and manifest is None and layout.legacy_file.exists():
+            manifest = layout.upgrade_legacy()  # a single appendonly.aof (older versions, Redis 6) becomes the base
+        if self.appendonly and manifest is not None and manifest.files:
+            self.loaded_commands, self.dropped_at, valid_end = load_manifest(engine, manifest)
+            target = layout.append_target(manifest)
+            self.aof = AppendOnlyFile(engine, target, layout)
+            self.aof.open(valid_end if target == manifest.files[-1] else 0)
         else:
             if snapshot_path.exists():
                 self.loaded_commands = load_snapshot(engine, snapshot_path)
             if self.appendonly:
-                self.aof = AppendOnlyFile(engine, aof_path)
+                self.aof = AppendOnlyFile(engine, layout.append_target(manifest), layout)
                 self.aof.open(0)
                 if any(db.data for db in engine.databases) or snapshot.library_codes(engine):
                     self.aof.rewrite_now()
@@ -193,12 +213,17 @@ class Persistence:
         thread = self.bgsave_thread
         return thread is not None and thread.is_alive()
 
+    @property
+    def checksum(self) -> bool:
+        """Tell whether RDB files get a CRC-64 (``rdbchecksum``)."""
+        return self.engine.config.get("rdbchecksum") == "yes"
+
     def save(self) -> None:
         """Write a snapshot now, in this thread (``SAVE``): clients wait until it is on disk."""
         engine = self.engine
         with engine.lock:
-            captured = snapshot.capture(engine)
-            snapshot.write_snapshot(self.snapshot_path, captured)
+            captured = rdb_file.capture(engine)
+            rdb_file.write_rdb_file(self.snapshot_path, captured, self.checksum)
             self._saved(captured)
 
     def bgsave(self) -> bool:
@@ -207,15 +232,15 @@ class Persistence:
             if self.bgsave_running:
                 return False
             self.last_bgsave_attempt = time.monotonic()
-            captured = snapshot.capture(self.engine)
+            captured = rdb_file.capture(self.engine)
             thread = threading.Thread(target=self._bgsave, args=(captured,), name="redpocket-bgsave", daemon=True)
             self.bgsave_thread = thread
             thread.start()
             return True
 
-    def _bgsave(self, captured: snapshot.Capture) -> None:
+    def _bgsave(self, captured: rdb_file.Capture) -> None:
         try:
-            snapshot.write_snapshot(self.snapshot_path, captured)
+            rdb_file.write_rdb_file(self.snapshot_path, captured, self.checksum)
         except Exception:
             log.exception("%s: background save failed", self.snapshot_path)
             self.last_bgsave_ok = False
@@ -223,7 +248,7 @@ class Persistence:
         with self.engine.lock:
             self._saved(captured)
 
-    def _saved(self, captured: snapshot.Capture) -> None:
+    def _saved(self, captured: rdb_file.Capture) -> None:
         engine = self.engine
         engine.dirty = max(engine.dirty - captured.dirty, 0)
         engine.lastsave = captured.taken
@@ -283,9 +308,10 @@ class Persistence:
                 self.engine.config.values["appendonly"] = "no"
                 return
         with self.engine.lock:
-            aof = AppendOnlyFile(self.engine, self.aof_path)
+            layout = self.aof_directory
+            aof = AppendOnlyFile(self.engine, layout.next_base(), layout)
             self.aof = aof
-            aof.start_rewrite()  # writes the file from the dataset, then keeps appending to it
+            aof.start_rewrite()  # writes a base from the dataset, then keeps appending to it
 
     def _disable_aof(self) -> None:
         with self.engine.lock:

@@ -187,6 +187,28 @@ def _zset_mpop(db: Database, argv: list[bytes], reply: Any) -> Commands:
     return [[b"ZREM", key, *members[i : i + ITEMS_PER_COMMAND]] for i in range(0, len(members), ITEMS_PER_COMMAND)]
 
 
+def _restore(db: Database, argv: list[bytes], reply: Any) -> Commands:
+    # RESTORE key ttl payload [REPLACE] [ABSTTL] ...: a relative TTL becomes the absolute one it set.
+    key = argv[1]
+    if key not in db.data:
+        return [[b"DEL", key]]  # REPLACE of a key with a TTL already in the past: Redis logs the DEL
+    when = db.expires.get(key)
+    if when is None or any(option.upper() == b"ABSTTL" for option in argv[4:]):
+        return [argv]
+    return [[argv[0], key, b"%d" % when, *argv[3:], b"ABSTTL"]]
+
+
+def _migrate(db: Database, argv: list[bytes], reply: Any) -> Commands:
+    # MIGRATE moved keys away (no COPY): what this dataset saw is their deletion (Redis logs a DEL too).
+    keys = argv[3:4]
+    for index in range(6, len(argv)):
+        if argv[index].upper() == b"KEYS":
+            keys = argv[index + 1 :]
+            break
+    gone = [key for key in keys if key and key not in db.data]
+    return [[b"DEL", *gone]] if gone else []
+
+
 NORMALIZERS: Final[dict[bytes, Normalizer]] = {
     b"set": _set,
     b"setex": _setex,
@@ -211,6 +233,9 @@ NORMALIZERS: Final[dict[bytes, Normalizer]] = {
     b"bzpopmax": _bzpop,
     b"bzmpop": _zset_mpop,
     b"zmpop": _zset_mpop,
+    b"restore": _restore,
+    b"restore-asking": _restore,
+    b"migrate": _migrate,
 }
 
 
