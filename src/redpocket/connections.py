@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, unquote
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from .client import EmbeddedRedis, default_engine
-from .engine import Engine
+from .client import EmbeddedRedis
 from .errors import ConfigurationError
 
 DEFAULT = "default"
@@ -42,47 +40,6 @@ Client = redis.Redis | RedisCluster
 
 _connections: dict[str, Client] = {}
 _lock = threading.Lock()
-
-
-def _embedded_from_url(url: str, **options: Any) -> redis.Redis:
-    parsed = urlparse(url)
-    query = parse_qs(parsed.query)
-    db = int(query.get("db", ["0"])[0])
-    engine = options.pop("engine", None)
-    structures = options.pop("structures", ())
-    if parsed.scheme == "file":
-        directory = unquote(parsed.path)
-        if not directory:
-            raise ConfigurationError(f"file:// URLs need a directory: file:///var/lib/app/db, not {url!r}")
-        appendfsync = query.get("appendfsync", ["everysec"])[0]
-        engine = engine or _persistent_engine(directory, appendfsync, structures)
-    elif parsed.netloc or parsed.path not in ("", "/"):
-        engine = engine or _named_engine((parsed.netloc + parsed.path).strip("/"))
-    engine = engine or default_engine()
-    for structure in structures:
-        engine.add_structure(structure)
-    return EmbeddedRedis(engine, db=db, **options)
-
-
-_engines: dict[str, Engine] = {}
-
-
-def _named_engine(name: str) -> Engine:
-    with _lock:
-        if name not in _engines:
-            _engines[name] = Engine()
-        return _engines[name]
-
-
-def _persistent_engine(directory: str, appendfsync: str, structures: Any) -> Engine:
-    """Return the one engine of this process persisted in ``directory`` (opened on first use)."""
-    from .engine.persistence.manager import open_persistent_engine
-
-    key = "file:" + str(Path(directory).resolve())
-    with _lock:
-        if key not in _engines:
-            _engines[key] = open_persistent_engine(directory, appendfsync=appendfsync, structures=structures)
-        return _engines[key]
 
 
 def _cluster_from_url(url: str, **options: Any) -> RedisCluster:
@@ -133,7 +90,7 @@ def client_from_url(url: str | None = None, **options: Any) -> Client:
     url = url or os.environ.get("REDPOCKET_URL") or "memory://"
     scheme = url.split(":", 1)[0].lower()
     if scheme in ("memory", "file"):
-        return _embedded_from_url(url, **options)
+        return EmbeddedRedis.from_url(url, **options)
     if scheme in ("redis", "rediss", "unix"):
         return redis.Redis.from_url(url, **options)
     if scheme in ("redis+cluster", "rediss+cluster"):
