@@ -10,7 +10,6 @@ import pytest
 import redis
 
 import redpocket
-
 from redpocket.client import EmbeddedConnection, EmbeddedRedis
 from redpocket.engine import Engine
 
