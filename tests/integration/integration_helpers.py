@@ -132,10 +132,10 @@ class Timings:
         self.record(job, backend, time.perf_counter() - started)
 
     def table(self) -> list[str]:
-        lines = [f"{'main job':<44}" + "".join(f"{b:>12}" for b in INTEGRATION_BACKENDS)]
+        lines = [f"{'main job':<52}" + "".join(f"{b:>12}" for b in INTEGRATION_BACKENDS)]
         for job, row in self.rows.items():
             cells = "".join(f"{row[b]:>11.3f}s" if b in row else f"{'-':>12}" for b in INTEGRATION_BACKENDS)
-            lines.append(f"{job:<44}{cells}")
+            lines.append(f"{job:<52}{cells}")
         return lines
 
 
