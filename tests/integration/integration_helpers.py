@@ -160,6 +160,15 @@ def run_worker(argv: list[str], timeout: float = 120) -> subprocess.CompletedPro
     return completed
 
 
+def library(name: str) -> Any:
+    """Import a library of the ``[integration]`` extra; skip without it, except in CI, where it must be there."""
+    if os.environ.get("CI"):
+        import importlib
+
+        return importlib.import_module(name)
+    return pytest.importorskip(name, reason=f"{name} is not installed: pip install -e '.[integration]'")
+
+
 def executable(name: str) -> str:
     """Return the path of a console script installed next to this Python (``rq``, ``celery``)."""
     found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)

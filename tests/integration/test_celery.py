@@ -11,9 +11,9 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from integration_helpers import HERE, Outcomes, Target, Timings, executable, subprocess_env
+from integration_helpers import HERE, Outcomes, Target, Timings, executable, library, subprocess_env
 
-celery = pytest.importorskip("celery")
+celery = library("celery")
 
 TASKS = 100
 

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from integration_helpers import Outcomes, Target, Timings
+from integration_helpers import Outcomes, Target, Timings, library
 
 from redpocket import EmbeddedConnection
 
-django = pytest.importorskip("django")
+django = library("django")
 
 OPERATIONS = 500
 
@@ -37,8 +37,8 @@ def django_settings() -> Iterator[None]:
         os.environ["DJANGO_SETTINGS_MODULE"] = previous
 
 
-def _cache_settings(library: str, target: Target) -> dict[str, Any]:
-    if library == "django":
+def _cache_settings(flavour: str, target: Target) -> dict[str, Any]:
+    if flavour == "django":
         options: dict[str, Any] = {"connection_class": EmbeddedConnection, "engine": target.engine} if target.embedded else {}
         return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": target.url, "OPTIONS": options}
     location = target.url
@@ -89,21 +89,21 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("library", ["django", "django-redis"])
-def test_django_cache_api(django_settings: None, library: str, target: Target, timings: Timings,
+@pytest.mark.parametrize("flavour", ["django", "django-redis"])
+def test_django_cache_api(django_settings: None, flavour: str, target: Target, timings: Timings,
                           outcomes: Outcomes) -> None:
-    if library == "django-redis":
-        pytest.importorskip("django_redis")
+    if flavour == "django-redis":
+        library("django_redis")
     from django.core.cache import caches
     from django.test import override_settings
 
-    with override_settings(CACHES={"default": _cache_settings(library, target)}):
+    with override_settings(CACHES={"default": _cache_settings(flavour, target)}):
         cache = caches["default"]
         try:
             outcome = _exercise(cache)
             assert outcome == EXPECTED
             cache.set("hits", 0)
-            with timings.measure(f"{library}: {OPERATIONS} x (set, get, incr, get_many)", target.backend):
+            with timings.measure(f"{flavour}: {OPERATIONS} x (set, get, incr, get_many)", target.backend):
                 for i in range(OPERATIONS):
                     cache.set(f"key:{i}", {"i": i})
                     cache.get(f"key:{i}")
@@ -112,7 +112,7 @@ def test_django_cache_api(django_settings: None, library: str, target: Target, t
             outcome["hits"] = cache.get("hits")
             outcome["last"] = cache.get(f"key:{OPERATIONS - 1}")
             assert outcome["hits"] == OPERATIONS and outcome["last"] == {"i": OPERATIONS - 1}
-            outcomes.check(library, target.backend, outcome)
+            outcomes.check(flavour, target.backend, outcome)
         finally:
             cache.clear()
             cache.close()

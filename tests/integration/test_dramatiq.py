@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import integration_jobs
 import pytest
-from integration_helpers import Outcomes, Target, Timings
+from integration_helpers import Outcomes, Target, Timings, library
 
-dramatiq = pytest.importorskip("dramatiq")
+dramatiq = library("dramatiq")
 from dramatiq.brokers.redis import RedisBroker  # noqa: E402
 from dramatiq.results import ResultFailure, Results  # noqa: E402
 from dramatiq.results.backends.redis import RedisBackend  # noqa: E402

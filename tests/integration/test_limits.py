@@ -6,10 +6,9 @@ Embedded: ``RedisStorage("redis://", connection_pool=pool)`` with a pool of
 
 from __future__ import annotations
 
-import pytest
-from integration_helpers import Outcomes, Target, Timings
+from integration_helpers import Outcomes, Target, Timings, library
 
-limits = pytest.importorskip("limits")
+limits = library("limits")
 from limits.storage import RedisStorage  # noqa: E402
 from limits.strategies import (  # noqa: E402
     FixedWindowRateLimiter,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import redis
-from integration_helpers import Outcomes, Target, Timings
+from integration_helpers import Outcomes, Target, Timings, library
 
 THREADS = 8
 ROUNDS = 25
@@ -78,7 +78,7 @@ def test_redis_py_lock_under_contention(target: Target, timings: Timings, outcom
 
 
 def test_python_redis_lock_under_contention(target: Target, timings: Timings, outcomes: Outcomes) -> None:
-    redis_lock = pytest.importorskip("redis_lock")
+    redis_lock = library("redis_lock")
     client = target.client()
     with timings.measure(f"python-redis-lock: {THREADS * ROUNDS} acquisitions, {THREADS} threads", target.backend):
         outcome = _contend(client, lambda: redis_lock.Lock(client, "resource", expire=10))

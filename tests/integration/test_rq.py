@@ -18,10 +18,9 @@ import time
 from datetime import timedelta
 
 import integration_jobs
-import pytest
-from integration_helpers import Outcomes, Target, Timings, executable, run_worker
+from integration_helpers import Outcomes, Target, Timings, executable, library, run_worker
 
-rq = pytest.importorskip("rq")
+rq = library("rq")
 from rq.job import JobStatus  # noqa: E402
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry  # noqa: E402
 
