@@ -274,6 +274,34 @@ def test_pool_get_connection_speaks_to_the_engine(r: redis.Redis) -> None:
         r.connection_pool.release(conn)
 
 
+def test_close_ends_the_sessions_of_every_thread() -> None:
+    engine = Engine()
+    watcher = EmbeddedRedis(engine)
+    client = EmbeddedRedis(engine)
+    threads = [threading.Thread(target=client.ping) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client.ping()
+    assert len(watcher.client_list()) == 5  # the watcher, this thread's and three threads' connections
+    client.close()
+    assert len(watcher.client_list()) == 1
+    assert client.ping()  # a closed redis.Redis connects again when used
+
+
+def test_connection_class_option_takes_a_subclass() -> None:
+    class Counting(EmbeddedConnection):
+        made = 0
+
+        def _connect(self):  # type: ignore[no-untyped-def]
+            Counting.made += 1
+            return super()._connect()
+
+    client = EmbeddedRedis(Engine(), connection_class=Counting)
+    assert client.ping() and Counting.made == 1
+
+
 def test_single_connection_client() -> None:
     client = EmbeddedRedis(Engine(), single_connection_client=True)
     assert client.connection is not None

@@ -270,7 +270,7 @@ class EmbeddedRedis(redis.Redis):
             self.engine = engine if engine is not None else default_engine()
             kwargs.pop("unix_socket_path", None)
             connection_pool = ConnectionPool(
-                connection_class=EmbeddedConnection,
+                connection_class=kwargs.pop("connection_class", EmbeddedConnection),
                 engine=self.engine,
                 db=db,
                 decode_responses=decode_responses,
@@ -286,6 +286,8 @@ class EmbeddedRedis(redis.Redis):
         # The lean path needs the pool to make engine connections (a pool of sockets takes redis-py's path).
         self._embedded = issubclass(connection_pool.connection_class, EmbeddedConnection)
         self._local = threading.local()
+        # Each thread's connection, outside the pool: close() ends their engine sessions.
+        self._thread_connections: weakref.WeakSet[EmbeddedConnection] = weakref.WeakSet()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> EmbeddedRedis:  # type: ignore[override]
@@ -313,8 +315,15 @@ class EmbeddedRedis(redis.Redis):
             conn = self.connection_pool.make_connection()
             conn.connect()
             self._local.connection = conn
+            self._thread_connections.add(conn)
         assert isinstance(conn, EmbeddedConnection)
         return conn
+
+    def close(self) -> None:
+        """Close the client: its threads' engine sessions end (they leave CLIENT LIST), as redis-py's pool does."""
+        for conn in list(getattr(self, "_thread_connections", ())):  # (also from __del__ after a failed __init__)
+            conn.disconnect()
+        super().close()
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         """Execute one command in the engine and apply redis-py's response callback."""
