@@ -313,10 +313,10 @@ class EmbeddedRedis(redis.Redis):
         conn = getattr(self._local, "connection", None)
         if conn is None or conn._sock is None:
             conn = self.connection_pool.make_connection()
+            assert isinstance(conn, EmbeddedConnection)
             conn.connect()
             self._local.connection = conn
             self._thread_connections.add(conn)
-        assert isinstance(conn, EmbeddedConnection)
         return conn
 
     def close(self) -> None:

@@ -23,6 +23,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 # Run first, so redis-server's outcome is known when redpocket's backends are checked against it.
 INTEGRATION_BACKENDS = ["redis", "served", "embedded"]
+# Multiplies the size of each test's main job, to measure with less noise (REDPOCKET_INTEGRATION_SCALE=10).
+SCALE = max(1, int(os.environ.get("REDPOCKET_INTEGRATION_SCALE", "1")))
 
 
 def free_port() -> int:

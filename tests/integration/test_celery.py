@@ -11,11 +11,11 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from integration_helpers import HERE, Outcomes, Target, Timings, executable, library, subprocess_env
+from integration_helpers import HERE, SCALE, Outcomes, Target, Timings, executable, library, subprocess_env
 
 celery = library("celery")
 
-TASKS = 100
+TASKS = 100 * SCALE
 
 
 @pytest.fixture

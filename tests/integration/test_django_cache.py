@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from integration_helpers import Outcomes, Target, Timings, library
+from integration_helpers import SCALE, Outcomes, Target, Timings, library
 
 from redpocket import EmbeddedConnection
 
 django = library("django")
 
-OPERATIONS = 500
+OPERATIONS = 500 * SCALE
 
 
 @pytest.fixture(scope="module")

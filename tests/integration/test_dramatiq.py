@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import integration_jobs
 import pytest
-from integration_helpers import Outcomes, Target, Timings, library
+from integration_helpers import SCALE, Outcomes, Target, Timings, library
 
 dramatiq = library("dramatiq")
 from dramatiq.brokers.redis import RedisBroker  # noqa: E402
 from dramatiq.results import ResultFailure, Results  # noqa: E402
 from dramatiq.results.backends.redis import RedisBackend  # noqa: E402
 
-MESSAGES = 200
+MESSAGES = 200 * SCALE
 
 
 def _broker(target: Target) -> tuple[RedisBroker, RedisBackend]:

@@ -6,7 +6,7 @@ Embedded: ``RedisStorage("redis://", connection_pool=pool)`` with a pool of
 
 from __future__ import annotations
 
-from integration_helpers import Outcomes, Target, Timings, library
+from integration_helpers import SCALE, Outcomes, Target, Timings, library
 
 limits = library("limits")
 from limits.storage import RedisStorage  # noqa: E402
@@ -17,7 +17,7 @@ from limits.strategies import (  # noqa: E402
 )
 
 STRATEGIES = {"fixed": FixedWindowRateLimiter, "moving": MovingWindowRateLimiter, "sliding": SlidingWindowCounterRateLimiter}
-HITS = 300
+HITS = 300 * SCALE
 
 
 def _storage(target: Target) -> RedisStorage:

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import redis
-from integration_helpers import Outcomes, Target, Timings, library
+from integration_helpers import SCALE, Outcomes, Target, Timings, library
 
 THREADS = 8
-ROUNDS = 25
+ROUNDS = 25 * SCALE
 
 
 def _contend(client: redis.Redis, make_lock: Callable[[], AbstractContextManager[Any]]) -> dict[str, Any]:

@@ -18,13 +18,13 @@ import time
 from datetime import timedelta
 
 import integration_jobs
-from integration_helpers import Outcomes, Target, Timings, executable, library, run_worker
+from integration_helpers import SCALE, Outcomes, Target, Timings, executable, library, run_worker
 
 rq = library("rq")
 from rq.job import JobStatus  # noqa: E402
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry  # noqa: E402
 
-JOBS = 200
+JOBS = 200 * SCALE
 
 
 def _work(target: Target, queue: rq.Queue) -> None:
