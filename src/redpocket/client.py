@@ -107,7 +107,7 @@ class _ArgvPacker:
 
 # What a pool or URL may hand a connection that only a socket uses (a URL's host names no engine).
 _TRANSPORT_OPTIONS = frozenset({
-    "host", "port", "path", "socket_keepalive", "socket_keepalive_options", "socket_type", "connection_pool",
+    "host", "port", "path", "socket_keepalive", "socket_keepalive_options", "socket_type",
 })
 
 
@@ -122,7 +122,8 @@ class EmbeddedConnection(AbstractConnection):
 
     def __init__(self, engine: Engine | None = None, **kwargs: Any) -> None:
         self.engine = engine if engine is not None else default_engine()
-        _engines_in_use.add(self.engine)
+        with _default_lock:
+            _engines_in_use.add(self.engine)
         self.session: Any = None
         self._replies: deque[Any] = deque()
         self._arrived = threading.Condition(threading.Lock())
@@ -349,7 +350,8 @@ _forking = threading.local()  # the engines the forking thread locked
 
 
 def _lock_engines_for_fork() -> None:
-    _forking.engines = sorted(_engines_in_use, key=id)  # (one order, should two threads fork at once)
+    with _default_lock:
+        _forking.engines = sorted(_engines_in_use, key=id)  # (one order, should two threads fork at once)
     for engine in _forking.engines:
         engine.lock.acquire()
 
