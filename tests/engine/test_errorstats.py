@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -99,3 +101,23 @@ def test_errorstats_section_layout() -> None:
     assert client.info("stats")["total_error_replies"] == 3
     assert client.info("commandstats")["cmdstat_get"] == {
         "calls": 0, "usec": 0, "usec_per_call": 0.0, "rejected_calls": 1, "failed_calls": 0}
+
+
+def test_client_unblock_error_is_counted_like_redis(pair) -> None:
+    embedded, real = pair(single_connection_client=True)
+    admins = pair()
+    results = []
+    for client, admin in ((embedded, admins[0]), (real, admins[1])):
+        client_id = client.client_id()
+        admin.config_resetstat()
+        outcome: list[object] = []
+        reader = threading.Thread(target=lambda c=client, out=outcome: out.append(_send(c, ("BLPOP", "nothing", 0))))
+        reader.start()
+        while not admin.client_unblock(client_id, error=True):
+            time.sleep(0.005)
+        reader.join(5)
+        # (not commandstats: redpocket counts a command that blocked once per attempt, Redis once)
+        seen = counters(client)
+        results.append((outcome, seen["errorstats"], seen["total_error_replies"]))
+    assert results[0] == results[1]
+    assert results[0][0] == [("error", "UNBLOCKED")]
