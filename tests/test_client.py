@@ -302,6 +302,19 @@ def test_connection_class_option_takes_a_subclass() -> None:
     assert client.ping() and Counting.made == 1
 
 
+@pytest.mark.parametrize("options", [
+    {"host": "cache.internal", "port": 6380}, {"socket_timeout": 3, "socket_connect_timeout": 2},
+    {"ssl": True, "ssl_cert_reqs": "none"}, {"unix_socket_path": "/run/redis.sock"}, {"socket_keepalive": True},
+    {"max_connections": 4, "health_check_interval": 10, "retry_on_timeout": True}, {"client_name": "worker-1"},
+])
+def test_redis_options_a_library_passes_are_accepted(options: dict[str, object]) -> None:
+    """Options that configure a socket mean nothing in-process; they must not stop the client being built."""
+    client = EmbeddedRedis(Engine(), **options)
+    assert client.set("k", "v") and client.get("k") == b"v"
+    if "client_name" in options:
+        assert client.client_getname() == "worker-1"
+
+
 def test_single_connection_client() -> None:
     client = EmbeddedRedis(Engine(), single_connection_client=True)
     assert client.connection is not None

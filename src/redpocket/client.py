@@ -115,7 +115,7 @@ class EmbeddedConnection(AbstractConnection):
     """A redis-py connection to an in-process :class:`Engine`.
 
     Options that only a socket uses (``host``, ``port``, ``path``,
-    keepalive) are accepted and ignored, so a pool built from a
+    keepalive, ``ssl*``) are accepted and ignored, so a pool built from a
     ``redis://`` URL with ``connection_class=EmbeddedConnection`` works;
     its engine is ``engine=`` or the process-wide :func:`default_engine`.
     """
@@ -128,7 +128,7 @@ class EmbeddedConnection(AbstractConnection):
         self._replies: deque[Any] = deque()
         self._arrived = threading.Condition(threading.Lock())
         self._waiting = 0  # threads in _wait_for_reply: a sender notifies only when there are some
-        for option in _TRANSPORT_OPTIONS.intersection(kwargs):
+        for option in [name for name in kwargs if name in _TRANSPORT_OPTIONS or name.startswith("ssl")]:
             del kwargs[option]
         super().__init__(**kwargs)
         self._command_packer = _ArgvPacker(self)
