@@ -122,7 +122,7 @@ class EmbeddedConnection(AbstractConnection):
 
     def __init__(self, engine: Engine | None = None, **kwargs: Any) -> None:
         self.engine = engine if engine is not None else default_engine()
-        with _default_lock:
+        with _in_use_lock:
             _engines_in_use.add(self.engine)
         self.session: Any = None
         self._replies: deque[Any] = deque()
@@ -344,13 +344,14 @@ _engines: dict[str, Engine] = {}
 # commands, and the child starts with every engine unlocked (the thread that
 # held a lock does not exist there).
 _engines_in_use: weakref.WeakSet[Engine] = weakref.WeakSet()
+_in_use_lock = threading.Lock()
 
 
 _forking = threading.local()  # the engines the forking thread locked
 
 
 def _lock_engines_for_fork() -> None:
-    with _default_lock:
+    with _in_use_lock:
         _forking.engines = sorted(_engines_in_use, key=id)  # (one order, should two threads fork at once)
     for engine in _forking.engines:
         engine.lock.acquire()
@@ -396,17 +397,16 @@ def engine_for_url(url: str, structures: Any = (), engine: Engine | None = None)
     options: dict[str, Any] = {}
     if "db" in query:
         options["db"] = int(query["db"][0])
-    if engine is not None:
-        pass
-    elif parsed.scheme == "file":
-        directory = unquote(parsed.path)
-        if not directory:
-            raise ConfigurationError(f"file:// URLs need a directory: file:///var/lib/app/db, not {url!r}")
-        engine = _persistent_engine(directory, query.get("appendfsync", ["everysec"])[0], structures)
-    elif parsed.netloc or parsed.path not in ("", "/"):
-        engine = _named_engine((parsed.netloc + parsed.path).strip("/"))
-    else:
-        engine = default_engine()
+    if engine is None:
+        if parsed.scheme == "file":
+            directory = unquote(parsed.path)
+            if not directory:
+                raise ConfigurationError(f"file:// URLs need a directory: file:///var/lib/app/db, not {url!r}")
+            engine = _persistent_engine(directory, query.get("appendfsync", ["everysec"])[0], structures)
+        elif parsed.netloc or parsed.path not in ("", "/"):
+            engine = _named_engine((parsed.netloc + parsed.path).strip("/"))
+        else:
+            engine = default_engine()
     for structure in structures:
         engine.add_structure(structure)
     return engine, options
