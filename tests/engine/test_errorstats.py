@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -9,6 +10,8 @@ from typing import Any
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
@@ -121,3 +124,39 @@ def test_client_unblock_error_is_counted_like_redis(pair) -> None:
         results.append((outcome, seen["errorstats"], seen["total_error_replies"]))
     assert results[0] == results[1]
     assert results[0][0] == [("error", "UNBLOCKED")]
+
+
+# Commands that succeed or fail in the ways a client meets: wrong types, bad numbers, arity, unknown
+# names, transactions and scripts; random sequences of them must leave the counters Redis leaves.
+KEYS = st.sampled_from(["s", "l", "n"])
+SEQUENCE_COMMANDS = st.one_of(
+    st.tuples(st.just("SET"), KEYS, st.sampled_from(["x", "5"])),
+    st.tuples(st.just("INCR"), KEYS),
+    st.tuples(st.just("INCRBY"), KEYS, st.sampled_from(["2", "x", "9223372036854775807"])),
+    st.tuples(st.just("LPUSH"), KEYS, st.just("v")),
+    st.tuples(st.just("LINDEX"), KEYS, st.sampled_from(["0", "x"])),
+    st.tuples(st.just("HGET"), KEYS, st.just("f")),
+    st.tuples(st.just("GET")),
+    st.tuples(st.just("EXPIRE"), KEYS, st.sampled_from(["10", "-1", "x"])),
+    st.tuples(st.sampled_from(["NOSUCH", "CONFIG NOSUCH", "OBJECT"])),
+    st.tuples(st.sampled_from(["MULTI", "EXEC", "DISCARD"])),
+    st.tuples(st.just("EVAL"), st.sampled_from([
+        "return redis.call('incr', KEYS[1])", "return redis.pcall('incr', KEYS[1])",
+        "return redis.error_reply('CUSTOM failed')", "return redis.call('nosuch')", "error(",
+    ]), st.just("1"), KEYS),
+)
+
+
+@settings(max_examples=int(os.environ.get("REDPOCKET_DIFF_EXAMPLES", "40")), deadline=None,
+          suppress_health_check=list(HealthCheck), derandomize=bool(os.environ.get("CI")))
+@given(commands=st.lists(SEQUENCE_COMMANDS, min_size=1, max_size=20))
+def test_random_sequences_leave_redis_counters(pair, commands: list[tuple[str, ...]]) -> None:
+    embedded, real = pair(single_connection_client=True)
+    for client in (embedded, real):  # (new connections: no transaction is left open)
+        client.flushall()
+        client.execute_command("CONFIG", "RESETSTAT")
+    for command in [*commands, ("DISCARD",)]:  # (a sequence may end inside MULTI; INFO would be queued)
+        argv = tuple(command[0].split()) + tuple(command[1:])
+        mine, theirs = _send(embedded, argv), _send(real, argv)
+        assert mine == theirs, argv
+    assert counters(embedded) == counters(real)
