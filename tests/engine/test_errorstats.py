@@ -52,7 +52,7 @@ def _comparable(reply: Any) -> Any:
     return reply
 
 
-def _send(client: redis.Redis, argv: tuple[Any, ...]) -> Any:
+def reply_or_error(client: redis.Redis, argv: tuple[Any, ...]) -> Any:
     try:
         return _comparable(client.execute_command(*argv))
     except redis.ResponseError as error:
@@ -86,7 +86,7 @@ def test_error_counters_match_redis(pair, case: str) -> None:
     embedded, real = pair(single_connection_client=True)
     for client in (embedded, real):
         client.execute_command("CONFIG", "RESETSTAT")
-    replies = [(_send(embedded, argv), _send(real, argv)) for argv in CASES[case]]
+    replies = [(reply_or_error(embedded, argv), reply_or_error(real, argv)) for argv in CASES[case]]
     assert [mine for mine, _ in replies] == [theirs for _, theirs in replies]
     mine, theirs = counters(embedded), counters(real)
     assert mine == theirs
@@ -96,7 +96,7 @@ def test_errorstats_section_layout() -> None:
     client = EmbeddedRedis(Engine(), single_connection_client=True)
     client.config_resetstat()
     for argv in (("NOSUCH",), ("SET", "s", "x"), ("LPUSH", "s", "y"), ("GET",)):
-        _send(client, argv)
+        reply_or_error(client, argv)
     text = info_text(client, "errorstats")
     assert text == b"# Errorstats\r\nerrorstat_ERR:count=2\r\nerrorstat_WRONGTYPE:count=1\r\n"
     everything = info_text(client, "everything").decode()
@@ -114,7 +114,7 @@ def test_client_unblock_error_is_counted_like_redis(pair) -> None:
         client_id = client.client_id()
         admin.config_resetstat()
         outcome: list[object] = []
-        reader = threading.Thread(target=lambda c=client, out=outcome: out.append(_send(c, ("BLPOP", "nothing", 0))))
+        reader = threading.Thread(target=lambda c=client, out=outcome: out.append(reply_or_error(c, ("BLPOP", "nothing", 0))))
         reader.start()
         while not admin.client_unblock(client_id, error=True):
             time.sleep(0.005)
@@ -157,6 +157,6 @@ def test_random_sequences_leave_redis_counters(pair, commands: list[tuple[str, .
         client.execute_command("CONFIG", "RESETSTAT")
     for command in [*commands, ("DISCARD",)]:  # (a sequence may end inside MULTI; INFO would be queued)
         argv = tuple(command[0].split()) + tuple(command[1:])
-        mine, theirs = _send(embedded, argv), _send(real, argv)
+        mine, theirs = reply_or_error(embedded, argv), reply_or_error(real, argv)
         assert mine == theirs, argv
     assert counters(embedded) == counters(real)

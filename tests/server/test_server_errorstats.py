@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 from server_helpers import Raw, resp
+from tests.engine.test_errorstats import CASES, counters, reply_or_error
 
 from redpocket.server import Server
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_error_counters_over_tcp_match_redis(server: Server, redis_server, case: str) -> None:
+    """The engine's cases again, through the server's own execution paths (its hot path runs handlers itself)."""
+    ours = redis.Redis(port=server.port, single_connection_client=True)
+    theirs = redis_server.client(single_connection_client=True)
+    try:
+        for client in (ours, theirs):
+            client.flushall()
+            client.execute_command("CONFIG", "RESETSTAT")
+        for argv in [*CASES[case], *CASES[case]]:  # (twice: the second time, commands run on the hot path)
+            assert reply_or_error(ours, argv) == reply_or_error(theirs, argv), argv
+        assert counters(ours) == counters(theirs)
+    finally:
+        ours.close()
+        theirs.close()
 
 
 def _subscribed_get_errors(client: redis.Redis) -> dict[str, object]:

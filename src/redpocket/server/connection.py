@@ -353,6 +353,8 @@ class ClientConnection(asyncio.Protocol):
                     run_calls += 1
                     try:
                         reply = spec.handler(session, argv)  # type: ignore[misc]
+                        if reply.__class__ is ReplyError:  # (a script's error reply: counted as Engine.call does)
+                            reply = engine.failed(spec, reply)
                     except Exception as error:
                         reply = engine.failed(spec, error)
                     if engine_ready:
