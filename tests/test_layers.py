@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("persistence, scripting, structures", [
         "redpocket.engine.persistence", "redpocket.engine.scripting", "redpocket.engine.structures",
         "redpocket.engine.commands.persistence", "redpocket.engine.commands.scripting",
-        "redpocket.engine.commands.functions", "redpocket.engine.functions", "redpocket.engine.lua_libraries", "redpocket.engine",
+        "redpocket.engine.commands.functions", "redpocket.engine.commands.dump", "redpocket.engine.functions", "redpocket.engine.lua_libraries", "redpocket.engine",
     ]),
     ("client, server", ["redpocket.client", "redpocket.server"]),
     ("connections, pipeline, keyspaces, orm", [

@@ -30,15 +30,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, unquote
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from .client import EmbeddedRedis, default_engine
-from .engine import Engine, add_structure
+from .client import EmbeddedRedis
 from .errors import ConfigurationError
 
 DEFAULT = "default"
@@ -49,58 +47,6 @@ Client = redis.Redis | RedisCluster
 _connections: dict[str, Client] = {}
 _lock = threading.Lock()
 logger = logging.getLogger("redpocket")
-
-
-def _file_directory(url: str, parsed: Any) -> str:
-    """Return the directory of a ``file:`` URL: absolute, or relative to the working directory."""
-    if parsed.netloc not in ("", "localhost"):
-        raise ConfigurationError(
-            f"{url!r} names the host {parsed.netloc!r}: write file:///absolute/dir for an absolute path, "
-            f"or file:{parsed.netloc}{parsed.path} for a directory relative to the working directory"
-        )
-    directory = unquote(parsed.path)
-    if not directory:
-        raise ConfigurationError(f"file: URLs need a directory: file:///var/lib/app/db or file:data/db, not {url!r}")
-    return str(Path(directory).resolve())  # file:data/db and file:./data/db: relative to the working directory
-
-
-def _embedded_from_url(url: str, **options: Any) -> redis.Redis:
-    parsed = urlparse(url)
-    query = parse_qs(parsed.query)
-    db = int(query.get("db", ["0"])[0])
-    engine = options.pop("engine", None)
-    structures = options.pop("structures", ())
-    if parsed.scheme == "file":
-        directory = _file_directory(url, parsed)
-        appendfsync = query.get("appendfsync", ["everysec"])[0]
-        engine = engine or _persistent_engine(directory, appendfsync, structures)
-    elif parsed.netloc or parsed.path not in ("", "/"):
-        engine = engine or _named_engine((parsed.netloc + parsed.path).strip("/"))
-    engine = engine or default_engine()
-    for structure in structures:
-        add_structure(engine, structure)
-    return EmbeddedRedis(engine, db=db, **options)
-
-
-_engines: dict[str, Engine] = {}
-
-
-def _named_engine(name: str) -> Engine:
-    with _lock:
-        if name not in _engines:
-            _engines[name] = Engine()
-        return _engines[name]
-
-
-def _persistent_engine(directory: str, appendfsync: str, structures: Any) -> Engine:
-    """Return the one engine of this process persisted in ``directory`` (opened on first use)."""
-    from .engine.persistence.manager import open_persistent_engine
-
-    key = "file:" + str(Path(directory).resolve())
-    with _lock:
-        if key not in _engines:
-            _engines[key] = open_persistent_engine(directory, appendfsync=appendfsync, structures=structures)
-        return _engines[key]
 
 
 def _cluster_from_url(url: str, **options: Any) -> RedisCluster:
@@ -151,7 +97,7 @@ def client_from_url(url: str | None = None, **options: Any) -> Client:
     url = url or os.environ.get("REDPOCKET_URL") or "memory://"
     scheme = url.split(":", 1)[0].lower()
     if scheme in ("memory", "file"):
-        return _embedded_from_url(url, **options)
+        return EmbeddedRedis.from_url(url, **options)
     if scheme in ("redis", "rediss", "unix"):
         return redis.Redis.from_url(url, **options)
     if scheme in ("redis+cluster", "rediss+cluster"):

@@ -19,6 +19,7 @@ Map of the package:
 """
 
 from . import commands as _commands  # noqa: F401  (registers every command before any Engine is built)
+from .commands import dump as _dump_commands  # noqa: F401  (DUMP, RESTORE, MIGRATE: above commands/)
 from .commands import functions as _function_commands  # noqa: F401  (FUNCTION, FCALL: above commands/)
 from .commands import persistence as _persistence_commands  # noqa: F401  (SAVE, BGSAVE ...: above commands/)
 from .commands import scripting as _scripting_commands  # noqa: F401  (EVAL, SCRIPT: above commands/)

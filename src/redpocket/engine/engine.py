@@ -86,6 +86,9 @@ class Engine:
         self.commands = copy_table(COMMANDS)
         self.started = time.time()
         self.commands_processed = 0
+        # Error replies, all and by code (their first word): INFO stats and errorstats.
+        self.total_error_replies = 0
+        self.error_replies: dict[str, int] = {}
         self.connections_received = 0
         # The client-side caching table while it has work, else None (tracking.py):
         # call() and touch_watched() hand it reads and writes meanwhile.
@@ -256,15 +259,15 @@ class Engine:
         if spec is None or spec.subcommands or not spec.min_argc <= len(argv) <= spec.max_argc:
             found = self.lookup(argv)
             if isinstance(found, ReplyError):
-                return self._rejected(session, name, found)
+                return self._rejected(session, name, found, self.named_spec(argv))
             spec = found
         session.last_command = spec
         if session.restricted:  # its ACL user may not run everything (acl.py)
             denied = self.extensions["acl"].denied(session, spec, argv)
             if denied is not None:
-                return self._rejected(session, name, denied)
+                return self._rejected(session, name, denied, spec)
         if self.busy_script is not None and "allow-busy" not in spec.flags:
-            return self._rejected(session, name, ReplyError(self.busy_script.busy_error))
+            return self._rejected(session, name, ReplyError(self.busy_script.busy_error), spec)
         if session.multi is not None and name not in _MULTI_IMMEDIATE:
             session.multi.append((spec, argv))
             return QUEUED
@@ -289,13 +292,31 @@ class Engine:
         if now >= self._next_cron:
             self.cron(now)
 
-    @staticmethod
-    def _rejected(session: Session, name: bytes, error: ReplyError) -> ReplyError:
-        """Answer a command refused before running (unknown, arity): EXEC discards the transaction."""
+    def named_spec(self, argv: list[bytes]) -> CommandSpec | None:
+        """Return the command or subcommand ``argv`` names, whatever its arity (None: unknown)."""
+        spec = self.commands.get(argv[0].lower())
+        if spec is not None and spec.subcommands and len(argv) > 1:
+            return spec.subcommands.get(argv[1].lower())
+        return spec
+
+    def count_error(self, message: str) -> None:
+        """Count an error reply sent to a client under its code, the first word (Redis's afterErrorReply)."""
+        self.total_error_replies += 1
+        space = message.find(" ", 0, 31)
+        code = message[:space] if space != -1 else "ERR"
+        self.error_replies[code] = self.error_replies.get(code, 0) + 1
+
+    def _rejected(self, session: Session, name: bytes, error: ReplyError, spec: CommandSpec | None) -> ReplyError:
+        """Answer a command refused before running (unknown, arity, ACL): EXEC discards the transaction."""
+        if spec is not None:
+            spec.rejected_calls += 1
         if name == b"exec":
             session.reset_multi()
             text = error.message[4:] if error.message.startswith("ERR ") else error.message
-            return ReplyError("EXECABORT Transaction discarded because of: " + text)
+            error = ReplyError("EXECABORT Transaction discarded because of: " + text)
+            self.count_error(error.message)
+            return error
+        self.count_error(error.message)
         if session.multi is not None:
             session.multi_error = True
         elif session.tracking is not None and session.engine.tracking is not None:  # (see Tracking.refused)
@@ -326,6 +347,8 @@ class Engine:
                         propagate(session, session.db.index, argv, reply)
             else:
                 reply = spec.handler(session, argv)  # type: ignore[misc]
+            if reply.__class__ is ReplyError:  # (a script's error reply)
+                reply = self.failed(spec, reply)
         except Exception as error:
             reply = self.failed(spec, error)
         if hooks is not None:
@@ -363,16 +386,25 @@ class Engine:
         else:
             self.latency.leave_out(spec, calls)
 
-    @staticmethod
-    def failed(spec: CommandSpec, error: Exception) -> ReplyError:
-        """Turn what a handler raised into its error reply (a bug must not take the engine down)."""
+    def failed(self, spec: CommandSpec, error: Exception) -> ReplyError:
+        """Turn what a handler raised (or a script's error reply) into its error reply, and count it.
+
+        A bug must not take the engine down.  An error a script passes on
+        from one of its commands was counted when that command failed
+        (``counted``): only ``spec``'s failed calls count it again, as Redis does.
+        """
+        spec.failed_calls += 1
         if isinstance(error, ReplyError):
-            spec.failed_calls += 1
+            if not error.counted:
+                self.count_error(error.message)
             return error
         if isinstance(error, RecursionError):
-            return ReplyError("ERR reached the maximum nesting depth")
-        log.exception("internal error in %s", spec.fullname, exc_info=error)
-        return ReplyError(f"ERR internal error executing '{spec.fullname}': {error!r}")
+            reply = ReplyError("ERR reached the maximum nesting depth")
+        else:
+            log.exception("internal error in %s", spec.fullname, exc_info=error)
+            reply = ReplyError(f"ERR internal error executing '{spec.fullname}': {error!r}")
+        self.count_error(reply.message)
+        return reply
 
     def execute_blocking(self, session: Session, argv: list[bytes]) -> Any:
         """Execute a command, waiting in this thread while it blocks or a CLIENT PAUSE holds it (embedded clients)."""

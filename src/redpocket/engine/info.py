@@ -253,7 +253,6 @@ def _stats(engine: Engine, current: CommandSpec | None) -> list[str]:
     from .tracking import counts
 
     processed = engine.commands_processed
-    errors = sum(spec.failed_calls for spec in _all_specs(engine))
     _, tracked_keys, tracked_items, tracked_prefixes = counts(engine)
     return [
         f"total_connections_received:{engine.connections_received}",
@@ -298,7 +297,7 @@ def _stats(engine: Engine, current: CommandSpec | None) -> list[str]:
         f"tracking_total_items:{tracked_items}",
         f"tracking_total_prefixes:{tracked_prefixes}",
         "unexpected_error_replies:0",
-        f"total_error_replies:{errors}",
+        f"total_error_replies:{engine.total_error_replies}",
         "dump_payload_sanitizations:0",
         f"total_reads_processed:{processed}",
         f"total_writes_processed:{processed}",
@@ -348,14 +347,24 @@ def _commandstats(engine: Engine, current: CommandSpec | None) -> list[str]:
     lines = []
     for spec in _all_specs(engine):
         calls = spec.calls
-        if calls or spec.failed_calls:
+        if calls or spec.failed_calls or spec.rejected_calls:
             usec = int(spec.seconds * 1e6)
             lines.append(
                 f"cmdstat_{_safe_name(spec.fullname)}:calls={calls},usec={usec},"
                 f"usec_per_call={usec / calls if calls else 0:.2f},"
-                f"rejected_calls=0,failed_calls={spec.failed_calls}"
+                f"rejected_calls={spec.rejected_calls},failed_calls={spec.failed_calls}"
             )
     return lines
+
+
+def _errorstats(engine: Engine, current: CommandSpec | None) -> list[str]:
+    # Redis keeps the codes in a radix tree: they come out in byte order.
+    counts = engine.error_replies
+    return [f"errorstat_{_safe_name(code)}:count={counts[code]}" for code in sorted(counts, key=_code_order)]
+
+
+def _code_order(code: str) -> bytes:
+    return code.encode("utf-8", "surrogateescape")
 
 
 def _empty(engine: Engine, current: CommandSpec | None) -> list[str]:
@@ -384,7 +393,7 @@ _BUILDERS: Final[dict[str, Callable[[Engine, CommandSpec | None], list[str]]]] =
     "cpu": _cpu,
     "modules": _empty,
     "commandstats": _commandstats,
-    "errorstats": _empty,
+    "errorstats": _errorstats,
     "latencystats": _empty,
     "cluster": _cluster,
     "keyspace": _keyspace,

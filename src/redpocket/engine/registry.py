@@ -46,6 +46,7 @@ class CommandSpec:
     parent: CommandSpec | None = None
     calls: int = 0
     failed_calls: int = 0
+    rejected_calls: int = 0  # refused before running: arity, ACL (INFO commandstats)
     seconds: float = 0.0  # time spent running it (INFO commandstats)
     write: bool = False
     # The arity as a range of argument counts (name included), for one chained comparison.

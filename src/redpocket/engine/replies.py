@@ -48,13 +48,18 @@ PONG: Final = SimpleString(b"PONG")
 
 
 class ReplyError(Exception):
-    """An error reply; ``message`` is the full text, its first word the error code."""
+    """An error reply; ``message`` is the full text, its first word the error code.
 
-    __slots__ = ("message",)
+    ``counted`` marks an error a script passes on from one of its commands,
+    already counted in INFO errorstats when that command failed.
+    """
 
-    def __init__(self, message: str) -> None:
+    __slots__ = ("counted", "message")
+
+    def __init__(self, message: str, counted: bool = False) -> None:
         super().__init__(message)
         self.message = message
+        self.counted = counted
 
     def __repr__(self) -> str:
         return f"ReplyError({self.message!r})"

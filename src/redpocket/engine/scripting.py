@@ -322,6 +322,8 @@ return compile, run, run_spread, where, load_library, run_function, run_function
 
 # Up to this many keys and arguments travel to a script as Lua call arguments.
 _SPREAD_LIMIT: Final = 200
+# The field of an error table saying its error is already in INFO errorstats.
+_COUNTED: Final = b"ignore_error_stats_update"
 
 
 def sha1_hex(body: bytes) -> bytes:
@@ -583,7 +585,8 @@ class ScriptRuntime:
                 self.engine.frozen_ms = engine_frozen
                 session.in_script = outer
         if not ok:
-            raise ReplyError(self._error_message(result, script.sha))
+            counted = _lua_type(result) == "table" and bool(result[_COUNTED])
+            raise ReplyError(self._error_message(result, script.sha), counted=counted)
         return self.to_reply(result, session.protocol)
 
     # -- libraries (FUNCTION LOAD) ----------------------------------------------------
@@ -766,7 +769,8 @@ class ScriptRuntime:
         if shape == 0:
             return [self.to_reply(value[index], protocol, depth) for index in range(1, field + 1)]
         if shape == 1:
-            return ReplyError(field.decode("utf-8", "replace").replace("\r", " ").replace("\n", " "))
+            text = field.decode("utf-8", "replace").replace("\r", " ").replace("\n", " ")
+            return ReplyError(text, counted=bool(value[_COUNTED]))
         if shape == 2:
             return SimpleString(field.replace(b"\r", b" ").replace(b"\n", b" "))
         if shape == 3:
@@ -800,7 +804,7 @@ class ScriptRuntime:
         if reply is None or reply is NULL_ARRAY:
             return False if self.client.protocol == 2 else None
         if kind is ReplyError:
-            return self.error_table(reply.message)
+            return self.error_table(reply.message, counted=True)  # (the command that failed counted it)
         if kind is bool:
             return reply
         if kind is float or kind is HumanDouble:  # (GEOPOS's coordinates are HumanDouble)
@@ -821,12 +825,19 @@ class ScriptRuntime:
             return bytes(reply)
         return None
 
-    def error_table(self, message: str) -> Any:
-        """Build the ``{err=...}`` table Redis pushes for the error reply ``message`` (luaPushErrorBuff)."""
+    def error_table(self, message: str, counted: bool = False) -> Any:
+        """Build the ``{err=...}`` table Redis pushes for the error reply ``message`` (luaPushErrorBuff).
+
+        ``counted``: the error is already in INFO errorstats, so the script
+        passing it on must not count it again (Redis's ``ignore_error_stats_update``).
+        """
         code, space, text = message.partition(" ")
         if not space:
             code, text = "ERR", message
-        return self.table_from({b"err": f"{code} {text.strip(chr(13) + chr(10))}".encode()})
+        fields: dict[bytes, Any] = {b"err": f"{code} {text.strip(chr(13) + chr(10))}".encode()}
+        if counted:
+            fields[_COUNTED] = True
+        return self.table_from(fields)
 
     def _fail(self, message: str) -> ScriptError:
         """Return the error ``luaPushError(message); luaError()`` raises: an ``{err="ERR ..."}`` table."""
@@ -853,13 +864,13 @@ class ScriptRuntime:
                 return self.error_table("ERR Lua redis lib command arguments must be strings or integers")
         spec = self._command(argv)
         if type(spec) is ReplyError:
-            return self.error_table(spec.message)
+            return self._refused(spec.message, self.engine.named_spec(argv))
         if self.client.restricted:  # the caller's ACL user may not run everything
             from .acl import users
 
             denied = users(self.engine).denied_in_script(self.caller, spec, argv)  # type: ignore[arg-type]
             if denied is not None:
-                return self.error_table(denied)
+                return self._refused(denied, spec)  # type: ignore[arg-type]
         if self.running is not None and spec.write:  # type: ignore[union-attr]  # (it can no longer be killed)
             self.running.wrote = True
         reply = self.engine.call(self.client, spec, argv)  # type: ignore[arg-type]
@@ -869,13 +880,20 @@ class ScriptRuntime:
                 listener(self.client.db.index, argv)
         return reply
 
+    def _refused(self, text: str, spec: CommandSpec | None) -> Any:
+        """Count a command the script may not run as a rejected call (Redis's scriptCall), and return its error table."""
+        self.engine.count_error(text)
+        if spec is not None:
+            spec.rejected_calls += 1
+        return self.error_table(text, counted=True)
+
     def _call(self, *args: Any) -> Any:
         reply = self._command_reply(args)
         kind = type(reply)
         if kind is bytes or kind is int:  # most replies: nothing to convert or check
             return reply
         if kind is ReplyError:
-            raise ScriptError(self.error_table(reply.message))
+            raise ScriptError(self.error_table(reply.message, counted=True))
         if _lua_type(reply) == "table":  # an error found before running the command
             raise ScriptError(reply)
         return self.to_lua(reply)

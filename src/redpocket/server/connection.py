@@ -422,6 +422,8 @@ class ClientConnection(asyncio.Protocol):
                     session.last_command = spec
                     try:
                         reply = spec.handler(session, argv)  # type: ignore[misc]
+                        if reply.__class__ is ReplyError:  # (a script's error reply: counted as Engine.call does)
+                            reply = engine.failed(spec, reply)
                     except Exception as error:
                         reply = engine.failed(spec, error)
                     if engine_ready:
@@ -543,6 +545,14 @@ class ClientConnection(asyncio.Protocol):
                 self.parser = None  # back to the hot path
             self._flush()
 
+    def _count_rejected(self, argv: list[bytes], error: str | bytes) -> None:
+        """Count an error reply for a command refused before the engine runs it (INFO errorstats, commandstats)."""
+        with self.engine.lock:
+            spec = self.engine.named_spec(argv)
+            if spec is not None:
+                spec.rejected_calls += 1
+            self.engine.count_error(error[1:-2].decode() if isinstance(error, bytes) else error)
+
     def _checked(self, argv: list[bytes]) -> bool:
         """Run one request with the authentication, pub/sub and MONITOR checks; tell whether to go on."""
         out = self.out
@@ -550,9 +560,11 @@ class ClientConnection(asyncio.Protocol):
         name = argv[0].lower()
         if not self.authenticated:
             if name not in _NO_AUTH_COMMANDS:
+                self._count_rejected(argv, NOAUTH)
                 out.append(NOAUTH)
                 return True
             if name == b"hello" and not any(arg.lower() == b"auth" for arg in argv[2:]):
+                self._count_rejected(argv, NOAUTH_HELLO)
                 out.append(NOAUTH_HELLO)
                 return True
         if self.subscribed and self.session.protocol == 2 and name not in _PUBSUB_CONTEXT:
@@ -562,6 +574,7 @@ class ClientConnection(asyncio.Protocol):
             else:
                 error = (f"ERR Can't execute '{found.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                          "QUIT / RESET are allowed in this context")
+            self._count_rejected(argv, error)
             if not (self.reply_off or self.skip):
                 out.append(error_line(error))
             return True

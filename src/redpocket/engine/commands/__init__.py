@@ -4,7 +4,8 @@ Each module holds thin handlers: parse ``argv``, call the data structure's
 API in :mod:`redpocket.engine.types`, return a reply.  Generic checks
 (unknown command, arity, MULTI queueing) already ran in the engine.
 
-``persistence.py`` (SAVE, BGSAVE ...), ``scripting.py`` (EVAL, SCRIPT) and ``functions.py`` (FUNCTION, FCALL) are
+``persistence.py`` (SAVE, BGSAVE ...), ``scripting.py`` (EVAL, SCRIPT), ``functions.py`` (FUNCTION, FCALL) and
+``dump.py`` (DUMP, RESTORE, MIGRATE: the RDB format) are
 the commands of layers above this one (``engine/persistence/``,
 ``engine/scripting.py``): the ``redpocket.engine`` package registers them.
 """
@@ -14,7 +15,6 @@ from . import (  # noqa: F401
     bits,
     cluster,
     connection,
-    dump,
     geo,
     hashes,
     hyperloglog,

@@ -365,6 +365,8 @@ def client_unblock(session: Session, argv: list[bytes]) -> Any:
     if target is None or target.blocked is None or target.wakeup is not None:
         return 0
     target.wakeup = (UNBLOCKED if error else target.blocked.timeout_reply,)
+    if error:  # the blocked client's error reply, counted as it is sent (INFO errorstats)
+        engine.count_error(UNBLOCKED.message)
     engine.condition.notify_all()
     for listener in engine.unblock_listeners:
         listener(target)

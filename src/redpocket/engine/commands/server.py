@@ -142,12 +142,14 @@ def reset_stats(engine: Engine) -> None:
     engine.keyspace_misses = 0
     engine.commands_processed = 0
     engine.connections_received = 0
+    engine.total_error_replies = 0
+    engine.error_replies.clear()
     engine.latency.forget_histograms()
     for spec in engine.commands.values():
-        spec.calls = spec.failed_calls = 0
+        spec.calls = spec.failed_calls = spec.rejected_calls = 0
         spec.seconds = 0.0
         for sub in spec.subcommands.values():
-            sub.calls = sub.failed_calls = 0
+            sub.calls = sub.failed_calls = sub.rejected_calls = 0
             sub.seconds = 0.0
 
 
