@@ -52,6 +52,29 @@ def _decode(reply: Any, encoding: str, errors: str) -> Any:
     return reply
 
 
+def keep_reply(append: Any, argv: list[bytes], reply: Any) -> None:
+    """Queue an array reply as redis-py's parser gives it: EXEC's and scripts' nested errors, pub/sub frames one by one."""
+    if type(reply) is Pushes:
+        for frame in reply:
+            append(frame)
+    elif argv[0].lower() in _REPLY_CONVERSION_COMMANDS:
+        append(to_redis_py(reply))
+    else:
+        append(reply)
+
+
+def redis_py_reply(reply: Any, encoder: Any, disable_decoding: bool = False) -> Any:
+    """Return a queued reply as redis-py's ``read_response`` does: errors raised, null arrays ``None``, text decoded."""
+    kind = type(reply)
+    if kind is ReplyError:
+        raise BaseParser.parse_error(reply.message)
+    if kind is NullArray:
+        return None
+    if encoder.decode_responses and not disable_decoding:
+        return _decode(reply, encoder.encoding, encoder.encoding_errors)
+    return reply
+
+
 class _EngineSocket:
     """Stands in for a socket so redis-py's connect/disconnect bookkeeping works."""
 
@@ -147,11 +170,8 @@ class EmbeddedConnection(AbstractConnection):
             kind = type(reply)
             if kind is Block:
                 reply = session.call(argv)
-            elif kind is list and argv[0].lower() in _REPLY_CONVERSION_COMMANDS:
-                reply = to_redis_py(reply)
-            elif kind is Pushes:
-                for frame in reply:
-                    append(frame)
+            elif kind is list or kind is Pushes:
+                keep_reply(append, argv, reply)
                 continue
             append(reply)
 
@@ -187,13 +207,7 @@ class EmbeddedConnection(AbstractConnection):
             handle = getattr(self._parser, "handle_push_response", None)
             if handle is not None:
                 handle(list(reply))
-        if kind is ReplyError:
-            raise BaseParser.parse_error(reply.message)
-        if kind is NullArray:
-            return None
-        if self.encoder.decode_responses and not disable_decoding:
-            return _decode(reply, self.encoder.encoding, self.encoder.encoding_errors)
-        return reply
+        return redis_py_reply(reply, self.encoder, disable_decoding)
 
 
 class EmbeddedRedis(redis.Redis):
