@@ -92,7 +92,7 @@ class _EngineSocket:
 class _ArgvPacker:
     """redis-py's command packer, producing argument lists instead of RESP bytes."""
 
-    def __init__(self, connection: EmbeddedConnection) -> None:
+    def __init__(self, connection: Any) -> None:  # (a sync or an asyncio connection: what counts is its encoder)
         encoder = connection.encoder
         self.encode = encoder.encode
         self.text = (encoder.encoding, encoder.encoding_errors)

@@ -131,7 +131,7 @@ class AsyncEmbeddedConnection(AbstractConnection):
         kwargs.pop("host", None)
         kwargs.pop("port", None)
         super().__init__(**kwargs)
-        self._command_packer = _ArgvPacker(self)  # type: ignore[assignment]
+        self.packer = _ArgvPacker(self)
 
     def repr_pieces(self) -> list[tuple[str, Any]]:
         """Describe the connection for ``repr``."""
@@ -176,11 +176,11 @@ class AsyncEmbeddedConnection(AbstractConnection):
     # -- sending: executing in the engine ------------------------------------------------
     def pack_command(self, *args: Any) -> list[list[bytes]]:  # type: ignore[override]
         """Turn a command into its argument list."""
-        return self._command_packer.pack(*args)  # type: ignore[no-any-return]
+        return self.packer.pack(*args)
 
     def pack_commands(self, commands: Any) -> list[list[bytes]]:  # type: ignore[override]
         """Turn many commands into argument lists (pipelines)."""
-        pack = self._command_packer.pack
+        pack = self.packer.pack
         return [pack(*cmd)[0] for cmd in commands]
 
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
@@ -211,7 +211,7 @@ class AsyncEmbeddedConnection(AbstractConnection):
 
     async def send_command(self, *args: Any, **kwargs: Any) -> None:
         """Execute one command and keep its reply."""
-        await self.send_packed_command(self._command_packer.pack(*args))
+        await self.send_packed_command(self.packer.pack(*args))
 
     def _park(self, block: Block) -> _Waiter:
         """Register this connection's session as blocked on ``block``'s keys (the caller holds the engine lock)."""
@@ -344,8 +344,8 @@ class AsyncEmbeddedRedis(redis.asyncio.Redis):
         idle = self._idle
         conn = idle.pop() if idle else self.connection_pool.make_connection()
         try:
-            await conn.send_packed_command(conn._command_packer.pack(*args))
-            response = await self.parse_response(conn, args[0], **options)
+            await conn.send_packed_command(conn.packer.pack(*args))
+            response = await self.parse_response(conn, args[0], **options)  # type: ignore[arg-type]
         except redis.ResponseError:
             idle.append(conn)
             raise

@@ -145,7 +145,11 @@ def client_from_url(url: str | None = None, **options: Any) -> Client:
         return redis.Redis.from_url(url, **options)
     if scheme in ("redis+cluster", "rediss+cluster"):
         return _cluster_from_url(url, **options)
-    raise ConfigurationError(
+    raise _unsupported_url(url)
+
+
+def _unsupported_url(url: str) -> ConfigurationError:
+    return ConfigurationError(
         f"unsupported connection URL {url!r}: use memory://, file://, redis://, rediss://, unix:// or redis+cluster://"
     )
 
@@ -241,7 +245,7 @@ def async_client_from_url(url: str | None = None, **options: Any) -> AsyncClient
         return redis.asyncio.Redis.from_url(url, **options)
     if scheme in ("redis+cluster", "rediss+cluster"):
         return _cluster_from_url(url, AsyncRedisCluster, AsyncClusterNode, **options)  # type: ignore[no-any-return]
-    return client_from_url(url, **options)  # (raises the unsupported-URL error)
+    raise _unsupported_url(url)
 
 
 def connect_async(target: str | AsyncClient | None = None, *, name: str = DEFAULT, **options: Any) -> AsyncClient:
