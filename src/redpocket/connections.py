@@ -18,6 +18,10 @@ a ``redis.Redis``, except on a cluster, where it is redis-py's
 takes one you built).  The ORM, pipelines and keyspaces run unchanged on
 any of them: every key they name carries a hash tag, so the commands of one
 save or one keyspace member stay in one cluster slot.
+
+:func:`connect_async` takes the same URLs and returns their ``redis.asyncio``
+clients (the embedded engine through :mod:`redpocket.client_async`), kept
+in a registry of their own (:func:`get_async_client`) for ``apipeline()``.
 """
 
 from __future__ import annotations

@@ -27,6 +27,14 @@ callbacks and ``decode_responses`` apply exactly as they do without redpocket.
 The stack of open contexts lives in a :class:`contextvars.ContextVar`, so
 threads and asyncio tasks never see each other's pending pipelines.
 
+asyncio: ``async with redpocket.apipeline() as pipe:`` opens a root on the
+``connect_async()`` connections, executed when its block exits; everything
+else is the same (nested contexts, even ones opened with a plain ``with``
+inside a helper, join it).  The execution logic exists once, as step
+generators (:mod:`redpocket.steps`): ``_Batch.execute_steps``,
+:meth:`ClusterBatch.execute_steps`, :func:`failover_steps`; a sync and an
+async driver only perform their I/O steps.
+
 On a Redis Cluster connection the batch goes through redis-py's
 ``ClusterPipeline``: the commands are grouped by the node that owns their
 slot, each node's batch is written before any reply is read (one round trip
