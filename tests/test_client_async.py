@@ -324,9 +324,7 @@ async def test_blocking_commands_in_50_tasks_are_woken_by_another_threads_writes
 # -- embedded-only behaviour ------------------------------------------------------------------------
 
 async def test_client_unblock_wakes_a_task_and_cancelling_one_leaves_nothing_behind() -> None:
-    engine = Engine()
-    client = AsyncEmbeddedRedis(engine)
-    try:
+    async with AsyncEmbeddedRedis(Engine()) as client:
         waiting = asyncio.create_task(client.blpop(["q"], timeout=0))
         await wait_blocked(client, 1)
         blocked_id = next(c["id"] for c in await client.client_list() if c["cmd"] != "client|list")  # (the only other client)
@@ -338,18 +336,14 @@ async def test_client_unblock_wakes_a_task_and_cancelling_one_leaves_nothing_beh
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
-        assert engine.blocked_clients == 0
-        assert not blocked_tasks(engine).waiting and not blocked_tasks(engine).sessions
+        assert client.engine.blocked_clients == 0
+        assert not blocked_tasks(client.engine).waiting and not blocked_tasks(client.engine).sessions
         await client.rpush("q", "kept")  # nobody is waiting any more: the element stays
         assert await client.lrange("q", 0, -1) == [b"kept"]
-    finally:
-        await client.aclose()
 
 
 async def test_a_write_held_by_client_pause_suspends_only_its_task() -> None:
-    engine = Engine()
-    client = AsyncEmbeddedRedis(engine)
-    try:
+    async with AsyncEmbeddedRedis(Engine()) as client:
         await client.client_pause(200, all=False)
         started = time.monotonic()
         write = asyncio.create_task(client.set("k", "v"))
@@ -357,37 +351,29 @@ async def test_a_write_held_by_client_pause_suspends_only_its_task() -> None:
         await write
         assert time.monotonic() - started >= 0.15
         assert await client.get("k") == b"v"
-    finally:
-        await client.aclose()
+
+
+def incr_in_a_thread(engine: Engine, times: int) -> threading.Thread:
+    """Start a thread that increments ``shared`` ``times`` times through a sync embedded client."""
+    from redpocket.client import EmbeddedRedis
+
+    sync = EmbeddedRedis(engine)
+    thread = threading.Thread(target=lambda: [sync.incr("shared") for _ in range(times)])
+    thread.start()
+    return thread
 
 
 async def test_sync_and_async_clients_share_one_engine_across_threads() -> None:
-    engine = Engine()
-    client = AsyncEmbeddedRedis(engine)
-    try:
-        def sync_work() -> None:
-            from redpocket.client import EmbeddedRedis
-
-            sync = EmbeddedRedis(engine)
-            for _ in range(500):
-                sync.incr("shared")
-
-        thread = threading.Thread(target=sync_work)
-        thread.start()
+    async with AsyncEmbeddedRedis(Engine()) as client:
+        thread = incr_in_a_thread(client.engine, 500)
         await asyncio.gather(*(client.incr("shared") for _ in range(500)))
         thread.join()
         assert await client.get("shared") == b"1000"
-    finally:
-        await client.aclose()
 
 
 async def test_plain_redis_asyncio_with_the_embedded_connection_class() -> None:
-    engine = Engine()
-    pool = redis.asyncio.ConnectionPool(connection_class=AsyncEmbeddedConnection, engine=engine)
-    client = redis.asyncio.Redis(connection_pool=pool)
-    try:
+    pool = redis.asyncio.ConnectionPool(connection_class=AsyncEmbeddedConnection, engine=Engine())
+    async with redis.asyncio.Redis(connection_pool=pool) as client:
         await client.set("a", "1")
         assert await client.get("a") == b"1"
         assert repr(await pool.get_connection()).startswith("<redpocket.client_async.AsyncEmbeddedConnection(engine=")
-    finally:
-        await client.aclose()

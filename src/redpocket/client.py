@@ -75,6 +75,19 @@ def redis_py_reply(reply: Any, encoder: Any, disable_decoding: bool = False) -> 
     return reply
 
 
+def open_session(engine: Engine, deliver: Any) -> Any:
+    """Open a client session of ``engine`` whose pub/sub messages go to ``deliver`` (called from any thread)."""
+    session = engine.session()
+    pubsub_hub(engine).set_deliverer(session, deliver)
+    return session
+
+
+def end_session(session: Any) -> None:
+    """Drop a client session's subscriptions and close it."""
+    pubsub_hub(session.engine).forget(session)
+    session.close()
+
+
 class _EngineSocket:
     """Stands in for a socket so redis-py's connect/disconnect bookkeeping works."""
 
@@ -110,7 +123,36 @@ class _ArgvPacker:
                  for arg in args]]
 
 
-class EmbeddedConnection(AbstractConnection):
+class EngineEndpoint:
+    """What the sync and the asyncio embedded connections share: their session, replies, packing and name."""
+
+    engine: Engine
+    session: Any
+    db: Any
+    _replies: deque[Any]
+    packer: _ArgvPacker
+
+    def repr_pieces(self) -> list[tuple[str, Any]]:
+        """Describe the connection for ``repr``."""
+        return [("engine", hex(id(self.engine))), ("db", self.db)]
+
+    def _host_error(self) -> str:
+        return "embedded engine"
+
+    def close_session(self) -> None:
+        """Close the engine session (on disconnect) and forget the replies nobody read."""
+        if self.session is not None:
+            end_session(self.session)
+            self.session = None
+        self._replies.clear()
+
+    def pack_commands(self, commands: Any) -> list[list[bytes]]:
+        """Turn many commands into argument lists (pipelines)."""
+        pack = self.packer.pack
+        return [pack(*cmd)[0] for cmd in commands]
+
+
+class EmbeddedConnection(EngineEndpoint, AbstractConnection):
     """A redis-py connection to an in-process :class:`Engine`."""
 
     def __init__(self, engine: Engine | None = None, **kwargs: Any) -> None:
@@ -121,15 +163,10 @@ class EmbeddedConnection(AbstractConnection):
         kwargs.pop("host", None)
         kwargs.pop("port", None)
         super().__init__(**kwargs)
-        self._command_packer = _ArgvPacker(self)
-
-    def repr_pieces(self) -> list[tuple[str, Any]]:
-        """Describe the connection for ``repr``."""
-        return [("engine", hex(id(self.engine))), ("db", self.db)]
+        self._command_packer = self.packer = _ArgvPacker(self)
 
     def _connect(self) -> _EngineSocket:
-        self.session = self.engine.session()
-        pubsub_hub(self.engine).set_deliverer(self.session, self._deliver)
+        self.session = open_session(self.engine, self._deliver)
         return _EngineSocket(self)
 
     def _deliver(self, message: Any) -> None:
@@ -144,17 +181,6 @@ class EmbeddedConnection(AbstractConnection):
             return True
         with self._arrived:
             return self._arrived.wait_for(lambda: bool(self._replies), timeout)
-
-    def _host_error(self) -> str:
-        return "embedded engine"
-
-    def close_session(self) -> None:
-        """Close the engine session (on disconnect)."""
-        if self.session is not None:
-            pubsub_hub(self.engine).forget(self.session)
-            self.session.close()
-            self.session = None
-        self._replies.clear()
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         """Execute already "packed" commands (argument lists) and keep their replies."""
@@ -178,11 +204,6 @@ class EmbeddedConnection(AbstractConnection):
     def send_command(self, *args: Any, **kwargs: Any) -> None:
         """Execute one command and keep its reply."""
         self.send_packed_command(self._command_packer.pack(*args))
-
-    def pack_commands(self, commands: Any) -> list[list[bytes]]:
-        """Turn many commands into argument lists (pipelines)."""
-        pack = self._command_packer.pack
-        return [pack(*cmd)[0] for cmd in commands]
 
     def can_read(self, timeout: float | None = 0) -> bool:
         """Tell whether a reply (or pub/sub message) is waiting, waiting up to ``timeout`` seconds."""

@@ -31,11 +31,10 @@ import redis
 import redis.asyncio
 from redis.asyncio.connection import AbstractConnection
 
-from .client import _ArgvPacker, default_engine, keep_reply, redis_py_reply
+from .client import EngineEndpoint, _ArgvPacker, default_engine, keep_reply, open_session, redis_py_reply
 from .engine import Engine
-from .engine.blocking import Block
+from .engine.blocking import Block, WaitQueues, join_queues, leave_queues
 from .engine.commands.pubsub import Push, Pushes
-from .engine.commands.pubsub import hub as pubsub_hub
 
 # How often a command held back by CLIENT PAUSE looks again whether the pause is over (seconds).
 _PAUSE_POLL = 0.005
@@ -74,25 +73,19 @@ class BlockedTasks:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self.waiting: dict[tuple[int, bytes], dict[_Waiter, None]] = {}
+        self.waiting: WaitQueues = {}
         self.sessions: dict[int, _Waiter] = {}
         engine.ready_listeners.append(self.keys_ready)
         engine.unblock_listeners.append(self.unblocked)
 
     def park(self, waiter: _Waiter, session_id: int, keys: list[tuple[int, bytes]]) -> None:
         """Queue ``waiter`` behind each of ``keys``, in arrival order."""
-        for key in keys:
-            self.waiting.setdefault(key, {})[waiter] = None
+        join_queues(self.waiting, waiter, keys)
         self.sessions[session_id] = waiter
 
     def unpark(self, waiter: _Waiter, session_id: int, keys: list[tuple[int, bytes]]) -> None:
         """Take ``waiter`` out of the queues of its keys."""
-        for key in keys:
-            queue = self.waiting.get(key)
-            if queue is not None:
-                queue.pop(waiter, None)
-                if not queue:
-                    del self.waiting[key]
+        leave_queues(self.waiting, waiter, keys)
         self.sessions.pop(session_id, None)
 
     def keys_ready(self, keys: set[tuple[int, bytes]]) -> None:
@@ -119,7 +112,7 @@ def blocked_tasks(engine: Engine) -> BlockedTasks:
     return tasks
 
 
-class AsyncEmbeddedConnection(AbstractConnection):
+class AsyncEmbeddedConnection(EngineEndpoint, AbstractConnection):  # type: ignore[misc]
     """A ``redis.asyncio`` connection to an in-process :class:`Engine`."""
 
     def __init__(self, engine: Engine | None = None, **kwargs: Any) -> None:
@@ -133,10 +126,6 @@ class AsyncEmbeddedConnection(AbstractConnection):
         super().__init__(**kwargs)
         self.packer = _ArgvPacker(self)
 
-    def repr_pieces(self) -> list[tuple[str, Any]]:
-        """Describe the connection for ``repr``."""
-        return [("engine", hex(id(self.engine))), ("db", self.db)]
-
     @property
     def is_connected(self) -> bool:
         """Tell whether the connection has an engine session."""
@@ -144,19 +133,11 @@ class AsyncEmbeddedConnection(AbstractConnection):
 
     async def _connect(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.session = self.engine.session()
-        pubsub_hub(self.engine).set_deliverer(self.session, self._deliver)
-
-    def _host_error(self) -> str:
-        return "embedded engine"
+        self.session = open_session(self.engine, self._deliver)
 
     def _close(self) -> None:
         """Close the engine session."""
-        if self.session is not None:
-            pubsub_hub(self.engine).forget(self.session)
-            self.session.close()
-            self.session = None
-        self._replies.clear()
+        self.close_session()
 
     async def disconnect(self, nowait: bool = False, error: Exception | None = None, failure_count: int | None = None,
                          health_check_failed: bool = False) -> None:
@@ -177,11 +158,6 @@ class AsyncEmbeddedConnection(AbstractConnection):
     def pack_command(self, *args: Any) -> list[list[bytes]]:  # type: ignore[override]
         """Turn a command into its argument list."""
         return self.packer.pack(*args)
-
-    def pack_commands(self, commands: Any) -> list[list[bytes]]:  # type: ignore[override]
-        """Turn many commands into argument lists (pipelines)."""
-        pack = self.packer.pack
-        return [pack(*cmd)[0] for cmd in commands]
 
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         """Execute already "packed" commands (argument lists) and keep their replies.

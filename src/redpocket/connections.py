@@ -171,19 +171,22 @@ def connect(target: str | Client | None = None, *, name: str = DEFAULT, **option
     ``decode_responses=True``.  A ``redis.cluster.RedisCluster`` (or a
     ``redis+cluster://`` URL) makes a cluster connection.
     """
-    if isinstance(target, redis.Redis | RedisCluster):
-        if options:
-            raise ConfigurationError("options apply to URLs only; configure the redis-py client you pass instead")
-        client: Client = target
-    elif target is None or isinstance(target, str):
-        client = client_from_url(target, **options)
-    else:
-        raise ConfigurationError(
-            f"connect() takes a URL, a redis.Redis or a redis.cluster.RedisCluster client, not {type(target).__name__}"
-        )
+    client: Client = _client_for(target, options, (redis.Redis, RedisCluster), client_from_url,
+                                 "connect() takes a URL, a redis.Redis or a redis.cluster.RedisCluster client")
     with _lock:
         _connections[name] = client
     return client
+
+
+def _client_for(target: Any, options: dict[str, Any], kinds: tuple[type, ...], from_url: Any, accepted: str) -> Any:
+    """Return the client ``target`` names: itself when it is one of ``kinds``, else the one ``from_url`` builds."""
+    if isinstance(target, kinds):
+        if options:
+            raise ConfigurationError("options apply to URLs only; configure the redis-py client you pass instead")
+        return target
+    if target is None or isinstance(target, str):
+        return from_url(target, **options)
+    raise ConfigurationError(f"{accepted}, not {type(target).__name__}")
 
 
 def get_client(name: str = DEFAULT) -> Client:
@@ -260,17 +263,9 @@ def connect_async(target: str | AsyncClient | None = None, *, name: str = DEFAUL
     registry (a sync and an async connection of one name may coexist, and
     on ``memory://`` / ``file://`` they share the engine).
     """
-    if isinstance(target, redis.asyncio.Redis | AsyncRedisCluster):
-        if options:
-            raise ConfigurationError("options apply to URLs only; configure the redis-py client you pass instead")
-        client: AsyncClient = target
-    elif target is None or isinstance(target, str):
-        client = async_client_from_url(target, **options)
-    else:
-        raise ConfigurationError(
-            "connect_async() takes a URL, a redis.asyncio.Redis or a redis.asyncio.cluster.RedisCluster client, "
-            f"not {type(target).__name__}"
-        )
+    client: AsyncClient = _client_for(
+        target, options, (redis.asyncio.Redis, AsyncRedisCluster), async_client_from_url,
+        "connect_async() takes a URL, a redis.asyncio.Redis or a redis.asyncio.cluster.RedisCluster client")
     with _lock:
         _async_connections[name] = client
     return client
