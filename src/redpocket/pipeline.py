@@ -470,7 +470,7 @@ class _Batch:
             keep = lengths.get(name, 0)
             del pipe.command_stack[keep:]
             del self.results[name][keep:]
-            if keep == 0 and isinstance(pipe, ClusterBatch):
+            if keep == 0 and type(pipe) is ClusterBatch:
                 pipe.reset()
         del self.callbacks[callbacks:]
 
@@ -487,7 +487,7 @@ class _Batch:
                     replies[name] = yield from self._send(name)
         finally:
             for pipe in self.pipes.values():
-                if isinstance(pipe, ClusterBatch):
+                if type(pipe) is ClusterBatch:  # (isinstance would walk redis-py's command protocols)
                     pipe.reset()
                 else:  # (one redis-py executed has reset itself; this empties one never sent)
                     del pipe.command_stack[:]
@@ -495,7 +495,7 @@ class _Batch:
 
     def _send(self, name: str) -> Steps[list[Any]]:
         pipe = self.pipes[name]
-        steps = pipe.execute_steps(False) if isinstance(pipe, ClusterBatch) else call(lambda: pipe.execute(raise_on_error=False))
+        steps = pipe.execute_steps(False) if type(pipe) is ClusterBatch else call(lambda: pipe.execute(raise_on_error=False))
         try:
             return (yield from steps)
         except redis.RedisError as error:  # EXECABORT, WatchError, connection errors: every command fails
