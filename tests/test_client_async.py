@@ -377,3 +377,16 @@ async def test_plain_redis_asyncio_with_the_embedded_connection_class() -> None:
         await client.set("a", "1")
         assert await client.get("a") == b"1"
         assert repr(await pool.get_connection()).startswith("<redpocket.client_async.AsyncEmbeddedConnection(engine=")
+
+
+def test_one_client_serves_successive_event_loops() -> None:
+    engine = Engine()
+    client = AsyncEmbeddedRedis(engine)
+
+    async def pop_what_a_thread_pushes(value: str) -> Any:
+        threading.Timer(0.05, lambda: engine.session().execute([b"RPUSH", b"q", value.encode()])).start()
+        return await client.blpop(["q"], timeout=5)
+
+    assert asyncio.run(pop_what_a_thread_pushes("first")) == (b"q", b"first")
+    assert asyncio.run(pop_what_a_thread_pushes("second")) == (b"q", b"second")  # (its idle connection outlived a loop)
+    asyncio.run(client.aclose())

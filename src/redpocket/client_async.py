@@ -132,7 +132,6 @@ class AsyncEmbeddedConnection(EngineEndpoint, AbstractConnection):  # type: igno
         return self.session is not None
 
     async def _connect(self) -> None:
-        self._loop = asyncio.get_running_loop()
         self.session = open_session(self.engine, self._deliver)
 
     def _close(self) -> None:
@@ -191,8 +190,7 @@ class AsyncEmbeddedConnection(EngineEndpoint, AbstractConnection):  # type: igno
 
     def _park(self, block: Block) -> _Waiter:
         """Register this connection's session as blocked on ``block``'s keys (the caller holds the engine lock)."""
-        assert self._loop is not None
-        waiter = _Waiter(self._loop)
+        waiter = _Waiter(asyncio.get_running_loop())  # (the loop of this call: a connection may outlive a loop)
         session = self.session
         db_index = session.db.index
         blocked_tasks(self.engine).park(waiter, session.id, [(db_index, key) for key in block.keys])
@@ -283,7 +281,8 @@ class AsyncEmbeddedConnection(EngineEndpoint, AbstractConnection):  # type: igno
         wait = self.socket_timeout if timeout is None else None if timeout == math.inf else timeout
         if wait is not None and wait <= 0:
             return bool(self._replies)
-        arrival = self._arrival = asyncio.get_running_loop().create_future()
+        self._loop = loop = asyncio.get_running_loop()
+        arrival = self._arrival = loop.create_future()
         try:
             if not self._replies:  # (a message queued before the future was published would not set it)
                 await asyncio.wait_for(arrival, wait)
