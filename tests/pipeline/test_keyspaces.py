@@ -153,3 +153,18 @@ def test_every_method_has_an_async_form() -> None:
 def test_namespace_is_required() -> None:
     with pytest.raises(redpocket.ConfigurationError, match="must set a namespace"):
         redpocket.String("x")
+
+
+async def test_concurrent_increments_give_exact_totals(mode: Any, default: redis.Redis) -> None:
+    workers = 100 if mode.asynchronous else 10  # asyncio tasks, or threads
+
+    async def worker(n: int) -> None:
+        visits = Visits("total")
+        for _ in range(100):
+            await mode.call(visits.incr)
+            async with mode.pipeline() as pipe:
+                Visits(f"worker:{n}", pipe=pipe).incr()
+
+    await mode.concurrently(*[lambda n=n: worker(n) for n in range(workers)])
+    assert default.get("V{total}") == str(workers * 100).encode()
+    assert {default.get(f"V{{worker:{n}}}") for n in range(workers)} == {b"100"}
