@@ -192,7 +192,8 @@ async def blocking_pops(make: Make) -> Any:
     await pusher.zadd("z", {"m": 1})
     popped = await r.bzpopmin(["z"], timeout=1)
     moved = await r.blmove("q", "dst", timeout=1, src="LEFT", dest="RIGHT")
-    return empty, got, popped, moved, await r.lrange("dst", 0, -1), await r.brpop(["nothing"], timeout=0.01)
+    acknowledged = (await r.wait(0, 0), await r.wait(1, 50))  # no replicas: 0, the second after 50 ms
+    return empty, got, popped, moved, await r.lrange("dst", 0, -1), await r.brpop(["nothing"], timeout=0.01), acknowledged
 
 
 async def errors(make: Make) -> Any:
