@@ -19,7 +19,9 @@ and server suites stay on two backends: a cluster is not an engine feature.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import os
 import shutil
 import signal
@@ -33,6 +35,8 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
+import redis.asyncio.cluster
 from tests.helpers import free_port
 
 from redpocket.client import EmbeddedRedis
@@ -369,3 +373,64 @@ def pair(redis_server: RedisServer) -> Iterator[Callable[..., tuple[redis.Redis,
     yield make
     for client in clients:
         client.close()
+
+
+# -- asyncio ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_async_client(backend: str, make_client: Callable[..., redis.Redis], request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """Build ``redis.asyncio`` clients of the current backend, on the engine or server ``make_client``'s clients use.
+
+    The clients connect lazily, in the event loop of the test that uses
+    them; an ``async def`` test closes the ones it registered with
+    ``redpocket.connect_async`` (see :func:`pytest_pyfunc_call`).
+    """
+    if backend == "embedded":
+        from redpocket.client_async import AsyncEmbeddedRedis
+
+        engine = make_client().engine  # type: ignore[attr-defined]
+        return lambda **kwargs: AsyncEmbeddedRedis(engine, **kwargs)
+    if backend == "cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
+
+        def make_cluster(**kwargs: Any) -> Any:
+            if "db" in kwargs:
+                raise pytest.UsageError("a Redis Cluster has database 0 only: mark the test not_cluster")
+            nodes = [redis.asyncio.cluster.ClusterNode(cluster.host, port) for port in cluster.live()]
+            return redis.asyncio.cluster.RedisCluster(startup_nodes=nodes, **kwargs)
+
+        return make_cluster
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return lambda **kwargs: redis.asyncio.Redis(host=server.host, port=server.port, **kwargs)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run an ``async def`` test in an event loop of its own; close its asyncio connections in that loop."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    import redpocket
+
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+
+    async def main() -> None:
+        try:
+            await pyfuncitem.obj(**arguments)
+        finally:
+            await redpocket.disconnect_async()
+
+    asyncio.run(main())
+    return True
+
+
+MODES = ["sync", "async"]
+"""The APIs the pipeline and keyspace suites (and the ORM's, in time) run through."""
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest, make_client: Callable[..., redis.Redis], make_async_client: Callable[..., Any]) -> Any:
+    """The API under test, ``sync`` or ``async`` (a :class:`tests.modes.Mode`), for one ``async def`` test body."""
+    from tests.modes import Mode
+
+    return Mode(str(request.param), make_client, make_async_client)

@@ -1,11 +1,14 @@
 """redpocket: Redis as the main data store for Python applications.
 
 - :func:`connect` / :func:`get_client`: the embedded engine (default), a
-  Redis server, named connections (:mod:`redpocket.connections`)
+  Redis server, named connections (:mod:`redpocket.connections`);
+  :func:`connect_async` for ``redis.asyncio`` clients
+  (:mod:`redpocket.client_async` on the embedded engine)
 - :mod:`redpocket.engine`: the Redis-compatible engine that runs in-process
 - :mod:`redpocket.client`: the redis-py connection class for that engine
 - :class:`ActiveRecord` (``Model``) and :mod:`attributes`: the ORM (:mod:`redpocket.orm`)
-- :func:`pipeline`: pipelines with deferred results (:mod:`redpocket.pipeline`)
+- :func:`pipeline` / :func:`apipeline`: pipelines with deferred results, sync or
+  asyncio (:mod:`redpocket.pipeline`, driven by :mod:`redpocket.steps`)
 - :class:`String`, :class:`Hash`, ... : typed keyspaces (:mod:`redpocket.keyspaces`)
 
 The layers, bottom up; a module imports only from its own layer and those
@@ -27,7 +30,8 @@ below it (``tests/test_layers.py`` checks every import):
 """
 
 from .client import EmbeddedConnection, EmbeddedRedis
-from .connections import configure, connect, disconnect, get_client
+from .client_async import AsyncEmbeddedConnection, AsyncEmbeddedRedis
+from .connections import configure, connect, connect_async, disconnect, disconnect_async, get_async_client, get_client
 from .engine.persistence.records import CorruptFileError, PersistenceError
 from .errors import (
     ConfigurationError,
@@ -48,12 +52,14 @@ from .errors import (
 )
 from .keyspaces import Codec, Hash, HyperLogLog, Keyspace, List, Set, SortedSet, String
 from .orm import CASCADE, DO_NOTHING, PROTECT, SET_NULL, ActiveRecord, F, Model, QuerySet, ResultSet, attributes
-from .pipeline import DeferredResult, PipelineContext, current_pipeline, pipeline
+from .pipeline import DeferredResult, PipelineContext, apipeline, current_pipeline, pipeline
 
 __version__ = "0.1.0"
 
 __all__ = [  # noqa: RUF022 - plainly sorted (tests/test_package.py), constants included
     "ActiveRecord",
+    "AsyncEmbeddedConnection",
+    "AsyncEmbeddedRedis",
     "CASCADE",
     "Codec",
     "ConfigurationError",
@@ -91,11 +97,15 @@ __all__ = [  # noqa: RUF022 - plainly sorted (tests/test_package.py), constants 
     "String",
     "UniqueError",
     "ValidationError",
+    "apipeline",
     "attributes",
     "configure",
     "connect",
+    "connect_async",
     "current_pipeline",
     "disconnect",
+    "disconnect_async",
+    "get_async_client",
     "get_client",
     "pipeline",
 ]

@@ -74,6 +74,42 @@ def _decode(reply: Any, encoding: str, errors: str) -> Any:
     return reply
 
 
+def keep_reply(append: Any, argv: list[bytes], reply: Any) -> None:
+    """Queue an array reply as redis-py's parser gives it: EXEC's and scripts' nested errors, pub/sub frames one by one."""
+    if type(reply) is Pushes:
+        for frame in reply:
+            append(frame)
+    elif argv[0].lower() in _REPLY_CONVERSION_COMMANDS:
+        append(to_redis_py(reply))
+    else:
+        append(reply)
+
+
+def redis_py_reply(reply: Any, encoder: Any, disable_decoding: bool = False) -> Any:
+    """Return a queued reply as redis-py's ``read_response`` does: errors raised, null arrays ``None``, text decoded."""
+    kind = type(reply)
+    if kind is ReplyError:
+        raise BaseParser.parse_error(reply.message)
+    if kind is NullArray:
+        return None
+    if encoder.decode_responses and not disable_decoding:
+        return _decode(reply, encoder.encoding, encoder.encoding_errors)
+    return reply
+
+
+def open_session(engine: Engine, deliver: Any) -> Any:
+    """Open a client session of ``engine`` whose pub/sub messages go to ``deliver`` (called from any thread)."""
+    session = engine.session()
+    pubsub_hub(engine).set_deliverer(session, deliver)
+    return session
+
+
+def end_session(session: Any) -> None:
+    """Drop a client session's subscriptions and close it."""
+    pubsub_hub(session.engine).forget(session)
+    session.close()
+
+
 class _EngineSocket:
     """Stands in for a socket so redis-py's connect/disconnect bookkeeping works."""
 
@@ -91,7 +127,7 @@ class _EngineSocket:
 class _ArgvPacker:
     """redis-py's command packer, producing argument lists instead of RESP bytes."""
 
-    def __init__(self, connection: EmbeddedConnection) -> None:
+    def __init__(self, connection: Any) -> None:  # (a sync or an asyncio connection: what counts is its encoder)
         encoder = connection.encoder
         self.encode = encoder.encode
         self.text = (encoder.encoding, encoder.encoding_errors)
@@ -115,7 +151,36 @@ _TRANSPORT_OPTIONS = frozenset({
 })
 
 
-class EmbeddedConnection(AbstractConnection):
+class EngineEndpoint:
+    """What the sync and the asyncio embedded connections share: their session, replies, packing and name."""
+
+    engine: Engine
+    session: Any
+    db: Any
+    _replies: deque[Any]
+    packer: _ArgvPacker
+
+    def repr_pieces(self) -> list[tuple[str, Any]]:
+        """Describe the connection for ``repr``."""
+        return [("engine", hex(id(self.engine))), ("db", self.db)]
+
+    def _host_error(self) -> str:
+        return "embedded engine"
+
+    def close_session(self) -> None:
+        """Close the engine session (on disconnect) and forget the replies nobody read."""
+        if self.session is not None:
+            end_session(self.session)
+            self.session = None
+        self._replies.clear()
+
+    def pack_commands(self, commands: Any) -> list[list[bytes]]:
+        """Turn many commands into argument lists (pipelines)."""
+        pack = self.packer.pack
+        return [pack(*cmd)[0] for cmd in commands]
+
+
+class EmbeddedConnection(EngineEndpoint, AbstractConnection):
     """A redis-py connection to an in-process :class:`Engine`.
 
     Options that only a socket uses (``host``, ``port``, ``path``,
@@ -138,15 +203,10 @@ class EmbeddedConnection(AbstractConnection):
         for option in [name for name in kwargs if name in _TRANSPORT_OPTIONS or name.startswith("ssl")]:
             del kwargs[option]
         super().__init__(**kwargs)
-        self._command_packer = _ArgvPacker(self)
-
-    def repr_pieces(self) -> list[tuple[str, Any]]:
-        """Describe the connection for ``repr``."""
-        return [("engine", hex(id(self.engine))), ("db", self.db)]
+        self._command_packer = self.packer = _ArgvPacker(self)
 
     def _connect(self) -> _EngineSocket:
-        self.session = self.engine.session()
-        pubsub_hub(self.engine).set_deliverer(self.session, self._deliver)
+        self.session = open_session(self.engine, self._deliver)
         return _EngineSocket(self)
 
     def _deliver(self, message: Any) -> None:
@@ -177,16 +237,9 @@ class EmbeddedConnection(AbstractConnection):
             finally:
                 self._waiting -= 1
 
-    def _host_error(self) -> str:
-        return "embedded engine"
-
     def close_session(self) -> None:
-        """Close the engine session (on disconnect)."""
-        if self.session is not None:
-            pubsub_hub(self.engine).forget(self.session)
-            self.session.close()
-            self.session = None
-        self._replies.clear()
+        """Close the engine session (on disconnect); wake any thread waiting for a reply."""
+        super().close_session()
         self._wake_waiters()
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
@@ -203,11 +256,9 @@ class EmbeddedConnection(AbstractConnection):
             kind = type(reply)
             if kind is Block:  # (counted once, as it ran: the waiting goes on from here)
                 reply = session.engine.wait_blocked(session, argv, reply)
-            elif (kind is list or kind is dict) and argv[0].lower() in _REPLY_CONVERSION_COMMANDS:
-                reply = to_redis_py(reply)
-            elif kind is Pushes:
-                for frame in reply:
-                    append(frame)
+                kind = type(reply)
+            if kind is list or kind is dict or kind is Pushes:
+                keep_reply(append, argv, reply)
                 continue
             append(reply)
         if self._waiting:  # another thread reads this connection (a pub/sub reader)
@@ -216,11 +267,6 @@ class EmbeddedConnection(AbstractConnection):
     def send_command(self, *args: Any, **kwargs: Any) -> None:
         """Execute one command and keep its reply."""
         self.send_packed_command(self._command_packer.pack(*args))
-
-    def pack_commands(self, commands: Any) -> list[list[bytes]]:
-        """Turn many commands into argument lists (pipelines)."""
-        pack = self._command_packer.pack
-        return [pack(*cmd)[0] for cmd in commands]
 
     def can_read(self, timeout: float | None = 0) -> bool:
         """Tell whether a reply (or pub/sub message) is waiting, waiting up to ``timeout`` seconds."""
@@ -248,13 +294,7 @@ class EmbeddedConnection(AbstractConnection):
             handle = getattr(self._parser, "handle_push_response", None)
             if handle is not None:
                 handle(list(reply))
-        if kind is ReplyError:
-            raise BaseParser.parse_error(reply.message)
-        if kind is NullArray:
-            return None
-        if self.encoder.decode_responses and not disable_decoding:
-            return _decode(reply, self.encoder.encoding, self.encoder.encoding_errors)
-        return reply
+        return redis_py_reply(reply, self.encoder, disable_decoding)
 
 
 # redis.Redis options that configure the client itself rather than its connections.

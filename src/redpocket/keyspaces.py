@@ -22,17 +22,31 @@ members of a Set or SortedSet, values of a Hash) and ``field_types`` (per
 hash field) take one of ``"text"``, ``"integer"``, ``"float"``,
 ``"boolean"``, ``"json"``, ``"bytes"`` (the default) or a :class:`Codec`;
 values are encoded on the way in and replies decoded on the way out.
+
+asyncio: every method has an ``a``-prefixed form, ``await visits.aincr()``,
+made from the method itself (the same command, codecs and decoding): it
+runs in an ``apipeline()`` root on the ``connect_async()`` connection, or
+joins the ``pipe=`` context, sync or asyncio, as the method does::
+
+    async with redpocket.apipeline() as pipe:
+        f1 = Followers("1", pipe=pipe)
+        f1.zadd("a", score=1)                 # queued, as in a sync pipeline
+        members = f1.zrange(0, -1)
+    print(members.result)
+    print((await Followers("1").azcard()).result)   # its own round trip
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import orjson
 
 from .errors import ConfigurationError
-from .pipeline import DeferredResult, PipelineContext, pipeline
+from .pipeline import DeferredResult, PipelineContext, apipeline, pipeline
 
 
 class Codec:
@@ -122,6 +136,27 @@ def codec(spec: str | Codec | None) -> Codec:
         raise ConfigurationError(f"unknown value type {spec!r}: use one of {sorted(CODECS)} or a Codec") from None
 
 
+def _async_method(name: str, method: Callable[..., DeferredResult[Any]]) -> Callable[..., Any]:
+    """Return the asyncio form of keyspace method ``name``: ``method`` queued in an ``apipeline()`` context."""
+
+    @functools.wraps(method)
+    async def run(self: Any, *args: Any, **kwargs: Any) -> DeferredResult[Any]:
+        async with apipeline(self.pipe, name=self.connection) as pipe:
+            return method(self._joined(pipe), *args, **kwargs)
+
+    run.__name__ = run.__qualname__ = "a" + name
+    run.__doc__ = f"Await :meth:`{name}` (its DeferredResult is filled once awaited, unless ``pipe=`` defers it)."
+    return run
+
+
+def add_async_methods(cls: type[Any]) -> None:
+    """Give every public method ``m`` that ``cls`` defines an asyncio form ``am`` (unless it defines one)."""
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and callable(method) and "a" + name not in vars(cls):
+            setattr(cls, "a" + name, _async_method(name, method))
+
+
+
 class Keyspace:
     """One key of a namespace; the base of String, Hash, List, Set, SortedSet and HyperLogLog."""
 
@@ -137,8 +172,18 @@ class Keyspace:
         self.pipe = pipe
         self.values = codec(type(self).value_type)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        add_async_methods(cls)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.key!r}>"
+
+    def _joined(self, pipe: PipelineContext) -> Keyspace:
+        """Return this key's keyspace object queueing into ``pipe``."""
+        joined = copy.copy(self)
+        joined.pipe = pipe
+        return joined
 
     def _call(self, method: str, *args: Any, decode: Callable[[Any], Any] | None = None, **kwargs: Any) -> DeferredResult[Any]:
         with pipeline(self.pipe, name=self.connection) as pipe:
@@ -518,3 +563,6 @@ class HyperLogLog(Keyspace):
     def pfcount(self) -> DeferredResult[int]:
         """Return the estimated number of distinct elements."""
         return self._call("pfcount")
+
+
+add_async_methods(Keyspace)

@@ -27,6 +27,14 @@ callbacks and ``decode_responses`` apply exactly as they do without redpocket.
 The stack of open contexts lives in a :class:`contextvars.ContextVar`, so
 threads and asyncio tasks never see each other's pending pipelines.
 
+asyncio: ``async with redpocket.apipeline() as pipe:`` opens a root on the
+``connect_async()`` connections, executed when its block exits; everything
+else is the same (nested contexts, even ones opened with a plain ``with``
+inside a helper, join it).  The execution logic exists once, as step
+generators (:mod:`redpocket.steps`): ``_Batch.execute_steps``,
+:meth:`ClusterBatch.execute_steps`, :func:`failover_steps`; a sync and an
+async driver only perform their I/O steps.
+
 On a Redis Cluster connection the batch goes through redis-py's
 ``ClusterPipeline``: the commands are grouped by the node that owns their
 slot, each node's batch is written before any reply is read (one round trip
@@ -41,21 +49,24 @@ raises :class:`PipelineError` when it is queued, before anything is sent.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
+import functools
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 import redis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 from redis.commands.core import CoreCommands
 
-from .connections import DEFAULT, get_client
+from .connections import DEFAULT, get_async_client, get_client
 from .errors import PipelineError, ResultNotReady
+from .steps import Gather, Sleep, Steps, call, run_async, run_sync
 
 T = TypeVar("T")
 
@@ -146,7 +157,10 @@ _FAILED = "_redpocket_failed"  # an option marking a command refused before send
 _SLOT = "_redpocket_slot"  # an option holding the slot of a command, routed when the batch is sent
 
 # Scripts known to be loaded on every master of a cluster client (by SHA).
-_cluster_scripts: weakref.WeakKeyDictionary[RedisCluster, set[str]] = weakref.WeakKeyDictionary()
+_cluster_scripts: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+CLUSTERS = (RedisCluster, AsyncRedisCluster)
+"""redis-py's cluster clients, sync and asyncio."""
 
 # Commands whose keys follow a numkeys argument: (position of numkeys, keys before it).
 _NUMKEYS_COMMANDS = {
@@ -193,30 +207,42 @@ def ride_failover(client: Any, operation: Callable[[], T]) -> T:
     redpocket keeps retrying (refreshing the slot table) for up to
     :data:`FAILOVER_TIMEOUT` seconds.  Only for operations that are safe to
     repeat (reads, and the ORM's save script, which re-checks what it
-    writes).
+    writes).  :func:`failover_steps` is the same for sync and async drivers.
     """
     if not isinstance(client, RedisCluster):
         return operation()
+    return run_sync(failover_steps(client, lambda: call(operation)))
+
+
+def failover_steps(client: Any, operation: Callable[[], Steps[T]]) -> Steps[T]:
+    """Run the steps ``operation()`` returns; on a cluster, run them again with backoff through a failover."""
+    if not isinstance(client, CLUSTERS):
+        return (yield from operation())
     deadline = time.monotonic() + FAILOVER_TIMEOUT
     pause = 0.02
     while True:
         try:
-            return operation()
+            return (yield from operation())
         except FAILOVER_ERRORS:
             if time.monotonic() + pause > deadline:
                 raise
-            time.sleep(pause)
+            yield Sleep(pause)
             pause = min(pause * 2, 0.5)
             with contextlib.suppress(redis.RedisError):
-                client.nodes_manager.initialize()
+                yield client.nodes_manager.initialize
 
 
 def ensure_scripts(client: RedisCluster, scripts: Any) -> None:
     """Load ``scripts`` (redis-py ``Script`` objects) on every master of ``client`` unless known loaded."""
+    run_sync(ensure_scripts_steps(client, scripts))
+
+
+def ensure_scripts_steps(client: Any, scripts: Any) -> Steps[None]:
+    """The steps of :func:`ensure_scripts`, for a sync or an asyncio cluster client."""
     known = _cluster_scripts.setdefault(client, set())
     for script in scripts:
         if script.sha not in known:
-            client.script_load(script.script)
+            yield functools.partial(client.script_load, script.script)
             known.add(script.sha)
 
 
@@ -228,13 +254,19 @@ class ClusterBatch(CoreCommands):  # type: ignore[misc]
     commands whose keys redis-py would look up with a round trip, loading
     scripts) out of redis-py's private queue.  Its command methods queue
     (``batch.zinterstore(...)``) like a redis-py pipeline's, for the ORM's
-    internal batches; ``execute()`` returns the replies in order.
+    internal batches; ``execute()`` returns the replies in order, and
+    :meth:`execute_steps` is the same for an asyncio driver.  On a
+    ``redis.asyncio`` cluster client, whose slot lookup may need a round
+    trip, a command's slot is computed here only for the commands whose
+    keys redpocket knows (``numkeys`` commands; the first key in a
+    transaction); redis-py routes the others when the batch is sent.
     """
 
     _event_dispatcher: Any = None
 
-    def __init__(self, client: RedisCluster, transaction: bool = False) -> None:
+    def __init__(self, client: Any, transaction: bool = False) -> None:
         self.client = client
+        self.asynchronous = isinstance(client, AsyncRedisCluster)
         self.transaction = transaction
         self.command_stack: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
         self.scripts: set[Any] = set()
@@ -265,12 +297,21 @@ class ClusterBatch(CoreCommands):  # type: ignore[misc]
             self._check_slot(args, keys)
         elif "target_nodes" not in options and str(args[0]).upper() not in self.client.command_flags:
             try:
-                slot = self.client.determine_slot(*args) if keys is None else self._one_slot(args, keys)
+                slot = self._one_slot(args, keys) if keys is not None else None if self.asynchronous else self._slot_of(args)
             except redis.RedisClusterException as error:
                 options = {_FAILED: error}
             else:
-                options[_SLOT] = slot
+                if slot is not None:
+                    options[_SLOT] = slot
         self.command_stack.append((args, options))
+
+    def _slot_of(self, args: tuple[Any, ...]) -> int:
+        """Return the slot of a command without ``numkeys`` (an asyncio client: of its first key)."""
+        if not self.asynchronous:
+            return self.client.determine_slot(*args)  # type: ignore[no-any-return]
+        if len(args) < 2:
+            raise redis.RedisClusterException(f"{args[0]!s} has no key")
+        return self.client.keyslot(args[1])  # type: ignore[no-any-return]
 
     def _one_slot(self, args: tuple[Any, ...], keys: list[Any]) -> int:
         slots = {self.client.keyslot(key) for key in keys}
@@ -280,7 +321,7 @@ class ClusterBatch(CoreCommands):  # type: ignore[misc]
 
     def _check_slot(self, args: tuple[Any, ...], keys: list[Any] | None) -> None:
         try:
-            slots = {self.client.keyslot(key) for key in keys} if keys else {self.client.determine_slot(*args)}
+            slots = {self.client.keyslot(key) for key in keys} if keys else {self._slot_of(args)}
         except redis.RedisError as error:
             raise PipelineError(f"a transaction on a Redis Cluster needs commands with keys: {args[0]!s}: {error}") from None
         key = keys[0] if keys else args[1] if len(args) > 1 else None
@@ -299,12 +340,17 @@ class ClusterBatch(CoreCommands):  # type: ignore[misc]
         self.slot = self.slot_key = None
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
+        """Send the batch (see :meth:`execute_steps`) and return the replies in order."""
+        return run_sync(self.execute_steps(raise_on_error))
+
+    def execute_steps(self, raise_on_error: bool = True) -> Steps[list[Any]]:
+        """Send the batch, retrying what meets a failover and reloading lost scripts; return the replies in order."""
         if not self.command_stack:
             return []
         try:
             if self.scripts:
-                ride_failover(self.client, lambda: ensure_scripts(self.client, self.scripts))
-            replies = self._send(self.command_stack)
+                yield from failover_steps(self.client, lambda: ensure_scripts_steps(self.client, self.scripts))
+            replies = yield from self._send(self.command_stack)
             # Commands that met a failover or resharding: send them again, with backoff, until it is over.
             deadline = time.monotonic() + FAILOVER_TIMEOUT
             pause = 0.02
@@ -312,13 +358,14 @@ class ClusterBatch(CoreCommands):  # type: ignore[misc]
                 retry = [i for i, reply in enumerate(replies) if isinstance(reply, FAILOVER_ERRORS)]
                 if not retry or time.monotonic() + pause > deadline:
                     break
-                time.sleep(pause)
+                yield Sleep(pause)
                 pause = min(pause * 2, 0.5)
                 with contextlib.suppress(redis.RedisError):
-                    self.client.nodes_manager.initialize()
-                for i, reply in zip(retry, self._send([self.command_stack[i] for i in retry]), strict=True):
+                    yield self.client.nodes_manager.initialize
+                resent = yield from self._send([self.command_stack[i] for i in retry])
+                for i, reply in zip(retry, resent, strict=True):
                     replies[i] = reply
-            replies = self._reload_scripts(replies)
+            replies = yield from self._reload_scripts(replies)
             if raise_on_error:
                 for reply in replies:
                     if isinstance(reply, BaseException):
@@ -327,7 +374,7 @@ class ClusterBatch(CoreCommands):  # type: ignore[misc]
         finally:
             self.reset()
 
-    def _send(self, commands: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
+    def _send(self, commands: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> Steps[list[Any]]:
         """Send ``commands`` in one ClusterPipeline; return one reply (or error) per command."""
         pipe = self.client.pipeline(transaction=self.transaction)
         failed = {i: options[_FAILED] for i, (_, options) in enumerate(commands) if _FAILED in options}
@@ -340,50 +387,73 @@ class ClusterBatch(CoreCommands):  # type: ignore[misc]
                 slot = options.pop(_SLOT, None)
                 if slot is not None:
                     options["target_nodes"] = nodes.get_node_from_slot(slot)
-                pipe.pipeline_execute_command(*args, **options)
-            sent = pipe.execute(raise_on_error=False) if len(failed) < len(commands) else []
+                pipe.execute_command(*args, **options)
+            # (redis-py's execute() resets the pipeline, also when it fails)
+            sent = (yield lambda: pipe.execute(raise_on_error=False)) if len(failed) < len(commands) else []
         except redis.RedisError as error:  # the batch could not be routed or sent at all
             sent = [error] * (len(commands) - len(failed))
-        finally:
-            pipe.reset()
         answers = iter(sent)
         return [failed[i] if i in failed else next(answers) for i in range(len(commands))]
 
-    def _reload_scripts(self, replies: list[Any]) -> list[Any]:
+    def _reload_scripts(self, replies: list[Any]) -> Steps[list[Any]]:
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, redis.exceptions.NoScriptError)]
         if missing:
             # A master that lost its script cache (a promoted replica, SCRIPT FLUSH): load and run those again.
             _cluster_scripts.pop(self.client, None)
-            ride_failover(self.client, lambda: ensure_scripts(self.client, self.scripts))
-            for i, reply in zip(missing, self._send([self.command_stack[i] for i in missing]), strict=True):
+            yield from failover_steps(self.client, lambda: ensure_scripts_steps(self.client, self.scripts))
+            resent = yield from self._send([self.command_stack[i] for i in missing])
+            for i, reply in zip(missing, resent, strict=True):
                 replies[i] = reply
         return replies
 
 
 def raw_pipeline(client: Any) -> Any:
     """Return a non-transactional batch for ``client``: a redis-py pipeline, or a :class:`ClusterBatch` on a cluster."""
-    if isinstance(client, RedisCluster):
+    if isinstance(client, CLUSTERS):
         return ClusterBatch(client)
     return client.pipeline(transaction=False)
 
 
+def _current_task() -> Any:
+    """Return the running asyncio task (``None`` outside one)."""
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
 class _Batch:
-    """Everything a root context will send: redis-py pipelines per connection and the results to fill."""
+    """Everything a root context will send: redis-py pipelines per connection and the results to fill.
 
-    __slots__ = ("callbacks", "pipes", "results", "transaction")
+    A batch is sync (``pipeline()``) or asyncio (``apipeline()``): that
+    decides only which clients it queues into (:func:`get_client` or
+    :func:`get_async_client`), whose thread or task owns it, and which
+    driver runs :meth:`execute_steps`.
+    """
 
-    def __init__(self, transaction: bool) -> None:
+    __slots__ = ("asynchronous", "callbacks", "opened_by", "owner", "pipes", "results", "transaction")
+
+    def __init__(self, transaction: bool, asynchronous: bool) -> None:
         self.transaction = transaction
+        self.asynchronous = asynchronous
+        self.owner: Callable[[], Any] = _current_task if asynchronous else threading.get_ident
+        self.opened_by = self.owner()
         self.pipes: dict[str, Any] = {}
         self.results: dict[str, list[DeferredResult[Any] | None]] = {}
         self.callbacks: list[Callable[[], Any]] = []
+
+    def check_owner(self) -> None:
+        """Refuse a command queued from another thread (sync) or task (asyncio) than the one that opened the root."""
+        if self.owner() != self.opened_by:
+            kind = "asyncio task" if self.asynchronous else "thread"
+            raise PipelineError(f"a pipeline context belongs to the {kind} that opened it; open one per {kind}")
 
     def pipe_for(self, name: str) -> Any:
         """Return the queue of connection ``name``: a redis-py pipeline, or a :class:`ClusterBatch`."""
         pipe = self.pipes.get(name)
         if pipe is None:
-            client = get_client(name)
-            if isinstance(client, RedisCluster):
+            client = get_async_client(name) if self.asynchronous else get_client(name)
+            if isinstance(client, CLUSTERS):
                 pipe = self.pipes[name] = ClusterBatch(client, self.transaction)
             else:
                 pipe = self.pipes[name] = client.pipeline(transaction=self.transaction)
@@ -400,22 +470,39 @@ class _Batch:
             keep = lengths.get(name, 0)
             del pipe.command_stack[keep:]
             del self.results[name][keep:]
-            if keep == 0 and isinstance(pipe, ClusterBatch):
+            if keep == 0 and type(pipe) is ClusterBatch:
                 pipe.reset()
         del self.callbacks[callbacks:]
 
-    def execute(self) -> None:
+    def execute_steps(self) -> Steps[None]:
         """Send each connection's batch (concurrently when there are several), then fill the results."""
         names = [name for name, pipe in self.pipes.items() if pipe.command_stack]
         try:
             if len(names) > 1:
-                with ThreadPoolExecutor(max_workers=len(names)) as pool:
-                    replies = dict(zip(names, pool.map(self._send, names), strict=True))
+                sent = yield Gather([self._send(name) for name in names])
+                replies = dict(zip(names, sent, strict=True))
             else:
-                replies = {name: self._send(name) for name in names}
+                replies = {}
+                for name in names:
+                    replies[name] = yield from self._send(name)
         finally:
             for pipe in self.pipes.values():
-                pipe.reset()
+                if type(pipe) is ClusterBatch:  # (isinstance would walk redis-py's command protocols)
+                    pipe.reset()
+                else:  # (one redis-py executed has reset itself; this empties one never sent)
+                    del pipe.command_stack[:]
+        self._fill(replies)
+
+    def _send(self, name: str) -> Steps[list[Any]]:
+        pipe = self.pipes[name]
+        steps = pipe.execute_steps(False) if type(pipe) is ClusterBatch else call(lambda: pipe.execute(raise_on_error=False))
+        try:
+            return (yield from steps)
+        except redis.RedisError as error:  # EXECABORT, WatchError, connection errors: every command fails
+            return [error] * len(self.results[name])
+
+    def _fill(self, replies: dict[str, list[Any]]) -> None:
+        """Fill every DeferredResult, then run the callbacks; raise the first error nobody else reports."""
         failures: list[BaseException] = []
         for name, batch_replies in replies.items():
             for deferred, reply in zip(self.results[name], batch_replies, strict=True):
@@ -434,13 +521,6 @@ class _Batch:
         if failures:
             raise failures[0]
 
-    def _send(self, name: str) -> list[Any]:
-        pipe = self.pipes[name]
-        try:
-            return pipe.execute(raise_on_error=False)
-        except redis.RedisError as error:  # EXECABORT, WatchError, connection errors: every command fails
-            return [error] * len(self.results[name])
-
 
 class PipelineContext(CoreCommands):  # type: ignore[misc]
     """A pipeline context: every redis-py command method on it returns a :class:`DeferredResult`.
@@ -448,12 +528,19 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
     ``pipe`` is an enclosing context to join (``None`` opens a root that
     executes when its block exits); ``name`` picks a named connection
     (default: the enclosing context's, else ``"default"``); ``transaction``
-    wraps each connection's batch in MULTI/EXEC (roots only).
+    wraps each connection's batch in MULTI/EXEC (roots only);
+    ``asynchronous`` makes a root an asyncio one (see :func:`apipeline`).
+
+    A root runs with ``with`` (sync) or ``async with`` (asyncio); a nested
+    context sends nothing, so it takes either, whatever its root: a
+    function written with ``with redpocket.pipeline(pipe)`` joins an
+    ``apipeline()`` root unchanged.
     """
 
     _event_dispatcher: Any = None
 
-    def __init__(self, pipe: PipelineContext | None = None, name: str | None = None, transaction: bool = False) -> None:
+    def __init__(self, pipe: PipelineContext | None = None, name: str | None = None, transaction: bool = False,
+                 asynchronous: bool = False) -> None:
         if pipe is not None and not isinstance(pipe, PipelineContext):
             raise PipelineError(
                 f"pipe= takes a redpocket pipeline context, not {type(pipe).__name__}; "
@@ -463,8 +550,7 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
             raise PipelineError("transaction=True can only be set on the outermost pipeline context")
         self.parent = pipe
         self.name: str = name or (pipe.name if pipe is not None else DEFAULT)
-        self._batch: _Batch = pipe._batch if pipe is not None else _Batch(transaction)
-        self._owner = threading.get_ident()
+        self._batch: _Batch = pipe._batch if pipe is not None else _Batch(transaction, asynchronous)
         self._marks: tuple[dict[str, int], int] | None = None
         self._token: contextvars.Token[tuple[PipelineContext, ...]] | None = None
         self._target = self._batch.pipe_for(self.name)
@@ -475,26 +561,50 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
         """Tell whether this context executes its batch itself."""
         return self.parent is None
 
-    def __enter__(self) -> PipelineContext:
+    @property
+    def asynchronous(self) -> bool:
+        """Tell whether this context's root is an asyncio one (executed with ``async with`` / ``await``)."""
+        return self._batch.asynchronous
+
+    def _open(self) -> PipelineContext:
+        if self.parent is None:  # (the task or thread that enters a root owns it)
+            self._batch.opened_by = self._batch.owner()
         self._marks = self._batch.marks()
         self._token = _open_contexts.set((*_open_contexts.get(), self))
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def _close(self, failed: bool) -> bool:
+        """Leave the block (discarding its commands when it ``failed``); tell whether the batch must execute now."""
         if self._token is not None:
             _open_contexts.reset(self._token)
             self._token = None
-        if exc_type is not None:
+        if failed:
             if self._marks is not None:
                 self._batch.discard_after(self._marks)
-            return
-        if self.parent is None:
-            self._batch.execute()
+            return False
+        return self.parent is None
+
+    def __enter__(self) -> PipelineContext:
+        if self.parent is None and self._batch.asynchronous:
+            raise PipelineError("an apipeline() root executes with `async with redpocket.apipeline() as pipe:`")
+        return self._open()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._close(exc_type is not None):
+            run_sync(self._batch.execute_steps())
+
+    async def __aenter__(self) -> PipelineContext:
+        if self.parent is None and not self._batch.asynchronous:
+            raise PipelineError("a pipeline() root executes with `with`; open `async with redpocket.apipeline()`")
+        return self._open()
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._close(exc_type is not None):
+            await run_async(self._batch.execute_steps())
 
     def execute_command(self, *args: Any, **options: Any) -> DeferredResult[Any]:
         """Queue one command and return the DeferredResult its reply will fill."""
-        if threading.get_ident() != self._owner:
-            raise _wrong_thread()
+        self._batch.check_owner()
         self._target.pipeline_execute_command(*args, **options)
         deferred: DeferredResult[Any] = DeferredResult()
         self._results.append(deferred)
@@ -502,8 +612,7 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
 
     def queue_command(self, *args: Any) -> None:
         """Queue one command whose reply nobody reads; an error reply is raised when the pipeline executes."""
-        if threading.get_ident() != self._owner:
-            raise _wrong_thread()
+        self._batch.check_owner()
         self._target.pipeline_execute_command(*args)
         self._results.append(None)
 
@@ -529,8 +638,7 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
 
         Its reply fills ``result`` (a new DeferredResult by default), which is returned.
         """
-        if threading.get_ident() != self._owner:
-            raise _wrong_thread()
+        self._batch.check_owner()
         self._target.scripts.add(script)
         self._target.pipeline_execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         if result is None:
@@ -542,11 +650,12 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
         """Run ``callback()`` after the root has executed and every result is filled."""
         self._batch.callbacks.append(callback)
 
-    def execute(self) -> None:
-        """Execute now, for a root used without ``with`` (nested contexts cannot)."""
+    def execute(self) -> Any:
+        """Execute now, for a root used without ``with`` (nested contexts cannot); ``await`` it on an asyncio root."""
         if self.parent is not None:
             raise PipelineError("only the outermost pipeline context executes; exit the `with` block instead")
-        self._batch.execute()
+        steps = self._batch.execute_steps()
+        return run_async(steps) if self._batch.asynchronous else run_sync(steps)
 
     def discard(self) -> None:
         """Discard everything queued in this context's batch."""
@@ -557,11 +666,8 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         kind = "root" if self.parent is None else "nested"
-        return f"<PipelineContext {kind} name={self.name!r} queued={len(self)}>"
-
-
-def _wrong_thread() -> PipelineError:
-    return PipelineError("a pipeline context belongs to the thread that opened it; open one per thread")
+        mode = " asyncio" if self._batch.asynchronous else ""
+        return f"<PipelineContext {kind}{mode} name={self.name!r} queued={len(self)}>"
 
 
 def pipeline(pipe: PipelineContext | None = None, name: str | None = None, transaction: bool = False) -> PipelineContext:
@@ -569,7 +675,24 @@ def pipeline(pipe: PipelineContext | None = None, name: str | None = None, trans
     return PipelineContext(pipe, name=name, transaction=transaction)
 
 
+def apipeline(pipe: PipelineContext | None = None, name: str | None = None, transaction: bool = False) -> PipelineContext:
+    """Open an asyncio pipeline context on the ``connect_async()`` connections; use it in an ``async with`` block.
+
+    Everything else is :func:`pipeline`'s: DeferredResults filled when the
+    root's block exits, nesting, callbacks, ``transaction``; contexts are
+    per task.  With ``pipe``, the context joins ``pipe``'s root, sync or asyncio.
+    """
+    return PipelineContext(pipe, name=name, transaction=transaction, asynchronous=True)
+
+
 def current_pipeline() -> PipelineContext | None:
-    """Return the innermost pipeline context open in this thread or asyncio task, if any."""
+    """Return the innermost pipeline context open in this thread or asyncio task, if any.
+
+    An asyncio task inherits its parent's context variables, not its
+    pipelines: a context its parent opened is not the task's.
+    """
     stack = _open_contexts.get()
-    return stack[-1] if stack else None
+    if not stack:
+        return None
+    batch = stack[-1]._batch
+    return stack[-1] if batch.owner() == batch.opened_by else None

@@ -1,27 +1,34 @@
-"""redpocket.pipeline(): deferred results, nesting, callbacks, named connections (RedPipe)."""
+"""redpocket.pipeline() / apipeline(): deferred results, nesting, callbacks, named connections (RedPipe).
+
+Every test runs in both modes (``mode``: the sync API, or the asyncio one)
+on every backend, from one ``async def`` body (see tests/modes.py).
+"""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
+import redis.asyncio.cluster
 
 import redpocket
 from redpocket import DeferredResult
+from redpocket.client import EmbeddedConnection
+from redpocket.client_async import AsyncEmbeddedConnection
 
 
 @pytest.fixture
-def default(r: redis.Redis):
-    """Make the backend's client the default connection for the test."""
-    redpocket.connect(r)
+def default(r: redis.Redis, mode: Any):
+    """Make a client of the mode the default connection; yield a sync client of the same backend, for checks."""
+    mode.connect()
     yield r
     redpocket.disconnect()
 
 
 def increment_and_expire(key: str, num: int = 1, expire: int = 60, pipe: Any = None) -> DeferredResult[int]:
-    """RedPipe's README example, with the package renamed."""
+    """RedPipe's README example, with the package renamed: it joins a sync or an asyncio root alike."""
     with redpocket.PipelineContext(pipe) as pipe:
         ref = pipe.incrby(key, num)
         pipe.expire(key, expire)
@@ -41,32 +48,36 @@ def increment_keys(keys: list[str], pipe: Any = None) -> DeferredResult[int]:
     return ref
 
 
-def test_readme_increment_and_expire(default: redis.Redis) -> None:
-    with redpocket.PipelineContext() as pipe:
+async def test_readme_increment_and_expire(mode: Any, default: redis.Redis) -> None:
+    async with mode.pipeline() as pipe:
         key1 = increment_and_expire("key1", pipe=pipe)
         key2 = increment_and_expire("key2", pipe=pipe)
         with pytest.raises(redpocket.ResultNotReady):
             _ = key1.result
     assert key1.result == 1 and key2.result == 1
-    assert increment_and_expire("key3").result == 1
+    async with mode.pipeline() as pipe:
+        key3 = increment_and_expire("key3", pipe=pipe)
+    assert key3.result == 1
     assert default.ttl("key1") == 60
 
-    with redpocket.PipelineContext() as pipe:
+    async with mode.pipeline() as pipe:
         results = [increment_and_expire("key%d" % i, pipe=pipe) for i in range(0, 100)]
     assert [r.result for r in results[:4]] == [1, 2, 2, 2]
 
 
-def test_readme_callbacks(default: redis.Redis) -> None:
-    assert increment_keys(["key%d" % i for i in range(0, 100)]).result == 100
-    with redpocket.PipelineContext() as pipe:
+async def test_readme_callbacks(mode: Any, default: redis.Redis) -> None:
+    async with mode.pipeline() as pipe:
+        alone = increment_keys(["key%d" % i for i in range(0, 100)], pipe=pipe)
+    assert alone.result == 100
+    async with mode.pipeline() as pipe:
         first = increment_keys(["key%d" % i for i in range(0, 100)], pipe=pipe)
         second = increment_keys(["key%d" % i for i in range(100, 200)], pipe=pipe)
     assert first.result == 200
     assert second.result == 100
 
 
-def test_response_callbacks_apply(default: redis.Redis) -> None:
-    with redpocket.pipeline() as pipe:
+async def test_response_callbacks_apply(mode: Any, default: redis.Redis) -> None:
+    async with mode.pipeline() as pipe:
         pipe.hset("h", mapping={"a": "1", "b": "2"})
         everything = pipe.hgetall("h")
         ok = pipe.set("s", "v")
@@ -76,10 +87,10 @@ def test_response_callbacks_apply(default: redis.Redis) -> None:
     assert exists.result == 1
 
 
-def test_decode_responses_is_honoured(make_client) -> None:
-    redpocket.connect(make_client(decode_responses=True))
+async def test_decode_responses_is_honoured(mode: Any) -> None:
+    mode.connect(decode_responses=True)
     try:
-        with redpocket.pipeline() as pipe:
+        async with mode.pipeline() as pipe:
             pipe.set("name", "Harry")
             name = pipe.get("name")
         assert name.result == "Harry"
@@ -87,9 +98,9 @@ def test_decode_responses_is_honoured(make_client) -> None:
         redpocket.disconnect()
 
 
-def test_error_in_one_command_keeps_the_others(default: redis.Redis) -> None:
+async def test_error_in_one_command_keeps_the_others(mode: Any, default: redis.Redis) -> None:
     default.set("s", "text")
-    with redpocket.pipeline() as pipe:
+    async with mode.pipeline() as pipe:
         bad = pipe.incr("s")
         good = pipe.get("s")
     assert good.result == b"text"
@@ -97,74 +108,98 @@ def test_error_in_one_command_keeps_the_others(default: redis.Redis) -> None:
         _ = bad.result
 
 
-def test_a_queued_command_without_a_result_raises_its_error_at_exit(default: redis.Redis) -> None:
+async def test_a_queued_command_without_a_result_raises_its_error_at_exit(mode: Any, default: redis.Redis) -> None:
     default.set("s", "text")
-    with redpocket.pipeline() as pipe:
+    async with mode.pipeline() as pipe:
         pipe.queue_command("SET", "a", "1")
     assert default.get("a") == b"1"
-    with pytest.raises(redis.ResponseError, match="not an integer"), redpocket.pipeline() as pipe:
-        pipe.queue_command("INCR", "s")
-        good = pipe.incr("a")
+    with pytest.raises(redis.ResponseError, match="not an integer"):
+        async with mode.pipeline() as pipe:
+            pipe.queue_command("INCR", "s")
+            good = pipe.incr("a")
     assert good.result == 2  # the rest of the batch ran
 
 
-def test_exception_in_block_sends_nothing(default: redis.Redis) -> None:
-    with pytest.raises(RuntimeError), redpocket.pipeline() as pipe:
-        pipe.set("never", "1")
-        raise RuntimeError("boom")
+async def test_exception_in_block_sends_nothing(mode: Any, default: redis.Redis) -> None:
+    with pytest.raises(RuntimeError):
+        async with mode.pipeline() as pipe:
+            pipe.set("never", "1")
+            raise RuntimeError("boom")
     assert default.exists("never") == 0
 
 
-def test_exception_in_nested_block_discards_only_that_block(default: redis.Redis) -> None:
-    with redpocket.pipeline() as pipe:
+async def test_exception_in_nested_block_discards_only_that_block(mode: Any, default: redis.Redis) -> None:
+    async with mode.pipeline() as pipe:
         kept = pipe.set("kept", "1")
         try:
-            with redpocket.pipeline(pipe) as inner:
+            async with mode.pipeline(pipe) as inner:
                 inner.set("dropped", "1")
+                raise ValueError
+        except ValueError:
+            pass
+        try:
+            with redpocket.pipeline(pipe) as inner:  # a plain `with` nests in either kind of root
+                inner.set("dropped too", "1")
                 raise ValueError
         except ValueError:
             pass
         after = pipe.incr("counter")
     assert kept.result is True and after.result == 1
-    assert default.exists("dropped") == 0
+    assert default.exists("dropped", "dropped too") == 0
 
 
-def test_transaction(default: redis.Redis) -> None:
-    with redpocket.pipeline(transaction=True) as pipe:
+async def test_transaction(mode: Any, default: redis.Redis) -> None:
+    async with mode.pipeline(transaction=True) as pipe:
         a = pipe.incr("a")
         b = pipe.incr("a")
     assert (a.result, b.result) == (1, 2)
 
 
-def test_nested_contexts_are_one_round_trip(make_client, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_execute_without_with(mode: Any, default: redis.Redis) -> None:
+    pipe = redpocket.apipeline() if mode.asynchronous else redpocket.pipeline()
+    ref = pipe.incr("plain")
+    outcome = pipe.execute()
+    if mode.asynchronous:
+        await outcome
+    assert ref.result == 1
+
+
+def _connection_class(mode: Any, client: Any, backend: str) -> type:
+    """Return the connection class whose ``send_packed_command`` one batch goes through."""
+    if backend == "cluster":
+        return redis.asyncio.connection.Connection if mode.asynchronous else client.get_default_node().redis_connection.connection_pool.connection_class
+    if backend == "embedded":
+        return AsyncEmbeddedConnection if mode.asynchronous else EmbeddedConnection
+    return redis.asyncio.connection.Connection if mode.asynchronous else redis.connection.Connection
+
+
+async def test_nested_contexts_are_one_round_trip(mode: Any, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[int] = []
-    client = make_client()
-    if backend == "cluster":  # one batch per master, written before any reply is read
-        client.ping(target_nodes=client.ALL_NODES)  # connect first: handshakes are not the batch
-        connection_class = client.get_default_node().redis_connection.connection_pool.connection_class
-        original_method = connection_class.send_packed_command
-
-        def counting_method(self: Any, command: Any, check_health: bool = True) -> None:
-            sent.append(1)
-            original_method(self, command, check_health)
-
-        monkeypatch.setattr(connection_class, "send_packed_command", counting_method)
+    client = mode.connect()
+    # Connect first: handshakes are not the batch.
+    if backend == "cluster":
+        ping = client.ping(target_nodes=client.ALL_NODES)
+        if mode.asynchronous:
+            await ping
         expected = len({client.nodes_manager.get_node_from_slot(client.keyslot(f"k{i}")).name for i in range(100)})
-        assert expected == 3
+        assert expected == 3  # one batch per master, written before any reply is read
     else:
-        connection = client.connection_pool.get_connection()
-        original = connection.send_packed_command
-
-        def counting(command: Any, check_health: bool = True) -> None:
-            sent.append(1)
-            original(command, check_health)
-
-        connection.send_packed_command = counting  # type: ignore[method-assign]
-        client.connection_pool.release(connection)
+        pool = client.connection_pool
+        if mode.asynchronous:
+            await pool.release(await pool.get_connection())
+        else:
+            pool.release(pool.get_connection())
         expected = 1
-    redpocket.connect(client)
+    connection_class = _connection_class(mode, client, backend)
+    original = connection_class.send_packed_command
+
+    def counting(self: Any, command: Any, check_health: bool = True) -> Any:
+        sent.append(1)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(connection_class, "send_packed_command", counting)
     try:
-        with redpocket.pipeline() as pipe:
+        async with mode.pipeline() as pipe:
             results = [increment_and_expire(f"k{i}", pipe=pipe) for i in range(100)]
         assert len(sent) == expected
         assert all(r.result == 1 for r in results)
@@ -173,13 +208,14 @@ def test_nested_contexts_are_one_round_trip(make_client, backend: str, monkeypat
 
 
 @pytest.mark.not_cluster("two databases of one server (db=1, db=2); a cluster has db 0 only — tests/cluster covers named cluster connections")
-def test_named_connections(make_client) -> None:
-    users = redpocket.connect(make_client(db=1), name="users")
-    messages = redpocket.connect(make_client(db=2), name="messages")
+async def test_named_connections(mode: Any, make_client) -> None:
+    mode.connect(name="users", db=1)
+    mode.connect(name="messages", db=2)
+    users, messages = make_client(db=1), make_client(db=2)
     try:
-        with redpocket.pipeline(name="users") as pipe:
+        async with mode.pipeline(name="users") as pipe:
             pipe.hset("u{1}", "name", "joe")
-            with redpocket.pipeline(pipe, name="messages") as other:
+            async with mode.pipeline(pipe, name="messages") as other:
                 other.hset("m{1}", "body", "hi there")
             count = pipe.hlen("u{1}")
         assert count.result == 1
@@ -190,47 +226,37 @@ def test_named_connections(make_client) -> None:
         redpocket.disconnect()
 
 
-def test_pipelines_are_per_thread(default: redis.Redis) -> None:
-    errors: list[BaseException] = []
-    outcomes: dict[int, int] = {}
+async def test_pipelines_are_per_thread_or_task(mode: Any, default: redis.Redis) -> None:
+    async def work(n: int) -> int:
+        async with mode.pipeline() as pipe:
+            assert redpocket.current_pipeline() is pipe
+            refs = [pipe.incr(f"worker:{n}") for _ in range(50)]
+        return int(refs[-1].result)
 
-    def work(n: int) -> None:
-        try:
-            with redpocket.pipeline() as pipe:
-                refs = [pipe.incr(f"thread:{n}") for _ in range(50)]
-            outcomes[n] = refs[-1].result
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
-    assert outcomes == {0: 50, 1: 50, 2: 50, 3: 50}
+    assert await mode.concurrently(*[lambda n=n: work(n) for n in range(4)]) == [50, 50, 50, 50]
 
 
-def test_using_a_context_from_another_thread_is_refused(default: redis.Redis) -> None:
+async def test_using_a_context_from_another_thread_or_task_is_refused(mode: Any, default: redis.Redis) -> None:
     failures: list[BaseException] = []
-    with redpocket.pipeline() as pipe:
+    seen: list[Any] = []
+    async with mode.pipeline() as pipe:
         def intruder() -> None:
+            seen.append(redpocket.current_pipeline())
             try:
                 pipe.set("x", "1")
             except redpocket.PipelineError as error:
                 failures.append(error)
 
-        thread = threading.Thread(target=intruder)
-        thread.start()
-        thread.join()
+        await mode.elsewhere(intruder)
     assert len(failures) == 1
+    assert seen == [None]  # (a task inherits its parent's context variables, not its pipelines)
 
 
-def test_run_script_fills_the_result_it_is_given(default: redis.Redis) -> None:
+async def test_run_script_fills_the_result_it_is_given(mode: Any, default: redis.Redis) -> None:
     script = default.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
     mine: DeferredResult[int] = DeferredResult()
     failures: list[BaseException] = []
-    with redpocket.pipeline() as pipe:
+    async with mode.pipeline() as pipe:
         assert pipe.run_script(script, ["counter"], [2], result=mine) is mine
         other = pipe.run_script(script, ["counter"], [3])
 
@@ -240,22 +266,30 @@ def test_run_script_fills_the_result_it_is_given(default: redis.Redis) -> None:
             except redpocket.PipelineError as error:
                 failures.append(error)
 
-        thread = threading.Thread(target=intruder)
-        thread.start()
-        thread.join()
+        await mode.elsewhere(intruder)
     assert (mine.result, other.result) == (2, 5)
     assert len(failures) == 1
 
 
-def test_current_pipeline(default: redis.Redis) -> None:
+async def test_current_pipeline(mode: Any, default: redis.Redis) -> None:
     assert redpocket.current_pipeline() is None
-    with redpocket.pipeline() as outer:
+    async with mode.pipeline() as outer:
         assert redpocket.current_pipeline() is outer
-        with redpocket.pipeline(outer) as inner:
+        async with mode.pipeline(outer) as inner:
             assert redpocket.current_pipeline() is inner
     assert redpocket.current_pipeline() is None
 
 
-def test_pipe_must_be_a_context(default: redis.Redis) -> None:
+async def test_a_root_takes_its_own_kind_of_with(mode: Any, default: redis.Redis) -> None:
+    if mode.asynchronous:
+        with pytest.raises(redpocket.PipelineError, match="async with"), redpocket.apipeline():
+            pass
+    else:
+        with pytest.raises(redpocket.PipelineError, match=r"async with redpocket\.apipeline"):
+            async with redpocket.pipeline():
+                pass
+
+
+async def test_pipe_must_be_a_context(mode: Any, default: redis.Redis) -> None:
     with pytest.raises(redpocket.PipelineError, match="pipe= takes a redpocket pipeline context"):
-        redpocket.pipeline(default.pipeline())  # type: ignore[arg-type]
+        mode.pipeline(default.pipeline())

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..engine import Engine, add_structure, pubsub
+from ..engine.blocking import join_queues, leave_queues
 from ..engine.persistence.records import PersistenceError
 from ..engine.replies import ReplyError
 from ..engine.version import REDIS_VERSION
@@ -295,17 +296,11 @@ class Server:
     # -- blocked clients ---------------------------------------------------------------------
     def park(self, connection: ClientConnection, keys: list[tuple[int, bytes]]) -> None:
         """Queue a blocked client behind each key it waits for, in arrival order."""
-        for key in keys:
-            self.parked.setdefault(key, {})[connection] = None
+        join_queues(self.parked, connection, keys)
 
     def unpark(self, connection: ClientConnection, keys: list[tuple[int, bytes]]) -> None:
         """Remove a client from the queues of its keys."""
-        for key in keys:
-            waiting = self.parked.get(key)
-            if waiting is not None:
-                waiting.pop(connection, None)
-                if not waiting:
-                    del self.parked[key]
+        leave_queues(self.parked, connection, keys)
 
     def _unblocked(self, session: Any) -> None:
         """Engine listener: CLIENT UNBLOCK woke a client; answer it once the current command is done."""

@@ -594,3 +594,50 @@ def test_lolwut_versions_match_redis(pair, protocol: int) -> None:
         ours, theirs = (text(reply).split(b"\n") for reply in both(*args))
         assert [line.count(b"\033[0m") for line in ours] == [line.count(b"\033[0m") for line in theirs], args
         assert ours[-3:] == theirs[-3:] if args[2:] == (1, 1) else ours[-2:] == theirs[-2:], args
+
+
+# -- WAIT (no replicas: none ever acknowledges) ------------------------------------------------------
+
+@pytest.mark.parametrize("args", [("0", "0"), ("0", "100"), ("-3", "5"), ("1", "-1"), ("x", "1"), ("1", "1.5"), ("1", "x"), ("1",)])
+def test_wait_answers_and_errors(pair, args: tuple[str, ...]) -> None:
+    embedded, real = pair()
+    assert run(embedded, "WAIT", *args) == run(real, "WAIT", *args)
+
+
+def test_wait_for_a_replica_blocks_until_its_timeout(make_client) -> None:
+    client = make_client()
+    started = time.monotonic()
+    assert client.execute_command("WAIT", 1, 150) == 0
+    assert time.monotonic() - started >= 0.14
+
+
+def test_wait_in_multi_answers_at_once_and_scripts_may_not_call_it(make_client) -> None:
+    client = make_client()
+    with client.pipeline() as tx:
+        tx.execute_command("WAIT", 1, 0)
+        started = time.monotonic()
+        assert tx.execute() == [0]
+    assert time.monotonic() - started < 1
+    assert run(client, "EVAL", "return redis.call('WAIT', 1, 0)", 0)[0] == "error"
+
+
+def test_client_unblock_ends_a_wait(make_client) -> None:
+    import threading
+
+    waiting, admin = make_client(), make_client()
+    ids: list[int] = []
+    replies: list[Any] = []
+
+    def wait() -> None:
+        ids.append(waiting.client_id())  # (in the thread: an embedded client has a connection per thread)
+        replies.append(waiting.execute_command("WAIT", 1, 0))
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while admin.info("clients")["blocked_clients"] != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert admin.client_unblock(ids[0]) == 1
+    thread.join(5)
+    assert replies == [0]

@@ -66,6 +66,29 @@ def role(session: Session, argv: list[bytes]) -> Any:
     return [b"master", 0, []]
 
 
+@define("wait", 3, "noscript", group="generic", since="3.0.0")
+def wait(session: Session, argv: list[bytes]) -> Any:
+    """WAIT numreplicas timeout
+
+    This engine has no replicas, so none ever acknowledges: asking for none
+    (or inside MULTI) answers 0 at once, asking for more blocks until the
+    timeout in milliseconds (``0``: forever) and answers 0, as Redis 7.0 does
+    on a master without replicas.
+    """
+    from ..args import to_int
+    from ..blocking import Block
+
+    wanted = to_int(argv[1], NOT_INTEGER)
+    millis = to_int(argv[2], "ERR timeout is not an integer or out of range")
+    if millis < 0:
+        raise ReplyError("ERR timeout is negative")
+    if wanted <= 0 or not session.may_block:
+        return 0
+    if millis > 2**63 - 1 - int(time.time() * 1000):
+        millis = 0  # (Redis adds the time to it and overflows: its deadline never comes)
+    return Block([], millis / 1000, 0)
+
+
 @define("lolwut", -1, "readonly fast", group="server", since="5.0.0")
 def lolwut(session: Session, argv: list[bytes]) -> Any:
     """LOLWUT [VERSION version] [argument ...]
