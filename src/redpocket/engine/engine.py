@@ -103,6 +103,8 @@ class Engine:
         # EXEC runs, and as hook(None, db_index, [b"DEL", key], None) when a
         # key expires: the append-only file listens here.
         self.propagators: list[Any] = []
+        # Error replies by code (INFO errorstats; their sum is total_error_replies).
+        self.error_counts: dict[str, int] = {}
         # Who takes part in the run of a hooked command (registry.HOOK_POINTS), by full name.
         self.hooks: dict[str, list[CommandHook]] = {}
         self.slowlog = SlowLog(self.config)
@@ -250,12 +252,12 @@ class Engine:
         if spec is None or spec.subcommands or not spec.min_argc <= len(argv) <= spec.max_argc:
             found = self.lookup(argv)
             if isinstance(found, ReplyError):
-                return self._rejected(session, name, found)
+                return self._rejected(session, name, found, self._named(argv))
             spec = found
         if session.restricted:  # its ACL user may not run everything (acl.py)
             denied = self.extensions["acl"].denied(session, spec, argv)
             if denied is not None:
-                return self._rejected(session, name, denied)
+                return self._rejected(session, name, denied, spec)
         if session.multi is not None and name not in _MULTI_IMMEDIATE:
             session.multi.append((spec, argv))
             return QUEUED
@@ -280,13 +282,32 @@ class Engine:
         if now >= self._next_cron:
             self.cron(now)
 
-    @staticmethod
-    def _rejected(session: Session, name: bytes, error: ReplyError) -> ReplyError:
-        """Answer a command refused before running (unknown, arity): EXEC discards the transaction."""
+    def _named(self, argv: list[bytes]) -> CommandSpec | None:
+        """Return the command (or subcommand) ``argv`` names, whatever its argument count; None if unknown."""
+        spec = self.commands.get(argv[0].lower())
+        if spec is not None and spec.subcommands:
+            return spec.subcommands.get(argv[1].lower()) if len(argv) > 1 else None
+        return spec
+
+    def count_error(self, error: ReplyError) -> None:
+        """Count an error reply by its code, the word before the first space (INFO errorstats, as afterErrorReply)."""
+        message = error.message
+        space = message.find(" ", 0, 32)
+        code = message[:space] if space > 0 else "ERR"
+        counts = self.error_counts
+        counts[code] = counts.get(code, 0) + 1
+
+    def _rejected(self, session: Session, name: bytes, error: ReplyError, spec: CommandSpec | None) -> ReplyError:
+        """Answer a command refused before running (unknown, arity, ACL): EXEC discards the transaction."""
+        if spec is not None:
+            spec.rejected_calls += 1
         if name == b"exec":
             session.reset_multi()
             text = error.message[4:] if error.message.startswith("ERR ") else error.message
-            return ReplyError("EXECABORT Transaction discarded because of: " + text)
+            error = ReplyError("EXECABORT Transaction discarded because of: " + text)
+            self.count_error(error)
+            return error
+        self.count_error(error)
         if session.multi is not None:
             session.multi_error = True
         elif session.tracking is not None and session.engine.tracking is not None:  # (see Tracking.refused)
@@ -354,11 +375,11 @@ class Engine:
         else:
             self.latency.leave_out(spec, calls)
 
-    @staticmethod
-    def failed(spec: CommandSpec, error: Exception) -> ReplyError:
-        """Turn what a handler raised into its error reply (a bug must not take the engine down)."""
+    def failed(self, spec: CommandSpec, error: Exception) -> ReplyError:
+        """Turn what a handler raised into its error reply (a bug must not take the engine down); count it."""
         if isinstance(error, ReplyError):
             spec.failed_calls += 1
+            self.count_error(error)
             return error
         if isinstance(error, RecursionError):
             return ReplyError("ERR reached the maximum nesting depth")

@@ -252,7 +252,7 @@ def _stats(engine: Engine, current: CommandSpec | None) -> list[str]:
     from .tracking import counts
 
     processed = engine.commands_processed
-    errors = sum(spec.failed_calls for spec in _all_specs(engine))
+    errors = sum(engine.error_counts.values())  # (every error reply, unknown commands too)
     _, tracked_keys, tracked_items, tracked_prefixes = counts(engine)
     return [
         f"total_connections_received:{engine.connections_received}",
@@ -347,14 +347,18 @@ def _commandstats(engine: Engine, current: CommandSpec | None) -> list[str]:
     lines = []
     for spec in _all_specs(engine):
         calls = spec.calls
-        if calls or spec.failed_calls:
+        if calls or spec.failed_calls or spec.rejected_calls:
             usec = int(spec.seconds * 1e6)
             lines.append(
                 f"cmdstat_{_safe_name(spec.fullname)}:calls={calls},usec={usec},"
                 f"usec_per_call={usec / calls if calls else 0:.2f},"
-                f"rejected_calls=0,failed_calls={spec.failed_calls}"
+                f"rejected_calls={spec.rejected_calls},failed_calls={spec.failed_calls}"
             )
     return lines
+
+
+def _errorstats(engine: Engine, current: CommandSpec | None) -> list[str]:
+    return [f"errorstat_{code}:count={count}" for code, count in sorted(engine.error_counts.items())]
 
 
 def _empty(engine: Engine, current: CommandSpec | None) -> list[str]:
@@ -383,7 +387,7 @@ _BUILDERS: Final[dict[str, Callable[[Engine, CommandSpec | None], list[str]]]] =
     "cpu": _cpu,
     "modules": _empty,
     "commandstats": _commandstats,
-    "errorstats": _empty,
+    "errorstats": _errorstats,
     "latencystats": _empty,
     "cluster": _cluster,
     "keyspace": _keyspace,

@@ -45,7 +45,8 @@ class CommandSpec:
     subcommands: dict[bytes, CommandSpec] = field(default_factory=dict)
     parent: CommandSpec | None = None
     calls: int = 0
-    failed_calls: int = 0
+    failed_calls: int = 0  # errors while it ran (INFO commandstats)
+    rejected_calls: int = 0  # errors before it ran: arity, ACL, MULTI state
     seconds: float = 0.0  # time spent running it (INFO commandstats)
     write: bool = False
     # The arity as a range of argument counts (name included), for one chained comparison.

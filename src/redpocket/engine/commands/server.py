@@ -125,11 +125,12 @@ def reset_stats(engine: Engine) -> None:
     engine.commands_processed = 0
     engine.connections_received = 0
     engine.latency.forget_histograms()
+    engine.error_counts.clear()
     for spec in engine.commands.values():
-        spec.calls = spec.failed_calls = 0
+        spec.calls = spec.failed_calls = spec.rejected_calls = 0
         spec.seconds = 0.0
         for sub in spec.subcommands.values():
-            sub.calls = sub.failed_calls = 0
+            sub.calls = sub.failed_calls = sub.rejected_calls = 0
             sub.seconds = 0.0
 
 
