@@ -57,14 +57,22 @@ class AtomicSection(CommandHook):
 
     def __init__(self, persistence: Persistence) -> None:
         self.persistence = persistence
+        # The file each open block began on (None: there was none), innermost last: an EXEC
+        # may run EVAL, and CONFIG SET appendonly may open or close the file meanwhile.
+        self.begun: list[AppendOnlyFile | None] = []
 
     def before(self, session: Session, argv: list[bytes]) -> None:
         """Open the block."""
-        self.persistence.begin_atomic()
+        aof = self.persistence.aof
+        if aof is not None:
+            aof.begin_atomic()
+        self.begun.append(aof)
 
     def after(self, session: Session, argv: list[bytes], reply: Any) -> Any:
-        """Close the block."""
-        self.persistence.end_atomic()
+        """Close the block this command opened."""
+        aof = self.begun.pop() if self.begun else None
+        if aof is not None:
+            aof.end_atomic()
         return reply
 
 _open: set[Persistence] = set()
