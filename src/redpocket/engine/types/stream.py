@@ -117,7 +117,7 @@ def _signed_delta(a: int, b: int) -> int:
 class Node:
     """One listpack of Redis's radix tree: the shape that approximate trimming and node limits follow."""
 
-    __slots__ = ("deleted", "entry_bytes", "fields", "fields_bytes", "last_id", "live", "master_id")
+    __slots__ = ("deleted", "entry_bytes", "fields", "fields_bytes", "last_id", "live", "master_id", "tombstones")
 
     def __init__(self, master_id: StreamID, fields: tuple[bytes, ...]) -> None:
         self.master_id = master_id
@@ -128,6 +128,8 @@ class Node:
         self.deleted = 0
         self.entry_bytes = 0  # the entries' bytes, tombstones included
         self.last_id = master_id  # the last entry appended, live or deleted
+        # Deleted entries whose bytes the listpack still holds (flagged deleted), for the RDB encoding.
+        self.tombstones: dict[StreamID, list[bytes]] = {}
 
     def size(self) -> int:
         """Return ``lpBytes`` of the listpack: header, master entry, entries, end byte."""
@@ -332,6 +334,35 @@ class Stream:
         self.entries_added += 1
         self.last_id = stream_id
 
+    def load_node(self, master_id: StreamID, fields: tuple[bytes, ...],
+                  items: list[tuple[StreamID, list[bytes], bool]], size: int) -> None:
+        """Add a node as a loader read it (RDB, RESTORE): ``items`` are ``(id, fields, deleted)`` in order.
+
+        ``size`` is the listpack's length in bytes, so later appends fill
+        the node exactly as Redis fills the listpack it loaded.  Raise
+        :class:`ValueError` for nodes out of order, IDs out of order or
+        below the master ID, or a node with no live entry.
+        """
+        if self.nodes and master_id <= self.nodes.values()[-1].last_id:
+            raise ValueError("stream nodes out of order")
+        node = Node(master_id, fields)
+        previous = None
+        for stream_id, entry_fields, deleted in items:
+            if stream_id < master_id or (previous is not None and stream_id <= previous):
+                raise ValueError("stream entries out of order")
+            previous = stream_id
+            if deleted:
+                node.deleted += 1
+                node.tombstones[stream_id] = entry_fields
+            else:
+                node.live += 1
+                self.entries[stream_id] = entry_fields
+        if not node.live:
+            raise ValueError("a stream node without live entries")
+        node.last_id = items[-1][0]
+        node.entry_bytes = size - (node.size() - node.entry_bytes)
+        self.nodes[master_id] = node
+
     # -- deleting ---------------------------------------------------------------------------
     def _node_of(self, stream_id: StreamID) -> Node:
         nodes = self.nodes
@@ -340,12 +371,15 @@ class Stream:
 
     def delete(self, stream_id: StreamID) -> bool:
         """Delete one entry (XDEL): a tombstone in its node, the node gone once nothing lives in it."""
-        if self.entries.pop(stream_id, None) is None:
+        fields = self.entries.pop(stream_id, None)
+        if fields is None:
             return False
         node = self._node_of(stream_id)
         node.live -= 1
         node.deleted += 1
-        if not node.live:
+        if node.live:
+            node.tombstones[stream_id] = fields
+        else:
             del self.nodes[node.master_id]
         if stream_id > self.max_deleted_id:
             self.max_deleted_id = stream_id
@@ -383,7 +417,7 @@ class Stream:
             for stream_id in list(entries.irange(node.master_id, node.last_id)):
                 if (len(entries) <= maxlen) if maxlen is not None else stream_id >= minid:  # type: ignore[operator]
                     break
-                del entries[stream_id]
+                node.tombstones[stream_id] = entries.pop(stream_id)
                 node.live -= 1
                 node.deleted += 1
                 deleted += 1
@@ -467,6 +501,7 @@ class Stream:
             clone = Node(master_id, node.fields)  # (fields_bytes is recomputed)
             clone.live, clone.deleted, clone.entry_bytes, clone.last_id = (
                 node.live, node.deleted, node.entry_bytes, node.last_id)
+            clone.tombstones = {stream_id: list(fields) for stream_id, fields in node.tombstones.items()}
             other.nodes[master_id] = clone
         other.last_id = self.last_id
         other.entries_added = self.entries_added
