@@ -345,20 +345,21 @@ class Stream:
         """
         if self.nodes and master_id <= self.nodes.values()[-1].last_id:
             raise ValueError("stream nodes out of order")
-        node = Node(master_id, fields)
         previous = None
-        for stream_id, entry_fields, deleted in items:
+        for stream_id, _fields, _deleted in items:
             if stream_id < master_id or (previous is not None and stream_id <= previous):
                 raise ValueError("stream entries out of order")
             previous = stream_id
+        if all(deleted for _id, _fields, deleted in items):
+            raise ValueError("a stream node without live entries")
+        node = Node(master_id, fields)
+        for stream_id, entry_fields, deleted in items:
             if deleted:
                 node.deleted += 1
                 node.tombstones[stream_id] = entry_fields
             else:
                 node.live += 1
                 self.entries[stream_id] = entry_fields
-        if not node.live:
-            raise ValueError("a stream node without live entries")
         node.last_id = items[-1][0]
         node.entry_bytes = size - (node.size() - node.entry_bytes)
         self.nodes[master_id] = node
