@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,17 @@ def test_groups_with_pending_entries_and_consumers_restore_both_ways(streams) ->
             {"name": b"dave", "pending": 1}, {"name": b"erin", "pending": 1}]
         assert client.xack("back", "g", "1-0", "4-0") == 2
         assert len(client.xreadgroup("g", "frank", {"back": ">"})[0][1]) == 9
+
+
+def test_migrate_moves_a_stream_with_its_groups_to_redis(streams) -> None:
+    embedded, real = streams()
+    for argv in GROUPS:
+        embedded.execute_command(*argv)
+    expected, payload = full(embedded, "k"), embedded.dump("k")
+    port = int(real.connection_pool.connection_kwargs["port"])
+    assert run(embedded, "MIGRATE", "127.0.0.1", port, "k", 0, 5000) == b"OK"
+    assert embedded.exists("k") == 0
+    assert full(real, "k") == expected and real.dump("k") == payload
 
 
 # -- random streams ---------------------------------------------------------------------------------------------------
@@ -321,6 +333,10 @@ def test_redis_server_loads_streams_from_the_engines_dump_rdb(open_engine: Opene
     shutil.copy(tmp_path / "engine" / "dump.rdb", server_dir / "dump.rdb")
     server = server_in(server_dir)
     assert_same_streams(r, server)
+    checker = shutil.which("redis-check-rdb")
+    if checker is not None:
+        outcome = subprocess.run([checker, str(server_dir / "dump.rdb")], capture_output=True, text=True, timeout=60)
+        assert "RDB looks OK!" in outcome.stdout, outcome.stdout + outcome.stderr
     close(engine)
     _engine, r = open_engine(tmp_path / "engine", appendonly=False)
     assert_same_streams(r, server)
