@@ -9,6 +9,7 @@ from redpocket.engine.types.stream import (
     MAX_ID,
     MIN_ID,
     UINT64_MAX,
+    InvalidNodeError,
     Stream,
     format_id,
     next_id,
@@ -186,7 +187,7 @@ def test_a_loaded_node_fills_up_as_the_listpack_it_came_from() -> None:
     built.delete((1, 0))
     size = built.nodes[(1, 0)].size()
     loaded = Stream()
-    loaded.load_node((1, 0), (b"f",), [((1, 0), [b"f", b"v"], True), ((2, 0), [b"f", b"v"], False)], size)
+    loaded.load_nodes([((1, 0), (b"f",), [((1, 0), [b"f", b"v"], True), ((2, 0), [b"f", b"v"], False)], size)])
     node = loaded.nodes[(1, 0)]
     assert (node.live, node.deleted, node.last_id, node.size()) == (1, 1, (2, 0), size)
     assert list(loaded.entries) == [(2, 0)] and node.tombstones == {(1, 0): [b"f", b"v"]}
@@ -196,20 +197,18 @@ def test_a_loaded_node_fills_up_as_the_listpack_it_came_from() -> None:
     assert list(loaded.nodes) == [(1, 0), (4, 0)]
 
 
-@pytest.mark.parametrize("items", [
-    [((2, 0), [b"f", b"v"], False), ((1, 5), [b"f", b"v"], False)],  # out of order
-    [((0, 9), [b"f", b"v"], False)],  # below the master ID
-    [((1, 0), [b"f", b"v"], True)],  # nothing live
+@pytest.mark.parametrize(("nodes", "index"), [
+    ([((1, 0), (b"f",), [((2, 0), [b"f", b"v"], False), ((1, 5), [b"f", b"v"], False)], 40)], 0),  # IDs out of order
+    ([((1, 0), (b"f",), [((0, 9), [b"f", b"v"], False)], 40)], 0),  # below the master ID
+    ([((1, 0), (b"f",), [((1, 0), [b"f", b"v"], True)], 40)], 0),  # nothing live
+    ([((1, 0), (b"f",), [((1, 0), [b"f", b"v"], False)], 30),
+      ((1, 0), (b"f",), [((1, 1), [b"f", b"v"], False)], 30)], 1),  # nodes out of order
+    ([((5, 0), (b"f",), [((5, 0), [b"f", b"v"], False), ((7, 0), [b"f", b"v"], False)], 30),
+      ((6, 0), (b"f",), [((6, 0), [b"f", b"v"], False)], 30)], 1),  # overlapping nodes
 ])
-def test_load_node_refuses_what_redis_never_writes(items) -> None:
+def test_load_nodes_refuses_what_redis_never_writes_and_changes_nothing(nodes, index: int) -> None:
     stream = Stream()
-    with pytest.raises(ValueError):
-        stream.load_node((1, 0), (b"f",), items, 40)
+    with pytest.raises(InvalidNodeError) as refused:
+        stream.load_nodes(nodes)
+    assert refused.value.index == index
     assert not stream.nodes and not stream.entries
-
-
-def test_load_node_refuses_nodes_out_of_order() -> None:
-    stream = Stream()
-    stream.load_node((5, 0), (b"f",), [((5, 0), [b"f", b"v"], False)], 30)
-    with pytest.raises(ValueError):
-        stream.load_node((4, 0), (b"f",), [((4, 0), [b"f", b"v"], False)], 30)

@@ -26,21 +26,21 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..types.stream import UINT64_MAX, Node, Stream, StreamID
-from .rdb_listpack import build_listpack, parse_listpack
+from ..types.stream import UINT64_MAX, InvalidNodeError, LoadedNode, Node, Stream, StreamID
+from .rdb_listpack import LISTPACK_HEADER_SIZE, LISTPACK_UNKNOWN_COUNT, listpack_entry, listpack_integer, parse_listpack
 from .rdb_primitives import (
     RdbFormatError,
     Reader,
     encode_length,
     encode_millisecond_time,
     encode_string,
-    is_canonical_int,
 )
 
 FLAG_NONE: Final = 0
 FLAG_DELETED: Final = 1
 FLAG_SAMEFIELDS: Final = 2
 _INT64_SIGN: Final = 2**63
+_ENTRY_CACHE_SIZE: Final = 256
 
 
 def encode_id(stream_id: StreamID) -> bytes:
@@ -71,7 +71,20 @@ def node_listpack(stream: Stream, node: Node) -> bytes:
     """Return the listpack Redis holds for ``node``: the master entry, then live and deleted entries in ID order."""
     master_ms, master_seq = node.master_id
     master_fields = node.fields
-    items: list[bytes | int] = [node.live, node.deleted, len(master_fields), *master_fields, 0]
+    field_count = len(master_fields)
+    integer = listpack_integer
+    cache: dict[bytes, bytes] = {}  # field names and repeated values: encoded once per node
+
+    def string(item: bytes) -> bytes:
+        encoded = cache.get(item)
+        if encoded is None:
+            encoded = listpack_entry(item)
+            if len(cache) < _ENTRY_CACHE_SIZE:
+                cache[item] = encoded
+        return encoded
+
+    parts = [integer(node.live), integer(node.deleted), integer(field_count), *map(string, master_fields), integer(0)]
+    elements = field_count + 4
     live = stream.entries
     ids = list(live.irange(node.master_id, node.last_id))
     if node.tombstones:
@@ -82,20 +95,25 @@ def node_listpack(stream: Stream, node: Node) -> bytes:
         if fields is None:
             fields = node.tombstones[stream_id]
             flags = FLAG_DELETED
-        names = fields[0::2]
-        count = len(names)
-        same = count == len(master_fields) and tuple(names) == master_fields
-        items.append(flags | FLAG_SAMEFIELDS if same else flags)
-        items.append(_delta(stream_id[0], master_ms))
-        items.append(_delta(stream_id[1], master_seq))
+        count = len(fields) >> 1
+        same = count == field_count and tuple(fields[0::2]) == master_fields
+        parts.append(integer(flags | FLAG_SAMEFIELDS if same else flags))
+        ms_delta, seq_delta = stream_id[0] - master_ms, stream_id[1] - master_seq
+        parts.append(integer(ms_delta if 0 <= ms_delta < _INT64_SIGN else _delta(stream_id[0], master_ms)))
+        parts.append(integer(seq_delta if 0 <= seq_delta < _INT64_SIGN else _delta(stream_id[1], master_seq)))
         if same:
-            items.extend(fields[1::2])
-            items.append(count + 3)
+            parts.extend(map(string, fields[1::2]))
+            parts.append(integer(count + 3))
+            elements += count + 4
         else:
-            items.append(count)
-            items.extend(fields)
-            items.append(2 * count + 4)
-    return build_listpack(items)
+            parts.append(integer(count))
+            parts.extend(map(string, fields))
+            parts.append(integer(2 * count + 4))
+            elements += 2 * count + 5
+    body = b"".join(parts)
+    total = LISTPACK_HEADER_SIZE + len(body) + 1
+    header = total.to_bytes(4, "little") + min(elements, LISTPACK_UNKNOWN_COUNT).to_bytes(2, "little")
+    return header + body + b"\xff"
 
 
 def encode_stream(stream: Stream, compress: bool) -> bytes:
@@ -132,75 +150,84 @@ def encode_stream(stream: Stream, compress: bool) -> bytes:
 # -- reading ---------------------------------------------------------------------------------------------------------
 
 
-class _Cursor:
-    """The elements of one stream listpack, read in order; a wrong one raises :class:`RdbFormatError`."""
-
-    __slots__ = ("items", "pos")
-
-    def __init__(self, items: list[bytes]) -> None:
-        self.items = items
-        self.pos = 0
-
-    def string(self) -> bytes:
-        if self.pos >= len(self.items):
-            raise RdbFormatError(0, "stream listpack entry cut short")
-        item = self.items[self.pos]
-        self.pos += 1
-        return item
-
-    def integer(self) -> int:
-        item = self.string()
-        if not is_canonical_int(item):
-            raise RdbFormatError(0, "stream listpack element is not an integer")
-        return int(item)
+_SMALL_INTEGERS: Final = {b"%d" % value: value for value in range(-4096, 4096)}
 
 
-def parse_node(stream: Stream, master_id: StreamID, blob: bytes) -> None:
-    """Add the node of one listpack to ``stream``, checking it as ``streamValidateListpackIntegrity`` does (deep)."""
-    cursor = _Cursor(parse_listpack(blob))
-    if not cursor.items:
+def _integer(item: bytes) -> int:
+    """Return a listpack element as the integer it must be (``lpGetIntegerIfValid``)."""
+    small = _SMALL_INTEGERS.get(item)
+    if small is not None:
+        return small
+    try:
+        value = int(item)
+    except ValueError:
+        value = None
+    if value is None or b"%d" % value != item:  # (int() also takes spaces, "+" and "_")
+        raise RdbFormatError(0, "stream listpack element is not an integer")
+    return value
+
+
+def parse_node(master_id: StreamID, blob: bytes) -> LoadedNode:
+    """Return the node of one listpack, checking it as ``streamValidateListpackIntegrity`` does (deep)."""
+    elements = parse_listpack(blob)
+    if not elements:
         raise RdbFormatError(0, "Empty listpack inside stream")
-    live = cursor.integer()
-    deleted = cursor.integer()
-    field_count = cursor.integer()
-    if live < 0 or deleted < 0 or field_count < 0:
-        raise RdbFormatError(0, "negative count in a stream master entry")
-    master_fields = tuple(cursor.string() for _ in range(field_count))
-    if cursor.integer() != 0:
-        raise RdbFormatError(0, "stream master entry without its zero terminator")
-    master_ms, master_seq = master_id
-    items: list[tuple[StreamID, list[bytes], bool]] = []
-    found_live = 0
-    for _ in range(live + deleted):
-        flags = cursor.integer()
-        stream_id = ((master_ms + cursor.integer()) & UINT64_MAX, (master_seq + cursor.integer()) & UINT64_MAX)
-        if flags & FLAG_SAMEFIELDS:
-            names: tuple[bytes, ...] | None = master_fields
-            count = field_count
-            pieces = count + 3
-        else:
-            count = cursor.integer()
-            if count < 0:
-                raise RdbFormatError(0, "negative field count in a stream entry")
-            names = None
-            pieces = 2 * count + 4
-        if names is None:
-            fields = [cursor.string() for _ in range(2 * count)]
-        else:
-            fields = [item for name in names for item in (name, cursor.string())]
-        if cursor.integer() != pieces:
-            raise RdbFormatError(0, "stream entry with a wrong piece count")
-        is_deleted = bool(flags & FLAG_DELETED)
-        found_live += not is_deleted
-        items.append((stream_id, fields, is_deleted))
-    if cursor.pos != len(cursor.items):
+    try:
+        live, deleted, field_count = _integer(elements[0]), _integer(elements[1]), _integer(elements[2])
+        if live < 0 or deleted < 0 or field_count < 0:
+            raise RdbFormatError(0, "negative count in a stream master entry")
+        pos = 3 + field_count
+        master_fields = tuple(elements[3:pos])
+        if len(master_fields) != field_count or _integer(elements[pos]) != 0:
+            raise RdbFormatError(0, "stream master entry without its zero terminator")
+        pos += 1
+        master_ms, master_seq = master_id
+        items: list[tuple[StreamID, list[bytes], bool]] = []
+        found_live = 0
+        small = _SMALL_INTEGERS.get
+        for _ in range(live + deleted):
+            flags = small(elements[pos])
+            if flags is None:
+                flags = _integer(elements[pos])
+            ms_delta = small(elements[pos + 1])
+            if ms_delta is None:
+                ms_delta = _integer(elements[pos + 1])
+            seq_delta = small(elements[pos + 2])
+            if seq_delta is None:
+                seq_delta = _integer(elements[pos + 2])
+            stream_id = ((master_ms + ms_delta) & UINT64_MAX, (master_seq + seq_delta) & UINT64_MAX)
+            pos += 3
+            if flags & FLAG_SAMEFIELDS:
+                count = field_count
+                fields: list[bytes] = [b""] * (2 * count)
+                fields[0::2] = master_fields
+                values = elements[pos : pos + count]
+                if len(values) != count:
+                    raise IndexError(pos)
+                fields[1::2] = values
+                pos += count
+                pieces = count + 3
+            else:
+                count = _integer(elements[pos])
+                if count < 0:
+                    raise RdbFormatError(0, "negative field count in a stream entry")
+                pos += 1
+                fields = elements[pos : pos + 2 * count]
+                pos += 2 * count
+                pieces = 2 * count + 4
+            if small(elements[pos]) != pieces and _integer(elements[pos]) != pieces:
+                raise RdbFormatError(0, "stream entry with a wrong piece count")
+            pos += 1
+            is_deleted = bool(flags & FLAG_DELETED)
+            found_live += not is_deleted
+            items.append((stream_id, fields, is_deleted))
+    except IndexError:
+        raise RdbFormatError(0, "stream listpack entry cut short") from None
+    if pos != len(elements):
         raise RdbFormatError(0, "data after the last stream entry of a listpack")
     if found_live != live:
         raise RdbFormatError(0, "stream master entry counts do not match its entries")
-    try:
-        stream.load_node(master_id, master_fields, items, len(blob))
-    except ValueError as error:
-        raise RdbFormatError(0, str(error)) from None
+    return master_id, master_fields, items, len(blob)
 
 
 def _signed(value: int) -> int:
@@ -215,20 +242,29 @@ def _read_id(reader: Reader) -> StreamID:
 def decode_stream(reader: Reader, version_2: bool) -> Stream:
     """Read a stream value of type 19 (``version_2``) or 15; raise :class:`RdbFormatError` for anything wrong."""
     stream = Stream()
+    nodes: list[LoadedNode] = []
+    offsets: list[int] = []
+    seen: set[StreamID] = set()
     for _ in range(reader.read_length()):
         at = reader.pos
         raw = reader.read_string()
         if len(raw) != 16:
             raise reader.fail("Stream node key entry is not the size of a stream ID", at)
         master_id = decode_id(raw)
-        if master_id in stream.nodes:
+        if master_id in seen:
             raise reader.fail("Listpack re-added with existing key", at)
+        seen.add(master_id)
         at = reader.pos
         blob = reader.read_string()
         try:
-            parse_node(stream, master_id, blob)
+            nodes.append(parse_node(master_id, blob))
         except RdbFormatError as error:
             raise reader.fail(f"Stream listpack integrity check failed: {error.reason}", at) from None
+        offsets.append(at)
+    try:
+        stream.load_nodes(nodes)
+    except InvalidNodeError as error:
+        raise reader.fail(f"Stream listpack integrity check failed: {error.reason}", offsets[error.index]) from None
     at = reader.pos
     length = reader.read_length()
     last_id = _read_id(reader)

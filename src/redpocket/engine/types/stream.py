@@ -30,6 +30,8 @@ from sortedcontainers import SortedDict
 from ..args import is_int
 
 StreamID = tuple[int, int]
+# What a loader read of one node: master ID, master fields, (id, fields, deleted) items, listpack size.
+LoadedNode = tuple[StreamID, tuple[bytes, ...], list[tuple[StreamID, list[bytes], bool]], int]
 
 UINT64_MAX: Final = 2**64 - 1
 MIN_ID: Final[StreamID] = (0, 0)
@@ -112,6 +114,15 @@ def _signed_delta(a: int, b: int) -> int:
     """Return ``a - b`` as C computes it on two ``uint64_t`` and stores it in an ``int64_t``."""
     delta = (a - b) & UINT64_MAX
     return delta - 2**64 if delta >= 2**63 else delta
+
+
+class InvalidNodeError(ValueError):
+    """A node a loader read that cannot be part of a stream; ``index`` says which."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
 
 
 class Node:
@@ -334,35 +345,42 @@ class Stream:
         self.entries_added += 1
         self.last_id = stream_id
 
-    def load_node(self, master_id: StreamID, fields: tuple[bytes, ...],
-                  items: list[tuple[StreamID, list[bytes], bool]], size: int) -> None:
-        """Add a node as a loader read it (RDB, RESTORE): ``items`` are ``(id, fields, deleted)`` in order.
+    def load_nodes(self, nodes: list[LoadedNode]) -> None:
+        """Add the nodes a loader read (RDB, RESTORE), in order: ``(master ID, master fields, items, size)``.
 
-        ``size`` is the listpack's length in bytes, so later appends fill
-        the node exactly as Redis fills the listpack it loaded.  Raise
-        :class:`ValueError` for nodes out of order, IDs out of order or
-        below the master ID, or a node with no live entry.
+        ``items`` are a node's ``(id, fields, deleted)`` in order, ``size``
+        its listpack's length in bytes, so later appends fill the last node
+        exactly as Redis fills the listpack it loaded.  Everything is
+        checked before anything changes: :class:`InvalidNodeError` names
+        the first node out of order, with IDs out of order or below its
+        master ID, or without a live entry.
         """
-        if self.nodes and master_id <= self.nodes.values()[-1].last_id:
-            raise ValueError("stream nodes out of order")
-        previous = None
-        for stream_id, _fields, _deleted in items:
-            if stream_id < master_id or (previous is not None and stream_id <= previous):
-                raise ValueError("stream entries out of order")
-            previous = stream_id
-        if all(deleted for _id, _fields, deleted in items):
-            raise ValueError("a stream node without live entries")
-        node = Node(master_id, fields)
-        for stream_id, entry_fields, deleted in items:
-            if deleted:
-                node.deleted += 1
-                node.tombstones[stream_id] = entry_fields
-            else:
-                node.live += 1
-                self.entries[stream_id] = entry_fields
-        node.last_id = items[-1][0]
-        node.entry_bytes = size - (node.size() - node.entry_bytes)
-        self.nodes[master_id] = node
+        last = self.nodes.values()[-1].last_id if self.nodes else None
+        for index, (master_id, _fields, items, _size) in enumerate(nodes):
+            if last is not None and master_id <= last:
+                raise InvalidNodeError(index, "stream nodes out of order")
+            previous = None
+            for stream_id, _entry, _deleted in items:
+                if stream_id < master_id or (previous is not None and stream_id <= previous):
+                    raise InvalidNodeError(index, "stream entries out of order")
+                previous = stream_id
+            if all(deleted for _id, _entry, deleted in items):
+                raise InvalidNodeError(index, "a stream node without live entries")
+            last = previous
+        live: dict[StreamID, list[bytes]] = {}
+        for master_id, fields, items, size in nodes:
+            node = Node(master_id, fields)
+            for stream_id, entry_fields, deleted in items:
+                if deleted:
+                    node.deleted += 1
+                    node.tombstones[stream_id] = entry_fields
+                else:
+                    node.live += 1
+                    live[stream_id] = entry_fields
+            node.last_id = items[-1][0]
+            node.entry_bytes = size - node.size()
+            self.nodes[master_id] = node
+        self.entries.update(live)  # (one sort of all the keys: far faster than inserting them one by one)
 
     # -- deleting ---------------------------------------------------------------------------
     def _node_of(self, stream_id: StreamID) -> Node:
