@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import redis
-from server_helpers import free_port
 from tests.conftest import start_redis_server
 from tests.engine.rdb_values import VALUES, build, read_back
+from tests.helpers import free_port
 
 
 def serve(directory: Path) -> tuple[subprocess.Popen[str], redis.Redis]:
