@@ -34,6 +34,12 @@ VALUES: dict[str, tuple[list[list[Any]], bool]] = {
                         "4611686018427387904", "g", "0.1", "h", "-3", "i"]], True),
     "zset-skiplist": ([["ZADD", "k", *[x for i in range(200) for x in (str(i * 1.25 - 7), f"m{i}")]]], True),
     "zset-long-member": ([["ZADD", "k", "1", "a", "2", "m" * 100]], True),
+    "stream-small": ([["XADD", "k", "1-1", "f", "v"], ["XADD", "k", "2-0", "f", "12", "g", "x" * 30]], True),
+    "stream-nodes-and-tombstones": ([*[["XADD", "k", f"{i}-{i % 4}", "n", str(i), "text", "t" * (i % 50)]
+                                       for i in range(1, 160)],
+                                     ["XDEL", "k", "3-3", "70-2", "71-3"], ["XTRIM", "k", "MAXLEN", "140"]], True),
+    "stream-empty": ([["XADD", "k", "1-0", "f", "v"], ["XDEL", "k", "1-0"],
+                      ["XSETID", "k", "7-7", "ENTRIESADDED", "3", "MAXDELETEDID", "2-0"]], True),
 }
 
 
@@ -56,6 +62,8 @@ def read_back(client: redis.Redis, key: str) -> tuple[str, Any]:
         return kind, client.hgetall(key)
     if kind == "zset":
         return kind, client.zrange(key, 0, -1, withscores=True)
+    if kind == "stream":
+        return kind, client.execute_command("XINFO", "STREAM", key, "FULL")
     return kind, None
 
 
@@ -98,7 +106,7 @@ SCORES = st.one_of(
 @st.composite
 def random_value(draw: st.DrawFn) -> tuple[str, list[list[Any]]]:
     """Draw a type and the commands that build a value of it at key ``k``."""
-    kind = draw(st.sampled_from(["string", "list", "set", "hash", "zset"]))
+    kind = draw(st.sampled_from(["string", "list", "set", "hash", "zset", "stream"]))
     many = draw(st.sampled_from([3, 20, 140, 700]))
     if kind == "string":
         return kind, [["SET", "k", draw(st.one_of(ELEMENTS, st.binary(min_size=21, max_size=3000)))]]
@@ -111,6 +119,18 @@ def random_value(draw: st.DrawFn) -> tuple[str, list[list[Any]]]:
     if kind == "hash":
         pairs = draw(st.lists(st.tuples(ELEMENTS, ELEMENTS), min_size=1, max_size=many))
         return kind, [["HSET", "k", *[item for pair in pairs for item in pair]]]
+    if kind == "stream":  # explicit IDs: the bytes depend on nothing but the commands
+        entries = draw(st.lists(st.lists(st.tuples(ELEMENTS, ELEMENTS), min_size=1, max_size=4), min_size=1,
+                                max_size=many))
+        gaps = draw(st.lists(st.sampled_from(["1-0", "0-1", "1000-7", "8589934592-0"]), min_size=len(entries),
+                             max_size=len(entries)))
+        ms = seq = 0
+        commands: list[list[Any]] = []
+        for fields, gap in zip(entries, gaps, strict=True):
+            step_ms, step_seq = map(int, gap.split("-"))
+            ms, seq = (ms + step_ms, step_seq) if step_ms else (ms, seq + step_seq)
+            commands.append(["XADD", "k", f"{ms}-{seq}", *[item for pair in fields for item in pair]])
+        return kind, commands
     pairs = draw(st.lists(st.tuples(SCORES, ELEMENTS), min_size=1, max_size=many))
     return kind, [["ZADD", "k", *[item for score, member in pairs for item in (repr(score), member)]]]
 

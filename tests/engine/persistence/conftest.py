@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from persistence_helpers import Opener
+from tests.conftest import start_redis_server
 
 from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
@@ -29,3 +31,19 @@ def open_engine(tmp_path: Path) -> Iterator[Opener]:
         persistence = persistence_of(engine)
         if persistence is not None:
             persistence.close()
+
+
+@pytest.fixture
+def server_in() -> Iterator[Callable[..., redis.Redis]]:
+    """Return ``start(directory, *options) -> client`` for redis-servers started on a directory, stopped afterwards."""
+    started = []
+
+    def start(directory: Path, *extra: str) -> redis.Redis:
+        server = start_redis_server(directory, *extra)
+        started.append(server)
+        return server.client()
+
+    yield start
+    for server in started:
+        server.process.terminate()
+        server.process.wait(timeout=10)

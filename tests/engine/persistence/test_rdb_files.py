@@ -54,22 +54,6 @@ def assert_same_keys(engine_client: redis.Redis, server_client: redis.Redis) -> 
             assert engine_client.dump(key) == server_client.dump(key), key
 
 
-@pytest.fixture
-def server_in(tmp_path: Path):
-    """Return ``start(directory) -> client`` for redis-servers started on a directory, stopped afterwards."""
-    started = []
-
-    def start(directory: Path, *extra: str) -> redis.Redis:
-        server = start_redis_server(directory, *extra)
-        started.append(server)
-        return server.client()
-
-    yield start
-    for server in started:
-        server.process.terminate()
-        server.process.wait(timeout=10)
-
-
 def test_redis_server_loads_the_engines_dump_rdb(open_engine: Opener, tmp_path: Path, server_in) -> None:
     engine, r = open_engine(tmp_path / "engine", appendonly=False)
     fill(r)

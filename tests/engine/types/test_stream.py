@@ -9,6 +9,7 @@ from redpocket.engine.types.stream import (
     MAX_ID,
     MIN_ID,
     UINT64_MAX,
+    InvalidNodeError,
     Stream,
     format_id,
     next_id,
@@ -165,3 +166,49 @@ def test_a_loader_rebuilds_pending_entries_with_their_times() -> None:
     assert group.pending[(1, 0)] is nack and consumer.pending[(1, 0)] is nack
     assert (nack.consumer, nack.delivery_time, nack.delivery_count) == (consumer, 1000, 4)
     assert consumer.seen_time == 123
+
+
+def test_nodes_keep_their_tombstones_until_they_go() -> None:
+    stream = filled(6, node_entries=3)
+    stream.delete((2, 0))
+    stream.trim(maxlen=4)  # exact: 1-0 becomes a tombstone of the first node
+    first = stream.nodes[(1, 0)]
+    assert first.tombstones == {(1, 0): [b"f", b"v"], (2, 0): [b"f", b"v"]}
+    assert (first.live, first.deleted) == (1, 2)
+    twin = stream.copy()
+    assert twin.nodes[(1, 0)].tombstones == first.tombstones
+    assert twin.nodes[(1, 0)].tombstones[(1, 0)] is not first.tombstones[(1, 0)]
+    stream.delete((3, 0))
+    assert list(stream.nodes) == [(4, 0)]  # the emptied node went, its tombstones with it
+
+
+def test_a_loaded_node_fills_up_as_the_listpack_it_came_from() -> None:
+    built = filled(2, node_entries=3)
+    built.delete((1, 0))
+    size = built.nodes[(1, 0)].size()
+    loaded = Stream()
+    loaded.load_nodes([((1, 0), (b"f",), [((1, 0), [b"f", b"v"], True), ((2, 0), [b"f", b"v"], False)], size)])
+    node = loaded.nodes[(1, 0)]
+    assert (node.live, node.deleted, node.last_id, node.size()) == (1, 1, (2, 0), size)
+    assert list(loaded.entries) == [(2, 0)] and node.tombstones == {(1, 0): [b"f", b"v"]}
+    loaded.last_id = (2, 0)
+    loaded.append((3, 0), [b"f", b"v"], 3, 4096)
+    loaded.append((4, 0), [b"f", b"v"], 3, 4096)  # the node holds three entries, tombstone included
+    assert list(loaded.nodes) == [(1, 0), (4, 0)]
+
+
+@pytest.mark.parametrize(("nodes", "index"), [
+    ([((1, 0), (b"f",), [((2, 0), [b"f", b"v"], False), ((1, 5), [b"f", b"v"], False)], 40)], 0),  # IDs out of order
+    ([((1, 0), (b"f",), [((0, 9), [b"f", b"v"], False)], 40)], 0),  # below the master ID
+    ([((1, 0), (b"f",), [((1, 0), [b"f", b"v"], True)], 40)], 0),  # nothing live
+    ([((1, 0), (b"f",), [((1, 0), [b"f", b"v"], False)], 30),
+      ((1, 0), (b"f",), [((1, 1), [b"f", b"v"], False)], 30)], 1),  # nodes out of order
+    ([((5, 0), (b"f",), [((5, 0), [b"f", b"v"], False), ((7, 0), [b"f", b"v"], False)], 30),
+      ((6, 0), (b"f",), [((6, 0), [b"f", b"v"], False)], 30)], 1),  # overlapping nodes
+])
+def test_load_nodes_refuses_what_redis_never_writes_and_changes_nothing(nodes, index: int) -> None:
+    stream = Stream()
+    with pytest.raises(InvalidNodeError) as refused:
+        stream.load_nodes(nodes)
+    assert refused.value.index == index
+    assert not stream.nodes and not stream.entries

@@ -24,13 +24,14 @@ list       ``LIST_QUICKLIST_2``: listpack nodes split as ``quicklistPushTail`` s
 set        ``SET_INTSET`` (all integers)         ``SET`` (members)
 hash       ``HASH_LISTPACK``                     ``HASH`` (field, value pairs)
 zset       ``ZSET_LISTPACK``                     ``ZSET_2`` (binary doubles, highest first)
+stream     ``STREAM_LISTPACKS_2``: the listpack nodes, counters, groups, PELs and consumers
 custom     ``MODULE_2``, module type ``redpocket``: structure name, version, ``dump()`` bytes
 =========  ====================================  =======================================
 
 Loading reads all of the above and every older encoding Redis 7.0 loads
-(ziplist, zipmap, quicklist 1, text doubles).  Streams are not serialized
-yet: the stream type is being built on another branch, and its encoding
-slots in at :func:`encode_value` / :func:`decode_value` (types 15 and 19).
+(ziplist, zipmap, quicklist 1, text doubles).  Streams (``STREAM_LISTPACKS_2``
+written, types 15 and 19 read) are :mod:`.rdb_stream`'s: their listpacks
+follow the stream's own node boundaries, so they too are byte-identical.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from ..keyspace import type_name
+from ..types.stream import Stream
 from ..types.zset import ZSet
 from .rdb_listpack import (
     build_intset,
@@ -62,6 +64,7 @@ from .rdb_primitives import (
     encode_string,
     lzf_compress,
 )
+from .rdb_stream import decode_stream, encode_stream
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -304,9 +307,11 @@ def encode_value(value: Any, encoding: str, settings: Settings) -> tuple[int, by
             parts.append(encode_string(member, compress))
             parts.append(encode_binary_double(score))
         return TYPE_ZSET_2, b"".join(parts)
+    if kind is Stream:
+        return TYPE_STREAM_LISTPACKS_2, encode_stream(value, compress)
     dump = getattr(value, "dump", None)
     name = type_name(value)
-    if dump is None or name in ("stream", "none"):
+    if dump is None or name == "none":
         raise UnsupportedValueError(f"a {name} value has no RDB encoding in this engine yet")
     payload = dump()
     if not isinstance(payload, bytes):
@@ -451,7 +456,7 @@ def decode_value(kind: int, reader: Reader, structures: Structures) -> Any:
         identifier = reader.read_length()
         raise reader.fail(f"module data I can't load: no matching module type '{module_name(identifier)}'", start)
     elif kind in (TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2):
-        raise reader.fail("stream values cannot be loaded by this engine yet", start)
+        return decode_stream(reader, kind == TYPE_STREAM_LISTPACKS_2)  # (an empty stream is still a key)
     else:
         raise reader.fail(f"unknown RDB value type {kind}", start)
     if not items:

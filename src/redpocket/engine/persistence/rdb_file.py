@@ -32,6 +32,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, NamedTuple
 from ..functions import functions
 from ..keyspace import type_name
 from ..replies import ReplyError
+from ..types.stream import Stream
 from ..types.zset import ZSet
 from .rdb import (
     OPCODE_AUX,
@@ -102,7 +103,7 @@ def copy_for_save(value: Any) -> Any:
     kind = type(value)
     if kind is bytes:
         return value
-    if kind is dict or kind is deque or kind is set or kind is ZSet:
+    if kind is dict or kind is deque or kind is set or kind is ZSet or kind is Stream:
         return value.copy()
     dump = getattr(value, "dump", None)
     if dump is None:

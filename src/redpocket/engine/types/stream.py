@@ -30,6 +30,8 @@ from sortedcontainers import SortedDict
 from ..args import is_int
 
 StreamID = tuple[int, int]
+# What a loader read of one node: master ID, master fields, (id, fields, deleted) items, listpack size.
+LoadedNode = tuple[StreamID, tuple[bytes, ...], list[tuple[StreamID, list[bytes], bool]], int]
 
 UINT64_MAX: Final = 2**64 - 1
 MIN_ID: Final[StreamID] = (0, 0)
@@ -114,10 +116,19 @@ def _signed_delta(a: int, b: int) -> int:
     return delta - 2**64 if delta >= 2**63 else delta
 
 
+class InvalidNodeError(ValueError):
+    """A node a loader read that cannot be part of a stream; ``index`` says which."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
+
+
 class Node:
     """One listpack of Redis's radix tree: the shape that approximate trimming and node limits follow."""
 
-    __slots__ = ("deleted", "entry_bytes", "fields", "fields_bytes", "last_id", "live", "master_id")
+    __slots__ = ("deleted", "entry_bytes", "fields", "fields_bytes", "last_id", "live", "master_id", "tombstones")
 
     def __init__(self, master_id: StreamID, fields: tuple[bytes, ...]) -> None:
         self.master_id = master_id
@@ -128,6 +139,8 @@ class Node:
         self.deleted = 0
         self.entry_bytes = 0  # the entries' bytes, tombstones included
         self.last_id = master_id  # the last entry appended, live or deleted
+        # Deleted entries whose bytes the listpack still holds (flagged deleted), for the RDB encoding.
+        self.tombstones: dict[StreamID, list[bytes]] = {}
 
     def size(self) -> int:
         """Return ``lpBytes`` of the listpack: header, master entry, entries, end byte."""
@@ -332,6 +345,43 @@ class Stream:
         self.entries_added += 1
         self.last_id = stream_id
 
+    def load_nodes(self, nodes: list[LoadedNode]) -> None:
+        """Add the nodes a loader read (RDB, RESTORE), in order: ``(master ID, master fields, items, size)``.
+
+        ``items`` are a node's ``(id, fields, deleted)`` in order, ``size``
+        its listpack's length in bytes, so later appends fill the last node
+        exactly as Redis fills the listpack it loaded.  Everything is
+        checked before anything changes: :class:`InvalidNodeError` names
+        the first node out of order, with IDs out of order or below its
+        master ID, or without a live entry.
+        """
+        last = self.nodes.values()[-1].last_id if self.nodes else None
+        for index, (master_id, _fields, items, _size) in enumerate(nodes):
+            if last is not None and master_id <= last:
+                raise InvalidNodeError(index, "stream nodes out of order")
+            previous = None
+            for stream_id, _entry, _deleted in items:
+                if stream_id < master_id or (previous is not None and stream_id <= previous):
+                    raise InvalidNodeError(index, "stream entries out of order")
+                previous = stream_id
+            if all(deleted for _id, _entry, deleted in items):
+                raise InvalidNodeError(index, "a stream node without live entries")
+            last = previous
+        live: dict[StreamID, list[bytes]] = {}
+        for master_id, fields, items, size in nodes:
+            node = Node(master_id, fields)
+            for stream_id, entry_fields, deleted in items:
+                if deleted:
+                    node.deleted += 1
+                    node.tombstones[stream_id] = entry_fields
+                else:
+                    node.live += 1
+                    live[stream_id] = entry_fields
+            node.last_id = items[-1][0]
+            node.entry_bytes = size - node.size()
+            self.nodes[master_id] = node
+        self.entries.update(live)  # (one sort of all the keys: far faster than inserting them one by one)
+
     # -- deleting ---------------------------------------------------------------------------
     def _node_of(self, stream_id: StreamID) -> Node:
         nodes = self.nodes
@@ -340,12 +390,15 @@ class Stream:
 
     def delete(self, stream_id: StreamID) -> bool:
         """Delete one entry (XDEL): a tombstone in its node, the node gone once nothing lives in it."""
-        if self.entries.pop(stream_id, None) is None:
+        fields = self.entries.pop(stream_id, None)
+        if fields is None:
             return False
         node = self._node_of(stream_id)
         node.live -= 1
         node.deleted += 1
-        if not node.live:
+        if node.live:
+            node.tombstones[stream_id] = fields
+        else:
             del self.nodes[node.master_id]
         if stream_id > self.max_deleted_id:
             self.max_deleted_id = stream_id
@@ -383,7 +436,7 @@ class Stream:
             for stream_id in list(entries.irange(node.master_id, node.last_id)):
                 if (len(entries) <= maxlen) if maxlen is not None else stream_id >= minid:  # type: ignore[operator]
                     break
-                del entries[stream_id]
+                node.tombstones[stream_id] = entries.pop(stream_id)
                 node.live -= 1
                 node.deleted += 1
                 deleted += 1
@@ -467,6 +520,7 @@ class Stream:
             clone = Node(master_id, node.fields)  # (fields_bytes is recomputed)
             clone.live, clone.deleted, clone.entry_bytes, clone.last_id = (
                 node.live, node.deleted, node.entry_bytes, node.last_id)
+            clone.tombstones = {stream_id: list(fields) for stream_id, fields in node.tombstones.items()}
             other.nodes[master_id] = clone
         other.last_id = self.last_id
         other.entries_added = self.entries_added
