@@ -610,6 +610,13 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
         self._results.append(deferred)
         return deferred
 
+    def run_command(self, result: DeferredResult[T], *args: Any) -> DeferredResult[T]:
+        """Queue one command whose reply fills ``result`` (a DeferredResult of the caller's own kind); return it."""
+        self._batch.check_owner()
+        self._target.pipeline_execute_command(*args)
+        self._results.append(result)
+        return result
+
     def queue_command(self, *args: Any) -> None:
         """Queue one command whose reply nobody reads; an error reply is raised when the pipeline executes."""
         self._batch.check_owner()

@@ -18,9 +18,13 @@ key names of :mod:`.keys` from the record's hash tag), prepended here.
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from redis.cluster import RedisCluster
+
+from ..client import EmbeddedRedis
 from ..errors import ConflictError, UniqueError
 from .attributes import Attribute
 from .expressions import F, out_of_range
@@ -46,6 +50,43 @@ EXPIRE_LUA = script_text("expire.lua")
 INDEX_ONE_LUA = script_text("index_one.lua")
 
 ABSENT = b"\0absent"
+NATIVE_SAVES = True
+"""Use redpocket's native save command where the server has it (tests turn it off to run the Lua script)."""
+
+
+class NativeApply:
+    """The apply script's native twin on redpocket's own engine (``REDPOCKET.APPLY``), called like a ``Script``.
+
+    Same ``KEYS`` / ``ARGV`` and the same replies as ``scripts/apply.lua``;
+    the engine runs it as one of its commands, without the Lua bridge.
+    """
+
+    name = "REDPOCKET.APPLY"
+
+    def __call__(self, keys: list[Any], args: list[Any], client: Any) -> Any:
+        """Run (or queue, on a pipeline) one save plan."""
+        return client.execute_command(self.name, len(keys), *keys, *args)
+
+
+NATIVE_APPLY = NativeApply()
+_native: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def native_apply(client: Any) -> bool:
+    """Tell whether ``client``'s server runs save plans natively (redpocket's engine); asked once per client."""
+    if not NATIVE_SAVES:
+        return False
+    known = _native.get(client)
+    if known is None:
+        if isinstance(client, EmbeddedRedis):
+            known = True  # (no need to ask the engine in this process)
+        elif isinstance(client, RedisCluster):
+            known = False  # (a cluster's nodes may differ; the script runs everywhere)
+        else:
+            reply = client.execute_command("COMMAND INFO", NATIVE_APPLY.name)
+            known = bool(reply and reply[0])
+        _native[client] = known
+    return known
 VERSION_FIELD = "_version"
 
 
@@ -254,4 +295,4 @@ class Change:
         raise RuntimeError(f"unexpected reply from the save script: {reply!r}")  # pragma: no cover
 
 
-__all__ = ["APPLY_LUA", "EXPIRE_LUA", "INDEX_ONE_LUA", "SWEEP_LUA", "Change", "index_kinds", "layout_args", "sweep_call"]
+__all__ = ["APPLY_LUA", "EXPIRE_LUA", "INDEX_ONE_LUA", "NATIVE_APPLY", "SWEEP_LUA", "Change", "NativeApply", "index_kinds", "layout_args", "native_apply", "sweep_call"]
