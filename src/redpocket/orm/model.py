@@ -78,7 +78,7 @@ from .keys import ModelKeys
 from .loading import ensure_sweep, sweep
 from .registry import models
 from .schema import SchemaState, queue_schema, store_schema, synchronise
-from .unit import APPLY_LUA, EXPIRE_LUA, NATIVE_APPLY, VERSION_FIELD, Change, layout_args, native_apply
+from .unit import APPLY_BATCH_LUA, APPLY_LUA, EXPIRE_LUA, NATIVE_APPLY, VERSION_FIELD, Change, layout_args, native_apply
 
 if TYPE_CHECKING:
     from .query import Manager
@@ -635,7 +635,8 @@ class ActiveRecord(metaclass=ModelBase):
             if script is NATIVE_APPLY:
                 pending = pipe.run_command(PendingApply(change), NATIVE_APPLY.name, len(keys), *keys, *args)
             else:
-                pending = pipe.run_script(script, keys, args, PendingApply(change))
+                batch = meta.script(APPLY_BATCH_LUA)  # saves queued one after another: one script call
+                pending = pipe.run_script(script, keys, args, PendingApply(change), batch=batch)
             if delete and meta.partition is not None:
                 pipe.hdel(meta.keys.partition_of, self._ident())
             pipe.on_execute(pending)

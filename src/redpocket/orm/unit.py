@@ -45,6 +45,32 @@ def script_text(name: str) -> str:
 
 
 APPLY_LUA = script_text("apply.lua")
+APPLY_BATCH_LUA = PRELUDE + f"""
+local function apply(KEYS, ARGV)
+{(SCRIPTS / "apply.lua").read_text()}
+end
+
+-- A batch of saves (redpocket.pipeline's ScriptCalls): KEYS every save's keys in turn,
+-- ARGV ncalls, (nkeys, nargs, arg*)*; the reply is the list of the saves' replies, an error
+-- reply standing for a save that failed (the others still run).
+local replies, key_at, at = {{}}, 1, 2
+for c = 1, tonumber(ARGV[1]) do
+  local nkeys, nargs = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+  local keys, args = {{}}, {{}}
+  for j = 1, nkeys do keys[j] = KEYS[key_at + j - 1] end
+  for j = 1, nargs do args[j] = ARGV[at + 1 + j] end
+  key_at, at = key_at + nkeys, at + 2 + nargs
+  local ok, reply = pcall(apply, keys, args)
+  if ok then
+    replies[c] = reply
+  elseif type(reply) == 'table' and reply.err then
+    replies[c] = reply
+  else
+    replies[c] = {{err = tostring(reply)}}
+  end
+end
+return replies
+"""
 SWEEP_LUA = script_text("sweep.lua")
 EXPIRE_LUA = script_text("expire.lua")
 INDEX_ONE_LUA = script_text("index_one.lua")
@@ -295,4 +321,4 @@ class Change:
         raise RuntimeError(f"unexpected reply from the save script: {reply!r}")  # pragma: no cover
 
 
-__all__ = ["APPLY_LUA", "EXPIRE_LUA", "INDEX_ONE_LUA", "NATIVE_APPLY", "SWEEP_LUA", "Change", "NativeApply", "index_kinds", "layout_args", "native_apply", "sweep_call"]
+__all__ = ["APPLY_BATCH_LUA", "APPLY_LUA", "EXPIRE_LUA", "INDEX_ONE_LUA", "NATIVE_APPLY", "SWEEP_LUA", "Change", "NativeApply", "index_kinds", "layout_args", "native_apply", "sweep_call"]
