@@ -422,14 +422,28 @@ def _current_task() -> Any:
         return None
 
 
+def _argument_bytes(value: Any) -> bytes:
+    """Encode one command argument as redis-py does (text as UTF-8, numbers as their repr)."""
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise redis.DataError(f"Invalid input of type: {type(value).__name__!r}. Convert to a bytes, string, int or float first.")
+    return repr(value).encode()
+
+
 class ScriptCalls(DeferredResult[list[Any]]):
     """Calls of one script coalesced into one call of its *batch script*, whose reply fills each call's result.
 
     A batch script takes ``KEYS``: every call's keys in turn, and ``ARGV``:
-    ``ncalls, (nkeys, nargs, arg*)*``; it runs the script once per call and
-    replies with the list of their replies, an error reply standing for a
-    call that failed.  The command is queued for the first call (as a batch
-    of one) and rewritten with all of them just before the pipeline is sent.
+    ``ncalls, (nkeys, lengths, data)*`` where a call's arguments are
+    concatenated in ``data`` and ``lengths`` lists their byte lengths
+    (``"3,0,12"``: three arguments take far less packing than thirty);
+    it runs the script once per call and replies with the list of their
+    replies, an error reply standing for a call that failed.  The command
+    is queued for the first call (as a batch of one) and rewritten with
+    all of them just before the pipeline is sent.
     """
 
     LIMIT = 1000
@@ -458,12 +472,19 @@ class ScriptCalls(DeferredResult[list[Any]]):
         stack = self.target.command_stack
         if len(self.calls) == 1 or self.index >= len(stack) or stack[self.index] is not self.entry:
             return  # (a batch of one is queued as it is; a discarded one is gone)
+        stack[self.index] = (self.command(self.script, self.calls), self.entry[1])
+
+    @staticmethod
+    def command(script: Any, calls: list[tuple[list[Any], list[Any]]]) -> tuple[Any, ...]:
+        """Return the EVALSHA of ``script`` running ``calls`` (each its keys and arguments)."""
         keys: list[Any] = []
-        args: list[Any] = [len(self.calls)]
-        for call_keys, call_args in self.calls:
+        args: list[Any] = [len(calls)]
+        for call_keys, call_args in calls:
             keys += call_keys
-            args += [len(call_keys), len(call_args), *call_args]
-        stack[self.index] = (("EVALSHA", self.script.sha, len(keys), *keys, *args), self.entry[1])
+            parts = [arg if type(arg) is bytes else arg.encode() if type(arg) is str else _argument_bytes(arg)
+                     for arg in call_args]
+            args += [len(call_keys), ",".join(map(str, map(len, parts))), b"".join(parts)]
+        return ("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def distribute(self) -> None:
         """Fill each call's result with its own reply (or error), or all with the batch's error."""
@@ -740,7 +761,7 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
             calls.add(keys, args, result)
             return
         target.scripts.add(batch)
-        target.pipeline_execute_command("EVALSHA", batch.sha, len(keys), *keys, 1, len(keys), len(args), *args)
+        target.pipeline_execute_command(*ScriptCalls.command(batch, [(keys, args)]))
         calls = ScriptCalls(self, batch, slot, target, len(stack) - 1)
         calls.add(keys, args, result)
         self._batch.open_calls = calls

@@ -128,6 +128,17 @@ def test_each_save_of_a_batch_keeps_its_own_outcome(db: redis.Redis) -> None:
     assert sorted(m.name for m in Member.objects.filter(name__in=["a", "b", "d"])) == ["a"]
 
 
+def test_a_batch_carries_any_bytes_in_its_values(db: redis.Redis) -> None:
+    names = ["", "a,b", "3,0", "nul\0byte", "\0absent", "é ü 漢字", "x" * 5000, "12", "-1"]
+    with redpocket.pipeline() as pipe:
+        for i, name in enumerate(names):
+            Member.create(name=name, email=f"{name}@{i}", age=i, pipe=pipe)
+    assert sorted(m.name for m in Member.objects.all()) == sorted(names)
+    for i, name in enumerate(names):
+        assert Member.objects.get(name=name).email == f"{name}@{i}"
+    assert Member.objects.check() == []
+
+
 def test_a_command_queued_after_a_save_sees_it(db: redis.Redis) -> None:
     with redpocket.pipeline() as pipe:
         first = Member.create(name="x", email="x@x", pipe=pipe)
