@@ -433,13 +433,35 @@ def _argument_bytes(value: Any) -> bytes:
     return repr(value).encode()
 
 
+_STR_HEADERS = [bytes([0xA0 | n]) for n in range(32)] + [b"\xd9" + bytes([n]) for n in range(32, 256)]
+
+
+def _msgpack_strings(values: list[Any]) -> bytes:
+    """Return ``values`` (command arguments) as a MessagePack array of strings."""
+    count = len(values)
+    out = [bytes([0x90 | count]) if count < 16 else b"\xdc" + count.to_bytes(2, "big") if count < 65536
+           else b"\xdd" + count.to_bytes(4, "big")]
+    append = out.append
+    headers = _STR_HEADERS
+    for value in values:
+        if type(value) is not bytes:
+            value = value.encode() if type(value) is str else _argument_bytes(value)
+        size = len(value)
+        if size < 256:
+            append(headers[size])
+        else:
+            append(b"\xda" + size.to_bytes(2, "big") if size < 65536 else b"\xdb" + size.to_bytes(4, "big"))
+        append(value)
+    return b"".join(out)
+
+
 class ScriptCalls(DeferredResult[list[Any]]):
     """Calls of one script coalesced into one call of its *batch script*, whose reply fills each call's result.
 
     A batch script takes ``KEYS``: every call's keys in turn, and ``ARGV``:
-    ``ncalls, (nkeys, lengths, data)*`` where a call's arguments are
-    concatenated in ``data`` and ``lengths`` lists their byte lengths
-    (``"3,0,12"``: three arguments take far less packing than thirty);
+    ``ncalls, (nkeys, packed)*`` where ``packed`` is a call's arguments as
+    one MessagePack array of strings (``cmsgpack.unpack`` in the script:
+    one argument takes far less packing than thirty, on both sides);
     it runs the script once per call and replies with the list of their
     replies, an error reply standing for a call that failed.  The command
     is queued for the first call (as a batch of one) and rewritten with
@@ -481,9 +503,7 @@ class ScriptCalls(DeferredResult[list[Any]]):
         args: list[Any] = [len(calls)]
         for call_keys, call_args in calls:
             keys += call_keys
-            parts = [arg if type(arg) is bytes else arg.encode() if type(arg) is str else _argument_bytes(arg)
-                     for arg in call_args]
-            args += [len(call_keys), ",".join(map(str, map(len, parts))), b"".join(parts)]
+            args += [len(call_keys), _msgpack_strings(call_args)]
         return ("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def distribute(self) -> None:

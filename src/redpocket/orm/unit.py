@@ -51,20 +51,15 @@ local function apply(KEYS, ARGV)
 end
 
 -- A batch of saves (redpocket.pipeline's ScriptCalls): KEYS every save's keys in turn,
--- ARGV ncalls, (nkeys, lengths, data)*: a save's arguments concatenated in data, their
--- byte lengths listed in lengths ("3,0,12"); the reply is the list of the saves' replies,
--- an error reply standing for a save that failed (the others still run).
+-- ARGV ncalls, (nkeys, packed)*: a save's arguments as one MessagePack array of strings;
+-- the reply is the list of the saves' replies, an error reply standing for a save that
+-- failed (the others still run).
 local replies, key_at, at = {{}}, 1, 2
 for c = 1, tonumber(ARGV[1]) do
-  local nkeys, data, pos, n = tonumber(ARGV[at]), ARGV[at + 2], 1, 0
-  local keys, args = {{}}, {{}}
+  local nkeys, keys = tonumber(ARGV[at]), {{}}
   for j = 1, nkeys do keys[j] = KEYS[key_at + j - 1] end
-  for length in string.gmatch(ARGV[at + 1], '%d+') do
-    n = n + 1
-    args[n] = string.sub(data, pos, pos + length - 1)
-    pos = pos + length
-  end
-  key_at, at = key_at + nkeys, at + 3
+  local args = cmsgpack.unpack(ARGV[at + 1])
+  key_at, at = key_at + nkeys, at + 2
   local ok, reply = pcall(apply, keys, args)
   if ok then
     replies[c] = reply
