@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from tests.engine.persistence.persistence_helpers import aof_bytes, close, dataset
 
 import redpocket
 from redpocket import ActiveRecord, F, attributes
@@ -19,7 +20,6 @@ from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
 from redpocket.engine.persistence import open_persistent_engine
 from redpocket.orm.unit import NATIVE_APPLY, Change, native_apply
-from tests.engine.persistence.persistence_helpers import aof_bytes, close, dataset
 
 
 class Ticket(ActiveRecord):

@@ -115,7 +115,7 @@ def test_each_save_of_a_batch_keeps_its_own_outcome(db: redis.Redis) -> None:
     with pytest.raises(UniqueError), redpocket.pipeline() as pipe:
         before = Member.create(name="b", email="b@x", pipe=pipe)
         clash = Member.create(name="c", email="taken@x", pipe=pipe)
-        broken = Member.create(name="broken", email="broken@x", pipe=pipe)
+        Member.create(name="broken", email="broken@x", pipe=pipe)  # fails alone (WRONGTYPE)
         after = Member.create(name="d", email="d@x", pipe=pipe)
     assert before.is_saved and after.is_saved and not clash.is_saved
     assert sorted(m.name for m in Member.objects.filter(name__in=["a", "b", "c", "d"])) == ["a", "b", "d"]

@@ -14,6 +14,13 @@ it, then try again),
 
 The scripts share ``scripts/index.lua`` (index entry helpers composing the
 key names of :mod:`.keys` from the record's hash tag), prepended here.
+
+Where a save runs: on redpocket's own engine as its native command
+``REDPOCKET.APPLY`` (:class:`NativeApply`, same arguments and replies as the
+script; :func:`native_apply` tells, once per client); elsewhere as
+``apply.lua``, and in a pipeline context as ``APPLY_BATCH_LUA``, which runs
+the same script once per save of a batch (see ``ScriptCalls`` in
+:mod:`redpocket.pipeline`).
 """
 
 from __future__ import annotations

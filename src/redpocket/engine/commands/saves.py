@@ -55,8 +55,24 @@ def _keys(argv: list[bytes]) -> list[bytes]:
 class Plan:
     """A parsed save plan (see ``scripts/apply.lua`` for each part)."""
 
-    __slots__ = ("checks", "claims", "computed", "deletes", "delete", "expected_version", "ident", "must_exist",
-                 "new", "ops", "schema", "sets", "tag", "ttl", "ttl_ms", "version_field")
+    __slots__ = (
+        "checks",
+        "claims",
+        "computed",
+        "delete",
+        "deletes",
+        "expected_version",
+        "ident",
+        "must_exist",
+        "new",
+        "ops",
+        "schema",
+        "sets",
+        "tag",
+        "ttl",
+        "ttl_ms",
+        "version_field",
+    )
 
     def __init__(self, args: list[bytes], keys: list[bytes]) -> None:
         (self.ident, self.version_field, self.expected_version, self.tag, self.ttl, must_exist,
@@ -98,13 +114,13 @@ class Plan:
         ndel = int(args[i])
         self.deletes = args[i + 1 : i + 1 + ndel]
         i += 1 + ndel
-        self.ops: list[tuple[bytes, bytes, bytes | None]] = []
+        self.ops: list[tuple[bytes, bytes, bytes]] = []  # (op, key, argument or b"")
         nops = int(args[i])
         i += 1
         for _ in range(nops):
             op = args[i]
             i += 1
-            arg = None
+            arg = b""
             if op not in (b"sadd", b"srem", b"zrem", b"del"):
                 if op not in (b"zadd", b"padd", b"prem", b"release", b"set"):
                     raise ValueError("op")
@@ -332,16 +348,16 @@ def _run(session: Session, plan: Plan, keys: list[bytes], run: _Apply) -> list[A
         elif op == b"del":
             deleted += del_(session, [b"del", key])
         elif op == b"zadd":
-            zadd(session, [b"zadd", key, arg, ident])  # type: ignore[list-item]
+            zadd(session, [b"zadd", key, arg, ident])
         elif op == b"padd":
-            zadd(session, [b"zadd", key, b"0", arg])  # type: ignore[list-item]
+            zadd(session, [b"zadd", key, b"0", arg])
         elif op == b"prem":
-            zrem(session, [b"zrem", key, arg])  # type: ignore[list-item]
+            zrem(session, [b"zrem", key, arg])
         elif op == b"release":
             if hget(session, [b"hget", key, arg]) == ident:
-                hdel(session, [b"hdel", key, arg])  # type: ignore[list-item]
+                hdel(session, [b"hdel", key, arg])
         else:  # set
-            set_command(session, [b"set", key, arg])  # type: ignore[list-item]
+            set_command(session, [b"set", key, arg])
 
     if plan.delete:
         deleted += del_(session, [b"del", record])
