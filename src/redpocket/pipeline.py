@@ -422,6 +422,109 @@ def _current_task() -> Any:
         return None
 
 
+def _argument_bytes(value: Any) -> bytes:
+    """Encode one command argument as redis-py does (text as UTF-8, numbers as their repr)."""
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise redis.DataError(f"Invalid input of type: {type(value).__name__!r}. Convert to a bytes, string, int or float first.")
+    return repr(value).encode()
+
+
+_STR_HEADERS = [bytes([0xA0 | n]) for n in range(32)] + [b"\xd9" + bytes([n]) for n in range(32, 256)]
+
+
+def _msgpack_strings(values: list[Any]) -> bytes:
+    """Return ``values`` (command arguments) as a MessagePack array of strings."""
+    count = len(values)
+    out = [bytes([0x90 | count]) if count < 16 else b"\xdc" + count.to_bytes(2, "big") if count < 65536
+           else b"\xdd" + count.to_bytes(4, "big")]
+    append = out.append
+    headers = _STR_HEADERS
+    for value in values:
+        if type(value) is not bytes:
+            value = value.encode() if type(value) is str else _argument_bytes(value)
+        size = len(value)
+        if size < 256:
+            append(headers[size])
+        else:
+            append(b"\xda" + size.to_bytes(2, "big") if size < 65536 else b"\xdb" + size.to_bytes(4, "big"))
+        append(value)
+    return b"".join(out)
+
+
+class ScriptCalls(DeferredResult[list[Any]]):
+    """Calls of one script coalesced into one call of its *batch script*, whose reply fills each call's result.
+
+    A batch script takes ``KEYS``: every call's keys in turn, and ``ARGV``:
+    ``ncalls, (nkeys, packed)*`` where ``packed`` is a call's arguments as
+    one MessagePack array of strings (``cmsgpack.unpack`` in the script:
+    one argument takes far less packing than thirty, on both sides);
+    it runs the script once per call and replies with the list of their
+    replies, an error reply standing for a call that failed.  The command
+    is queued for the first call (as a batch of one) and rewritten with
+    all of them just before the pipeline is sent.
+    """
+
+    LIMIT = 1000
+    """Calls per script call at most (one script call blocks the server for its whole run)."""
+
+    __slots__ = ("calls", "context", "entry", "index", "results", "script", "slot", "target")
+
+    def __init__(self, context: PipelineContext, script: Any, slot: int | None, target: Any, index: int) -> None:
+        super().__init__()
+        self.context = context
+        self.script = script
+        self.slot = slot
+        self.target = target
+        self.index = index
+        self.entry = target.command_stack[index]
+        self.calls: list[tuple[list[Any], list[Any]]] = []
+        self.results: list[DeferredResult[Any]] = []
+
+    def add(self, keys: list[Any], args: list[Any], result: DeferredResult[Any]) -> None:
+        """Add one call and the result its reply fills."""
+        self.calls.append((keys, args))
+        self.results.append(result)
+
+    def finish(self) -> None:
+        """Rewrite the queued command with every call (once the pipeline is about to be sent)."""
+        stack = self.target.command_stack
+        if len(self.calls) == 1 or self.index >= len(stack) or stack[self.index] is not self.entry:
+            return  # (a batch of one is queued as it is; a discarded one is gone)
+        stack[self.index] = (self.command(self.script, self.calls), self.entry[1])
+
+    @staticmethod
+    def command(script: Any, calls: list[tuple[list[Any], list[Any]]]) -> tuple[Any, ...]:
+        """Return the EVALSHA of ``script`` running ``calls`` (each its keys and arguments)."""
+        keys: list[Any] = []
+        args: list[Any] = [len(calls)]
+        for call_keys, call_args in calls:
+            keys += call_keys
+            args += [len(call_keys), _msgpack_strings(call_args)]
+        return ("EVALSHA", script.sha, len(keys), *keys, *args)
+
+    def distribute(self) -> None:
+        """Fill each call's result with its own reply (or error), or all with the batch's error."""
+        if self._error is not None:
+            for result in self.results:
+                result.set_error(self._error)
+            return
+        replies = self._value
+        if not isinstance(replies, list) or len(replies) != len(self.results):
+            error = PipelineError(f"a batch script replied {replies!r} to {len(self.results)} calls")
+            for result in self.results:
+                result.set_error(error)
+            return
+        for result, reply in zip(self.results, replies, strict=True):
+            if isinstance(reply, BaseException):
+                result.set_error(reply)
+            else:
+                result.set(reply)
+
+
 class _Batch:
     """Everything a root context will send: redis-py pipelines per connection and the results to fill.
 
@@ -431,7 +534,8 @@ class _Batch:
     driver runs :meth:`execute_steps`.
     """
 
-    __slots__ = ("asynchronous", "callbacks", "opened_by", "owner", "pipes", "results", "transaction")
+    __slots__ = ("asynchronous", "callbacks", "open_calls", "opened_by", "owner", "pipes", "results", "script_calls",
+                 "transaction")
 
     def __init__(self, transaction: bool, asynchronous: bool) -> None:
         self.transaction = transaction
@@ -441,6 +545,8 @@ class _Batch:
         self.pipes: dict[str, Any] = {}
         self.results: dict[str, list[DeferredResult[Any] | None]] = {}
         self.callbacks: list[Callable[[], Any]] = []
+        self.open_calls: ScriptCalls | None = None  # (the batched script calls the next one may join)
+        self.script_calls: list[ScriptCalls] = []
 
     def check_owner(self) -> None:
         """Refuse a command queued from another thread (sync) or task (asyncio) than the one that opened the root."""
@@ -476,6 +582,9 @@ class _Batch:
 
     def execute_steps(self) -> Steps[None]:
         """Send each connection's batch (concurrently when there are several), then fill the results."""
+        for calls in self.script_calls:
+            calls.finish()
+        self.script_calls, self.open_calls = [], None
         names = [name for name, pipe in self.pipes.items() if pipe.command_stack]
         try:
             if len(names) > 1:
@@ -610,6 +719,13 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
         self._results.append(deferred)
         return deferred
 
+    def run_command(self, result: DeferredResult[T], *args: Any) -> DeferredResult[T]:
+        """Queue one command whose reply fills ``result`` (a DeferredResult of the caller's own kind); return it."""
+        self._batch.check_owner()
+        self._target.pipeline_execute_command(*args)
+        self._results.append(result)
+        return result
+
     def queue_command(self, *args: Any) -> None:
         """Queue one command whose reply nobody reads; an error reply is raised when the pipeline executes."""
         self._batch.check_owner()
@@ -633,18 +749,45 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
         self.on_execute(fill)
         return derived
 
-    def run_script(self, script: Any, keys: list[Any], args: list[Any], result: DeferredResult[Any] | None = None) -> DeferredResult[Any]:
+    def run_script(self, script: Any, keys: list[Any], args: list[Any], result: DeferredResult[Any] | None = None,
+                   batch: Any = None) -> DeferredResult[Any]:
         """Queue a redis-py ``Script`` (EVALSHA, loaded first when the server lacks it).
 
         Its reply fills ``result`` (a new DeferredResult by default), which is returned.
+        With ``batch`` (a ``Script`` that runs ``script`` once per call, see
+        :class:`ScriptCalls`), calls queued one after another in this
+        context on one slot go to one call of ``batch``; each still gets
+        its own reply, or its own error.
         """
         self._batch.check_owner()
-        self._target.scripts.add(script)
-        self._target.pipeline_execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         if result is None:
             result = DeferredResult()
+        if batch is not None:
+            self._queue_batched(batch, keys, args, result)
+            return result
+        self._target.scripts.add(script)
+        self._target.pipeline_execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         self._results.append(result)
         return result
+
+    def _queue_batched(self, batch: Any, keys: list[Any], args: list[Any], result: DeferredResult[Any]) -> None:
+        """Add a call to the open :class:`ScriptCalls` of ``batch`` when it is the last command queued, else open one."""
+        target = self._target
+        slot = target.client.keyslot(keys[0]) if type(target) is ClusterBatch else None
+        calls = self._batch.open_calls
+        stack = target.command_stack
+        if (calls is not None and calls.context is self and calls.script is batch and calls.slot == slot
+                and stack and stack[-1] is calls.entry and len(calls.results) < ScriptCalls.LIMIT):
+            calls.add(keys, args, result)
+            return
+        target.scripts.add(batch)
+        target.pipeline_execute_command(*ScriptCalls.command(batch, [(keys, args)]))
+        calls = ScriptCalls(self, batch, slot, target, len(stack) - 1)
+        calls.add(keys, args, result)
+        self._batch.open_calls = calls
+        self._batch.script_calls.append(calls)
+        self._results.append(calls)
+        self.on_execute(calls.distribute)
 
     def on_execute(self, callback: Callable[[], Any]) -> None:
         """Run ``callback()`` after the root has executed and every result is filled."""

@@ -15,11 +15,19 @@ import redis
 from tests.conftest import LAYER_BACKENDS
 
 import redpocket
+from redpocket.orm import unit
 
 
-@pytest.fixture(params=LAYER_BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    """The backend under test: ``"embedded"``, ``"redis"`` or ``"cluster"``."""
+@pytest.fixture(params=[*LAYER_BACKENDS, "embedded-lua"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The backend under test: ``"embedded"``, ``"redis"`` or ``"cluster"``.
+
+    ``embedded-lua`` is the embedded engine saving through ``scripts/apply.lua``
+    instead of its native ``REDPOCKET.APPLY``: the two are one specification.
+    """
+    if request.param == "embedded-lua":
+        monkeypatch.setattr(unit, "NATIVE_SAVES", False)
+        return "embedded"
     return str(request.param)
 
 

@@ -78,7 +78,7 @@ from .keys import ModelKeys
 from .loading import ensure_sweep, sweep
 from .registry import models
 from .schema import SchemaState, queue_schema, store_schema, synchronise
-from .unit import APPLY_LUA, EXPIRE_LUA, VERSION_FIELD, Change, layout_args
+from .unit import APPLY_BATCH_LUA, APPLY_LUA, EXPIRE_LUA, NATIVE_APPLY, VERSION_FIELD, Change, layout_args, native_apply
 
 if TYPE_CHECKING:
     from .query import Manager
@@ -206,7 +206,13 @@ class Options:
         return [self.keys_for(value) for value in values]
 
     def apply_script(self) -> Any:
-        """Return the save/delete script (a redis-py ``Script``; call it with ``client=``)."""
+        """Return the save/delete procedure, called like a redis-py ``Script`` (with ``client=``).
+
+        On redpocket's own engine it is the script's native twin
+        (:class:`~.unit.NativeApply`), elsewhere ``scripts/apply.lua``.
+        """
+        if native_apply(self.client()):
+            return NATIVE_APPLY
         return self.script(APPLY_LUA)
 
     def script(self, source: str) -> Any:
@@ -626,7 +632,11 @@ class ActiveRecord(metaclass=ModelBase):
                 queue_schema(meta, pipe)
             if register:
                 self._register(pipe)
-            pending = pipe.run_script(script, keys, args, PendingApply(change))
+            if script is NATIVE_APPLY:
+                pending = pipe.run_command(PendingApply(change), NATIVE_APPLY.name, len(keys), *keys, *args)
+            else:
+                batch = meta.script(APPLY_BATCH_LUA)  # saves queued one after another: one script call
+                pending = pipe.run_script(script, keys, args, PendingApply(change), batch=batch)
             if delete and meta.partition is not None:
                 pipe.hdel(meta.keys.partition_of, self._ident())
             pipe.on_execute(pending)

@@ -14,13 +14,24 @@ it, then try again),
 
 The scripts share ``scripts/index.lua`` (index entry helpers composing the
 key names of :mod:`.keys` from the record's hash tag), prepended here.
+
+Where a save runs: on redpocket's own engine as its native command
+``REDPOCKET.APPLY`` (:class:`NativeApply`, same arguments and replies as the
+script; :func:`native_apply` tells, once per client); elsewhere as
+``apply.lua``, and in a pipeline context as ``APPLY_BATCH_LUA``, which runs
+the same script once per save of a batch (see ``ScriptCalls`` in
+:mod:`redpocket.pipeline`).
 """
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from redis.cluster import RedisCluster
+
+from ..client import EmbeddedRedis
 from ..errors import ConflictError, UniqueError
 from .attributes import Attribute
 from .expressions import F, out_of_range
@@ -41,11 +52,74 @@ def script_text(name: str) -> str:
 
 
 APPLY_LUA = script_text("apply.lua")
+APPLY_BATCH_LUA = PRELUDE + f"""
+local function apply(KEYS, ARGV)
+{(SCRIPTS / "apply.lua").read_text()}
+end
+
+-- A batch of saves (redpocket.pipeline's ScriptCalls): KEYS every save's keys in turn,
+-- ARGV ncalls, (nkeys, packed)*: a save's arguments as one MessagePack array of strings;
+-- the reply is the list of the saves' replies, an error reply standing for a save that
+-- failed (the others still run).
+local replies, key_at, at = {{}}, 1, 2
+for c = 1, tonumber(ARGV[1]) do
+  local nkeys, keys = tonumber(ARGV[at]), {{}}
+  for j = 1, nkeys do keys[j] = KEYS[key_at + j - 1] end
+  local args = cmsgpack.unpack(ARGV[at + 1])
+  key_at, at = key_at + nkeys, at + 2
+  local ok, reply = pcall(apply, keys, args)
+  if ok then
+    replies[c] = reply
+  elseif type(reply) == 'table' and reply.err then
+    replies[c] = reply
+  else
+    replies[c] = {{err = tostring(reply)}}
+  end
+end
+return replies
+"""
 SWEEP_LUA = script_text("sweep.lua")
 EXPIRE_LUA = script_text("expire.lua")
 INDEX_ONE_LUA = script_text("index_one.lua")
 
 ABSENT = b"\0absent"
+NATIVE_SAVES = True
+"""Use redpocket's native save command where the server has it (tests turn it off to run the Lua script)."""
+
+
+class NativeApply:
+    """The apply script's native twin on redpocket's own engine (``REDPOCKET.APPLY``), called like a ``Script``.
+
+    Same ``KEYS`` / ``ARGV`` and the same replies as ``scripts/apply.lua``;
+    the engine runs it as one of its commands, without the Lua bridge.
+    """
+
+    name = "REDPOCKET.APPLY"
+
+    def __call__(self, keys: list[Any], args: list[Any], client: Any) -> Any:
+        """Run (or queue, on a pipeline) one save plan."""
+        return client.execute_command(self.name, len(keys), *keys, *args)
+
+
+NATIVE_APPLY = NativeApply()
+_native: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def native_apply(client: Any) -> bool:
+    """Tell whether ``client``'s server runs save plans natively (redpocket's engine); asked once per client."""
+    if not NATIVE_SAVES:
+        return False
+    known = _native.get(client)
+    if known is None:
+        if isinstance(client, EmbeddedRedis):
+            known = True  # (no need to ask the engine in this process)
+        elif isinstance(client, RedisCluster):
+            known = False  # (a cluster's nodes may differ; the script runs everywhere)
+        else:
+            reply = client.execute_command("COMMAND INFO", NATIVE_APPLY.name)
+            known = bool(reply and reply[0])
+        _native[client] = known
+    return known
 VERSION_FIELD = "_version"
 
 
@@ -254,4 +328,4 @@ class Change:
         raise RuntimeError(f"unexpected reply from the save script: {reply!r}")  # pragma: no cover
 
 
-__all__ = ["APPLY_LUA", "EXPIRE_LUA", "INDEX_ONE_LUA", "SWEEP_LUA", "Change", "index_kinds", "layout_args", "sweep_call"]
+__all__ = ["APPLY_BATCH_LUA", "APPLY_LUA", "EXPIRE_LUA", "INDEX_ONE_LUA", "NATIVE_APPLY", "SWEEP_LUA", "Change", "NativeApply", "index_kinds", "layout_args", "native_apply", "sweep_call"]

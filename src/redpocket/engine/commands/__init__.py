@@ -23,6 +23,7 @@ from . import (  # noqa: F401
     lists,
     monitors,
     pubsub,
+    saves,
     server,
     sets,
     sort,
