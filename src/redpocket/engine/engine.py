@@ -24,8 +24,8 @@ from .clients import Pause
 from .config import Config
 from .eviction import OOM_ERROR, Evictor
 from .expiry import active_expire_cycle
-from .keyspace import Database, Signals
 from .info import rss_bytes
+from .keyspace import Database, Signals
 from .latency import LatencyMonitor
 from .memory import STARTUP_MEMORY, database_memory
 from .registry import COMMANDS, HOOK_POINTS, CommandHook, CommandSpec, CommandTable
@@ -322,6 +322,8 @@ class Engine:
         total = STARTUP_MEMORY
         for db in self.databases:
             if db.used:
+                if db.stale:
+                    db.settle()
                 total += database_memory(db)
         return total
 

@@ -26,7 +26,9 @@ Redis's LFU word instead, ``(minutes << 8) | counter`` (see :mod:`.eviction`).
 Each database keeps the bytes its keys and values take (``used``, see
 :mod:`.memory`) up to date on every write: a string's size is known from
 its length, a container's last estimate is kept in ``sizes`` and made again
-when :meth:`Database.modified` hears the key changed.  While ``maxmemory``
+after :meth:`Database.modified` heard the key changed (``stale``, folded
+by :meth:`Database.settle` whenever the total is read: handlers signal
+before or after they change a container).  While ``maxmemory``
 is set, ``sampler`` and ``volatile_sampler`` hold the keys eviction samples.
 """
 
@@ -97,7 +99,7 @@ class Database:
     """One numbered database: a dict of keys and a dict of expiry times (ms)."""
 
     __slots__ = (
-        "accessed", "data", "encodings", "expires", "index", "lfu", "sampler", "signals", "sizes", "used",
+        "accessed", "data", "encodings", "expires", "index", "lfu", "sampler", "signals", "sizes", "stale", "used",
         "volatile_sampler",
     )
 
@@ -113,6 +115,7 @@ class Database:
         self.accessed: dict[bytes, float] = {}
         self.used = 0  # bytes of keys and values (memory.py); the tables are measured when asked
         self.sizes: dict[bytes, tuple[int, float, int]] = {}  # container key -> memory.value_size()
+        self.stale: set[bytes] = set()  # containers changed since their size was last estimated (settle())
         self.lfu: Any = None  # the eviction policy's LFU clock while an LFU policy is set (eviction.py)
         self.sampler: Any = None  # KeySampler of data's keys, while maxmemory is set
         self.volatile_sampler: Any = None  # KeySampler of expires' keys, while maxmemory is set
@@ -213,6 +216,7 @@ class Database:
         else:
             size = self.sizes[key] = value_size(value, None)
             self.used += size[0]
+            self.stale.add(key)  # (a new container is often filled after it is stored)
         data[key] = value
         if self.lfu is None:
             self.accessed[key] = _clock()
@@ -300,13 +304,21 @@ class Database:
         signals.dirty += 1
         if signals.watched_keys:
             signals.touch(self.index, key)
-        previous = self.sizes.get(key)
-        if previous is not None:  # a container changed in place: estimate it again (O(1), memory.py)
-            value = self.data.get(key)
-            if value is None:
-                return
-            size = self.sizes[key] = value_size(value, previous)
-            self.used += size[0] - previous[0]
+        if key in self.sizes:  # a container changes in place (often after this call): measure it later
+            self.stale.add(key)
+
+    def settle(self) -> None:
+        """Estimate again the containers changed since the last time (O(1) each, memory.py); ``used`` is then exact."""
+        sizes = self.sizes
+        data = self.data
+        used = self.used
+        for key in self.stale:
+            previous = sizes.get(key)
+            if previous is not None:
+                size = sizes[key] = value_size(data[key], previous)
+                used += size[0] - previous[0]
+        self.used = used
+        self.stale.clear()
 
     def account(self, key: bytes, old: Any) -> None:
         """Count the change of ``key``'s value from ``old`` when a caller stored it in ``data`` itself."""
@@ -366,6 +378,7 @@ class Database:
                 used += size[0]
         self.used = used
         self.sizes = sizes
+        self.stale = set()
         if self.sampler is not None:
             self.sampler.reset(list(self.data))
             self.volatile_sampler.reset(list(self.expires))
@@ -382,6 +395,7 @@ class Database:
         self.encodings = {}
         self.accessed = {}
         self.sizes = {}
+        self.stale = set()
         self.used = 0
         if self.sampler is not None:
             self.sampler.reset([])

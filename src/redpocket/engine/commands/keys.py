@@ -444,6 +444,7 @@ def swapdb(session: Session, argv: list[bytes]) -> Any:
     one.accessed, two.accessed = two.accessed, one.accessed
     one.used, two.used = two.used, one.used
     one.sizes, two.sizes = two.sizes, one.sizes
+    one.stale, two.stale = two.stale, one.stale
     one.sampler, two.sampler = two.sampler, one.sampler
     one.volatile_sampler, two.volatile_sampler = two.volatile_sampler, one.volatile_sampler
     engine.dirty += 1
