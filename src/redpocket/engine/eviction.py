@@ -82,18 +82,19 @@ class KeySampler:
         if len(keys) > 2 * len(source) + 64:
             keys = self.keys = list(source)
         found: list[bytes] = []
-        tries = count * 3 + 8
+        repeats = count * 3 + 8  # (a live key drawn twice: bounded, as few keys may be live)
         randbelow = random.randrange
-        while len(found) < count and keys and tries:
-            tries -= 1
+        while len(found) < count and keys and repeats:
             position = randbelow(len(keys))
             key = keys[position]
-            if key not in source:  # deleted since it was appended: drop it (swap with the last)
+            if key not in source:  # deleted since it was appended: drop it (swap with the last), O(1)
                 last = keys.pop()
                 if position < len(keys):
                     keys[position] = last
                 continue
-            if key not in found:
+            if key in found:
+                repeats -= 1
+            else:
                 found.append(key)
         return found
 
