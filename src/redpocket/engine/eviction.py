@@ -76,6 +76,11 @@ class KeySampler:
         """Start again from the dict's keys."""
         self.keys = keys
 
+    def compact(self, source: dict[bytes, Any]) -> None:
+        """Rebuild the list from ``source`` once it holds more than twice its keys (deleted keys pile up)."""
+        if len(self.keys) > 2 * len(source) + 64:
+            self.keys = list(source)
+
     def sample(self, source: dict[bytes, Any], count: int) -> list[bytes]:
         """Return up to ``count`` distinct random keys of ``source`` (fewer when it has fewer)."""
         keys = self.keys
@@ -206,6 +211,10 @@ class Evictor:
             self.exceeded_since = _clock()
         if self.policy == "noeviction":
             return False
+        for db in self.databases:  # (a sampler the policy does not read still drops its deleted keys)
+            if db.sampler is not None:
+                db.sampler.compact(db.data)
+                db.volatile_sampler.compact(db.expires)
         started = _clock()
         limit = time_limit_seconds(self.config.get_int("maxmemory-eviction-tenacity"))
         evicted = 0

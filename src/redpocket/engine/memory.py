@@ -4,11 +4,13 @@ The engine's data are Python objects, so the estimate counts what CPython
 allocates for them, not what Redis would (``MEMORY USAGE`` and ``INFO``
 report this process's bytes):
 
-* **Tables** (measured, O(1)): ``sys.getsizeof`` of each database's ``data``,
-  ``accessed`` and ``expires`` dicts, plus one float (LRU clock) or int
-  (LFU counter) per key and one int per expiry time.  A dict never shrinks
-  when keys are deleted, and neither does this part: it is what the
-  process keeps.
+* **Tables** (O(1)): :data:`TABLE_ENTRY` bytes per entry of each
+  database's ``data``, ``accessed`` and ``expires`` dicts (what a CPython
+  dict takes per entry on average over its growth: 24 bytes of entry, its
+  index and the free room kept before the next resize), plus one float (LRU
+  clock) or int (LFU counter) per key and one int per expiry time.  The
+  average, not the table's size of the moment, so a cache that deletes and
+  adds keys all the time keeps a steady capacity.
 * **Keys and values** (kept incrementally in ``Database.used``): a key
   costs its ``bytes`` object; a string value its ``bytes`` object; a
   container its own object (``sys.getsizeof``: the hash table, the deque's
@@ -137,33 +139,27 @@ def table_size(table: dict[Any, Any]) -> int:
     return sys.getsizeof(table) if table else 0
 
 
+TABLE_ENTRY: Final = 42  # a dict's bytes per entry, averaged over its growth (sys.getsizeof / len)
 SIZE_ENTRY: Final = 120  # a container's entry in Database.sizes: a 3-tuple, an int and a float
 
 
 def database_memory(db: Any) -> int:
-    """Return the bytes one database takes: its keys and values (``db.used``) and its measured tables."""
-    data = db.data
-    total = db.used + table_size(data) + table_size(db.accessed) + NUMBER * len(db.accessed)
-    expires = db.expires
-    if expires:
-        total += table_size(expires) + NUMBER * len(expires)
-    sizes = db.sizes
-    if sizes:
-        total += table_size(sizes) + SIZE_ENTRY * len(sizes)
-    if db.encodings:
-        total += table_size(db.encodings)
+    """Return the bytes one database takes: its keys and values (``db.used``) and its tables' entries."""
+    entries = len(db.data) + len(db.accessed)
+    expires = len(db.expires)
+    total = db.used + TABLE_ENTRY * (entries + expires + len(db.sizes) + len(db.encodings))
+    total += NUMBER * (len(db.accessed) + expires) + SIZE_ENTRY * len(db.sizes)
     if db.sampler is not None:
         total += POINTER * (len(db.sampler.keys) + len(db.volatile_sampler.keys))
     return total
 
 
-def key_usage(db: Any, key: bytes, value: Any, samples: int) -> int:
-    """Return the bytes one key takes (MEMORY USAGE): its name, its share of the tables, its value.
+def key_usage(key: bytes, value: Any, samples: int) -> int:
+    """Return the bytes one key takes (MEMORY USAGE): its name, its table entries and clock, its value.
 
     A container's elements are estimated from ``samples`` of them (0: all), as Redis's ``SAMPLES``.
     """
-    count = len(db.data) or 1
-    size = key_size(key) + (table_size(db.data) + table_size(db.accessed)) // count + NUMBER
+    size = key_size(key) + 2 * TABLE_ENTRY + NUMBER
     if value.__class__ is bytes:
         return size + string_size(value)
-    return size + container_base(value) + int(element_unit(value, samples) * len(value))
+    return size + container_base(value) + int(element_unit(value, samples) * len(value)) + TABLE_ENTRY + SIZE_ENTRY

@@ -15,7 +15,7 @@ from ..config import Setting
 from ..info import info_text
 from ..keyspace import type_name
 from ..lolwut import schotter, skyline
-from ..memory import STARTUP_MEMORY, key_usage, table_size
+from ..memory import STARTUP_MEMORY, TABLE_ENTRY, key_usage
 from ..registry import define, define_container
 from ..replies import (
     NO_SUCH_KEY,
@@ -397,7 +397,7 @@ def memory_usage_command(session: Session, argv: list[bytes]) -> Any:
     value = db.data.get(argv[2])
     if value is None:
         return None
-    return key_usage(db, argv[2], value, samples)
+    return key_usage(argv[2], value, samples)
 
 
 @define("memory|stats", 2, "", group="server", since="4.0.0")
@@ -421,8 +421,8 @@ def memory_stats(session: Session, argv: list[bytes]) -> Any:
     for db in engine.databases:
         if db.data:
             tables = [
-                b"overhead.hashtable.main", table_size(db.data) + table_size(db.accessed),
-                b"overhead.hashtable.expires", table_size(db.expires),
+                b"overhead.hashtable.main", TABLE_ENTRY * (len(db.data) + len(db.accessed)),
+                b"overhead.hashtable.expires", TABLE_ENTRY * len(db.expires),
             ]
             flat += [b"db.%d" % db.index, map_reply(protocol, tables)]
     flat += [
