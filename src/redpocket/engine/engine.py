@@ -527,6 +527,8 @@ class Engine:
             self.peak_memory = used
         if self.evictor.pending and self.busy_script is None:  # (a run stopped at its time limit goes on)
             self.evictor.perform()
+        if self.tracking is not None and self.tracking.table:  # (an idle server too, after CONFIG SET: Redis's cron)
+            self.tracking.limit()
         if not self.active_expire_enabled or self.busy_script is not None or (self.pause.until and self.pause.active()):
             return  # (Redis expires nothing while clients are paused)
         for db in self.databases:
