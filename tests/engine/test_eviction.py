@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import redis
+from tests.helpers import error_of, run
 
 from redpocket.engine import Engine
 from redpocket.engine.memory import STARTUP_MEMORY
-from tests.helpers import error_of, run
 
 # redis-py raises OutOfMemoryError for "-OOM ...", with the text after the code.
 OOM = "command not allowed when used memory > 'maxmemory'."
@@ -98,7 +98,7 @@ def test_used_memory_follows_containers_changed_in_place(c: redis.Redis) -> None
 def test_memory_usage_counts_the_value(c: redis.Redis) -> None:
     c.set("small", "x")
     c.set("big", b"x" * 100_000)
-    for i in range(100):
+    for _ in range(100):
         c.rpush("list", VALUE)
     assert c.memory_usage("big") > 100_000 > c.memory_usage("small")
     assert c.memory_usage("list", samples=0) > 100 * 500
