@@ -137,6 +137,7 @@ class Engine:
         self.script_oom = False  # memory was over maxmemory when the running script started
         self.config.memory_listener = self.memory_settings_changed
         self.evictor.configure()
+        self.maxmemory = self.evictor.maxmemory  # (read before every command: one attribute)
 
     # -- what the databases signal (kept in self.signals; these read and write it) ----
     @property
@@ -281,7 +282,7 @@ class Engine:
                 return self._rejected(session, name, denied, spec)
         if self.busy_script is not None and "allow-busy" not in spec.flags:
             return self._rejected(session, name, ReplyError(self.busy_script.busy_error), spec)
-        if self.evictor.maxmemory and self.busy_script is None:
+        if self.maxmemory and self.busy_script is None:
             refused = self.check_memory(session, spec, name)
             if refused is not None:
                 return self._rejected(session, name, refused, spec)
@@ -331,6 +332,7 @@ class Engine:
         """Apply a new maxmemory or maxmemory-policy (CONFIG SET): evict at once if memory is over it."""
         with self.lock:
             self.evictor.configure()
+            self.maxmemory = self.evictor.maxmemory
             if self.evictor.maxmemory:
                 self.evictor.perform()
 

@@ -204,19 +204,21 @@ class Database:
         if old is None:
             if signals.listening:
                 self.notify("n", b"new", key)
-            self.used += KEY_BASE + len(key)
             if self.sampler is not None:
                 self.sampler.append(key)
+            if value.__class__ is bytes:  # (one update of the count on the common paths)
+                self.used += KEY_BASE + STRING_BASE + len(key) + len(value)
+            else:
+                self._store_container(key, value, KEY_BASE + len(key))
+        elif value.__class__ is bytes:
+            if old.__class__ is bytes:
+                self.used += len(value) - len(old)
+            else:
+                self.used += STRING_BASE + len(value) - self.sizes.pop(key, _NO_SIZE)[0]
         elif old.__class__ is bytes:
-            self.used -= STRING_BASE + len(old)
+            self._store_container(key, value, -STRING_BASE - len(old))
         else:
-            self.used -= self.sizes.pop(key, _NO_SIZE)[0]
-        if value.__class__ is bytes:
-            self.used += STRING_BASE + len(value)
-        else:
-            size = self.sizes[key] = value_size(value, None)
-            self.used += size[0]
-            self.stale.add(key)  # (a new container is often filled after it is stored)
+            self._store_container(key, value, -self.sizes.pop(key, _NO_SIZE)[0])
         data[key] = value
         if self.lfu is None:
             self.accessed[key] = _clock()
@@ -234,6 +236,12 @@ class Database:
             signals.touch(self.index, key)
         if signals.blocked_clients:
             signals.ready_keys.add((self.index, key))
+
+    def _store_container(self, key: bytes, value: Any, delta: int) -> None:
+        """Count a container stored at ``key`` (``delta``: the change for the key and the old value)."""
+        size = self.sizes[key] = value_size(value, None)
+        self.used += size[0] + delta
+        self.stale.add(key)  # (a new container is often filled after it is stored)
 
     def add(self, key: bytes, value: Any, encoding: str | None = None) -> None:
         """Store a new value at an absent ``key`` (the caller checked); announce it (``new``)."""
