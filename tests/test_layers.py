@@ -25,7 +25,9 @@ LAYERS: list[tuple[str, list[str]]] = [
         "redpocket.engine.command_reference", "redpocket.engine.categories", "redpocket.engine.lolwut",
     ]),
     ("types", ["redpocket.engine.types"]),
-    ("keyspace", ["redpocket.engine.keyspace", "redpocket.engine.expiry"]),
+    ("keyspace", [
+        "redpocket.engine.keyspace", "redpocket.engine.expiry", "redpocket.engine.memory", "redpocket.engine.eviction",
+    ]),
     ("config, session, monitors", [
         "redpocket.engine.config", "redpocket.engine.session", "redpocket.engine.slowlog", "redpocket.engine.latency",
         "redpocket.engine.clients", "redpocket.engine.pubsub", "redpocket.engine.tracking", "redpocket.engine.acl",

@@ -11,6 +11,7 @@
           ├── ValidationError    a value an attribute refuses (at assignment)
           │    └── UniqueError   a unique value already held by another record (at save)
           ├── ConflictError      a versioned record changed since it was loaded
+          ├── OutOfMemoryError   a save refused by Redis's maxmemory (also a redis OutOfMemoryError); nothing written
           ├── ProtectedError     a delete refused by a Pointer(on_delete=PROTECT); nothing deleted
           ├── MigrationError     a stored schema the ORM cannot migrate to the class (type change refused)
           ├── DoesNotExist       get() found nothing (Model.DoesNotExist subclasses it)
@@ -30,6 +31,8 @@ code written against a Redis server behaves the same on the embedded engine.
 """
 
 from __future__ import annotations
+
+import redis.exceptions
 
 
 class RedpocketError(Exception):
@@ -73,6 +76,15 @@ class UniqueError(ValidationError):
 
 class ConflictError(ORMError):
     """A versioned record changed in Redis since it was loaded; nothing was written."""
+
+
+class OutOfMemoryError(ORMError, redis.exceptions.OutOfMemoryError):
+    """A save or delete Redis refused because its memory is over ``maxmemory`` and nothing may be evicted.
+
+    Nothing was written (the save is one script, refused before its first
+    write).  Also a ``redis.exceptions.OutOfMemoryError``, so code catching
+    redis-py's error catches it too; ``__cause__`` is redis-py's error.
+    """
 
 
 class ProtectedError(ORMError):

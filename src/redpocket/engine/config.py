@@ -461,6 +461,8 @@ class Config:
         self.config_file: str = ""
         # Called with the new requirepass, which becomes the default user's password (acl.Users).
         self.requirepass_listener: Callable[[str], None] | None = None
+        # Called after maxmemory, maxmemory-policy or maxmemory-samples change (the engine's evictor).
+        self.memory_listener: Callable[[], None] | None = None
         # For the latency monitor: latency-monitor-threshold in seconds (infinite
         # when 0, "off"), whether latency-tracking is on, and the duration from
         # which Engine.account hands it a command (every one while tracking is off).
@@ -570,6 +572,8 @@ class Config:
         self._ints.clear()
         if setting.name == "requirepass" and self.requirepass_listener is not None:
             self.requirepass_listener(value)
+        elif setting.name in ("maxmemory", "maxmemory-policy") and self.memory_listener is not None:
+            self.memory_listener()
         elif setting.name == "hz":
             # Redis clamps the configured hz into [1, 500] (updateHZ).
             self.values["hz"] = str(self._effective_hz())

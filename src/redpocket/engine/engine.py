@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING, Any
 from .blocking import Block
 from .clients import Pause
 from .config import Config
+from .eviction import OOM_ERROR, Evictor
 from .expiry import active_expire_cycle
+from .info import rss_bytes
 from .keyspace import Database, Signals
 from .latency import LatencyMonitor
+from .memory import STARTUP_MEMORY, database_memory
 from .registry import COMMANDS, HOOK_POINTS, CommandHook, CommandSpec, CommandTable
 from .replies import QUEUED, ReplyError
 from .session import Session
@@ -37,6 +40,9 @@ log = logging.getLogger("redpocket.engine")
 
 # Commands that run at once even inside MULTI (Redis's processCommand).
 _MULTI_IMMEDIATE = frozenset({b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"})
+# What a client in MULTI may still send while memory is over maxmemory (Redis's processCommand).
+_MULTI_UNDER_OOM = frozenset({b"exec", b"discard", b"quit", b"reset"})
+_SCRIPT_COMMANDS = frozenset({b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"})
 
 
 def unknown_command_error(argv: list[bytes]) -> ReplyError:
@@ -124,6 +130,14 @@ class Engine:
         # Called as listener(db_index, argv) after each command a script ran (Redis
         # shows them to MONITOR clients as "[db lua]" lines; the TCP server listens).
         self.script_listeners: list[Any] = []
+        # maxmemory (eviction.py): consulted before each command while maxmemory is set.
+        self.evictor = Evictor(self.databases, self.config, self.used_memory, self.key_evicted)
+        self.peak_memory = STARTUP_MEMORY
+        self.startup_rss = rss_bytes()  # the interpreter's own, for MEMORY DOCTOR
+        self.script_oom = False  # memory was over maxmemory when the running script started
+        self.config.memory_listener = self.memory_settings_changed
+        self.evictor.configure()
+        self.maxmemory = self.evictor.maxmemory  # (read before every command: one attribute)
 
     # -- what the databases signal (kept in self.signals; these read and write it) ----
     @property
@@ -268,6 +282,10 @@ class Engine:
                 return self._rejected(session, name, denied, spec)
         if self.busy_script is not None and "allow-busy" not in spec.flags:
             return self._rejected(session, name, ReplyError(self.busy_script.busy_error), spec)
+        if self.maxmemory and self.busy_script is None:
+            refused = self.check_memory(session, spec, name)
+            if refused is not None:
+                return self._rejected(session, name, refused, spec)
         if session.multi is not None and name not in _MULTI_IMMEDIATE:
             session.multi.append((spec, argv))
             return QUEUED
@@ -277,6 +295,54 @@ class Engine:
         if not self.commands_processed & 63:
             self.tick()
         return reply
+
+    def check_memory(self, session: Session, spec: CommandSpec, name: bytes) -> ReplyError | None:
+        """Evict down to maxmemory before a command; return the OOM error when it may not run (processCommand).
+
+        Refused while memory stays over the limit: a ``denyoom`` command, an
+        EXEC whose queue holds one, and anything but EXEC / DISCARD / QUIT /
+        RESET inside MULTI (queueing takes memory too).  A script remembers
+        whether memory was over at its start: its first write is refused then.
+        """
+        out_of_memory = not self.evictor.perform()
+        if name in _SCRIPT_COMMANDS:
+            self.script_oom = out_of_memory
+        if not out_of_memory:
+            return None
+        multi = session.multi
+        if (
+            spec.denyoom
+            or (multi is not None and name not in _MULTI_UNDER_OOM)
+            or (name == b"exec" and multi is not None and any(queued.denyoom for queued, _ in multi))
+        ):
+            return ReplyError(OOM_ERROR)
+        return None
+
+    def used_memory(self) -> int:
+        """Return the bytes the engine's data take in this process (INFO's ``used_memory``; see memory.py)."""
+        total = STARTUP_MEMORY
+        for db in self.databases:
+            if db.used:
+                if db.stale:
+                    db.settle()
+                total += database_memory(db)
+        return total
+
+    def memory_settings_changed(self) -> None:
+        """Apply a new maxmemory or maxmemory-policy (CONFIG SET): evict at once if memory is over it."""
+        with self.lock:
+            self.evictor.configure()
+            self.maxmemory = self.evictor.maxmemory
+            if self.evictor.maxmemory:
+                self.evictor.perform()
+
+    def key_evicted(self, db: Database, key: bytes) -> None:
+        """Evict ``key`` from ``db``: keyspace event, WATCH and tracking, and a DEL (UNLINK) for the AOF."""
+        db.evict(key)
+        if self.propagators:
+            verb = b"UNLINK" if self.config.get("lazyfree-lazy-eviction") == "yes" else b"DEL"
+            for hook in self.propagators:
+                hook(None, db.index, [verb, key], None)
 
     def announce_ready(self) -> None:
         """Tell the listeners and the waiting threads which keys blocked clients may now take."""
@@ -458,6 +524,13 @@ class Engine:
         """Run periodic work: the active expiry cycle (Redis's serverCron)."""
         hz = self.config.hz
         self._next_cron = now + 1.0 / hz
+        used = self.used_memory()
+        if used > self.peak_memory:
+            self.peak_memory = used
+        if self.evictor.pending and self.busy_script is None:  # (a run stopped at its time limit goes on)
+            self.evictor.perform()
+        if self.tracking is not None and self.tracking.table:  # (an idle server too, after CONFIG SET: Redis's cron)
+            self.tracking.limit()
         if not self.active_expire_enabled or self.busy_script is not None or (self.pause.until and self.pause.active()):
             return  # (Redis expires nothing while clients are paused)
         for db in self.databases:

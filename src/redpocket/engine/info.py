@@ -16,6 +16,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Final
 
+from .memory import STARTUP_MEMORY
 from .version import REDIS_VERSION
 
 if TYPE_CHECKING:
@@ -33,8 +34,6 @@ ALL_SECTIONS: Final = frozenset(SECTIONS)
 
 RUN_ID: Final = os.urandom(20).hex()
 REPLICATION_ID: Final = os.urandom(20).hex()
-STARTUP_MEMORY: Final = 876080  # what an empty Redis 7.0 reports as used_memory_startup
-BYTES_PER_KEY: Final = 80  # a rough per-key overhead for the used_memory estimate
 
 
 def select_sections(arguments: Iterable[str]) -> list[str]:
@@ -81,8 +80,16 @@ def _total_system_memory() -> int:
 
 
 def used_memory(engine: Engine) -> int:
-    """Estimate the memory the dataset uses (the engine does not account allocations)."""
-    return STARTUP_MEMORY + BYTES_PER_KEY * sum(len(db.data) for db in engine.databases)
+    """Return ``used_memory`` (``Engine.used_memory``, see memory.py) and raise the recorded peak to it."""
+    used = engine.used_memory()
+    if used > engine.peak_memory:
+        engine.peak_memory = used
+    return used
+
+
+def rss_bytes() -> int:
+    """Return this process's resident set size in bytes (``used_memory_rss``)."""
+    return _rss_bytes()
 
 
 def _server(engine: Engine, current: CommandSpec | None) -> list[str]:
@@ -134,8 +141,7 @@ def _clients(engine: Engine, current: CommandSpec | None) -> list[str]:
 
 def _memory(engine: Engine, current: CommandSpec | None) -> list[str]:
     used = used_memory(engine)
-    peak = max(used, getattr(engine, "peak_memory", 0))
-    engine.peak_memory = peak  # type: ignore[attr-defined]
+    peak = engine.peak_memory
     rss = _rss_bytes()
     system = _total_system_memory()
     maxmemory = int(engine.config.get("maxmemory"))
@@ -253,6 +259,7 @@ def _stats(engine: Engine, current: CommandSpec | None) -> list[str]:
     from .tracking import counts
 
     processed = engine.commands_processed
+    exceeded_total, exceeded_current = engine.evictor.exceeded_seconds()
     _, tracked_keys, tracked_items, tracked_prefixes = counts(engine)
     return [
         f"total_connections_received:{engine.connections_received}",
@@ -274,10 +281,10 @@ def _stats(engine: Engine, current: CommandSpec | None) -> list[str]:
         "expired_stale_perc:0.00",
         "expired_time_cap_reached_count:0",
         "expire_cycle_cpu_milliseconds:0",
-        "evicted_keys:0",
+        f"evicted_keys:{engine.evictor.evicted_keys}",
         "evicted_clients:0",
-        "total_eviction_exceeded_time:0",
-        "current_eviction_exceeded_time:0",
+        f"total_eviction_exceeded_time:{int(exceeded_total * 1000)}",
+        f"current_eviction_exceeded_time:{int(exceeded_current * 1000)}",
         f"keyspace_hits:{engine.keyspace_hits}",
         f"keyspace_misses:{engine.keyspace_misses}",
         "pubsub_channels:0",

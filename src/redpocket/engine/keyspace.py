@@ -19,7 +19,17 @@ engine only through a :class:`Signals` object.
 Each key's last access is kept in ``accessed`` (Redis's LRU clock, for
 ``OBJECT IDLETIME``): the lookups and the writes stamp it, in this module
 only; ``lookup_read(..., touch=False)`` reads without stamping, as Redis's
-``LOOKUP_NOTOUCH`` does for TYPE, EXISTS and OBJECT.
+``LOOKUP_NOTOUCH`` does for TYPE, EXISTS and OBJECT.  Under an LFU
+``maxmemory-policy`` (``lfu`` set on the database) the same dict holds
+Redis's LFU word instead, ``(minutes << 8) | counter`` (see :mod:`.eviction`).
+
+Each database keeps the bytes its keys and values take (``used``, see
+:mod:`.memory`) up to date on every write: a string's size is known from
+its length, a container's last estimate is kept in ``sizes`` and made again
+after :meth:`Database.modified` heard the key changed (``stale``, folded
+by :meth:`Database.settle` whenever the total is read: handlers signal
+before or after they change a container).  While ``maxmemory``
+is set, ``sampler`` and ``volatile_sampler`` hold the keys eviction samples.
 """
 
 from __future__ import annotations
@@ -30,8 +40,10 @@ from collections.abc import Callable
 from time import monotonic as _clock
 from typing import Any
 
+from .memory import KEY_BASE, STRING_BASE, key_size, value_size
 from .replies import WRONGTYPE, ReplyError
 
+_NO_SIZE: tuple[int, float, int] = (0, 0.0, 0)
 TYPE_NAMES: dict[type, str] = {bytes: "string", dict: "hash", deque: "list", set: "set"}
 
 
@@ -86,7 +98,10 @@ class Signals:
 class Database:
     """One numbered database: a dict of keys and a dict of expiry times (ms)."""
 
-    __slots__ = ("accessed", "data", "encodings", "expires", "index", "signals")
+    __slots__ = (
+        "accessed", "data", "encodings", "expires", "index", "lfu", "sampler", "signals", "sizes", "stale", "used",
+        "volatile_sampler",
+    )
 
     def __init__(self, index: int, signals: Signals) -> None:
         self.index = index
@@ -98,6 +113,12 @@ class Database:
         self.encodings: dict[bytes, str] = {}
         # key -> time.monotonic() of its last access (OBJECT IDLETIME).
         self.accessed: dict[bytes, float] = {}
+        self.used = 0  # bytes of keys and values (memory.py); the tables are measured when asked
+        self.sizes: dict[bytes, tuple[int, float, int]] = {}  # container key -> memory.value_size()
+        self.stale: set[bytes] = set()  # containers changed since their size was last estimated (settle())
+        self.lfu: Any = None  # the eviction policy's LFU clock while an LFU policy is set (eviction.py)
+        self.sampler: Any = None  # KeySampler of data's keys, while maxmemory is set
+        self.volatile_sampler: Any = None  # KeySampler of expires' keys, while maxmemory is set
 
     def __len__(self) -> int:
         return len(self.data)
@@ -114,8 +135,7 @@ class Database:
             return False
         signals.expired_keys += 1
         del self.expires[key]
-        del self.data[key]
-        self.accessed.pop(key, None)
+        self.forget(key, self.data.pop(key))
         if self.encodings:
             self.encodings.pop(key, None)
         self.notify("x", b"expired", key)
@@ -135,7 +155,10 @@ class Database:
             return None
         self.signals.keyspace_hits += 1
         if touch:
-            self.accessed[key] = _clock()
+            if self.lfu is None:
+                self.accessed[key] = _clock()
+            else:
+                self.lfu.touch(self.accessed, key)
         if kind is not None and type(value) is not kind:
             raise ReplyError(WRONGTYPE)
         return value
@@ -146,7 +169,10 @@ class Database:
             self.expire_if_needed(key)
         value = self.data.get(key)
         if value is not None:
-            self.accessed[key] = _clock()
+            if self.lfu is None:
+                self.accessed[key] = _clock()
+            else:
+                self.lfu.touch(self.accessed, key)
             if kind is not None and type(value) is not kind:
                 raise ReplyError(WRONGTYPE)
         return value
@@ -173,10 +199,33 @@ class Database:
             if not keep_ttl:
                 self.expires.pop(key, None)
         signals = self.signals
-        if signals.listening and key not in self.data:
-            self.notify("n", b"new", key)
-        self.data[key] = value
-        self.accessed[key] = _clock()
+        data = self.data
+        old = data.get(key)
+        if old is None:
+            if signals.listening:
+                self.notify("n", b"new", key)
+            if self.sampler is not None:
+                self.sampler.append(key)
+            if value.__class__ is bytes:  # (one update of the count on the common paths)
+                self.used += KEY_BASE + STRING_BASE + len(key) + len(value)
+            else:
+                self._store_container(key, value, KEY_BASE + len(key))
+        elif value.__class__ is bytes:
+            if old.__class__ is bytes:
+                self.used += len(value) - len(old)
+            else:
+                self.used += STRING_BASE + len(value) - self.sizes.pop(key, _NO_SIZE)[0]
+        elif old.__class__ is bytes:
+            self._store_container(key, value, -STRING_BASE - len(old))
+        else:
+            self._store_container(key, value, -self.sizes.pop(key, _NO_SIZE)[0])
+        data[key] = value
+        if self.lfu is None:
+            self.accessed[key] = _clock()
+        elif old is None:
+            self.accessed[key] = self.lfu.initial()
+        else:
+            self.lfu.touch(self.accessed, key)
         if encoding is not None:
             self.encodings[key] = encoding
         elif self.encodings:
@@ -188,6 +237,12 @@ class Database:
         if signals.blocked_clients:
             signals.ready_keys.add((self.index, key))
 
+    def _store_container(self, key: bytes, value: Any, delta: int) -> None:
+        """Count a container stored at ``key`` (``delta``: the change for the key and the old value)."""
+        size = self.sizes[key] = value_size(value, None)
+        self.used += size[0] + delta
+        self.stale.add(key)  # (a new container is often filled after it is stored)
+
     def add(self, key: bytes, value: Any, encoding: str | None = None) -> None:
         """Store a new value at an absent ``key`` (the caller checked); announce it (``new``)."""
         self.set(key, value, False, encoding)
@@ -198,14 +253,22 @@ class Database:
             if self.expire_if_needed(key):
                 return False
             del self.expires[key]
-        if self.data.pop(key, None) is None:
+        value = self.data.pop(key, None)
+        if value is None:
             return False
-        self.accessed.pop(key, None)
-        if self.encodings:
-            self.encodings.pop(key, None)
+        self.forget(key, value)
         self.modified(key)
         self.signal_ready(key)  # (Redis's signalDeletedKeyAsReady: a blocked XREADGROUP fails at once)
         return True
+
+    def evict(self, key: bytes) -> None:
+        """Evict ``key`` (maxmemory): forget it, signal the change and announce ``evicted``, as Redis's performEvictions."""
+        value = self.data.pop(key)
+        if self.expires:
+            self.expires.pop(key, None)
+        self.forget(key, value)
+        self.modified(key)
+        self.notify("e", b"evicted", key)
 
     def remove_if_empty(self, key: bytes, value: Any) -> None:
         """Delete ``key`` when its container ``value`` became empty (Redis never stores empty containers).
@@ -214,14 +277,25 @@ class Database:
         that emptied it, as Redis's handlers do.
         """
         if not value:
-            del self.data[key]
-            self.accessed.pop(key, None)
+            self.forget(key, self.data.pop(key))
             if self.expires:
                 self.expires.pop(key, None)
             self.notify("g", b"del", key)
 
+    def forget(self, key: bytes, value: Any) -> None:
+        """Drop what the database keeps about a key just removed from ``data`` (access time, size, encoding)."""
+        self.accessed.pop(key, None)
+        if value.__class__ is bytes:
+            self.used -= STRING_BASE + len(value) + KEY_BASE + len(key)
+        else:
+            self.used -= self.sizes.pop(key, _NO_SIZE)[0] + KEY_BASE + len(key)
+        if self.encodings:
+            self.encodings.pop(key, None)
+
     def set_expire(self, key: bytes, when_ms: int) -> None:
         """Set the absolute expiry time of an existing key, in Unix milliseconds."""
+        if self.volatile_sampler is not None and key not in self.expires:
+            self.volatile_sampler.append(key)
         self.expires[key] = when_ms
 
     def persist(self, key: bytes) -> bool:
@@ -238,6 +312,33 @@ class Database:
         signals.dirty += 1
         if signals.watched_keys:
             signals.touch(self.index, key)
+        if key in self.sizes:  # a container changes in place (often after this call): measure it later
+            self.stale.add(key)
+
+    def settle(self) -> None:
+        """Estimate again the containers changed since the last time (O(1) each, memory.py); ``used`` is then exact."""
+        sizes = self.sizes
+        data = self.data
+        used = self.used
+        for key in self.stale:
+            previous = sizes.get(key)
+            if previous is not None:
+                size = sizes[key] = value_size(data[key], previous)
+                used += size[0] - previous[0]
+        self.used = used
+        self.stale.clear()
+
+    def account(self, key: bytes, old: Any) -> None:
+        """Count the change of ``key``'s value from ``old`` when a caller stored it in ``data`` itself."""
+        value = self.data.get(key)
+        if old is None:
+            self.used += key_size(key)
+        elif old.__class__ is bytes:
+            self.used -= STRING_BASE + len(old)
+        if value.__class__ is bytes:
+            self.used += STRING_BASE + len(value)
+        if old is None and self.sampler is not None:
+            self.sampler.append(key)
 
     def notify(self, kind: str, event: bytes, key: bytes) -> None:
         """Publish keyspace event ``event`` of class ``kind`` (``"g"``, ``"$"``, ``"t"`` ...) for ``key``.
@@ -252,15 +353,43 @@ class Database:
             if flags and kind in flags and ("K" in flags or "E" in flags):
                 signals.publisher.notify(self.index, event, key, flags)
 
+    def set_access(self, key: bytes, idle_seconds: int, frequency: int) -> None:
+        """Set ``key``'s LFU counter (``frequency``) or idle time (Redis's ``objectSetLRUOrLFU``); -1: unchanged."""
+        if self.lfu is not None:
+            if frequency >= 0:
+                self.lfu.set_frequency(self.accessed, key, frequency)
+        elif idle_seconds >= 0:
+            self.accessed[key] = _clock() - idle_seconds
+
     def idle_seconds(self, key: bytes) -> int:
         """Return the whole seconds since ``key`` was last read or written (OBJECT IDLETIME)."""
-        return int(_clock() - self.accessed.get(key, _clock()))
+        now = _clock()
+        stamp = self.accessed.get(key, now)
+        return int(now - stamp) if stamp.__class__ is float else 0  # (an int is an LFU word: policy changed)
 
     def signal_ready(self, key: bytes) -> None:
         """Wake clients blocked on ``key``; :meth:`set` and :meth:`add` already do."""
         signals = self.signals
         if signals.blocked_clients:
             signals.ready_keys.add((self.index, key))
+
+    def recount(self) -> None:
+        """Measure every key again (after a loader filled ``data`` itself): O(n), never on a write."""
+        used = 0
+        sizes: dict[bytes, tuple[int, float, int]] = {}
+        for key, value in self.data.items():
+            used += KEY_BASE + len(key)
+            if value.__class__ is bytes:
+                used += STRING_BASE + len(value)
+            else:
+                size = sizes[key] = value_size(value, None)
+                used += size[0]
+        self.used = used
+        self.sizes = sizes
+        self.stale = set()
+        if self.sampler is not None:
+            self.sampler.reset(list(self.data))
+            self.volatile_sampler.reset(list(self.expires))
 
     def flush(self) -> None:
         """Remove every key."""
@@ -273,3 +402,9 @@ class Database:
         self.expires = {}
         self.encodings = {}
         self.accessed = {}
+        self.sizes = {}
+        self.stale = set()
+        self.used = 0
+        if self.sampler is not None:
+            self.sampler.reset([])
+            self.volatile_sampler.reset([])

@@ -57,9 +57,12 @@ class CommandSpec:
     quick: bool = field(init=False, default=False)
     # A command others may hook (HOOK_POINTS): Engine.call runs the engine's hooks for it.
     hooked: bool = field(init=False, default=False)
+    # May grow memory: refused with -OOM while maxmemory is exceeded (Redis's CMD_DENYOOM).
+    denyoom: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.write = "write" in self.flags
+        self.denyoom = "denyoom" in self.flags
         arity = self.arity
         self.min_argc = arity if arity >= 0 else -arity
         self.max_argc = arity if arity >= 0 else sys.maxsize

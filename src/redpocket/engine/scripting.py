@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from lupa import lua51
 
+from .eviction import OOM_ERROR
 from .keyspace import now_ms
 from .lua_libraries import (
     LibraryContext,
@@ -461,6 +462,7 @@ class ScriptRuntime:
         self.caller = self.client  # the session running the current script (ACL checks are its user's)
         self.compiled: dict[bytes, Script] = {}
         self.read_only = False
+        self.allow_oom = False  # the running script declared allow-oom (or no-writes)
         self.random = random.Random()
         self.null = self.lua.eval("newproxy(false)")
         context = LibraryContext(self, ScriptError)
@@ -549,6 +551,9 @@ class ScriptRuntime:
             read_only = read_only or b"no-writes" in flags
         client = self.client
         engine = self.engine
+        self.allow_oom = flags is not None and (b"allow-oom" in flags or b"no-writes" in flags)
+        if flags is not None and not self.allow_oom and engine.script_oom and engine.evictor.maxmemory:
+            raise ReplyError(OOM_ERROR)  # (a script declaring it may write is a denyoom command)
         with engine.lock:
             if self.running is not None:  # (only a command run while a script is busy gets here: EXEC's)
                 raise ReplyError(BUSY_FUNCTION if self.running.is_function else BUSY_EVAL)
@@ -871,6 +876,15 @@ class ScriptRuntime:
             denied = users(self.engine).denied_in_script(self.caller, spec, argv)  # type: ignore[arg-type]
             if denied is not None:
                 return self._refused(denied, spec)  # type: ignore[arg-type]
+        engine = self.engine
+        if (
+            spec.denyoom  # type: ignore[union-attr]
+            and engine.script_oom
+            and engine.evictor.maxmemory
+            and not self.allow_oom
+            and (self.running is None or not self.running.wrote)
+        ):  # memory was over maxmemory when the script started: its first write is refused (scriptVerifyOOM)
+            return self._refused(OOM_ERROR, spec)  # type: ignore[arg-type]
         if self.running is not None and spec.write:  # type: ignore[union-attr]  # (it can no longer be killed)
             self.running.wrote = True
         reply = self.engine.call(self.client, spec, argv)  # type: ignore[arg-type]

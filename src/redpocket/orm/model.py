@@ -58,7 +58,14 @@ import redis
 from redis.cluster import RedisCluster
 
 from ..connections import DEFAULT, get_client
-from ..errors import ConflictError, DecodeError, DefinitionError, DoesNotExist, MultipleObjectsReturned
+from ..errors import (
+    ConflictError,
+    DecodeError,
+    DefinitionError,
+    DoesNotExist,
+    MultipleObjectsReturned,
+    OutOfMemoryError,
+)
 from ..pipeline import ClusterBatch, DeferredResult, PipelineContext, ensure_scripts, raw_pipeline, ride_failover
 from .attributes import (
     DO_NOTHING,
@@ -600,6 +607,14 @@ class ActiveRecord(metaclass=ModelBase):
         for name in names:
             dirty.pop(name, None)
 
+    def _out_of_memory(self, delete: bool) -> OutOfMemoryError:
+        """Return the error for a write Redis refused with -OOM (it wrote nothing: one script, or one HSET)."""
+        return OutOfMemoryError(
+            f"{type(self).__name__} {self.pk!s} was not {'deleted' if delete else 'saved'}: Redis's used memory is "
+            "over its 'maxmemory' limit and no key may be evicted (maxmemory-policy noeviction, or no key the "
+            "policy may evict); nothing was written"
+        )
+
     def _run(self, names: Names, pipe: Any, delete: bool = False, computed: dict[str, F] | None = None,
              must_exist: bool = False) -> DeferredResult[int] | None:
         """Save (or delete) through the apply script: now, or queued on ``pipe``.
@@ -611,7 +626,10 @@ class ActiveRecord(metaclass=ModelBase):
         self._settled = "ok"
         if (not delete and not computed and not must_exist and self._stored is not None and not meta.versioned
                 and names and names <= meta.plain_names):
-            self._write_plain(names, pipe)
+            try:
+                self._write_plain(names, pipe)
+            except redis.exceptions.OutOfMemoryError as error:
+                raise self._out_of_memory(delete) from error
             return None
         stored = dict(self._stored) if self._stored is not None else {}
         ttl = meta.ttl_text if (self._stored is None and not delete) else ""
@@ -672,7 +690,10 @@ class ActiveRecord(metaclass=ModelBase):
         for _ in range(MAX_RETRIES):
             if status is None:
                 keys, args = change.compile()
-                reply = ride_failover(client, functools.partial(script, keys=keys, args=args, client=client))
+                try:
+                    reply = ride_failover(client, functools.partial(script, keys=keys, args=args, client=client))
+                except redis.exceptions.OutOfMemoryError as error:
+                    raise self._out_of_memory(change.delete) from error
                 status = change.outcome(reply)
             if status in ("ok", "gone"):
                 if status == "ok" and change.delete and meta.partition is not None:

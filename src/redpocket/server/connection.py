@@ -495,13 +495,15 @@ class ClientConnection(asyncio.Protocol):
         None inside MULTI, nor for a tracking client (the engine remembers
         what it reads) or an ACL-restricted one (the engine checks it), nor
         while a script is busy (the engine answers BUSY); only
-        read-only commands while writes are propagated.
+        read-only commands while writes are propagated or maxmemory is set.
         """
         session = self.session
         if session.multi is not None or session.tracking or session.restricted or self.engine.busy_script is not None:
             return _NOTHING  # (a busy script: the engine answers BUSY)
         commands = self.engine.commands
-        return commands.read_spellings if self.engine.propagators else commands.spellings
+        if self.engine.propagators or self.engine.evictor.maxmemory:  # (the engine checks memory before writes)
+            return commands.read_spellings
+        return commands.spellings
 
     def _to_parser(self, done: int) -> None:
         """Hand the rest of ``chunk`` (after ``done`` requests) to the exact parser."""

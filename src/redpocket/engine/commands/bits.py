@@ -275,9 +275,11 @@ def _bitfield(session: Session, argv: list[bytes], readonly_command: bool) -> An
         db.notify("$", b"setbit", key)
     else:
         if grown:  # Redis creates or pads the string without signalling a change
-            if key not in db.data:
+            previous = db.data.get(key)
+            if previous is None:
                 db.notify("n", b"new", key)  # (its dbAdd still announces the new key)
             db.data[key] = bytes(buffer)
+            db.account(key, previous)
         db.encodings[key] = "raw"  # and unshares it (dbUnshareStringValue) even when nothing changed
     return replies
 

@@ -94,7 +94,7 @@ def restore(session: Session, argv: list[bytes]) -> Any:
     db.add(key, value)
     if ttl:
         db.set_expire(key, ttl)
-    # IDLETIME / FREQ are accepted and checked; the keyspace keeps no access time or counter per key.
+    db.set_access(key, idle, frequency)  # (IDLETIME under an LRU policy, FREQ under an LFU one)
     db.notify("g", b"restore", key)
     return OK
 

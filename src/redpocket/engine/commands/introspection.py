@@ -406,8 +406,7 @@ def object_freq(session: Session, argv: list[bytes]) -> Any:
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when "
             "switching between policies at runtime LRU and LFU data will take some time to adjust."
         )
-    # No access counter is kept per key: report an untouched, fully decayed counter.
-    return 0
+    return session.engine.evictor.lfu_clock.decayed(session.db.accessed.get(argv[2]))
 
 
 @define("object|help", 2, "loading stale", group="generic", since="6.2.0")

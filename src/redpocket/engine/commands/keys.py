@@ -118,7 +118,7 @@ def _rename(session: Session, argv: list[bytes], nx: bool) -> Any:
         db.delete(destination)
     db.add(destination, value, encoding=db.encodings.get(source))
     if expire is not None:
-        db.expires[destination] = expire
+        db.set_expire(destination, expire)
     db.delete(source)
     db.notify("g", b"rename_from", source)
     db.notify("g", b"rename_to", destination)
@@ -166,7 +166,7 @@ def copy(session: Session, argv: list[bytes]) -> Any:
         destination_db.delete(destination)
     destination_db.add(destination, copy_value(value), encoding=source_db.encodings.get(source))
     if expire is not None:
-        destination_db.expires[destination] = expire
+        destination_db.set_expire(destination, expire)
     destination_db.notify("g", b"copy_to", destination)
     return 1
 
@@ -185,7 +185,7 @@ def move(session: Session, argv: list[bytes]) -> Any:
     expire = source_db.expires.get(key)
     destination_db.add(key, value, encoding=source_db.encodings.get(key))
     if expire is not None:
-        destination_db.expires[key] = expire
+        destination_db.set_expire(key, expire)
     source_db.delete(key)
     source_db.notify("g", b"move_from", key)
     destination_db.notify("g", b"move_to", key)
@@ -314,7 +314,7 @@ def _expire(session: Session, argv: list[bytes], relative: bool, unit_ms: int) -
         db.delete(key)
         db.notify("g", b"del", key)
         return 1
-    db.expires[key] = when
+    db.set_expire(key, when)
     db.modified(key)
     db.notify("g", b"expire", key)
     return 1
@@ -442,6 +442,11 @@ def swapdb(session: Session, argv: list[bytes]) -> Any:
     one.expires, two.expires = two.expires, one.expires
     one.encodings, two.encodings = two.encodings, one.encodings
     one.accessed, two.accessed = two.accessed, one.accessed
+    one.used, two.used = two.used, one.used
+    one.sizes, two.sizes = two.sizes, one.sizes
+    one.stale, two.stale = two.stale, one.stale
+    one.sampler, two.sampler = two.sampler, one.sampler
+    one.volatile_sampler, two.volatile_sampler = two.volatile_sampler, one.volatile_sampler
     engine.dirty += 1
     if engine.blocked_clients:
         # Clients blocked on a key of either database retry against the swapped data.

@@ -15,6 +15,7 @@ from ..config import Setting
 from ..info import info_text
 from ..keyspace import type_name
 from ..lolwut import schotter, skyline
+from ..memory import STARTUP_MEMORY, TABLE_ENTRY, key_usage
 from ..registry import define, define_container
 from ..replies import (
     NO_SUCH_KEY,
@@ -160,6 +161,7 @@ def config_resetstat(session: Session, argv: list[bytes]) -> Any:
 
 def reset_stats(engine: Engine) -> None:
     """Zero the counters INFO reports (Redis's ``resetServerStats`` and ``resetCommandTableStats``)."""
+    engine.evictor.reset_stats()
     engine.expired_keys = 0
     engine.keyspace_hits = 0
     engine.keyspace_misses = 0
@@ -395,20 +397,22 @@ def memory_usage_command(session: Session, argv: list[bytes]) -> Any:
     value = db.data.get(argv[2])
     if value is None:
         return None
-    return memory_usage(value, samples) + _sds(len(argv[2])) + 24
+    return key_usage(argv[2], value, samples)
 
 
 @define("memory|stats", 2, "", group="server", since="4.0.0")
 def memory_stats(session: Session, argv: list[bytes]) -> Any:
     """MEMORY STATS"""
-    from ..info import STARTUP_MEMORY, used_memory
+    from ..info import rss_bytes, used_memory
 
     engine = session.engine
     protocol = session.protocol
     used = used_memory(engine)
-    peak = max(used, getattr(engine, "peak_memory", 0))
+    peak = engine.peak_memory
+    rss = rss_bytes()
     keys = sum(len(db.data) for db in engine.databases)
-    dataset = used - STARTUP_MEMORY
+    dataset = sum(db.used for db in engine.databases)
+    overhead = used - dataset
     flat: list[Any] = [
         b"peak.allocated", peak, b"total.allocated", used, b"startup.allocated", STARTUP_MEMORY,
         b"replication.backlog", 0, b"clients.slaves", 0, b"clients.normal", 0, b"cluster.links", 0,
@@ -416,18 +420,21 @@ def memory_stats(session: Session, argv: list[bytes]) -> Any:
     ]
     for db in engine.databases:
         if db.data:
-            overhead = [b"overhead.hashtable.main", 24 * len(db.data), b"overhead.hashtable.expires", 24 * len(db.expires)]
-            flat += [b"db.%d" % db.index, map_reply(protocol, overhead)]
+            tables = [
+                b"overhead.hashtable.main", TABLE_ENTRY * (len(db.data) + len(db.accessed)),
+                b"overhead.hashtable.expires", TABLE_ENTRY * len(db.expires),
+            ]
+            flat += [b"db.%d" % db.index, map_reply(protocol, tables)]
     flat += [
-        b"overhead.total", STARTUP_MEMORY, b"keys.count", keys,
+        b"overhead.total", overhead, b"keys.count", keys,
         b"keys.bytes-per-key", (used - STARTUP_MEMORY) // keys if keys else 0,
         b"dataset.bytes", dataset, b"dataset.percentage", double_reply(protocol, dataset * 100 / used),
         b"peak.percentage", double_reply(protocol, used * 100 / peak),
-        b"allocator.allocated", used, b"allocator.active", used, b"allocator.resident", used,
+        b"allocator.allocated", used, b"allocator.active", used, b"allocator.resident", rss,
         b"allocator-fragmentation.ratio", double_reply(protocol, 1.0), b"allocator-fragmentation.bytes", 0,
-        b"allocator-rss.ratio", double_reply(protocol, 1.0), b"allocator-rss.bytes", 0,
+        b"allocator-rss.ratio", double_reply(protocol, rss / used), b"allocator-rss.bytes", rss - used,
         b"rss-overhead.ratio", double_reply(protocol, 1.0), b"rss-overhead.bytes", 0,
-        b"fragmentation", double_reply(protocol, 1.0), b"fragmentation.bytes", 0,
+        b"fragmentation", double_reply(protocol, rss / used), b"fragmentation.bytes", rss - used,
     ]
     return map_reply(protocol, flat)
 
@@ -441,7 +448,48 @@ def memory_malloc_stats(session: Session, argv: list[bytes]) -> Any:
 @define("memory|doctor", 2, "", group="server", since="4.0.0")
 def memory_doctor(session: Session, argv: list[bytes]) -> Any:
     """MEMORY DOCTOR"""
-    return b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."
+    from ..info import rss_bytes, used_memory
+
+    engine = session.engine
+    used = used_memory(engine)
+    if used < 5 * 1024 * 1024:
+        return _DOCTOR_EMPTY
+    issues = []
+    if engine.peak_memory / used > 1.5:
+        issues.append(_DOCTOR_PEAK)
+    # The interpreter's own RSS is not data: compare what the process grew by with what the data take.
+    grown = rss_bytes() - engine.startup_rss
+    if used > 10 * 1024 * 1024 and grown / max(used - STARTUP_MEMORY, 1) > 1.4:
+        issues.append(_DOCTOR_RSS)
+    if not issues:
+        return b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n"
+    return b"".join([_DOCTOR_FOUND, *issues, _DOCTOR_END])
+
+
+_DOCTOR_EMPTY: Final = (
+    b"Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these "
+    b"conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be "
+    b"back to our programming as soon as I finished rebooting.\n"
+)
+_DOCTOR_FOUND: Final = b"Sam, I detected a few issues in this Redis instance memory implants:\n\n"
+_DOCTOR_PEAK: Final = (
+    b" * Peak memory: In the past this instance used more than 150% the memory that is currently using. The "
+    b"allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation "
+    b"ratio, however this is actually harmless and is only due to the memory peak, and if the Redis instance "
+    b"Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the "
+    b"Redis instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, "
+    b"please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the "
+    b"instance.\n\n"
+)
+_DOCTOR_RSS: Final = (
+    b" * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 (this means "
+    b"that the Resident Set Size of the Redis process is much larger than the sum of the logical allocations Redis "
+    b"performed). This problem is usually due either to a large peak memory (check if there is a peak memory entry "
+    b"above in the report) or may result from a workload that causes the allocator to fragment memory a lot. If the "
+    b"problem is a large peak memory, then there is no issue. Otherwise, make sure you are using the Jemalloc "
+    b"allocator and not the default libc malloc. Note: The currently used allocator is \"libc\".\n\n"
+)
+_DOCTOR_END: Final = b"I'm here to keep you safe, Sam. I want to help you.\n"
 
 
 @define("memory|purge", 2, "", group="server", since="4.0.0")

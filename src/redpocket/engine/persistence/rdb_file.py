@@ -359,11 +359,14 @@ def load_rdb(
             stored = int.from_bytes(data[stats.end - 8 : stats.end], "little")
             if stored and crc64(memoryview(data)[: stats.end - 8]) != stored:
                 raise RdbFormatError(stats.end - 8, "RDB CRC error: the checksum does not match the contents")
+        for db in engine.databases:
+            db.recount()  # (the loader stores into the dicts directly: count what it stored once)
         return stats
     except BaseException:
         for db in engine.databases:
             db.data.clear()
             db.expires.clear()
+            db.recount()
         raise
 
 
