@@ -503,3 +503,18 @@ def _persistent_engine(directory: str, appendfsync: str, structures: Any) -> Eng
         if key not in _engines:
             _engines[key] = open_persistent_engine(directory, appendfsync=appendfsync, structures=structures)
         return _engines[key]
+
+
+def engine_from_rdb_file(path: str | os.PathLike[str]) -> Engine:
+    """Return a new engine holding the keys of the RDB file at ``path`` (written by redis-server or redpocket).
+
+    Raises ``OSError`` when the file cannot be read and
+    :class:`~redpocket.engine.persistence.records.CorruptFileError` (with the
+    offset) when its bytes are not an RDB file.
+    """
+    from .engine.persistence.rdb_file import load_rdb_data
+
+    data = Path(path).read_bytes()
+    engine = Engine()
+    load_rdb_data(engine, data, str(path))
+    return engine
