@@ -95,7 +95,10 @@ def open_store(location: str | os.PathLike[str] | Client, *, source: bool) -> Cl
         raise ConfigurationError(f"a transfer's ends are URLs, redis-py clients or RDB files, not {type(location).__name__}")
     text = os.fspath(location)
     if _URL.match(text):
-        return client_from_url(text)
+        try:
+            return client_from_url(text)
+        except PersistenceError as error:  # (a file:// directory another engine holds, or one that cannot load)
+            raise TransferError(str(error)) from None
     if not source:
         raise ConfigurationError(f"{text!r} is not a URL: a destination is a URL (memory://, file:///dir, redis://...)")
     path = Path(text)
