@@ -262,7 +262,7 @@ def test_orm_model_moves_from_file_to_a_cluster_and_checks_clean(tmp_path: Path,
     cluster = redis_cluster.client()
     flush_cluster(cluster)
     try:
-        report = transfer(f"file://{tmp_path}/app", redis_cluster.url, models=["tests.test_transfer:Customer"])
+        report = transfer(f"file://{tmp_path}/app", redis_cluster.url, models=[f"{Customer.__module__}:Customer"])
         assert report.verified == report.copied == report.selected
         assert not every_key(cluster, "{transfer:Bystander}*")
         redpocket.connect(cluster, name="transfer-test")
