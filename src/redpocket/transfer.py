@@ -48,9 +48,9 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
+from . import CorruptFileError, PersistenceError  # (the engine's file errors, as the package exports them)
 from .client import EmbeddedRedis, engine_from_rdb_file
 from .connections import Client, client_from_url
-from .engine.persistence.records import CorruptFileError, PersistenceError
 from .errors import ConfigurationError, TransferError
 from .orm.keys import key_pattern
 
