@@ -213,6 +213,8 @@ def test_cli_exit_codes_and_messages(tmp_path: Path, server_url: str) -> None:
     assert done.returncode == 0, done.stderr
     assert "25 of 25 keys copied" in done.stdout and "25/25 keys" in done.stderr  # (not a terminal: plain counts)
     assert EmbeddedRedis.from_url(f"file://{store}").get("k24") == b"24"
+    drawn = cli("import", "--from", server_url, "--to", "memory://", "--progress", "--state", str(tmp_path / "p.json"))
+    assert drawn.returncode == 0 and "[" + "#" * 40 + "] 25/25 keys" in drawn.stderr, drawn.stderr
     held = cli("export", "--from", f"file://{store}", "--to", "memory://")  # (this process holds the directory)
     assert held.returncode == 2 and "in use by another engine" in held.stderr and "Traceback" not in held.stderr
     for args, message in [
@@ -270,6 +272,8 @@ def test_orm_model_moves_from_file_to_a_cluster_and_checks_clean(tmp_path: Path,
         assert Customer.objects.check() == []
         assert Customer.objects.get(email="c4242@example.com").age == 4242 % 90
         assert Customer.objects.filter(city="city-3").count() == len([i for i in range(records) if i % 37 == 3])
+        back = transfer(cluster, f"memory://transfer-{uuid.uuid4().hex}", models=[Customer])  # (SCAN on every master)
+        assert back.verified == report.selected
     finally:
         redpocket.disconnect("transfer-test")
         flush_cluster(cluster)

@@ -335,8 +335,8 @@ def _run_batch(client: Client, commands: list[tuple[bytes, ...]]) -> list[Any]:
     """
     if isinstance(client, RedisCluster | EmbeddedRedis) or not isinstance(client, redis.Redis):
         pipe = client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
+        for name, *arguments in commands:  # (redis-py's cluster routing wants the command name as text)
+            pipe.execute_command(name.decode(), *arguments)
         return list(pipe.execute(raise_on_error=False))
     pool = client.connection_pool
     connection = pool.get_connection()
