@@ -138,7 +138,7 @@ def test_interrupted_export_resumes_from_its_state_file(tmp_path: Path, server_u
         transfer(url, server_url, state_file=state)
 
 
-def test_keys_refused_or_lost_are_listed(redis_server: RedisServer, server_url: str) -> None:
+def test_keys_refused_or_lost_are_listed(tmp_path: Path, redis_server: RedisServer, server_url: str) -> None:
     source = EmbeddedRedis.from_url(f"memory://transfer-{uuid.uuid4().hex}")
     for i in range(30):
         source.set(f"pub:{i}", i)
@@ -147,10 +147,16 @@ def test_keys_refused_or_lost_are_listed(redis_server: RedisServer, server_url: 
     admin.acl_setuser("exporter", enabled=True, passwords=["+pw"], keys=["pub:*"], commands=["+@all"], reset=True)
     try:
         limited = f"redis://exporter:pw@127.0.0.1:{redis_server.port}/{DB}"
+        state = tmp_path / "refused.json"
         with pytest.raises(TransferError) as refused:
-            transfer(source, limited)
+            transfer(source, limited, state_file=state)
         assert list(refused.value.failed) == [b"secret:1"]
         assert "1 of 31 keys were not copied" in str(refused.value) and "no permissions" in str(refused.value)
+        assert state.exists()  # (not verified: kept, so the same call retries the refused keys)
+        admin.acl_setuser("exporter", enabled=True, keys=["secret:*"])
+        retried = transfer(source, limited, state_file=state)
+        assert (retried.resumed_from, retried.copied, retried.verified) == (31, 31, 31) and not state.exists()
+        assert redis.Redis.from_url(server_url).get("secret:1") == b"x"
     finally:
         admin.acl_deluser("exporter")
     server = redis.Redis.from_url(server_url)
@@ -167,8 +173,8 @@ def test_keys_refused_or_lost_are_listed(redis_server: RedisServer, server_url: 
 def test_bad_input_gets_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="unsupported connection URL"):
         transfer("gopher://example", "memory://")
-    with pytest.raises(TransferError, match=r"cannot reach the destination redis://127\.0\.0\.1:\d+/0"):
-        transfer("memory://", f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(TransferError, match=r"cannot reach the destination redis://me:\*\*\*@127\.0\.0\.1:\d+/0"):
+        transfer("memory://", f"redis://me:secret@127.0.0.1:{free_port()}/0")  # (the password is masked)
     with pytest.raises(TransferError, match="no such RDB file"):
         transfer(tmp_path / "missing.rdb", "memory://")
     (tmp_path / "bad.rdb").write_bytes(b"REDIS0010garbage")

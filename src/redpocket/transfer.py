@@ -19,9 +19,10 @@ It runs in three steps, all through redis-py clients:
    batch on the source, one of ``RESTORE key deadline payload REPLACE
    ABSTTL`` on the destination (on a cluster, redis-py's cluster pipeline
    sends each node the commands of its slots, the batch sorted by slot);
-   a key gone or expired meanwhile is skipped.  After each batch the state
-   file records how far the copy got, so the same call (or command) after
-   an interruption goes on from there, with the key list of the first run;
+   a key gone or expired meanwhile is skipped.  Every second, and when
+   interrupted, the state file records how far the copy got, so the same
+   call (or command) after an interruption goes on from there, with the key
+   list of the first run (and tries the keys refused last time again);
 3. **verify**: every copied key must exist on the destination (``EXISTS``
    in batches), unless its deadline passed meanwhile.  Keys a RESTORE
    refused (a custom structure's module type on a Redis without the
@@ -60,6 +61,9 @@ Progress = Callable[[int, int], None]
 BATCH = 1000
 # How many failed or missing keys an error message names (TransferError.failed has them all).
 _LISTED = 20
+# Seconds between two saves of the state file (and on interruption): a crash redoes at most this much copying.
+_CHECKPOINT = 1.0
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
@@ -155,7 +159,7 @@ class _State:
     identity: dict[str, Any]
     keys: list[bytes] = field(default_factory=list)
     done: int = 0
-    skipped: list[bytes] = field(default_factory=list)
+    skipped: dict[bytes, None] = field(default_factory=dict)  # (a set in listing order: a batch may be redone)
     failed: dict[bytes, str] = field(default_factory=dict)
     # The deadlines (ms) of the copied keys that have one: such a key may be gone from the destination at the end.
     deadlines: dict[bytes, int] = field(default_factory=dict)
@@ -176,7 +180,7 @@ class _State:
             if saved["identity"] != identity:
                 raise TransferError(f"the state file {path} belongs to another transfer ({saved['identity']}): "
                                     "delete it, or give another state file")
-            state.skipped = [_unb64(key) for key in saved["skipped"]]
+            state.skipped = dict.fromkeys(_unb64(key) for key in saved["skipped"])
             state.failed = {_unb64(key): reason for key, reason in saved["failed"].items()}
             state.deadlines = {_unb64(key): int(deadline) for key, deadline in saved["deadlines"].items()}
             state.keys = [_unb64(line) for line in state.keys_path.read_text().split()]
@@ -217,7 +221,10 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _describe(location: Any) -> str:
-    return os.fspath(location) if isinstance(location, str | os.PathLike) else repr(location)
+    """Name an end in messages and the state file: its URL with the password masked, a path, or the client."""
+    if isinstance(location, str | os.PathLike):
+        return _PASSWORD.sub(r"\1***@", os.fspath(location))
+    return repr(location)
 
 
 # -- the transfer ------------------------------------------------------------------------
@@ -271,16 +278,25 @@ def transfer(
             state = _State(path, identity, keys=_list_keys(from_client, patterns, "source", source))
             state.save_keys()
         report.resumed_from = state.done
+        refused, state.failed = list(state.failed), {}
+        for chunk in _chunks(refused, batch):  # (the destination may accept them now: an ACL fixed ...)
+            _copy(from_client, to_client, chunk, state, source, destination)
         total = len(state.keys)
         if progress is not None:
             progress(state.done, total)
-        while state.done < total:
-            chunk = state.keys[state.done : state.done + batch]
-            _copy(from_client, to_client, chunk, state, source, destination)
-            state.done += len(chunk)
+        saved = time.monotonic()
+        try:
+            while state.done < total:
+                chunk = state.keys[state.done : state.done + batch]
+                _copy(from_client, to_client, chunk, state, source, destination)
+                state.done += len(chunk)
+                if time.monotonic() - saved >= _CHECKPOINT:
+                    state.save()
+                    saved = time.monotonic()
+                if progress is not None:
+                    progress(state.done, total)
+        finally:  # (interrupted, failed or done: the state says how far the copy got)
             state.save()
-            if progress is not None:
-                progress(state.done, total)
         report.selected = total
         report.skipped = len(state.skipped)
         report.copied = total - report.skipped - len(state.failed)
@@ -393,7 +409,7 @@ def _copy(from_client: Client, to_client: Client, keys: list[bytes], state: _Sta
         elif isinstance(deadline, Exception):
             state.failed[key] = f"PEXPIRETIME failed on the source (Redis 7.0 or later is needed): {deadline}"
         elif payload is None or deadline == -2 or (deadline >= 0 and deadline <= now):
-            state.skipped.append(key)  # (deleted or expired since it was listed)
+            state.skipped[key] = None  # (deleted or expired since it was listed)
         else:
             writing.append((b"RESTORE", key, b"%d" % max(int(deadline), 0), payload, b"REPLACE", b"ABSTTL"))
             restored.append(key)
@@ -408,11 +424,13 @@ def _copy(from_client: Client, to_client: Client, keys: list[bytes], state: _Sta
     for key, result in zip(restored, results, strict=True):
         if isinstance(result, Exception):
             state.failed[key] = f"RESTORE refused by the destination: {result}"
+        else:
+            state.failed.pop(key, None)
 
 
 def _verify(to_client: Client, state: _State, batch: int, destination: Any) -> list[bytes]:
     """Return the copied keys the destination does not hold (those whose deadline passed excepted)."""
-    excluded = set(state.skipped) | set(state.failed)
+    excluded = state.skipped.keys() | state.failed.keys()
     copied = [key for key in state.keys if key not in excluded]
     missing: list[bytes] = []
     try:
