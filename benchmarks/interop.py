@@ -9,7 +9,13 @@ timed from the client).  redpocket then loads redis-server's file too.
 Prints seconds and keys/s for each and the ratios redpocket / redis-server.
 Target (issue 13): redpocket loads 1,000,000 small keys in under 5 s.
 
-    python benchmarks/interop.py [--keys 1000000] [--mixed]
+Then the export throughput (``redpocket export``, :mod:`redpocket.transfer`):
+``--export-keys`` keys (mixed) copied from an embedded engine to a
+redis-server, and, as the baseline run alongside, the same keys copied by
+the same code from that redis-server to a second one (so the ratio is the
+cost of the embedded source, not of DUMP/RESTORE over TCP).
+
+    python benchmarks/interop.py [--keys 1000000] [--mixed] [--export-keys 200000]
 """
 
 from __future__ import annotations
@@ -28,11 +34,13 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _servers import free_port
+from _servers import free_port, redis_server
 
+from redpocket.client import EmbeddedRedis
 from redpocket.engine import Engine
 from redpocket.engine.persistence.rdb_file import capture, load_rdb, write_rdb_file
 from redpocket.engine.types.zset import ZSet
+from redpocket.transfer import transfer
 
 
 def build(engine: Engine, keys: int, mixed: bool) -> None:
@@ -92,8 +100,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--mixed", action="store_true", help="every 10th key a small hash/list/set/zset")
+    parser.add_argument("--export-keys", type=int, default=200_000, help="keys of the export throughput run (0: skip)")
     options = parser.parse_args()
-    keys = options.keys
+    if options.keys:
+        rdb_files(options.keys, options.mixed)
+    if options.export_keys:
+        export_throughput(options.export_keys)
+
+
+def export_throughput(keys: int) -> None:
+    """Time ``transfer()`` embedded -> redis-server, and redis-server -> redis-server as the baseline."""
+    engine = Engine()
+    build(engine, keys, mixed=True)
+    with redis_server() as first, redis_server() as second:
+        if first is None or second is None:
+            print("export throughput: redis-server is not installed")
+            return
+        ours = transfer(EmbeddedRedis(engine), f"redis://127.0.0.1:{first}/0")
+        theirs = transfer(f"redis://127.0.0.1:{first}/0", f"redis://127.0.0.1:{second}/0")
+        assert ours.verified == theirs.verified == keys
+    print(f"export throughput: {keys:,} mixed small keys, DUMP/RESTORE in pipelined batches of 1000, verified")
+    line("embedded -> redis-server", ours.seconds, keys)
+    line("redis-server -> redis-server", theirs.seconds, keys)
+    print(f"  ratio  embedded source / redis-server source: {ours.seconds / theirs.seconds:6.1f}x the time")
+
+
+def rdb_files(keys: int, mixed: bool) -> None:
+    """Save and load ``keys`` keys as dump.rdb, redpocket and redis-server, and print the table."""
+    options = argparse.Namespace(mixed=mixed)
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
         (root / "ours").mkdir()

@@ -12,6 +12,8 @@ import pytest
 import redis
 import redis.asyncio
 
+import redpocket
+from redpocket.client import default_engine
 from redpocket.client_async import AsyncEmbeddedConnection, AsyncEmbeddedRedis, blocked_tasks
 from redpocket.engine import Engine
 
@@ -391,3 +393,48 @@ def test_one_client_serves_successive_event_loops() -> None:
     assert asyncio.run(pop_what_a_thread_pushes("first")) == (b"q", b"first")
     assert asyncio.run(pop_what_a_thread_pushes("second")) == (b"q", b"second")  # (its idle connection outlived a loop)
     asyncio.run(client.aclose())
+
+
+# -- built the ways libraries build a redis.asyncio.Redis (arq: ArqRedis(pool)) -----------------
+
+async def test_client_rebuilt_from_its_own_pool_shares_the_engine() -> None:
+    engine = Engine()
+    client = AsyncEmbeddedRedis(engine, decode_responses=True)
+    copy = type(client)(connection_pool=client.connection_pool)  # (was: TypeError, the pool went to the connection)
+    await copy.set("k", "v")
+    assert await client.get("k") == "v"
+    assert copy.engine is engine
+    assert await copy.get("k") == "v"  # the pool's decode_responses is the copy's too
+    with pytest.raises(TypeError, match="from the pool"):
+        AsyncEmbeddedRedis(engine, connection_pool=client.connection_pool)
+    await client.aclose()
+
+
+async def test_from_url_names_engines_and_databases() -> None:
+    named = AsyncEmbeddedRedis.from_url("memory://async-from-url-test?db=2", decode_responses=True)
+    await named.set("k", "v")
+    again = AsyncEmbeddedRedis.from_url("memory://async-from-url-test?db=2")
+    assert again.engine is named.engine
+    assert await again.get("k") == b"v"
+    from_settings = AsyncEmbeddedRedis.from_url("redis://localhost:6379/2")  # (a library's setting: the process-wide engine)
+    assert from_settings.engine is default_engine()
+    assert from_settings.connection_pool.connection_kwargs["db"] == 2
+    with pytest.raises(redpocket.ConfigurationError, match="memory://"):
+        AsyncEmbeddedRedis.from_url("http://example")
+
+
+async def test_a_subclass_over_an_embedded_pool_as_arq_builds_its_client() -> None:
+    class QueueClient(redis.asyncio.Redis):  # (arq's ArqRedis: a redis.asyncio.Redis taking a pool first)
+        def __init__(self, pool: redis.asyncio.ConnectionPool) -> None:
+            super().__init__(connection_pool=pool)
+
+    pool = redis.asyncio.ConnectionPool(connection_class=AsyncEmbeddedConnection, engine=Engine())
+    client = QueueClient(pool)
+    async with client.pipeline(transaction=True) as pipe:
+        await pipe.watch("job")
+        assert not await pipe.exists("job")
+        pipe.multi()
+        pipe.psetex("job", 1000, b"1")
+        assert await pipe.execute() == [True]
+    assert await AsyncEmbeddedRedis(connection_pool=pool).get("job") == b"1"
+    await client.aclose()

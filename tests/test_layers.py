@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ]),
     ("client, server", ["redpocket.client", "redpocket.server"]),
     ("connections, pipeline, keyspaces, orm", [
-        "redpocket.connections", "redpocket.pipeline", "redpocket.keyspaces", "redpocket.orm", "redpocket",
+        "redpocket.connections", "redpocket.pipeline", "redpocket.keyspaces", "redpocket.orm", "redpocket.transfer", "redpocket",
         "redpocket.__main__",
     ]),
 ]

@@ -10,6 +10,7 @@
 - :func:`pipeline` / :func:`apipeline`: pipelines with deferred results, sync or
   asyncio (:mod:`redpocket.pipeline`, driven by :mod:`redpocket.steps`)
 - :class:`String`, :class:`Hash`, ... : typed keyspaces (:mod:`redpocket.keyspaces`)
+- :mod:`redpocket.transfer`: copy keys between stores (``redpocket export`` / ``import``)
 
 The layers, bottom up; a module imports only from its own layer and those
 below it (``tests/test_layers.py`` checks every import):
@@ -26,7 +27,7 @@ below it (``tests/test_layers.py`` checks every import):
    ``engine/scripting`` (with ``commands/scripting``), ``engine/functions`` (with
    ``commands/functions``) and ``engine/lua_libraries/``, ``engine/structures``
 8. client, server: ``client``, ``server/``
-9. connections, pipeline, keyspaces, orm
+9. connections, pipeline, keyspaces, orm (and ``transfer``, which uses connections)
 """
 
 from .client import EmbeddedConnection, EmbeddedRedis
@@ -48,6 +49,7 @@ from .errors import (
     QueryError,
     RedpocketError,
     ResultNotReady,
+    TransferError,
     UniqueError,
     ValidationError,
 )
@@ -97,6 +99,7 @@ __all__ = [  # noqa: RUF022 - plainly sorted (tests/test_package.py), constants 
     "Set",
     "SortedSet",
     "String",
+    "TransferError",
     "UniqueError",
     "ValidationError",
     "apipeline",

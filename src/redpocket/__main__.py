@@ -9,6 +9,10 @@
 
     redpocket migrate module:Model [module:Model ...] [--url URL]
 
+    redpocket export [--from SOURCE] --to DESTINATION [--pattern GLOB | --model module:Model ...]
+                     [--batch N] [--state FILE] [--progress | --no-progress]
+    redpocket import --from SOURCE [--to DESTINATION] [the same options]
+
 Options given on the command line override the configuration file, as with
 ``redis-server``; any other ``--name value`` is a Redis configuration
 setting (``--notify-keyspace-events KEA``, ``--hz 50``).
@@ -16,6 +20,16 @@ setting (``--notify-keyspace-events KEA``, ``--hz 50``).
 ``redpocket migrate`` imports each model and runs ``Model.objects.migrate()``
 (see ``redpocket.orm.schema``) on ``--url`` (default: ``REDPOCKET_URL``, or
 the connection the module itself makes on import).
+
+``redpocket export`` / ``redpocket import`` copy keys between two stores
+(:mod:`redpocket.transfer`): a URL (``memory://``, ``file:///dir``,
+``redis://``, ``redis+cluster://``) or, as the source, an RDB file.  The
+side not given is ``REDPOCKET_URL`` (export copies *from* it, import
+*into* it).  The progress is kept in a state file (default
+``.redpocket-transfer-<hash>.json`` in the working directory), so running
+the same command again after an interruption goes on where it stopped.
+Exit status: 0 copied and verified, 1 keys not copied (listed), 2 bad
+arguments or an end that cannot be reached or read, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -23,6 +37,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
 from typing import Any
 
 _SERVER_OPTIONS = ("bind", "port", "dir", "appendonly", "appendfsync", "requirepass", "maxclients",
@@ -50,6 +65,19 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply a model's schema changes (build indexes, fill defaults ...)")
     migrate.add_argument("models", nargs="+", metavar="module:Model", help="the model classes to migrate")
     migrate.add_argument("--url", help="the connection URL (default: REDPOCKET_URL or the module's own connect())")
+    for name, verb in (("export", "copy keys from this store (--from, default REDPOCKET_URL) to another"),
+                       ("import", "copy keys from another store into this one (--to, default REDPOCKET_URL)")):
+        command = commands.add_parser(name, help=verb)
+        command.add_argument("--from", dest="source", metavar="SOURCE", help="a URL or an RDB file")
+        command.add_argument("--to", dest="destination", metavar="DESTINATION", help="a URL")
+        selection = command.add_mutually_exclusive_group()
+        selection.add_argument("--pattern", help="copy the keys matching this SCAN pattern (default: every key)")
+        selection.add_argument("--model", dest="models", action="append", default=[], metavar="module:Model",
+                               help="copy the keys of this ORM model (repeatable)")
+        command.add_argument("--batch", type=int, default=1000, help="keys per pipelined batch (default 1000)")
+        command.add_argument("--state", help="the state file that makes the transfer resumable")
+        command.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                             help="draw a progress bar (default: when stderr is a terminal; else plain counts)")
     return parser
 
 
@@ -83,6 +111,71 @@ def migrate(args: argparse.Namespace) -> int:
             print(f"redpocket migrate: {error}", file=sys.stderr)
             status = 1
     return status
+
+
+def _progress(bar: bool) -> Any:
+    """Return the progress callback: a bar redrawn in place on a terminal, else a line per tenth of the work."""
+    started = time.perf_counter()
+    reported = [-1]
+
+    def draw(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        if bar:
+            width = 40
+            filled = width * done // max(total, 1)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} keys ({rate:,.0f} keys/s)")
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        else:
+            tenth = 10 * done // max(total, 1)
+            if tenth != reported[0]:
+                reported[0] = tenth
+                print(f"{done}/{total} keys", file=sys.stderr, flush=True)
+
+    return draw
+
+
+def transfer(args: argparse.Namespace) -> int:
+    """Run ``redpocket export`` or ``redpocket import``."""
+    import hashlib
+    import os
+
+    from .errors import RedpocketError
+    from .transfer import transfer as copy_keys
+
+    here = os.environ.get("REDPOCKET_URL")
+    source, destination = args.source, args.destination
+    if args.command == "export":
+        source = source or here
+    else:
+        destination = destination or here
+    if not source or not destination:
+        missing = "--from" if not source else "--to"
+        print(f"redpocket {args.command}: give {missing} (or set REDPOCKET_URL)", file=sys.stderr)
+        return 2
+    state = args.state
+    if state is None:
+        what = "\0".join([str(source), str(destination), args.pattern or "", *args.models])
+        state = f".redpocket-transfer-{hashlib.sha1(what.encode()).hexdigest()[:12]}.json"
+    bar = sys.stderr.isatty() if args.progress is None else args.progress
+    try:
+        report = copy_keys(source, destination, pattern=args.pattern, models=args.models, batch=args.batch,
+                           state_file=state, progress=_progress(bar))
+    except KeyboardInterrupt:
+        print(f"\nredpocket {args.command}: interrupted; run the same command again to go on (state in {state})",
+              file=sys.stderr)
+        return 130
+    except RedpocketError as error:
+        print(f"redpocket {args.command}: {error}", file=sys.stderr)
+        from .errors import TransferError
+
+        return 1 if isinstance(error, TransferError) and error.failed else 2
+    except (OSError, ValueError) as error:  # (a file that is not an RDB file, an unreadable state file ...)
+        print(f"redpocket {args.command}: {error}", file=sys.stderr)
+        return 2
+    print(f"{report} ({report.keys_per_second:,.0f} keys/s)")
+    return 0
 
 
 def _extra_settings(words: list[str]) -> list[tuple[str, str]]:
@@ -157,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"redpocket migrate: unexpected arguments {' '.join(extra)}", file=sys.stderr)
             return 2
         return migrate(args)
+    if args.command in ("export", "import"):
+        if extra:
+            print(f"redpocket {args.command}: unexpected arguments {' '.join(extra)}", file=sys.stderr)
+            return 2
+        return transfer(args)
     return 2  # pragma: no cover - argparse requires a command
 
 

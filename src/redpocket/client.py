@@ -328,9 +328,7 @@ class EmbeddedRedis(redis.Redis):
         else:
             if kwargs or engine is not None:
                 raise TypeError("EmbeddedRedis(connection_pool=...) takes its engine and options from the pool")
-            pool_engine = connection_pool.connection_kwargs.get("engine")
-            self.engine = pool_engine if pool_engine is not None else default_engine()
-            decode_responses = bool(connection_pool.connection_kwargs.get("decode_responses", False))
+            self.engine, decode_responses = pool_engine_and_decoding(connection_pool)
         super().__init__(connection_pool=connection_pool, decode_responses=decode_responses, **client_options)
         # The lean path needs the pool to make engine connections (a pool of sockets takes redis-py's path).
         self._embedded = issubclass(connection_pool.connection_class, EmbeddedConnection)
@@ -346,17 +344,8 @@ class EmbeddedRedis(redis.Redis):
         settings may hold, gives the process-wide engine with the URL's
         database and options: there is no server to reach in-process.
         """
-        scheme = url.partition(":")[0].lower()
-        if scheme in ("memory", "file"):
-            engine, options = engine_for_url(url, kwargs.pop("structures", ()), kwargs.pop("engine", None))
-            return cls(engine, **{**options, **kwargs})
-        if scheme in ("redis", "rediss", "unix"):
-            options = parse_url(url)
-            for option in ("host", "port", "path", "connection_class"):
-                options.pop(option, None)
-            engine = kwargs.pop("engine", None)
-            return cls(engine, **{**kwargs, **options})
-        raise ConfigurationError(f"EmbeddedRedis.from_url: use memory://, file://, or a redis:// URL, not {url!r}")
+        engine, options = client_arguments_for_url(cls.__name__, url, kwargs)
+        return cls(engine, **options)
 
     def _thread_connection(self) -> EmbeddedConnection:
         conn = getattr(self._local, "connection", None)
@@ -431,6 +420,33 @@ def default_engine() -> Engine:
         return _default_engine
 
 
+def client_arguments_for_url(client_name: str, url: str, kwargs: dict[str, Any]) -> tuple[Engine | None, dict[str, Any]]:
+    """Decide the engine and options an embedded client's ``from_url(url, **kwargs)`` builds it with (sync and async).
+
+    ``memory://`` and ``file://`` name an engine (see :func:`engine_for_url`);
+    a ``redis://``, ``rediss://`` or ``unix://`` URL, as a library's settings
+    may hold, gives the process-wide engine (``None``) with the URL's
+    database and options: there is no server to reach in-process.
+    """
+    kwargs = dict(kwargs)
+    scheme = url.partition(":")[0].lower()
+    if scheme in ("memory", "file"):
+        engine, options = engine_for_url(url, kwargs.pop("structures", ()), kwargs.pop("engine", None))
+        return engine, {**options, **kwargs}
+    if scheme in ("redis", "rediss", "unix"):
+        options = parse_url(url)
+        for option in ("host", "port", "path", "connection_class"):
+            options.pop(option, None)
+        return kwargs.pop("engine", None), {**kwargs, **options}
+    raise ConfigurationError(f"{client_name}.from_url: use memory://, file://, or a redis:// URL, not {url!r}")
+
+
+def pool_engine_and_decoding(pool: Any) -> tuple[Engine, bool]:
+    """Return the engine an embedded client built on ``pool`` uses, and whether the pool decodes replies."""
+    engine = pool.connection_kwargs.get("engine")
+    return (engine if engine is not None else default_engine()), bool(pool.connection_kwargs.get("decode_responses", False))
+
+
 def engine_for_url(url: str, structures: Any = (), engine: Engine | None = None) -> tuple[Engine, dict[str, Any]]:
     """Return the engine a ``memory://`` or ``file://`` URL names, and the client options its query sets.
 
@@ -487,3 +503,18 @@ def _persistent_engine(directory: str, appendfsync: str, structures: Any) -> Eng
         if key not in _engines:
             _engines[key] = open_persistent_engine(directory, appendfsync=appendfsync, structures=structures)
         return _engines[key]
+
+
+def engine_from_rdb_file(path: str | os.PathLike[str]) -> Engine:
+    """Return a new engine holding the keys of the RDB file at ``path`` (written by redis-server or redpocket).
+
+    Raises ``OSError`` when the file cannot be read and
+    :class:`~redpocket.engine.persistence.records.CorruptFileError` (with the
+    offset) when its bytes are not an RDB file.
+    """
+    from .engine.persistence.rdb_file import load_rdb_data
+
+    data = Path(path).read_bytes()
+    engine = Engine()
+    load_rdb_data(engine, data, str(path))
+    return engine

@@ -31,7 +31,16 @@ import redis
 import redis.asyncio
 from redis.asyncio.connection import AbstractConnection
 
-from .client import EngineEndpoint, _ArgvPacker, default_engine, keep_reply, open_session, redis_py_reply
+from .client import (
+    EngineEndpoint,
+    _ArgvPacker,
+    client_arguments_for_url,
+    default_engine,
+    keep_reply,
+    open_session,
+    pool_engine_and_decoding,
+    redis_py_reply,
+)
 from .engine import Engine
 from .engine.blocking import Block, WaitQueues, join_queues, leave_queues
 from .engine.commands.pubsub import Push, Pushes
@@ -294,19 +303,42 @@ class AsyncEmbeddedConnection(EngineEndpoint, AbstractConnection):  # type: igno
 
 
 class AsyncEmbeddedRedis(redis.asyncio.Redis):
-    """A ``redis.asyncio.Redis`` bound to an in-process engine, with a lean single-command path."""
+    """A ``redis.asyncio.Redis`` bound to an in-process engine, with a lean single-command path.
 
-    def __init__(self, engine: Engine | None = None, *, db: int = 0, decode_responses: bool = False, **kwargs: Any) -> None:
-        self.engine = engine if engine is not None else default_engine()
-        pool = redis.asyncio.ConnectionPool(
-            connection_class=AsyncEmbeddedConnection,
-            engine=self.engine,
-            db=db,
-            decode_responses=decode_responses,
-            **kwargs,
-        )
-        super().__init__(connection_pool=pool, decode_responses=decode_responses)
+    ``AsyncEmbeddedRedis(engine, db=0, decode_responses=False, **options)``
+    takes ``redis.asyncio.Redis``'s options; ``AsyncEmbeddedRedis(
+    connection_pool=pool)`` uses an existing pool, whose engine it takes, as
+    ``type(client)(connection_pool=...)`` does (a library copying its client).
+    """
+
+    def __init__(
+        self, engine: Engine | None = None, *, connection_pool: redis.asyncio.ConnectionPool | None = None, db: int = 0,
+        decode_responses: bool = False, **kwargs: Any,
+    ) -> None:
+        if connection_pool is None:
+            self.engine = engine if engine is not None else default_engine()
+            kwargs.pop("unix_socket_path", None)
+            connection_pool = redis.asyncio.ConnectionPool(
+                connection_class=kwargs.pop("connection_class", AsyncEmbeddedConnection),
+                engine=self.engine,
+                db=db,
+                decode_responses=decode_responses,
+                **kwargs,
+            )
+        else:
+            if kwargs or engine is not None:
+                raise TypeError("AsyncEmbeddedRedis(connection_pool=...) takes its engine and options from the pool")
+            self.engine, decode_responses = pool_engine_and_decoding(connection_pool)
+        super().__init__(connection_pool=connection_pool, decode_responses=decode_responses)
         self._idle: list[AsyncEmbeddedConnection] = []
+        # The lean path needs the pool to make engine connections (a pool of sockets takes redis-py's path).
+        self._embedded = issubclass(connection_pool.connection_class, AsyncEmbeddedConnection)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> AsyncEmbeddedRedis:  # type: ignore[override]
+        """Build a client from a URL: ``memory://[name]``, ``file:///dir``, or a ``redis://`` URL's options (as the sync client)."""
+        engine, options = client_arguments_for_url(cls.__name__, url, kwargs)
+        return cls(engine, **options)
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         """Execute one command in the engine and apply redis-py's response callback.
@@ -314,7 +346,7 @@ class AsyncEmbeddedRedis(redis.asyncio.Redis):
         Each call takes an idle connection of its own, so a task suspended in
         a blocking command never shares its connection with another task.
         """
-        if self.single_connection_client:
+        if self.single_connection_client or not self._embedded:
             return await super().execute_command(*args, **options)
         idle = self._idle
         conn = idle.pop() if idle else self.connection_pool.make_connection()

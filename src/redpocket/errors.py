@@ -6,6 +6,7 @@
      ├── ConfigurationError      bad connection URL, unknown connection name
      ├── PipelineError           a pipeline context used the wrong way
      │    └── ResultNotReady     DeferredResult.result read before execution
+     ├── TransferError           an export/import that could not copy every key (lists them)
      └── ORMError
           ├── DefinitionError    a model declaration that cannot work (at class creation)
           ├── ValidationError    a value an attribute refuses (at assignment)
@@ -49,6 +50,14 @@ class PipelineError(RedpocketError):
 
 class ResultNotReady(PipelineError):
     """A :class:`~redpocket.pipeline.DeferredResult` was read before its pipeline executed."""
+
+
+class TransferError(RedpocketError):
+    """An export or import (:mod:`redpocket.transfer`) that failed: the keys it could not copy, and why."""
+
+    def __init__(self, message: str, failed: dict[bytes, str] | None = None) -> None:
+        super().__init__(message)
+        self.failed: dict[bytes, str] = failed or {}
 
 
 class ORMError(RedpocketError):
