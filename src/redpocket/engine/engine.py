@@ -37,6 +37,7 @@ log = logging.getLogger("redpocket.engine")
 
 # Commands that run at once even inside MULTI (Redis's processCommand).
 _MULTI_IMMEDIATE = frozenset({b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"})
+_NOT_IN_MULTI = "ERR Command not allowed inside a transaction"
 
 
 def unknown_command_error(argv: list[bytes]) -> ReplyError:
@@ -269,6 +270,8 @@ class Engine:
         if self.busy_script is not None and "allow-busy" not in spec.flags:
             return self._rejected(session, name, ReplyError(self.busy_script.busy_error), spec)
         if session.multi is not None and name not in _MULTI_IMMEDIATE:
+            if "no-multi" in spec.flags:  # SAVE, SHUTDOWN: refused, and EXEC then aborts
+                return self._rejected(session, name, ReplyError(_NOT_IN_MULTI), spec)
             session.multi.append((spec, argv))
             return QUEUED
         reply = self.call(session, spec, argv)
