@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import redis
+from tests.helpers import wait_blocked
 
 from redpocket.engine import Engine
 from redpocket.engine.blocking import Block
@@ -51,14 +52,6 @@ def later(delay: float, action: Callable[[], Any]) -> threading.Timer:
     timer.daemon = True
     timer.start()
     return timer
-
-
-def wait_until_blocked(client: redis.Redis, count: int = 1) -> None:
-    """Wait until ``count`` clients are blocked (so a write that follows meets a waiting client)."""
-    deadline = time.monotonic() + 5
-    while client.info("clients")["blocked_clients"] < count:
-        assert time.monotonic() < deadline, "no client blocked"
-        time.sleep(0.01)
 
 
 # -- served at once -------------------------------------------------------------------
@@ -299,7 +292,7 @@ def test_sorted_set_turned_string_in_a_transaction_keeps_waiting(make_client, co
     # Redis 7.0 serves a blocked client only from a key that is a sorted set when it is served.
     waiter_client, other = make_client(), make_client()
     waiter = Waiter(waiter_client, *command)
-    wait_until_blocked(other)
+    wait_blocked(other)
     with other.pipeline(transaction=True) as pipe:
         pipe.zadd("z", {"foo": 0})
         pipe.delete("z")

@@ -7,7 +7,7 @@ SORT lives in :mod:`.sort`; the glob matcher and SCAN cursor in
 from __future__ import annotations
 
 import random
-from itertools import islice
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Final
 
 from ..args import INT64_MAX, to_int
@@ -444,8 +444,10 @@ def swapdb(session: Session, argv: list[bytes]) -> Any:
     one.accessed, two.accessed = two.accessed, one.accessed
     engine.dirty += 1
     if engine.blocked_clients:
-        # Clients blocked on a key of either database retry against the swapped data.
+        # Clients blocked on a key of either database retry against the swapped data (a key that
+        # exists on neither side did not change): Redis's scanDatabaseForReadyKeys and
+        # scanDatabaseForDeletedStreams on both databases.
         for db in (one, two):
-            for key in islice(db.data, 1):
+            for key in chain(one.data, two.data):
                 db.signal_ready(key)
     return OK
