@@ -169,6 +169,17 @@ def test_keys_long_nested_stars_answer_at_once(r: redis.Redis) -> None:
     assert time.monotonic() - started < 1
 
 
+def test_ttl_type_and_exists_leave_the_access_time_alone(r: redis.Redis) -> None:
+    r.set("foo", "bar")
+    time.sleep(1.1)
+    for command in (("TTL", "foo"), ("PTTL", "foo"), ("EXPIRETIME", "foo"), ("PEXPIRETIME", "foo"),
+                    ("TYPE", "foo"), ("EXISTS", "foo")):
+        r.execute_command(*command)
+    assert r.object("idletime", "foo") >= 1
+    r.touch("foo")
+    assert r.object("idletime", "foo") == 0
+
+
 def test_keys_basic(r: redis.Redis) -> None:
     r.mset({"one": 1, "two": 2, "three": 3, "four": 4})
     assert sorted(r.keys("*o*")) == [b"four", b"one", b"two"]

@@ -350,7 +350,7 @@ def pexpireat(session: Session, argv: list[bytes]) -> Any:
 
 def _ttl(session: Session, key: bytes, in_ms: bool, absolute: bool) -> int:
     db = session.db
-    if db.lookup_read(key) is None:
+    if db.lookup_read(key, touch=False) is None:  # (Redis: LOOKUP_NOTOUCH, OBJECT IDLETIME goes on)
         return -2
     when = db.expires.get(key)
     if when is None:
