@@ -41,6 +41,14 @@ def raw_client(make_client: Callable[..., redis.Redis], protocol: int = 2) -> re
     return client
 
 
+def wait_blocked(client: redis.Redis, count: int = 1) -> None:
+    """Wait until ``count`` clients are blocked (INFO clients), so a write that follows meets them waiting."""
+    deadline = time.monotonic() + 5
+    while client.info("clients")["blocked_clients"] < count:
+        assert time.monotonic() < deadline, "no client blocked"
+        time.sleep(0.01)
+
+
 def free_port() -> int:
     """Return a TCP port on the loopback interface that nobody listens on."""
     with socket.socket() as sock:

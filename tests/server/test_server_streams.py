@@ -10,7 +10,6 @@ XREADGROUP replies included).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,19 +19,12 @@ from hypothesis import strategies as st
 from server_helpers import Raw
 from tests.conftest import SERVER_SETTINGS, RedisServer
 from tests.engine.test_differential_streams import ALL_COMMANDS, EXAMPLES, NODE_SETTINGS, outcome
+from tests.helpers import wait_blocked
 
 from redpocket.engine import Engine
 from redpocket.server import Server
 
 TCP_EXAMPLES = max(1, EXAMPLES * 3 // 10)
-
-
-def wait_blocked(client: redis.Redis, count: int = 1) -> None:
-    """Wait until ``count`` clients are blocked (INFO clients)."""
-    deadline = time.monotonic() + 5
-    while client.info("clients")["blocked_clients"] < count:
-        assert time.monotonic() < deadline, "the reader never blocked"
-        time.sleep(0.01)
 
 
 def test_xread_block_wakes_on_xadd_with_exact_bytes(server, client) -> None:
@@ -85,6 +77,47 @@ def test_deleting_the_stream_unblocks_group_readers_with_an_error(server, client
     expected = b"-UNBLOCKED the stream key no longer exists\r\n"
     assert reader.recv_exact(len(expected)) == expected
     reader.close()
+
+
+def test_flushall_unblocks_group_readers_with_an_error(server, client) -> None:
+    client.xgroup_create("s", "g", id="$", mkstream=True)
+    reader = Raw(server.port)
+    reader.send(b"XREADGROUP GROUP g c BLOCK 0 STREAMS s >\r\n")
+    wait_blocked(client)
+    client.flushall()
+    expected = b"-UNBLOCKED the stream key no longer exists\r\n"
+    assert reader.recv_exact(len(expected)) == expected
+    reader.close()
+
+
+@pytest.mark.parametrize("swapped_in", [None, b"RPUSH s e1\r\n"])
+def test_swapdb_unblocks_group_readers_with_an_error(server, client, swapped_in: bytes | None) -> None:
+    other = Raw(server.port)
+    other.send(b"SELECT 1\r\n" + (swapped_in or b""))
+    other.read_for(0.2)
+    client.xgroup_create("s", "g", id="$", mkstream=True)
+    reader = Raw(server.port)
+    reader.send(b"XREADGROUP GROUP g c BLOCK 0 STREAMS s >\r\n")
+    wait_blocked(client)
+    client.swapdb(0, 1)
+    expected = b"-UNBLOCKED the stream key no longer exists\r\n"
+    assert reader.recv_exact(len(expected)) == expected
+    reader.close()
+    other.close()
+
+
+def test_swapdb_serves_a_list_pop_from_any_key_of_the_other_database(server, client) -> None:
+    other = Raw(server.port)
+    other.send(b"SELECT 1\r\nMSET a 1 b 2\r\nRPUSH k v\r\n")
+    other.read_for(0.2)
+    reader = Raw(server.port)
+    reader.send(b"BLPOP k 0\r\n")
+    wait_blocked(client)
+    client.swapdb(0, 1)
+    expected = b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n"
+    assert reader.recv_exact(len(expected)) == expected
+    reader.close()
+    other.close()
 
 
 def test_plain_readers_keep_waiting_when_the_key_turns_into_a_string(server, client) -> None:

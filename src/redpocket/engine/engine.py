@@ -43,6 +43,7 @@ _MULTI_IMMEDIATE = frozenset({b"exec", b"discard", b"multi", b"watch", b"quit", 
 # What a client in MULTI may still send while memory is over maxmemory (Redis's processCommand).
 _MULTI_UNDER_OOM = frozenset({b"exec", b"discard", b"quit", b"reset"})
 _SCRIPT_COMMANDS = frozenset({b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"})
+_NOT_IN_MULTI = "ERR Command not allowed inside a transaction"
 
 
 def unknown_command_error(argv: list[bytes]) -> ReplyError:
@@ -287,6 +288,8 @@ class Engine:
             if refused is not None:
                 return self._rejected(session, name, refused, spec)
         if session.multi is not None and name not in _MULTI_IMMEDIATE:
+            if "no-multi" in spec.flags:  # SAVE, SHUTDOWN: refused, and EXEC then aborts
+                return self._rejected(session, name, ReplyError(_NOT_IN_MULTI), spec)
             session.multi.append((spec, argv))
             return QUEUED
         reply = self.call(session, spec, argv)

@@ -392,11 +392,18 @@ class Database:
             self.volatile_sampler.reset(list(self.expires))
 
     def flush(self) -> None:
-        """Remove every key."""
+        """Remove every key.
+
+        While clients block, every removed key is signalled ready, as Redis's
+        ``signalFlushedDb`` does: a blocked XREADGROUP learns its stream is
+        gone, the other blocked commands find nothing and wait on.
+        """
         signals = self.signals
         if signals.watched_keys:
             for key in self.data:
                 signals.touch(self.index, key)
+        if signals.blocked_clients:
+            signals.ready_keys.update((self.index, key) for key in self.data)
         signals.dirty += len(self.data)
         self.data = {}
         self.expires = {}

@@ -584,7 +584,7 @@ class ClientConnection(asyncio.Protocol):
         if engine.pause.until and engine.pause.holds(engine, self.session, argv):
             self.postpone(argv)
             return False
-        if self.server.monitors and name not in _NOT_MONITORED:
+        if self.server.monitors and name not in _NOT_MONITORED and self._monitored(argv):
             self.server.feed_monitors(self, argv)
         if name in SCRIPT_COMMANDS and self.session.multi is None:
             reply = self.run_script(argv)
@@ -698,6 +698,14 @@ class ClientConnection(asyncio.Protocol):
                 self.check_output_limit()
         if self.closing:
             transport.close()
+
+    def _monitored(self, argv: list[bytes]) -> bool:
+        """Tell whether MONITOR shows ``argv``: not a command refused as unknown or of the wrong arity, nor an admin one.
+
+        (Redis feeds monitors from ``call()``, which a rejected command never reaches.)
+        """
+        found = self.engine.lookup(argv)
+        return not isinstance(found, ReplyError) and "admin" not in found.flags
 
     # -- blocking commands -----------------------------------------------------------------
     def block(self, argv: list[bytes], block: Block) -> None:

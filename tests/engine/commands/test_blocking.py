@@ -1,4 +1,4 @@
-"""Blocking list commands (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP) on both backends, with threads."""
+"""Blocking list commands (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP) and sorted-set pops (BZPOPMIN ...) on both backends, with threads."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import redis
+from tests.helpers import wait_blocked
 
 from redpocket.engine import Engine
 from redpocket.engine.blocking import Block
@@ -277,6 +278,39 @@ def test_pushed_and_deleted_in_one_transaction_does_not_serve(make_client) -> No
         pipe.delete("k")
         assert pipe.execute() == [1, 1]
     assert waiter.result() is None
+
+
+@pytest.mark.parametrize(
+    ("command", "served"),
+    [
+        (("BZPOPMIN", "z", 5), [b"z", b"bar", 1.0]),
+        (("BZPOPMAX", "z", 5), [b"z", b"bar", 1.0]),
+        (("BZMPOP", 5, 1, "z", "MIN"), [b"z", [[b"bar", b"1"]]]),
+    ],
+)
+def test_sorted_set_turned_string_in_a_transaction_keeps_waiting(make_client, command, served) -> None:
+    # Redis 7.0 serves a blocked client only from a key that is a sorted set when it is served.
+    waiter_client, other = make_client(), make_client()
+    waiter = Waiter(waiter_client, *command)
+    wait_blocked(other)
+    with other.pipeline(transaction=True) as pipe:
+        pipe.zadd("z", {"foo": 0})
+        pipe.delete("z")
+        pipe.set("z", "foo")
+        assert pipe.execute() == [1, 1, True]
+    time.sleep(0.1)
+    assert waiter.is_alive(), waiter.result()
+    other.delete("z")
+    other.zadd("z", {"bar": 1})
+    assert list(waiter.result()) == served
+    assert other.exists("z") == 0
+
+
+def test_sorted_set_pop_of_a_string_fails_at_once(r: redis.Redis) -> None:
+    r.set("z", "str")
+    for command in (("BZPOPMIN", "z", 1), ("BZPOPMAX", "z", 1), ("BZMPOP", 1, 1, "z", "MAX")):
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            r.execute_command(*command)
 
 
 # -- may not block ---------------------------------------------------------------------------

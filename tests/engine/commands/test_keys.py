@@ -160,6 +160,26 @@ def test_keys_random_patterns(pair) -> None:
         assert sorted(embedded.keys(pattern)) == sorted(real.keys(pattern)), pattern
 
 
+def test_keys_long_nested_stars_answer_at_once(r: redis.Redis) -> None:
+    # Redis's regression test: a naive backtracking matcher takes exponential time here.
+    r.set("a" * 40, 1)
+    started = time.monotonic()
+    assert r.keys("a*" * 20 + "b") == []
+    assert r.keys("a*" * 20 + "a") == [b"a" * 40]
+    assert time.monotonic() - started < 1
+
+
+def test_ttl_type_and_exists_leave_the_access_time_alone(r: redis.Redis) -> None:
+    r.set("foo", "bar")
+    time.sleep(1.1)
+    for command in (("TTL", "foo"), ("PTTL", "foo"), ("EXPIRETIME", "foo"), ("PEXPIRETIME", "foo"),
+                    ("TYPE", "foo"), ("EXISTS", "foo")):
+        r.execute_command(*command)
+    assert r.object("idletime", "foo") >= 1
+    r.touch("foo")
+    assert r.object("idletime", "foo") == 0
+
+
 def test_keys_basic(r: redis.Redis) -> None:
     r.mset({"one": 1, "two": 2, "three": 3, "four": 4})
     assert sorted(r.keys("*o*")) == [b"four", b"one", b"two"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import redis
+from tests.helpers import wait_blocked
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
@@ -45,14 +46,6 @@ class Reader(threading.Thread):
         self.join(timeout)
         assert not self.is_alive(), f"{self.args} still blocked"
         return ("error", self.error) if self.error is not None else self.reply
-
-
-def wait_blocked(client: redis.Redis, count: int = 1) -> None:
-    """Wait until ``count`` clients are blocked (INFO clients)."""
-    deadline = time.monotonic() + 5
-    while client.info("clients")["blocked_clients"] < count:
-        assert time.monotonic() < deadline, "the reader never blocked"
-        time.sleep(0.01)
 
 
 # -- XADD, ranges, XLEN, XDEL, XTRIM -------------------------------------------------------------------
@@ -280,6 +273,44 @@ def test_blocked_group_reader_gets_an_error_when_the_group_or_key_goes(make_clie
     wait_blocked(writer)
     writer.delete("s")
     assert waiting.result() == ("error", "UNBLOCKED the stream key no longer exists")
+
+
+def test_blocked_group_reader_fails_when_flushall_removes_its_stream(make_client: Callable[..., redis.Redis]) -> None:
+    writer = make_client()
+    writer.xgroup_create("s", "g", id="$", mkstream=True)
+    waiting = Reader(make_client(), "XREADGROUP", "GROUP", "g", "a", "BLOCK", "5000", "STREAMS", "s", ">")
+    wait_blocked(writer)
+    writer.flushall()
+    assert waiting.result() == ("error", "UNBLOCKED the stream key no longer exists")
+
+
+@pytest.mark.parametrize("other_value", [None, "list"])
+def test_blocked_group_reader_fails_when_swapdb_takes_its_stream(
+    make_client: Callable[..., redis.Redis], other_value: str | None
+) -> None:
+    writer, other_db = make_client(db=0), make_client(db=1)
+    other_db.flushdb()
+    if other_value is not None:
+        other_db.lpush("s", "e1")
+    writer.xgroup_create("s", "g", id="$", mkstream=True)
+    waiting = Reader(make_client(db=0), "XREADGROUP", "GROUP", "g", "a", "BLOCK", "5000", "STREAMS", "s", ">")
+    wait_blocked(writer)
+    writer.swapdb(0, 1)
+    assert waiting.result() == ("error", "UNBLOCKED the stream key no longer exists")
+    other_db.flushdb()
+
+
+def test_blocked_list_pop_wakes_when_swapdb_brings_data(make_client: Callable[..., redis.Redis]) -> None:
+    # Every key of both databases is ready after SWAPDB, not only the first one.
+    writer, other_db = make_client(db=0), make_client(db=1)
+    other_db.flushdb()
+    other_db.mset({"a": "1", "b": "2"})
+    other_db.rpush("k", "v")
+    waiting = Reader(make_client(db=0), "BLPOP", "k", "5")
+    wait_blocked(writer)
+    writer.swapdb(0, 1)
+    assert list(waiting.result()) == [b"k", b"v"]
+    other_db.flushdb()
 
 
 def test_block_in_multi_and_lua(r: redis.Redis) -> None:

@@ -65,6 +65,16 @@ def test_multi_errors(r: redis.Redis) -> None:
     assert run(r, "DISCARD", "x") == ("error", "wrong number of arguments for 'discard' command")
 
 
+def test_no_multi_command_is_refused_and_aborts_exec(r: redis.Redis) -> None:
+    # SAVE carries the no_multi flag: refused when queued, like an unknown command.
+    assert run(r, "MULTI") == b"OK"
+    assert run(r, "APPEND", "foo", "bar") == b"QUEUED"
+    assert run(r, "SAVE") == ("error", "Command not allowed inside a transaction")
+    with pytest.raises(redis.exceptions.ExecAbortError, match=r"Transaction discarded because of previous errors\."):
+        r.execute_command("EXEC")
+    assert r.exists("foo") == 0
+
+
 def test_empty_transaction(r: redis.Redis) -> None:
     assert run(r, "MULTI") == b"OK"
     assert run(r, "EXEC") == []

@@ -21,6 +21,7 @@ from . import (  # noqa: F401
     introspection,
     keys,
     lists,
+    modules,
     monitors,
     pubsub,
     saves,

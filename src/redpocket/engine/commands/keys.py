@@ -7,7 +7,7 @@ SORT lives in :mod:`.sort`; the glob matcher and SCAN cursor in
 from __future__ import annotations
 
 import random
-from itertools import islice
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Final
 
 from ..args import INT64_MAX, to_int
@@ -350,7 +350,7 @@ def pexpireat(session: Session, argv: list[bytes]) -> Any:
 
 def _ttl(session: Session, key: bytes, in_ms: bool, absolute: bool) -> int:
     db = session.db
-    if db.lookup_read(key) is None:
+    if db.lookup_read(key, touch=False) is None:  # (Redis: LOOKUP_NOTOUCH, OBJECT IDLETIME goes on)
         return -2
     when = db.expires.get(key)
     if when is None:
@@ -449,8 +449,10 @@ def swapdb(session: Session, argv: list[bytes]) -> Any:
     one.volatile_sampler, two.volatile_sampler = two.volatile_sampler, one.volatile_sampler
     engine.dirty += 1
     if engine.blocked_clients:
-        # Clients blocked on a key of either database retry against the swapped data.
+        # Clients blocked on a key of either database retry against the swapped data (a key that
+        # exists on neither side did not change): Redis's scanDatabaseForReadyKeys and
+        # scanDatabaseForDeletedStreams on both databases.
         for db in (one, two):
-            for key in islice(db.data, 1):
+            for key in chain(one.data, two.data):
                 db.signal_ready(key)
     return OK

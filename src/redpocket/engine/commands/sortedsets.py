@@ -597,12 +597,26 @@ def zpopmax(session: Session, argv: list[bytes]) -> Any:
     return _zpop(session, argv, True)
 
 
+def _blocked_source(session: Session, key: bytes) -> ZSet | None:
+    """Return the sorted set a blocking pop may serve from ``key`` (``None`` when there is none).
+
+    A client re-run after a write (``session.blocked`` set) skips a key that is
+    no longer a sorted set and keeps waiting, as Redis 7.0 serves blocked
+    clients only from a key of their type; a first run answers WRONGTYPE.
+    """
+    value = session.db.lookup_write(key)
+    if value is None or type(value) is ZSet:
+        return value
+    if session.blocked is not None:
+        return None
+    raise ReplyError(WRONGTYPE)
+
+
 def _bzpop(session: Session, argv: list[bytes], highest: bool) -> Any:
     timeout = parse_timeout(argv[-1])
     keys = argv[1:-1]
-    db = session.db
     for key in keys:
-        zset = db.lookup_write(key, ZSet)
+        zset = _blocked_source(session, key)
         if zset is None:
             continue
         member, score = _pop_from(session, key, zset, 1, highest)[0]
@@ -655,9 +669,8 @@ def _zmpop(session: Session, argv: list[bytes], numkeys_index: int, blocking: bo
     if blocking:
         timeout = parse_timeout(argv[1])
     keys = argv[numkeys_index + 1 : where_index]
-    db = session.db
     for key in keys:
-        zset = db.lookup_write(key, ZSet)
+        zset = _blocked_source(session, key) if blocking else session.db.lookup_write(key, ZSet)
         if zset is None:
             continue
         pairs = _pop_from(session, key, zset, count, highest)

@@ -5,7 +5,8 @@
 escapes, and its quirks: ranges compare *signed* chars, an unterminated
 class ends at the end of the pattern, a non-empty pattern never matches the
 empty string).  The pattern is tokenized exactly as the C loop walks it and
-turned into a Python regular expression, so matching runs at C speed;
+its pieces between ``*`` turned into Python regular expressions, so matching
+runs at C speed;
 :func:`stringmatchlen` is the direct port, kept as the reference (and used
 for the >1000 ``*`` patterns Redis's nesting guard rejects).
 
@@ -116,27 +117,64 @@ def _class_regex(members: frozenset[int]) -> bytes:
     return b"[" + b"".join(parts) + b"]"
 
 
-@lru_cache(maxsize=256)
-def glob_matcher(pattern: bytes) -> Callable[[bytes], bool]:
-    """Return a predicate telling whether a string matches the glob ``pattern`` (Redis semantics)."""
-    tokens = _tokenize(pattern)
-    if sum(1 for kind, _ in tokens if kind == _STAR) > _MAX_NESTING:
-        return lambda string: stringmatchlen(pattern, string)
-    if not tokens:
-        return lambda string: not string
+def _segment_regex(tokens: list[tuple[int, Any]]) -> re.Pattern[bytes]:
+    """Compile the tokens between two ``*`` (each matches exactly one byte) to a regular expression."""
     parts = []
     for kind, value in tokens:
-        if kind == _STAR:
-            parts.append(b".*")
-        elif kind == _ANY:
+        if kind == _ANY:
             parts.append(b".")
         elif kind == _CLASS:
             parts.append(_class_regex(value))
         else:
             parts.append(b"\\x%02x" % value)
-    fullmatch = re.compile(b"".join(parts), re.DOTALL).fullmatch
-    # stringmatchlen never enters its loop for an empty string: only the empty pattern matches it.
-    return lambda string: bool(string) and fullmatch(string) is not None
+    return re.compile(b"".join(parts), re.DOTALL)
+
+
+@lru_cache(maxsize=256)
+def glob_matcher(pattern: bytes) -> Callable[[bytes], bool]:
+    """Return a predicate telling whether a string matches the glob ``pattern`` (Redis semantics).
+
+    The pattern is cut at its ``*`` into fixed-length segments.  The first
+    must match at the start and the last at the end; each one between takes
+    its earliest match after the one before it.  The earliest is always
+    right (a later one leaves the rest less room), so matching costs one
+    regex search per segment, never the exponential backtracking a single
+    ``a.*a.*...b`` regular expression meets on a long string of ``a``.
+    """
+    tokens = _tokenize(pattern)
+    if sum(1 for kind, _ in tokens if kind == _STAR) > _MAX_NESTING:
+        return lambda string: stringmatchlen(pattern, string)
+    if not tokens:
+        return lambda string: not string
+    segments: list[list[tuple[int, Any]]] = [[]]
+    for token in tokens:
+        if token[0] == _STAR:
+            segments.append([])
+        else:
+            segments[-1].append(token)
+    if len(segments) == 1:
+        fullmatch = _segment_regex(segments[0]).fullmatch
+        # stringmatchlen never enters its loop for an empty string: only the empty pattern matches it.
+        return lambda string: bool(string) and fullmatch(string) is not None
+    head = _segment_regex(segments[0]).match
+    head_length = len(segments[0])
+    middle = [_segment_regex(segment).search for segment in segments[1:-1] if segment]
+    tail = _segment_regex(segments[-1]).fullmatch
+    tail_length = len(segments[-1])
+
+    def matches(string: bytes) -> bool:
+        if not string or head(string) is None:
+            return False
+        position = head_length
+        for search in middle:
+            found = search(string, position)
+            if found is None:
+                return False
+            position = found.end()
+        tail_start = len(string) - tail_length
+        return tail_start >= position and tail(string, tail_start) is not None
+
+    return matches
 
 
 def stringmatchlen(pattern: bytes, string: bytes) -> bool:
