@@ -345,6 +345,7 @@ class Engine:
                 if signals.dirty != dirty:
                     for propagate in self.propagators:
                         propagate(session, session.db.index, argv, reply)
+                session.propagated = None  # (what the handler said it propagates: every propagator has read it)
             else:
                 reply = spec.handler(session, argv)  # type: ignore[misc]
             if reply.__class__ is ReplyError:  # (a script's error reply)

@@ -80,6 +80,8 @@ _PUBSUB_CONTEXT: Final = frozenset(
 POSTPONED: Final = Block([], 0, None)
 # The Block of a client whose script runs in a worker thread (see scripts.py).
 SCRIPTING: Final = Block([], 0, None)
+# The Block of a client in WAIT, until its replicas acknowledge (see replication.py).
+WAITING: Final = Block([], 0, None)
 # What _run_fast does after its loop: nothing more, flush and stop, or hand the rest to the exact parser.
 _DONE: Final = "done"
 _FLUSH: Final = "flush"
@@ -122,6 +124,7 @@ class Host(Protocol):
     monitors: dict[ClientConnection, None]
     postponed: dict[ClientConnection, None]
     ready_keys: set[tuple[int, bytes]]
+    replication: Any
 
     def feed_monitors(self, source: ClientConnection, argv: list[bytes]) -> None:
         """Send one executed command to every MONITOR client."""
@@ -191,6 +194,7 @@ class ClientConnection(asyncio.Protocol):
         self.skip_next = False
         self.skip = False
         self.quiet = False
+        self.replica = False  # a replica after its PSYNC: it gets the command stream (replication.py)
 
     # -- lifecycle ------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -247,6 +251,7 @@ class ClientConnection(asyncio.Protocol):
         if self.monitor:
             server.monitors.pop(self, None)
         server.connections.pop(self.session.id, None)
+        server.replication.forget(self.session.id)
         hub(self.engine).forget(self.session)
         with self.engine.lock:
             self.session.close()
@@ -668,6 +673,13 @@ class ClientConnection(asyncio.Protocol):
             self.closing = True
             self.server.request_shutdown(action.argument)
             return False
+        elif what == "psync":
+            replid, offset = action.argument.split()
+            self.server.replication.psync(self, replid, int(offset))
+        elif what == "wait":
+            self.blocked = ([], WAITING)
+            self.server.replication.park(self, int(action.argument))
+            return False
         return True
 
     def _flush(self) -> None:
@@ -753,7 +765,7 @@ class ClientConnection(asyncio.Protocol):
         """Leave the blocked state (served, timed out or disconnected)."""
         if self.blocked is None:
             return
-        if self.blocked[1] is SCRIPTING:  # (the worker thread finishes the script; its reply is dropped)
+        if self.blocked[1] is SCRIPTING or self.blocked[1] is WAITING:  # (a script's worker thread finishes it)
             self.blocked = None
             return
         postponed = self.blocked[1] is POSTPONED
@@ -788,6 +800,13 @@ class ClientConnection(asyncio.Protocol):
             self._go_on()
         else:
             self._flush()
+
+    def resume_waiting(self, count: int) -> None:
+        """Answer a WAIT with the count of replicas that acknowledged, then go on with the requests behind it."""
+        if self.blocked is None or self.blocked[1] is not WAITING or self.closing:
+            return
+        self.blocked = None
+        self._resume_with(count)
 
     def wake(self) -> None:
         """Answer a command CLIENT UNBLOCK ended (as a timeout, or with an UNBLOCKED error)."""

@@ -32,7 +32,7 @@ from ..engine.blocking import join_queues, leave_queues
 from ..engine.persistence.records import PersistenceError
 from ..engine.replies import ReplyError
 from ..engine.version import REDIS_VERSION
-from . import commands
+from . import commands, replication
 from .connection import ClientConnection, quote_arg
 from .migrate import install_migrate_transport
 
@@ -110,6 +110,7 @@ class Server:
                 raise ValueError(f"bad setting {name} {value!r}: {error.message}") from None
         pubsub.hub(self.engine)
         commands.install(self.engine)
+        self.replication = replication.install(self)
         self.connections: dict[int, ClientConnection] = {}
         self.monitors: dict[ClientConnection, None] = {}
         self.parked: dict[tuple[int, bytes], dict[ClientConnection, None]] = {}
@@ -268,6 +269,7 @@ class Server:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1)
         self._servers = []
+        self.replication.detach()
         _close_persistence(self.persistence, self._shutdown_mode)
         self.persistence = None
         with contextlib.suppress(ValueError):
@@ -285,6 +287,7 @@ class Server:
             engine.cron(time.monotonic())
             if self.ready_keys:
                 self.serve_ready()
+        self.replication.cron()
         tick = getattr(self.persistence, "tick", None)
         if tick is not None:
             try:
