@@ -125,6 +125,9 @@ class Replication:
         self.replicas: dict[int, ReplicaLink] = {}  # by session id
         self.announced: dict[int, dict[str, str]] = {}  # what REPLCONF said before PSYNC, by session id
         self.waiters: dict[int, _Waiter] = {}  # WAIT clients by session id
+        # The stream offset after each client's last write (Redis's c->woff: what its WAIT waits for).
+        self.write_offsets: dict[int, int] = {}
+        self._writers: set[int] = set()  # clients whose writes are in the stream bytes being fed
         self.sync_full = 0
         self.sync_partial_ok = 0
         self.sync_partial_err = 0
@@ -173,6 +176,8 @@ class Replication:
             self._atomic_commands += 1
         if not chunks:
             return
+        if session is not None:
+            self._writers.add(session.id)
         if self._atomic_depth:
             self._atomic_chunks.extend(chunks)
             return
@@ -200,6 +205,10 @@ class Replication:
         backlog = self.backlog
         backlog += data
         self.offset += len(data)
+        if self._writers:
+            for session_id in self._writers:
+                self.write_offsets[session_id] = self.offset
+            self._writers.clear()
         size = max(self.engine.config.get_int("repl-backlog-size"), 1)
         if len(backlog) >= 2 * size:  # (trimmed in halves: each byte is moved at most once)
             del backlog[: len(backlog) - size]
@@ -317,6 +326,7 @@ class Replication:
         """Drop what belongs to a closed connection (a replica, a WAIT client, a half-done handshake)."""
         with self.engine.lock:
             self.announced.pop(session_id, None)
+            self.write_offsets.pop(session_id, None)
             link = self.replicas.pop(session_id, None)
             if link is not None:
                 log.info("Connection with replica %s lost.", link.connection.address)
@@ -343,7 +353,7 @@ class Replication:
 
     def wait(self, session: Session, wanted: int, millis: int) -> Any:
         """Answer ``WAIT numreplicas timeout``: the count now, or an action that parks the client."""
-        target = self.offset
+        target = self.write_offsets.get(session.id, 0)
         count = self.acknowledged(target)
         connection = self.server.connections.get(session.id)
         if count >= wanted or not session.may_block or connection is None:
