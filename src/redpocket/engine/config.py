@@ -398,7 +398,9 @@ def _parse_replicaof(value: str) -> str:
         raise _Invalid("wrong number of arguments")
     if args[0].lower() == "no" and args[1].lower() == "one":
         return ""
-    raise _Invalid("replication is not supported by the embedded engine")
+    if not args[1].isdigit() or not 0 <= int(args[1]) <= 65535:
+        raise _Invalid("Invalid master port")
+    return f"{args[0]} {int(args[1])}"  # (the TCP server connects to it: server/replica.py)
 
 
 def _parse_number(setting: Setting, value: str) -> int:

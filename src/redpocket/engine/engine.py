@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("redpocket.engine")
 
+READONLY_ERROR = "READONLY You can't write against a read only replica."
 # Commands that run at once even inside MULTI (Redis's processCommand).
 _MULTI_IMMEDIATE = frozenset({b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"})
 
@@ -124,6 +125,9 @@ class Engine:
         # Called as listener(db_index, argv) after each command a script ran (Redis
         # shows them to MONITOR clients as "[db lua]" lines; the TCP server listens).
         self.script_listeners: list[Any] = []
+        # True while this engine replicates a master (the TCP server's replica link sets it): with
+        # replica-read-only yes, write commands are refused except from the master's own session.
+        self.replica = False
 
     # -- what the databases signal (kept in self.signals; these read and write it) ----
     @property
@@ -266,6 +270,9 @@ class Engine:
             denied = self.extensions["acl"].denied(session, spec, argv)
             if denied is not None:
                 return self._rejected(session, name, denied, spec)
+        if (self.replica and spec.write and not session.from_master
+                and self.config.values["replica-read-only"] == "yes"):
+            return self._rejected(session, name, ReplyError(READONLY_ERROR), spec)
         if self.busy_script is not None and "allow-busy" not in spec.flags:
             return self._rejected(session, name, ReplyError(self.busy_script.busy_error), spec)
         if session.multi is not None and name not in _MULTI_IMMEDIATE:

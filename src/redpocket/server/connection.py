@@ -125,6 +125,7 @@ class Host(Protocol):
     postponed: dict[ClientConnection, None]
     ready_keys: set[tuple[int, bytes]]
     replication: Any
+    replica_link: Any
 
     def feed_monitors(self, source: ClientConnection, argv: list[bytes]) -> None:
         """Send one executed command to every MONITOR client."""
@@ -506,7 +507,8 @@ class ClientConnection(asyncio.Protocol):
         if session.multi is not None or session.tracking or session.restricted or self.engine.busy_script is not None:
             return _NOTHING  # (a busy script: the engine answers BUSY)
         commands = self.engine.commands
-        return commands.read_spellings if self.engine.propagators else commands.spellings
+        engine = self.engine
+        return commands.read_spellings if engine.propagators or engine.replica else commands.spellings
 
     def _to_parser(self, done: int) -> None:
         """Hand the rest of ``chunk`` (after ``done`` requests) to the exact parser."""
@@ -676,6 +678,8 @@ class ClientConnection(asyncio.Protocol):
         elif what == "psync":
             replid, offset = action.argument.split()
             self.server.replication.psync(self, replid, int(offset))
+        elif what == "replicaof":
+            self.server.replica_link.replicaof(action.argument)
         elif what == "wait":
             self.blocked = ([], WAITING)
             self.server.replication.park(self, int(action.argument))

@@ -49,6 +49,7 @@ from ..engine.persistence.rdb import UnsupportedValueError
 from ..engine.persistence.records import encode
 from ..engine.registry import CommandHook, CommandSpec
 from ..engine.replies import OK, ReplyError
+from . import replica
 from .commands import Action
 
 if TYPE_CHECKING:
@@ -260,6 +261,10 @@ class Replication:
     def psync(self, connection: ClientConnection, replid: str, requested: int) -> None:
         """Serve ``PSYNC replid offset``: continue from the backlog if it can, else a full resynchronisation."""
         engine = self.engine
+        if self.server.replica_link.active:
+            connection.send_raw(b"-ERR redpocket replicas do not serve replicas of their own (no chained "
+                                b"replication): replicate from the master\r\n")
+            return
         with engine.lock:
             self.attach()
             session = connection.session
@@ -414,8 +419,21 @@ class Replication:
         return [f"sync_full:{self.sync_full}", f"sync_partial_ok:{self.sync_partial_ok}",
                 f"sync_partial_err:{self.sync_partial_err}"]
 
+    def promote(self, master_replid: str, offset: int) -> None:
+        """Become a master after replicating ``master_replid`` up to ``offset`` (Redis's shiftReplicationId)."""
+        with self.engine.lock:
+            self.replid2 = master_replid if master_replid != "?" else "0" * 40
+            self.second_offset = offset + 1
+            self.replid = os.urandom(20).hex()
+            self.offset = offset
+            self.backlog.clear()  # (the replica kept no backlog of its master's stream)
+            self.selected_db = -1
+
     def info_lines(self) -> list[str]:
         """Return the ``INFO replication`` section's lines, as Redis 7.0 prints them for a master."""
+        link = self.server.replica_link
+        if link.active:
+            return link.info_lines()  # type: ignore[no-any-return]
         now = time.time()
         lines = ["role:master", f"connected_slaves:{len(self.replicas)}"]
         for number, link in enumerate(self.replicas.values()):
@@ -437,6 +455,9 @@ class Replication:
 
     def role(self) -> list[Any]:
         """Return ``ROLE``'s reply for a master: offset and each replica's address and acknowledged offset."""
+        link = self.server.replica_link
+        if link.active:
+            return link.role()  # type: ignore[no-any-return]
         replicas = [[link.ip.encode(), link.port.encode(), b"%d" % link.ack_offset]
                     for link in self.replicas.values() if link.state != "wait_bgsave"]
         return [b"master", self.offset, replicas]
@@ -524,4 +545,8 @@ def install(server: Any) -> Replication:
     commands[b"replconf"] = _spec("replconf", replconf, -1, "admin noscript loading stale allow-busy", "3.0.0")
     commands[b"psync"] = _spec("psync", psync, -3, "admin noscript no-multi no-async-loading", "2.8.0")
     commands[b"sync"] = _spec("sync", sync, 1, "admin noscript no-multi no-async-loading", "1.0.0")
+    flags = "admin noscript stale no-async-loading"
+    commands[b"replicaof"] = _spec("replicaof", replica.replicaof, 3, flags, "5.0.0")
+    commands[b"slaveof"] = _spec("slaveof", replica.replicaof, 3, flags, "1.0.0")
+    commands[b"failover"] = _spec("failover", replica.failover, -1, flags, "6.2.0")
     return replication
