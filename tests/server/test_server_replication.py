@@ -1,10 +1,12 @@
-"""Replication with redis-server 7.0.15: a redis-server replica of a redpocket master (full sync, command
-stream, partial resync, WAIT, INFO, ROLE)."""
+"""Replication with redis-server 7.0.15 both ways: a redis-server replica of a redpocket master and a redpocket
+replica of a redis-server (or redpocket) master: full sync, command stream, partial resync, WAIT, INFO, ROLE,
+read-only replicas, REPLICAOF NO ONE, FAILOVER's errors."""
 
 from __future__ import annotations
 
 import random
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 import redis
 from tests.conftest import RedisServer, start_redis_server
+from tests.helpers import free_port, run
 
 from redpocket.server import Server
 
@@ -274,3 +277,123 @@ def test_replconf_and_psync_errors(master: Server) -> None:
     with pytest.raises(redis.ResponseError, match="Unrecognized REPLCONF option: bogus"):
         client.execute_command("REPLCONF", "bogus", "1")
     assert client.execute_command("REPLCONF", "listening-port", "7000", "capa", "eof") == b"OK"
+
+
+# -- redpocket as a replica -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_master(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of its own to replicate from (no diskless-sync delay, so a sync starts at once)."""
+    directory = tmp_path / "master"
+    directory.mkdir()
+    server = start_redis_server(directory, "--repl-diskless-sync-delay", "0")
+    yield server
+    stop(server)
+
+
+def test_redpocket_replica_of_redis_gets_full_sync_then_every_write(
+    redis_master: RedisServer, make_server: Callable[..., Server],
+) -> None:
+    rng = random.Random(4242)
+    client = redis_master.client(socket_timeout=20)
+    fill(client, rng)
+    replica_server = make_server(config={"replicaof": f"127.0.0.1 {redis_master.port}"})
+    replica = redis.Redis(port=replica_server.port, socket_timeout=20)
+    wait_until(lambda: link_up(replica))
+    assert dataset(replica) == dataset(client)
+    random_writes([client, redis_master.client(db=1, socket_timeout=20)], rng, WRITES)
+    assert client.wait(1, 10_000) == 1  # (the replica's REPLCONF ACK reached the master's offset)
+    assert dataset(replica) == dataset(client)
+    info = replica.info("replication")
+    master_info = client.info("replication")
+    assert info["role"] == "slave" and info["master_port"] == redis_master.port
+    assert info["master_replid"] == master_info["master_replid"]
+    assert info["slave_repl_offset"] == master_info["master_repl_offset"]
+    assert replica.execute_command("ROLE") == [
+        b"slave", b"127.0.0.1", redis_master.port, b"connected", master_info["master_repl_offset"]]
+
+
+def test_redpocket_replica_continues_with_a_partial_resync_and_is_read_only(
+    redis_master: RedisServer, make_server: Callable[..., Server],
+) -> None:
+    rng = random.Random(5)
+    client = redis_master.client(socket_timeout=20)
+    fill(client, rng, 100)
+    replica_server = make_server()
+    replica = redis.Redis(port=replica_server.port, socket_timeout=20)
+    assert replica.execute_command("REPLICAOF", "127.0.0.1", redis_master.port) == b"OK"
+    assert replica.execute_command("REPLICAOF", "127.0.0.1", redis_master.port) == b"OK Already connected to specified master"
+    wait_until(lambda: link_up(replica))
+    with pytest.raises(redis.ReadOnlyError, match="You can't write against a read only replica"):
+        replica.set("k", "v")
+    pipe = replica.pipeline(transaction=True)
+    pipe.get("k").set("k", "v")
+    with pytest.raises(redis.exceptions.ResponseError):
+        pipe.execute()
+    assert replica.get("s:1") == client.get("s:1")  # reads are served
+    random_writes([client], rng, 300)
+    assert client.wait(1, 5000) == 1
+    client.execute_command("CLIENT", "KILL", "TYPE", "replica")
+    random_writes([client], rng, 300)
+    wait_until(lambda: client.info("stats")["sync_partial_ok"] == 1)
+    assert client.wait(1, 5000) == 1
+    stats = client.info("stats")
+    assert (stats["sync_full"], stats["sync_partial_ok"]) == (1, 1)
+    assert dataset(replica) == dataset(client)
+    master_replid = client.info("replication")["master_replid"]
+    assert replica.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+    assert replica.set("k", "v")
+    info = replica.info("replication")
+    assert (info["role"], info["master_replid2"]) == ("master", master_replid)
+    assert info["second_repl_offset"] == client.info("replication")["master_repl_offset"] + 1
+
+
+def test_redpocket_replica_of_a_redpocket_master(make_server: Callable[..., Server]) -> None:
+    rng = random.Random(77)
+    master = make_server()
+    client = redis.Redis(port=master.port, socket_timeout=20)
+    fill(client, rng, 100)
+    replica_server = make_server()
+    replica = redis.Redis(port=replica_server.port, socket_timeout=20)
+    replica.execute_command("REPLICAOF", "127.0.0.1", master.port)
+    wait_until(lambda: link_up(replica))
+    random_writes([client], rng, 1000)
+    assert client.wait(1, 5000) == 1
+    assert dataset(replica) == dataset(client)
+    master.replication.replicas[next(iter(master.replication.replicas))].connection.close()  # cut the link
+    random_writes([client], rng, 200)
+    wait_until(lambda: client.info("stats")["sync_partial_ok"] == 1)
+    assert client.wait(1, 5000) == 1
+    assert dataset(replica) == dataset(client)
+    # A replica does not serve replicas of its own.
+    with pytest.raises(redis.ResponseError, match="no chained replication"):
+        redis.Redis(port=replica_server.port).execute_command("PSYNC", "?", "-1")
+
+
+def test_failover_answers_redis_errors(redis_server: RedisServer, master: Server) -> None:
+    ours = redis.Redis(port=master.port)
+    theirs = redis_server.client()
+    for command in (("FAILOVER",), ("FAILOVER", "ABORT"), ("FAILOVER", "BOGUS"), ("FAILOVER", "TIMEOUT", "10")):
+        assert run(ours, *command) == run(theirs, *command)
+
+
+def test_serve_replicaof_option(redis_master: RedisServer) -> None:
+    port = free_port()
+    redis_master.client().set("from-master", "yes")
+    process = subprocess.Popen([sys.executable, "-m", "redpocket", "serve", "--port", str(port),
+                                "--replicaof", "127.0.0.1", str(redis_master.port)], stderr=subprocess.DEVNULL)
+    try:
+        replica = redis.Redis(port=port, socket_timeout=5)
+        wait_until(lambda: _answers(replica) and link_up(replica))
+        assert replica.get("from-master") == b"yes"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False

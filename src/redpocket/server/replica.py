@@ -26,7 +26,6 @@ for the master's ``DEL`` only approximately (the engine's own expiry runs).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
