@@ -17,6 +17,8 @@ import redis
 from tests.conftest import RedisServer, start_redis_server
 from tests.helpers import free_port, run
 
+from redpocket.client import EmbeddedRedis
+from redpocket.engine import Engine
 from redpocket.server import Server
 
 DATABASES = (0, 1)
@@ -397,3 +399,17 @@ def _answers(client: redis.Redis) -> bool:
         return bool(client.ping())
     except redis.ConnectionError:
         return False
+
+
+def test_embedded_engine_is_the_master_of_a_served_replica(redis_replica: Callable[[int], RedisServer]) -> None:
+    rng = random.Random(8)
+    embedded = EmbeddedRedis(Engine())
+    fill(embedded, rng, 50)
+    with Server(engine=embedded.engine, port=0).run_in_thread() as server:
+        replica = redis_replica(server.port).client(socket_timeout=20)
+        wait_until(lambda: link_up(replica))
+        random_writes([embedded], rng, 1000)  # (from this thread: the server's loop sends them on)
+        tcp = redis.Redis(port=server.port, socket_timeout=20)
+        tcp.set("last", "write")
+        assert tcp.wait(1, 5000) == 1
+        assert dataset(replica) == dataset(tcp)
