@@ -413,3 +413,21 @@ def test_embedded_engine_is_the_master_of_a_served_replica(redis_replica: Callab
         tcp.set("last", "write")
         assert tcp.wait(1, 5000) == 1
         assert dataset(replica) == dataset(tcp)
+
+
+def test_scripts_on_a_read_only_replica_may_read_but_not_write(
+    redis_master: RedisServer, make_server: Callable[..., Server],
+) -> None:
+    redis_master.client().set("k", "1")
+    replica_server = make_server(config={"replicaof": f"127.0.0.1 {redis_master.port}"})
+    replica = redis.Redis(port=replica_server.port, socket_timeout=20)
+    wait_until(lambda: link_up(replica))
+    assert replica.eval("return redis.call('GET', KEYS[1])", 1, "k") == b"1"
+    theirs = redis_master.client()
+    theirs.execute_command("REPLICAOF", "127.0.0.1", free_port())  # (a redis-server replica, for its reply)
+    try:
+        script = ("EVAL", "return redis.call('SET', KEYS[1], 'x')", 1, "k")
+        assert run(replica, *script) == run(theirs, *script)
+        assert run(replica, *script)[1].startswith("You can't write against a read only replica")
+    finally:
+        theirs.execute_command("REPLICAOF", "NO", "ONE")

@@ -26,7 +26,7 @@ from .expiry import active_expire_cycle
 from .keyspace import Database, Signals
 from .latency import LatencyMonitor
 from .registry import COMMANDS, HOOK_POINTS, CommandHook, CommandSpec, CommandTable
-from .replies import QUEUED, ReplyError
+from .replies import QUEUED, READONLY_ERROR, ReplyError
 from .session import Session
 from .slowlog import SlowLog
 
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("redpocket.engine")
 
-READONLY_ERROR = "READONLY You can't write against a read only replica."
 # Commands that run at once even inside MULTI (Redis's processCommand).
 _MULTI_IMMEDIATE = frozenset({b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"})
 
