@@ -415,7 +415,7 @@ def test_embedded_engine_is_the_master_of_a_served_replica(redis_replica: Callab
         assert dataset(replica) == dataset(tcp)
 
 
-def test_scripts_on_a_read_only_replica_may_read_but_not_write(
+def test_scripts_wait_and_failover_on_a_replica(
     redis_master: RedisServer, make_server: Callable[..., Server],
 ) -> None:
     redis_master.client().set("k", "1")
@@ -429,5 +429,7 @@ def test_scripts_on_a_read_only_replica_may_read_but_not_write(
         script = ("EVAL", "return redis.call('SET', KEYS[1], 'x')", 1, "k")
         assert run(replica, *script) == run(theirs, *script)
         assert run(replica, *script)[1].startswith("You can't write against a read only replica")
+        assert run(replica, "WAIT", 0, 0) == run(theirs, "WAIT", 0, 0)
+        assert run(replica, "FAILOVER") == run(theirs, "FAILOVER")
     finally:
         theirs.execute_command("REPLICAOF", "NO", "ONE")

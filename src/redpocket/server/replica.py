@@ -266,7 +266,10 @@ class MasterLink:
         session = self.session
         assert session is not None
         while True:
-            data = await reader.read(1 << 16)
+            try:  # (a master pings every repl-ping-replica-period: silence past repl-timeout is a dead link)
+                data = await asyncio.wait_for(reader.read(1 << 16), engine.config.get_int("repl-timeout"))
+            except asyncio.TimeoutError:
+                raise ReplicationError("MASTER timeout: no data nor PING received") from None
             if not data:
                 raise EOFError("the master closed the connection")
             self.last_io = time.monotonic()

@@ -358,6 +358,10 @@ class Replication:
 
     def wait(self, session: Session, wanted: int, millis: int) -> Any:
         """Answer ``WAIT numreplicas timeout``: the count now, or an action that parks the client."""
+        if self.server.replica_link.active:
+            raise ReplyError("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 "
+                             "if a replica is configured to be writable (which is not the default) writes to "
+                             "replicas are just local and are not propagated.")
         target = self.write_offsets.get(session.id, 0)
         count = self.acknowledged(target)
         connection = self.server.connections.get(session.id)
