@@ -26,6 +26,7 @@ for the master's ``DEL`` only approximately (the engine's own expiry runs).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -123,9 +124,13 @@ class MasterLink:
         self.engine.replica = False
         log.info("MASTER MODE enabled (user request from REPLICAOF NO ONE)")
 
-    def close(self) -> None:
-        """Drop the link (the server shuts down); the server stays a replica in name until then."""
+    async def close(self) -> None:
+        """Drop the link and wait for its task to end (the server shuts down)."""
+        task = self._task
         self._cancel()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     def _cancel(self) -> None:
         if self._task is not None:

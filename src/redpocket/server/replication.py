@@ -40,6 +40,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..engine.persistence import rdb_file
@@ -127,8 +128,8 @@ class Replication:
         self.announced: dict[int, dict[str, str]] = {}  # what REPLCONF said before PSYNC, by session id
         self.waiters: dict[int, _Waiter] = {}  # WAIT clients by session id
         # The stream offset after each client's last write (Redis's c->woff: what its WAIT waits for).
-        self.write_offsets: dict[int, int] = {}
-        self._writers: set[int] = set()  # clients whose writes are in the stream bytes being fed
+        self.write_offsets: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
+        self._writers: list[Session] = []  # clients whose writes are in the stream bytes being fed
         self.sync_full = 0
         self.sync_partial_ok = 0
         self.sync_partial_err = 0
@@ -178,7 +179,7 @@ class Replication:
         if not chunks:
             return
         if session is not None:
-            self._writers.add(session.id)
+            self._writers.append(session)
         if self._atomic_depth:
             self._atomic_chunks.extend(chunks)
             return
@@ -207,8 +208,8 @@ class Replication:
         backlog += data
         self.offset += len(data)
         if self._writers:
-            for session_id in self._writers:
-                self.write_offsets[session_id] = self.offset
+            for writer in self._writers:
+                self.write_offsets[writer] = self.offset
             self._writers.clear()
         size = max(self.engine.config.get_int("repl-backlog-size"), 1)
         if len(backlog) >= 2 * size:  # (trimmed in halves: each byte is moved at most once)
@@ -331,7 +332,6 @@ class Replication:
         """Drop what belongs to a closed connection (a replica, a WAIT client, a half-done handshake)."""
         with self.engine.lock:
             self.announced.pop(session_id, None)
-            self.write_offsets.pop(session_id, None)
             link = self.replicas.pop(session_id, None)
             if link is not None:
                 log.info("Connection with replica %s lost.", link.connection.address)
@@ -362,7 +362,7 @@ class Replication:
             raise ReplyError("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 "
                              "if a replica is configured to be writable (which is not the default) writes to "
                              "replicas are just local and are not propagated.")
-        target = self.write_offsets.get(session.id, 0)
+        target = self.write_offsets.get(session, 0)
         count = self.acknowledged(target)
         connection = self.server.connections.get(session.id)
         if count >= wanted or not session.may_block or connection is None:

@@ -276,7 +276,7 @@ class Server:
                 await asyncio.wait_for(server.wait_closed(), 1)
         self._servers = []
         self.replication.detach()
-        self.replica_link.close()
+        await self.replica_link.close()
         _close_persistence(self.persistence, self._shutdown_mode)
         self.persistence = None
         with contextlib.suppress(ValueError):
