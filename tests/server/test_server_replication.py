@@ -433,3 +433,13 @@ def test_scripts_wait_and_failover_on_a_replica(
         assert run(replica, "FAILOVER") == run(theirs, "FAILOVER")
     finally:
         theirs.execute_command("REPLICAOF", "NO", "ONE")
+
+
+def test_replicaof_is_a_startup_setting(redis_server: RedisServer, master: Server) -> None:
+    ours = redis.Redis(port=master.port)
+    theirs = redis_server.client()
+    for name in ("replicaof", "slaveof"):
+        command = ("CONFIG", "SET", name, "127.0.0.1 1")
+        assert run(ours, *command) == run(theirs, *command)
+    with pytest.raises(ValueError, match="Invalid master port"):
+        Server(port=0, config={"replicaof": "127.0.0.1 99999"})

@@ -264,7 +264,7 @@ SETTINGS_LIST: Final[tuple[Setting, ...]] = (
     Setting("oom-score-adj-values", "0 200 800", "oom"),
     Setting("notify-keyspace-events", "", "notify"),
     Setting("bind", "* -::*", "bind"),
-    Setting("replicaof", "", "replicaof", alias="slaveof"),
+    Setting("replicaof", "", "replicaof", alias="slaveof", immutable=True),  # (startup only; REPLICAOF changes it)
     Setting("latency-tracking-info-percentiles", "50 99 99.9", "percentiles"),
 )
 
