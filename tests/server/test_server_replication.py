@@ -443,3 +443,18 @@ def test_replicaof_is_a_startup_setting(redis_server: RedisServer, master: Serve
         assert run(ours, *command) == run(theirs, *command)
     with pytest.raises(ValueError, match="Invalid master port"):
         Server(port=0, config={"replicaof": "127.0.0.1 99999"})
+
+
+def test_function_libraries_come_with_every_full_sync(
+    redis_master: RedisServer, make_server: Callable[..., Server],
+) -> None:
+    client = redis_master.client()
+    client.function_load("#!lua name=lib\nredis.register_function('answer', function() return 42 end)")
+    replica_server = make_server()
+    replica = redis.Redis(port=replica_server.port, socket_timeout=20)
+    for _ in range(2):  # (the second REPLICAOF offers the replica's own new history: a second full sync)
+        replica.execute_command("REPLICAOF", "127.0.0.1", redis_master.port)
+        wait_until(lambda: link_up(replica))
+        assert replica.fcall("answer", 0) == 42
+        replica.execute_command("REPLICAOF", "NO", "ONE")
+    assert client.info("stats")["sync_full"] == 2

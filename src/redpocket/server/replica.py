@@ -252,6 +252,9 @@ class MasterLink:
         with engine.lock:
             for db in engine.databases:
                 db.flush()
+            libraries = engine.extensions.get("functions")
+            if libraries is not None:  # (the master's libraries come with its RDB)
+                libraries.flush()
             rdb_file.load_rdb(engine, payload)
             if self.session is not None:
                 self.session.select(0)
