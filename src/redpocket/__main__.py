@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--protected-mode", dest="protected_mode", choices=["yes", "no"])
     serve.add_argument("--loglevel", choices=["debug", "verbose", "notice", "warning"])
     serve.add_argument("--logfile", help="log to this file instead of stderr")
+    serve.add_argument("--replicaof", nargs=2, metavar=("HOST", "PORT"),
+                       help="replicate this master (a Redis or redpocket server; REPLICAOF NO ONE stops)")
     serve.add_argument("--load", action="append", default=[], metavar="module:Structure",
                        help="register a custom structure class (repeatable)")
     migrate = commands.add_parser("migrate", help="apply a model's schema changes (build indexes, fill defaults ...)")
@@ -223,6 +225,8 @@ def serve(args: argparse.Namespace, extra: list[str]) -> int:
         value = getattr(args, option.replace("-", "_"), None)
         if value is not None:
             settings[option] = str(value)
+    if args.replicaof is not None:
+        settings["replicaof"] = " ".join(args.replicaof)
     configure_logging(settings.pop("loglevel", "notice"), settings.pop("logfile", ""))
     host = settings.pop("bind", "127.0.0.1").replace("* -::*", "0.0.0.0")
     port = int(settings.pop("port", "6380"))

@@ -264,7 +264,7 @@ SETTINGS_LIST: Final[tuple[Setting, ...]] = (
     Setting("oom-score-adj-values", "0 200 800", "oom"),
     Setting("notify-keyspace-events", "", "notify"),
     Setting("bind", "* -::*", "bind"),
-    Setting("replicaof", "", "replicaof", alias="slaveof"),
+    Setting("replicaof", "", "replicaof", alias="slaveof", immutable=True),  # (startup only; REPLICAOF changes it)
     Setting("latency-tracking-info-percentiles", "50 99 99.9", "percentiles"),
 )
 
@@ -398,7 +398,9 @@ def _parse_replicaof(value: str) -> str:
         raise _Invalid("wrong number of arguments")
     if args[0].lower() == "no" and args[1].lower() == "one":
         return ""
-    raise _Invalid("replication is not supported by the embedded engine")
+    if not args[1].isdigit() or not 0 <= int(args[1]) <= 65535:
+        raise _Invalid("Invalid master port")
+    return f"{args[0]} {int(args[1])}"  # (the TCP server connects to it: server/replica.py)
 
 
 def _parse_number(setting: Setting, value: str) -> int:

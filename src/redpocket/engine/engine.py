@@ -29,7 +29,7 @@ from .keyspace import Database, Signals
 from .latency import LatencyMonitor
 from .memory import STARTUP_MEMORY, database_memory
 from .registry import COMMANDS, HOOK_POINTS, CommandHook, CommandSpec, CommandTable
-from .replies import QUEUED, ReplyError
+from .replies import QUEUED, READONLY_ERROR, ReplyError
 from .session import Session
 from .slowlog import SlowLog
 
@@ -139,6 +139,9 @@ class Engine:
         self.config.memory_listener = self.memory_settings_changed
         self.evictor.configure()
         self.maxmemory = self.evictor.maxmemory  # (read before every command: one attribute)
+        # True while this engine replicates a master (the TCP server's replica link sets it): with
+        # replica-read-only yes, write commands are refused except from the master's own session.
+        self.replica = False
 
     # -- what the databases signal (kept in self.signals; these read and write it) ----
     @property
@@ -281,6 +284,9 @@ class Engine:
             denied = self.extensions["acl"].denied(session, spec, argv)
             if denied is not None:
                 return self._rejected(session, name, denied, spec)
+        if (self.replica and spec.write and not session.from_master
+                and self.config.values["replica-read-only"] == "yes"):
+            return self._rejected(session, name, ReplyError(READONLY_ERROR), spec)
         if self.busy_script is not None and "allow-busy" not in spec.flags:
             return self._rejected(session, name, ReplyError(self.busy_script.busy_error), spec)
         if self.maxmemory and self.busy_script is None:
@@ -414,6 +420,7 @@ class Engine:
                 if signals.dirty != dirty:
                     for propagate in self.propagators:
                         propagate(session, session.db.index, argv, reply)
+                session.propagated = None  # (what the handler said it propagates: every propagator has read it)
             else:
                 reply = spec.handler(session, argv)  # type: ignore[misc]
             if reply.__class__ is ReplyError:  # (a script's error reply)

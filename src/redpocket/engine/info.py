@@ -274,9 +274,7 @@ def _stats(engine: Engine, current: CommandSpec | None) -> list[str]:
         "instantaneous_input_repl_kbps:0.00",
         "instantaneous_output_repl_kbps:0.00",
         "rejected_connections:0",
-        "sync_full:0",
-        "sync_partial_ok:0",
-        "sync_partial_err:0",
+        *_sync_counts(engine),
         f"expired_keys:{engine.expired_keys}",
         "expired_stale_perc:0.00",
         "expired_time_cap_reached_count:0",
@@ -315,7 +313,17 @@ def _stats(engine: Engine, current: CommandSpec | None) -> list[str]:
     ]
 
 
+def _sync_counts(engine: Engine) -> list[str]:
+    replication = engine.extensions.get("replication")  # (the TCP server's replication, once it serves any)
+    if replication is not None:
+        return replication.sync_counts()  # type: ignore[no-any-return]
+    return ["sync_full:0", "sync_partial_ok:0", "sync_partial_err:0"]
+
+
 def _replication(engine: Engine, current: CommandSpec | None) -> list[str]:
+    replication = engine.extensions.get("replication")
+    if replication is not None:
+        return replication.info_lines()  # type: ignore[no-any-return]
     return [
         "role:master",
         "connected_slaves:0",

@@ -48,7 +48,17 @@ from .lua_libraries import (
     struct_library,
 )
 from .registry import CommandSpec
-from .replies import NULL_ARRAY, OK, HumanDouble, ReplyError, SetReply, SimpleString, VerbatimReply, double_reply
+from .replies import (
+    NULL_ARRAY,
+    OK,
+    READONLY_ERROR,
+    HumanDouble,
+    ReplyError,
+    SetReply,
+    SimpleString,
+    VerbatimReply,
+    double_reply,
+)
 from .session import Session
 from .version import REDIS_VERSION, REDIS_VERSION_NUM
 
@@ -931,6 +941,10 @@ class ScriptRuntime:
             return ReplyError("ERR This Redis command is not allowed from script")
         if self.read_only and "write" in flags:
             return ReplyError("ERR Write commands are not allowed from read-only scripts.")
+        engine = self.engine
+        if ("write" in flags and engine.replica and not self.caller.from_master
+                and engine.config.values["replica-read-only"] == "yes"):
+            return ReplyError(READONLY_ERROR)
         return spec
 
     def _acl_check(self, *args: Any) -> bool:

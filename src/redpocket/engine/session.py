@@ -26,6 +26,7 @@ class Session:
         "db",
         "dirty_cas",
         "engine",
+        "from_master",
         "id",
         "in_exec",
         "in_script",
@@ -70,6 +71,8 @@ class Session:
         # What the command running now goes to the append-only file as, when a
         # handler says so (Redis's alsoPropagate): (argv, commands), else None.
         self.propagated: tuple[list[bytes], list[list[bytes]]] | None = None
+        # The session a replica applies its master's stream in (writes pass replica-read-only).
+        self.from_master = False
         # While a command of this client waits (BLPOP ...): its Block; CLIENT
         # UNBLOCK then leaves the reply to give, as a 1-tuple, in ``wakeup``.
         self.blocked: Block | None = None

@@ -8,6 +8,8 @@ Map of the package:
 - ``commands.py``: QUIT, MONITOR, SHUTDOWN, SLOWLOG and the socket side of RESET and CLIENT KILL
 - ``config.py``: ``redis.conf`` files; ``logs.py``: Redis-style log lines
 - ``migrate.py``: the network half of MIGRATE (the engine's ``"migrate_transport"`` extension)
+- ``replication.py``: this server as a master (PSYNC, the command stream, backlog, REPLCONF ACK, WAIT,
+  INFO replication, ROLE); ``replica.py``: this server as a replica (REPLICAOF, the link to its master)
 """
 
 from .server import Server

@@ -80,6 +80,8 @@ _PUBSUB_CONTEXT: Final = frozenset(
 POSTPONED: Final = Block([], 0, None)
 # The Block of a client whose script runs in a worker thread (see scripts.py).
 SCRIPTING: Final = Block([], 0, None)
+# The Block of a client in WAIT, until its replicas acknowledge (see replication.py).
+WAITING: Final = Block([], 0, None)
 # What _run_fast does after its loop: nothing more, flush and stop, or hand the rest to the exact parser.
 _DONE: Final = "done"
 _FLUSH: Final = "flush"
@@ -122,6 +124,8 @@ class Host(Protocol):
     monitors: dict[ClientConnection, None]
     postponed: dict[ClientConnection, None]
     ready_keys: set[tuple[int, bytes]]
+    replication: Any
+    replica_link: Any
 
     def feed_monitors(self, source: ClientConnection, argv: list[bytes]) -> None:
         """Send one executed command to every MONITOR client."""
@@ -191,6 +195,7 @@ class ClientConnection(asyncio.Protocol):
         self.skip_next = False
         self.skip = False
         self.quiet = False
+        self.replica = False  # a replica after its PSYNC: it gets the command stream (replication.py)
 
     # -- lifecycle ------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -247,6 +252,7 @@ class ClientConnection(asyncio.Protocol):
         if self.monitor:
             server.monitors.pop(self, None)
         server.connections.pop(self.session.id, None)
+        server.replication.forget(self.session.id)
         hub(self.engine).forget(self.session)
         with self.engine.lock:
             self.session.close()
@@ -501,8 +507,9 @@ class ClientConnection(asyncio.Protocol):
         if session.multi is not None or session.tracking or session.restricted or self.engine.busy_script is not None:
             return _NOTHING  # (a busy script: the engine answers BUSY)
         commands = self.engine.commands
-        if self.engine.propagators or self.engine.evictor.maxmemory:  # (the engine checks memory before writes)
-            return commands.read_spellings
+        engine = self.engine
+        if engine.propagators or engine.replica or engine.evictor.maxmemory:  # (the engine checks memory and
+            return commands.read_spellings  # read-only replicas before writes)
         return commands.spellings
 
     def _to_parser(self, done: int) -> None:
@@ -670,6 +677,15 @@ class ClientConnection(asyncio.Protocol):
             self.closing = True
             self.server.request_shutdown(action.argument)
             return False
+        elif what == "psync":
+            replid, offset = action.argument.split()
+            self.server.replication.psync(self, replid, int(offset))
+        elif what == "replicaof":
+            self.server.replica_link.replicaof(action.argument)
+        elif what == "wait":
+            self.blocked = ([], WAITING)
+            self.server.replication.park(self, int(action.argument))
+            return False
         return True
 
     def _flush(self) -> None:
@@ -763,7 +779,7 @@ class ClientConnection(asyncio.Protocol):
         """Leave the blocked state (served, timed out or disconnected)."""
         if self.blocked is None:
             return
-        if self.blocked[1] is SCRIPTING:  # (the worker thread finishes the script; its reply is dropped)
+        if self.blocked[1] is SCRIPTING or self.blocked[1] is WAITING:  # (a script's worker thread finishes it)
             self.blocked = None
             return
         postponed = self.blocked[1] is POSTPONED
@@ -798,6 +814,13 @@ class ClientConnection(asyncio.Protocol):
             self._go_on()
         else:
             self._flush()
+
+    def resume_waiting(self, count: int) -> None:
+        """Answer a WAIT with the count of replicas that acknowledged, then go on with the requests behind it."""
+        if self.blocked is None or self.blocked[1] is not WAITING or self.closing:
+            return
+        self.blocked = None
+        self._resume_with(count)
 
     def wake(self) -> None:
         """Answer a command CLIENT UNBLOCK ended (as a timeout, or with an UNBLOCKED error)."""

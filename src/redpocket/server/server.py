@@ -32,7 +32,7 @@ from ..engine.blocking import join_queues, leave_queues
 from ..engine.persistence.records import PersistenceError
 from ..engine.replies import ReplyError
 from ..engine.version import REDIS_VERSION
-from . import commands
+from . import commands, replica, replication
 from .connection import ClientConnection, quote_arg
 from .migrate import install_migrate_transport
 
@@ -110,6 +110,9 @@ class Server:
                 raise ValueError(f"bad setting {name} {value!r}: {error.message}") from None
         pubsub.hub(self.engine)
         commands.install(self.engine)
+        self.replication = replication.install(self)
+        self.replica_link = replica.MasterLink(self)
+        self.engine.extensions["master_link"] = self.replica_link
         self.connections: dict[int, ClientConnection] = {}
         self.monitors: dict[ClientConnection, None] = {}
         self.parked: dict[tuple[int, bytes], dict[ClientConnection, None]] = {}
@@ -176,6 +179,10 @@ class Server:
         log.info("Server initialized")
         log.info("Ready to accept connections tcp (%s port %d)", self.host, self.port)
         self._cron_handle = self.loop.call_later(1.0 / self.engine.config.hz, self._cron)
+        master = self.engine.config.values.get("replicaof", "")
+        if master:  # (--replicaof host port, or a replicaof line in the config file)
+            host, master_port = master.rsplit(" ", 1)
+            self.replica_link.start(host, int(master_port))
 
     def start(self) -> None:
         """Run the server in this thread until it shuts down; SIGTERM and SIGINT stop it cleanly.
@@ -268,6 +275,8 @@ class Server:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1)
         self._servers = []
+        self.replication.detach()
+        await self.replica_link.close()
         _close_persistence(self.persistence, self._shutdown_mode)
         self.persistence = None
         with contextlib.suppress(ValueError):
@@ -285,6 +294,7 @@ class Server:
             engine.cron(time.monotonic())
             if self.ready_keys:
                 self.serve_ready()
+        self.replication.cron()
         tick = getattr(self.persistence, "tick", None)
         if tick is not None:
             try:

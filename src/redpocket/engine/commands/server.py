@@ -64,6 +64,9 @@ def lastsave(session: Session, argv: list[bytes]) -> Any:
 @define("role", 1, "noscript loading stale fast", group="server", since="2.8.12")
 def role(session: Session, argv: list[bytes]) -> Any:
     """ROLE"""
+    replication = session.engine.extensions.get("replication")  # (the TCP server's replication)
+    if replication is not None:
+        return replication.role()
     return [b"master", 0, []]
 
 
@@ -71,10 +74,12 @@ def role(session: Session, argv: list[bytes]) -> Any:
 def wait(session: Session, argv: list[bytes]) -> Any:
     """WAIT numreplicas timeout
 
-    This engine has no replicas, so none ever acknowledges: asking for none
-    (or inside MULTI) answers 0 at once, asking for more blocks until the
-    timeout in milliseconds (``0``: forever) and answers 0, as Redis 7.0 does
-    on a master without replicas.
+    Without replicas none ever acknowledges: asking for none (or inside
+    MULTI) answers 0 at once, asking for more blocks until the timeout in
+    milliseconds (``0``: forever) and answers 0, as Redis 7.0 does on a
+    master without replicas.  With the TCP server's replication
+    (``engine.extensions["replication"]``) it decides: the count of
+    replicas that acknowledged every write so far, waiting for acks.
     """
     from ..args import to_int
     from ..blocking import Block
@@ -83,6 +88,9 @@ def wait(session: Session, argv: list[bytes]) -> Any:
     millis = to_int(argv[2], "ERR timeout is not an integer or out of range")
     if millis < 0:
         raise ReplyError("ERR timeout is negative")
+    replication = session.engine.extensions.get("replication")
+    if replication is not None:
+        return replication.wait(session, wanted, millis)
     if wanted <= 0 or not session.may_block:
         return 0
     if millis > 2**63 - 1 - int(time.time() * 1000):

@@ -187,8 +187,7 @@ class AppendOnlyFile:
         db = self.engine.databases[db_index]
         chunks = []
         recorded = session.propagated if session is not None else None
-        if recorded is not None and recorded[0] is argv:  # (the handler said what it propagates)
-            session.propagated = None  # type: ignore[union-attr]
+        if recorded is not None and recorded[0] is argv:  # (the handler said what it propagates; Engine.call clears it)
             commands = recorded[1]
         else:
             commands = normalize(db, argv, reply, self.normalizers)
