@@ -13,6 +13,9 @@ from redpocket import ActiveRecord, attributes
 
 
 class Note(ActiveRecord):
+    class Meta:
+        name = "OomNote"  # (test_pipelines.py has a Note of its own)
+
     title = attributes.Unicode(index=True)
     body = attributes.Unicode(null=True)
 
