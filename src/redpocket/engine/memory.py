@@ -65,6 +65,8 @@ def _element(item: Any) -> int:
 
 def element_unit(value: Any, samples: int = SAMPLES) -> float:
     """Return the average bytes one element of container ``value`` takes, from ``samples`` elements (0: all)."""
+    if not hasattr(value, "__len__"):
+        return 0.0
     if samples <= 0:
         samples = max(len(value), 1)
     kind = value.__class__
@@ -112,8 +114,11 @@ def container_base(value: Any) -> int:
     if name == "stream":
         return STREAM_BASE + sys.getsizeof(value.entries) + NODE * len(value.nodes) + GROUP * len(value.groups)
     dump = getattr(value, "dump", None)
-    if dump is not None:  # a custom structure (structures.py): its serialised size
-        return len(dump()) + 64
+    if dump is not None:  # a custom structure (structures.py): its serialised size, when it has one
+        try:
+            return len(dump()) + 64
+        except Exception:  # (dump() is optional: a structure that is never persisted may not define it)
+            pass
     return sys.getsizeof(value) + ROUNDING
 
 
@@ -124,6 +129,8 @@ def value_size(value: Any, previous: tuple[int, float, int] | None) -> tuple[int
     ``unit`` is kept while the length stays within half to twice the
     length it was sampled at.
     """
+    if not hasattr(value, "__len__"):  # a custom structure (structures.py): measured whole
+        return container_base(value), 0.0, 0
     length = len(value)
     if previous is not None and previous[2] >> 1 <= length <= previous[2] << 1 and length:
         unit = previous[1]
@@ -162,4 +169,5 @@ def key_usage(key: bytes, value: Any, samples: int) -> int:
     size = key_size(key) + 2 * TABLE_ENTRY + NUMBER
     if value.__class__ is bytes:
         return size + string_size(value)
-    return size + container_base(value) + int(element_unit(value, samples) * len(value)) + TABLE_ENTRY + SIZE_ENTRY
+    elements = int(element_unit(value, samples) * len(value)) if hasattr(value, "__len__") else 0
+    return size + container_base(value) + elements + TABLE_ENTRY + SIZE_ENTRY
