@@ -978,7 +978,9 @@ class Manager:
 
     async def acheck(self) -> list[str]:
         """:meth:`check` in a worker thread (on the model's sync connection)."""
-        return await asyncio.to_thread(self.check)
+        from .maintenance import check_indexes
+
+        return await asyncio.to_thread(check_indexes, self.model)
 
     def migrate(self, progress: bool | None = None, on_batch: Any = None) -> Any:
         """Apply the difference between the stored schema and the class; return a :class:`~.schema.MigrationReport`.
@@ -996,7 +998,9 @@ class Manager:
 
     async def amigrate(self, progress: bool | None = None, on_batch: Any = None) -> Any:
         """:meth:`migrate` in a worker thread (on the model's sync connection); the asyncio client re-reads the schema after."""
-        report = await asyncio.to_thread(self.migrate, progress, on_batch)
+        from .schema import migrate
+
+        report = await asyncio.to_thread(migrate, self.model, progress, on_batch)
         self.model._meta._async_schema_client = None
         return report
 
@@ -1008,7 +1012,9 @@ class Manager:
 
     async def arebuild_indexes(self, progress: bool | None = None) -> int:
         """:meth:`rebuild_indexes` in a worker thread (on the model's sync connection)."""
-        count = await asyncio.to_thread(self.rebuild_indexes, progress)
+        from .maintenance import rebuild_indexes
+
+        count = await asyncio.to_thread(rebuild_indexes, self.model, sys.stderr.isatty() if progress is None else progress)
         self.model._meta._async_schema_client = None
         return count
 
