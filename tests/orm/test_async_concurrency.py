@@ -18,7 +18,7 @@ THREADS = 10
 CHANGES = 100
 
 
-class Tally(ActiveRecord):
+class TaskTally(ActiveRecord):
     name = attributes.Unicode(unique=True)
     hits = attributes.Integer(default=0, index="numeric")
     total = attributes.Integer(default=0)
@@ -35,11 +35,11 @@ async def test_concurrent_increments_give_exact_totals(mode: object) -> None:
     workers = TASKS if mode.asynchronous else THREADS  # type: ignore[attr-defined]
     expected = workers * CHANGES // 2
     try:
-        tally = await mode.call(Tally.create, name="page")  # type: ignore[attr-defined]
+        tally = await mode.call(TaskTally.create, name="page")  # type: ignore[attr-defined]
 
         async def worker() -> None:
-            mine = await mode.call(Tally.objects.get, id=tally.id)  # type: ignore[attr-defined]
-            query = Tally.objects.filter(name="page")
+            mine = await mode.call(TaskTally.objects.get, id=tally.id)  # type: ignore[attr-defined]
+            query = TaskTally.objects.filter(name="page")
             for n in range(CHANGES):
                 if n % 2:
                     await mode.call(mine.incr, "hits")  # type: ignore[attr-defined]
@@ -47,8 +47,8 @@ async def test_concurrent_increments_give_exact_totals(mode: object) -> None:
                     assert await mode.call(query.update, total=F("total") + 1) == 1  # type: ignore[attr-defined]
 
         await mode.concurrently(*[worker] * workers)  # type: ignore[attr-defined]
-        stored = await mode.call(Tally.objects.get, id=tally.id)  # type: ignore[attr-defined]
+        stored = await mode.call(TaskTally.objects.get, id=tally.id)  # type: ignore[attr-defined]
         assert (stored.hits, stored.total) == (expected, expected)
-        assert await mode.call(Tally.objects.filter(hits=expected).count) == 1  # type: ignore[attr-defined]
+        assert await mode.call(TaskTally.objects.filter(hits=expected).count) == 1  # type: ignore[attr-defined]
     finally:
         redpocket.disconnect()

@@ -30,6 +30,13 @@ writes sent before the save script (in the same batch in a pipeline, a
 round trip before it otherwise), so a record is never saved unregistered;
 a failed save can leave a harmless registration behind.
 
+asyncio: every method that talks to Redis has an ``a``-form (``asave()``,
+``aupdate()``, ``aincr()``, ``adelete()``, ``arefresh()``, ``acreate()``,
+``aexpire()``, ``apersist()``, ``attl()``, ``arelated()``) on the model's
+``connect_async()`` connection.  Both run one generator of I/O steps
+(``_save_steps`` ...; see :mod:`.io`): the sync method with ``run_sync``,
+the ``a``-form with ``await run_async``.
+
 Pipelines (``pipe=``):
 
 - a ``redpocket.pipeline()`` context: the script is queued; its outcome is
