@@ -16,6 +16,9 @@ class Note(ActiveRecord):
     title = attributes.Unicode(index=True)
     body = attributes.Unicode(null=True)
 
+    class Meta:
+        name = "MemoryNote"  # (test_pipelines has a Note of its own)
+
 
 @pytest.fixture
 def full(db: redis.Redis, backend: str) -> Iterator[redis.Redis]:
