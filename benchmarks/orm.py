@@ -20,12 +20,19 @@ ORM does the same work inside its atomic save script (index diffs, unique
 claims checked, expiry and schema bookkeeping), so the ratio is the price of
 atomicity, validation and decoding.
 
-    python benchmarks/orm.py [--users 10000] [--batch 1000] [--rounds 3] [--embedded]
+With ``--async``, the ORM's sync API and its asyncio API (``apipeline()``,
+``aget_many()``, ``afetch()``, on ``connect_async()`` clients) run the same
+steps in the same run, on redis-server and the embedded engine, and the
+async / sync ratio of each step is printed (target: >= 0.83x, async within
+1.2x of sync).
+
+    python benchmarks/orm.py [--users 10000] [--batch 1000] [--rounds 3] [--embedded] [--async]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import sys
 import time
@@ -35,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import redis.asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -43,6 +51,7 @@ from _servers import redis_server
 import redpocket
 from redpocket import ActiveRecord, attributes
 from redpocket.client import EmbeddedRedis
+from redpocket.client_async import AsyncEmbeddedRedis
 from redpocket.engine import Engine
 
 NAMES = [f"name{i}" for i in range(500)]
@@ -111,6 +120,89 @@ def orm_steps(rows: list[dict[str, Any]], batch: int, queries: tuple[list[str], 
 
     return {"bulk create": create, "load all by id": load, "equality queries": equality,
             "range queries": ranges, "update one attribute": update, "delete all": delete}
+
+
+# -- the asyncio ORM: the same steps -----------------------------------------------------
+def async_orm_steps(rows: list[dict[str, Any]], batch: int, queries: tuple[list[str], list[int]]) -> dict[str, Callable[[], Any]]:
+    state: dict[str, Any] = {}
+
+    async def create() -> int:
+        records = []
+        for offset in range(0, len(rows), batch):
+            async with redpocket.apipeline() as pipe:
+                records += [BenchUser.create(pipe=pipe, **row) for row in rows[offset : offset + batch]]
+        state["records"] = records
+        return len(records)
+
+    async def load() -> int:
+        loaded = await BenchUser.objects.aget_many([row["id"] for row in rows])
+        assert all(r is not None for r in loaded)
+        state["records"] = loaded
+        return len(loaded)
+
+    async def equality() -> int:
+        found = sum([len(await BenchUser.objects.filter(name=name).afetch()) for name in queries[0]])
+        assert found > 0
+        return len(queries[0])
+
+    async def ranges() -> int:
+        found = sum([len(await BenchUser.objects.filter(age__range=(low, low + 2)).afetch()) for low in queries[1]])
+        assert found > 0
+        return len(queries[1])
+
+    async def update() -> int:
+        records = state["records"]
+        for offset in range(0, len(records), batch):
+            async with redpocket.apipeline() as pipe:
+                for record in records[offset : offset + batch]:
+                    record.update(bio="updated", pipe=pipe)
+        return len(records)
+
+    async def delete() -> int:
+        records = state["records"]
+        for offset in range(0, len(records), batch):
+            async with redpocket.apipeline() as pipe:
+                for record in records[offset : offset + batch]:
+                    record.delete(pipe=pipe)
+        return len(records)
+
+    return {"bulk create": create, "load all by id": load, "equality queries": equality,
+            "range queries": ranges, "update one attribute": update, "delete all": delete}
+
+
+def run_async_backend(label: str, client: redis.Redis, async_client: Any, users: int, batch: int, rounds: int) -> None:
+    """Run every step through the sync and the asyncio ORM on one backend, alternating; print async / sync."""
+    redpocket.connect(client)
+    client.flushall()
+    rows = make_rows(users)
+    rng = random.Random(11)
+    queries = ([rng.choice(NAMES) for _ in range(200)], [rng.randrange(18, 88) for _ in range(50)])
+    BenchUser.create(name="warm", email="warm@up", age=1, bio="").delete()
+    sync_rates: dict[str, float] = {}
+    async_rates: dict[str, float] = {}
+
+    async def run() -> None:
+        redpocket.connect_async(async_client)
+        await (await BenchUser.acreate(name="warm", email="warm@up", age=1, bio="")).adelete()
+        for _ in range(rounds):
+            for name, step in orm_steps(rows, batch, queries).items():
+                sync_rates[name] = max(sync_rates.get(name, 0.0), timed(step))
+            assert client.dbsize() == 0, "the ORM delete left keys behind"
+            for name, async_step in async_orm_steps(rows, batch, queries).items():
+                start = time.perf_counter()
+                ops = await async_step()
+                async_rates[name] = max(async_rates.get(name, 0.0), ops / (time.perf_counter() - start))
+            assert client.dbsize() == 0, "the async ORM delete left keys behind"
+        await redpocket.disconnect_async()
+
+    asyncio.run(run())
+    print(f"\n{label}: {users:,} users, batches of {batch}, best of {rounds} rounds (async / sync: target >= 0.83x)")
+    print(f"  {'step':<22} {'sync ops/s':>11} {'async ops/s':>12} {'ratio':>6}")
+    for name, rate in sync_rates.items():
+        ratio = async_rates[name] / rate
+        flag = "" if ratio >= 1 / 1.2 else "  (async more than 1.2x slower)"
+        print(f"  {name:<22} {rate:>11,.0f} {async_rates[name]:>12,.0f} {ratio:>5.2f}x{flag}")
+    redpocket.disconnect()
 
 
 # -- hand-written redis-py ------------------------------------------------------------------
@@ -226,7 +318,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--embedded", action="store_true", help="also run against the embedded engine")
+    parser.add_argument("--async", dest="asynchronous", action="store_true",
+                        help="compare the asyncio ORM with the sync one (redis-server and embedded)")
     args = parser.parse_args()
+    if args.asynchronous:
+        with redis_server() as port:
+            if port is not None:
+                run_async_backend("redis-server", redis.Redis(port=port), redis.asyncio.Redis(port=port),
+                                  args.users, args.batch, args.rounds)
+            engine = Engine()
+            run_async_backend("embedded", EmbeddedRedis(engine), AsyncEmbeddedRedis(engine), args.users, args.batch, args.rounds)
+        return
     with redis_server() as port:
         server_rates: dict[str, float] = {}
         if port is None:

@@ -101,3 +101,89 @@ class Mode:
         thread = threading.Thread(target=function)
         thread.start()
         thread.join()
+
+
+class Portal:
+    """An event loop running in a thread of its own: sync code awaits coroutines in it (``call``).
+
+    The ORM suite's ``async`` mode sends each ORM call of a sync test body
+    through the method's ``a``-form, awaited here, so one set of test
+    functions checks both APIs (see :func:`route_to_async_forms`).
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="orm-async-portal", daemon=True)
+        self.thread.start()
+
+    def inside(self) -> bool:
+        """Tell whether the caller runs in the portal's loop (its code must not wait on the loop)."""
+        return threading.current_thread() is self.thread
+
+    def call(self, coroutine: Any) -> Any:
+        """Run ``coroutine`` in the loop and return its result (raise its exception, KeyboardInterrupt included)."""
+
+        async def guarded() -> tuple[Any, BaseException | None]:
+            try:
+                return await coroutine, None
+            except (KeyboardInterrupt, SystemExit) as error:  # would stop the loop itself
+                return None, error
+
+        result, error = asyncio.run_coroutine_threadsafe(guarded(), self.loop).result()
+        if error is not None:
+            raise error
+        return result
+
+    def close(self) -> None:
+        """Stop the loop and its thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+# The ORM's sync methods that have an ``a``-form, with the position of their ``pipe`` argument (None: none).
+ASYNC_FORMS: dict[str, dict[str, int | None]] = {
+    "ActiveRecord": {"save": 0, "update": 0, "incr": 2, "delete": 0, "refresh": None, "expire": None,
+                     "persist": None, "ttl": None},
+    "QuerySet": {"count": None, "exists": None, "first": None, "get": None, "get_or_create": None, "delete": None,
+                 "update": None},
+    "Manager": {"get": None, "get_many": 1, "count": None, "first": None, "exists": None, "delete": None,
+                "update": None, "get_or_create": None, "create": 0, "check": None, "migrate": None,
+                "rebuild_indexes": None},
+}
+
+
+def route_to_async_forms(monkeypatch: Any, portal: Portal) -> None:
+    """Make the ORM's sync methods call their ``a``-forms in ``portal`` (pipelined calls stay as they are).
+
+    Iterating a query goes through ``afetch()``, reading a pointer through
+    ``arelated()``; a call made inside the loop (the ORM calling itself) is
+    left alone.
+    """
+    from redpocket.orm.model import ActiveRecord
+    from redpocket.orm.query import Manager, QuerySet
+
+    classes = {"ActiveRecord": ActiveRecord, "QuerySet": QuerySet, "Manager": Manager}
+
+    def routed(original: Callable[..., Any], name: str, pipe_at: int | None) -> Callable[..., Any]:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            pipelined = kwargs.get("pipe") is not None or (pipe_at is not None and len(args) > pipe_at and args[pipe_at] is not None)
+            if pipelined or portal.inside():
+                return original(self, *args, **kwargs)
+            kwargs.pop("pipe", None)
+            positional = args[:pipe_at] if pipe_at is not None else args
+            return portal.call(getattr(self, "a" + name)(*positional, **kwargs))
+
+        return method
+
+    for class_name, methods in ASYNC_FORMS.items():
+        cls = classes[class_name]
+        for name, pipe_at in methods.items():
+            monkeypatch.setattr(cls, name, routed(getattr(cls, name), name, pipe_at))
+    create = ActiveRecord.create.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(ActiveRecord, "create", classmethod(routed(create, "create", 0)))
+    fetch = QuerySet._fetch
+    monkeypatch.setattr(QuerySet, "_fetch", lambda self: fetch(self) if portal.inside() else portal.call(self.afetch()))
+    pointer = ActiveRecord._pointer
+    monkeypatch.setattr(ActiveRecord, "_pointer", lambda self, attribute: pointer(self, attribute) if portal.inside()
+                        else portal.call(self.arelated(attribute.name)))

@@ -53,6 +53,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import inspect
 import threading
 import time
 import weakref
@@ -600,7 +601,7 @@ class _Batch:
                     pipe.reset()
                 else:  # (one redis-py executed has reset itself; this empties one never sent)
                     del pipe.command_stack[:]
-        self._fill(replies)
+        yield from self._fill(replies)
 
     def _send(self, name: str) -> Steps[list[Any]]:
         pipe = self.pipes[name]
@@ -610,8 +611,12 @@ class _Batch:
         except redis.RedisError as error:  # EXECABORT, WatchError, connection errors: every command fails
             return [error] * len(self.results[name])
 
-    def _fill(self, replies: dict[str, list[Any]]) -> None:
-        """Fill every DeferredResult, then run the callbacks; raise the first error nobody else reports."""
+    def _fill(self, replies: dict[str, list[Any]]) -> Steps[None]:
+        """Fill every DeferredResult, then run the callbacks; raise the first error nobody else reports.
+
+        A callback may return a generator of steps (an ORM save that must be
+        retried): the batch's driver runs them, with its own kind of I/O.
+        """
         failures: list[BaseException] = []
         for name, batch_replies in replies.items():
             for deferred, reply in zip(self.results[name], batch_replies, strict=True):
@@ -624,7 +629,9 @@ class _Batch:
                     deferred._value = reply
         for callback in self.callbacks:
             try:
-                callback()
+                more = callback()
+                if inspect.isgenerator(more):
+                    yield from more
             except Exception as error:  # every callback runs; the first failure is raised after
                 failures.append(error)
         if failures:
@@ -795,10 +802,14 @@ class PipelineContext(CoreCommands):  # type: ignore[misc]
 
     def execute(self) -> Any:
         """Execute now, for a root used without ``with`` (nested contexts cannot); ``await`` it on an asyncio root."""
+        steps = self.execute_steps()
+        return run_async(steps) if self._batch.asynchronous else run_sync(steps)
+
+    def execute_steps(self) -> Steps[None]:
+        """Return the steps of :meth:`execute`, for a caller that drives them itself (the ORM's bulk operations)."""
         if self.parent is not None:
             raise PipelineError("only the outermost pipeline context executes; exit the `with` block instead")
-        steps = self._batch.execute_steps()
-        return run_async(steps) if self._batch.asynchronous else run_sync(steps)
+        return self._batch.execute_steps()
 
     def discard(self) -> None:
         """Discard everything queued in this context's batch."""

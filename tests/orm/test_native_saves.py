@@ -7,6 +7,7 @@ command's own: the append-only file, argument checking, keys, MULTI.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.engine.persistence.persistence_helpers import aof_bytes, close, datas
 import redpocket
 from redpocket import ActiveRecord, F, attributes
 from redpocket.client import EmbeddedRedis
+from redpocket.client_async import AsyncEmbeddedRedis
 from redpocket.engine import Engine
 from redpocket.engine.persistence import open_persistent_engine
 from redpocket.orm.unit import NATIVE_APPLY, Change, native_apply
@@ -154,3 +156,32 @@ def test_acl_checks_its_keys() -> None:
         assert admin.dbsize() == 0
     finally:
         redpocket.disconnect()
+
+
+def test_async_saves_on_the_embedded_engine_run_natively(store, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, _ = store
+    client = AsyncEmbeddedRedis(engine)
+    assert native_apply(client)
+    assert not native_apply(redis.asyncio.Redis())  # (a server's asyncio client: the script, no question asked)
+    sent: list[str] = []
+    execute = AsyncEmbeddedRedis.execute_command
+
+    async def spy(self: AsyncEmbeddedRedis, *args: object, **options: object) -> object:
+        sent.append(str(args[0]).upper())
+        return await execute(self, *args, **options)
+
+    monkeypatch.setattr(AsyncEmbeddedRedis, "execute_command", spy)
+
+    async def save() -> None:
+        redpocket.connect_async(client)
+        try:
+            ticket = Ticket(code="a1", state="open", title="async")
+            await ticket.asave()
+            ticket.state = "closed"
+            await ticket.asave()
+        finally:
+            await redpocket.disconnect_async()
+
+    asyncio.run(save())
+    assert NATIVE_APPLY.name in sent and "EVALSHA" not in sent  # (the first save also stores the schema: a retry)
+    assert Ticket.objects.get(code="a1").state == "closed"

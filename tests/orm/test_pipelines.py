@@ -21,7 +21,7 @@ class Member(ActiveRecord):
 
 
 def test_bulk_work_in_a_redpocket_pipeline_is_a_few_round_trips(db: redis.Redis, round_trips: Any, backend: str) -> None:
-    with redpocket.pipeline() as pipe:  # connects and loads the scripts
+    with redpocket.pipeline() as pipe:  # connects and loads the script (on the client pipelines use)
         warm = Member.create(name="warm-up", email="warm@up", pipe=pipe)
     warm.delete()
     with round_trips() as trips:
@@ -55,7 +55,7 @@ def test_nested_helper_joins_the_outer_pipeline(db: redis.Redis, round_trips: An
             member.log.append(b"registered", pipe=pipe)
             return member
 
-    with redpocket.pipeline() as pipe:  # (loads the scripts)
+    with redpocket.pipeline() as pipe:  # loads the script on the client pipelines use
         Member.create(name="warm", email="warm@x", pipe=pipe)
     with round_trips() as trips:
         with redpocket.pipeline() as pipe:

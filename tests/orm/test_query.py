@@ -10,6 +10,7 @@ import redis
 from tests.conftest import every_key
 
 from redpocket import ActiveRecord, QueryError, attributes
+from redpocket.orm import query as query_module
 
 UTC = dt.timezone.utc
 
@@ -181,13 +182,13 @@ def test_slicing_count_first_exists(people: dict[str, Person], round_trips: Any)
 
 def test_slices_are_applied_by_redis_before_loading(people: dict[str, Person], db: redis.Redis, monkeypatch: Any) -> None:
     loaded: list[int] = []
-    original = Person.objects._load
+    original = query_module.load_records_steps
 
-    def spy(ids: Any, keys: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def spy(model: Any, client: Any, ids: Any, *args: Any, **kwargs: Any) -> Any:
         loaded.append(len(ids))
-        return original(ids, keys, *args, **kwargs)
+        return original(model, client, ids, *args, **kwargs)
 
-    monkeypatch.setattr(Person.objects, "_load", spy)
+    monkeypatch.setattr(query_module, "load_records_steps", spy)
     assert len(Person.objects.all()[:2]) == 2
     assert len(Person.objects.filter(age__gte=17)[1:3]) == 2
     assert len(Person.objects.order_by("-age")[:1]) == 1

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import redis
 
 from ..errors import DecodeError, QueryError
-from ..pipeline import raw_pipeline, ride_failover
+from ..pipeline import failover_steps, raw_pipeline
+from ..steps import Steps, run_sync
+from .io import execute, ride
 from .unit import SWEEP_LUA, sweep_call
 
 if TYPE_CHECKING:
@@ -34,45 +36,57 @@ _swept_clients: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary
 
 def ensure_sweep(client: Any, reload: bool = False) -> None:
     """Load the sweep script on ``client``'s server(s) once (again with ``reload``, after a NOSCRIPT)."""
+    run_sync(ensure_sweep_steps(client, reload))
+
+
+def ensure_sweep_steps(client: Any, reload: bool = False) -> Steps[None]:
+    """The steps of :func:`ensure_sweep`, for a sync or an asyncio client."""
     if reload or client not in _swept_clients:
-        ride_failover(client, lambda: client.script_load(SWEEP_LUA))  # a cluster: on every master
+        yield from ride(client, lambda: client.script_load(SWEEP_LUA))  # a cluster: on every master
         _swept_clients[client] = True
 
 
-def queue_sweep(pipe: Any, meta: Options, keys: ModelKeys) -> None:
+def queue_sweep(pipe: Any, meta: Options, keys: ModelKeys, loaded: bool = False) -> None:
     """Queue the expiry sweep of one partition on ``pipe`` (a raw pipeline or a pipeline context).
 
-    EVALSHA, the script loaded beforehand (:func:`ensure_sweep`): a redis-py
-    pipeline with a ``Script`` would first cost a SCRIPT EXISTS round trip,
-    and EVAL would send the script's text with every read.
+    EVALSHA, the script loaded beforehand (:func:`ensure_sweep`; ``loaded``:
+    by the caller, on the client ``pipe`` sends to): a redis-py pipeline
+    with a ``Script`` would first cost a SCRIPT EXISTS round trip, and EVAL
+    would send the script's text with every read.
     """
-    ensure_sweep(meta.client())
+    if not loaded:
+        ensure_sweep(meta.client())
     script_keys, args = sweep_call(meta, keys)
     pipe.execute_command("EVALSHA", SWEEP_SHA, len(script_keys), *script_keys, *args)
 
 
-def reading(meta: Options, read: Callable[[], T]) -> T:
-    """Run ``read`` (which queues sweeps), loading the sweep script again once if the server lost it."""
+def reading(meta: Options, client: Any, read: Callable[[], Steps[T]]) -> Steps[T]:
+    """Run the steps ``read()`` (which queue sweeps), loading the sweep script again once if the server lost it."""
     try:
-        return read()
+        return (yield from read())
     except redis.exceptions.NoScriptError:
-        ensure_sweep(meta.client(), reload=True)
-        return read()
+        yield from ensure_sweep_steps(client, reload=True)
+        return (yield from read())
 
 
 def sweep(meta: Options, partitions: Sequence[ModelKeys], client: Any = None) -> int:
     """Remove the expired records of ``partitions`` now (one round trip); return how many were removed."""
+    return run_sync(sweep_steps(meta, partitions, client or meta.client()))
+
+
+def sweep_steps(meta: Options, partitions: Sequence[ModelKeys], client: Any) -> Steps[int]:
+    """The steps of :func:`sweep` on ``client`` (sync or asyncio)."""
     if not partitions:
         return 0
-    client = client or meta.client()
 
-    def run() -> int:
+    def run() -> Steps[int]:
         batch = raw_pipeline(client)
         for keys in partitions:
-            queue_sweep(batch, meta, keys)
-        return sum(int(n) for n in batch.execute())
+            queue_sweep(batch, meta, keys, loaded=True)
+        return sum(int(n) for n in (yield from execute(batch)))
 
-    return reading(meta, lambda: ride_failover(client, run))
+    yield from ensure_sweep_steps(client)
+    return (yield from reading(meta, client, lambda: failover_steps(client, run)))
 
 
 def load_records(model: type[ActiveRecord], idents: list[str], keys: Sequence[str | None] | None = None,
@@ -84,6 +98,12 @@ def load_records(model: type[ActiveRecord], idents: list[str], keys: Sequence[st
     primary keys, when the caller has them.  ``partitions`` are swept
     first (default: the model's own keys when unpartitioned).
     """
+    return run_sync(load_records_steps(model, model._meta.client(), idents, keys, pks, partitions))
+
+
+def load_records_steps(model: type[ActiveRecord], client: Any, idents: list[str], keys: Sequence[str | None] | None = None,
+                       pks: Sequence[Any] | None = None, partitions: Sequence[ModelKeys] | None = None) -> Steps[list[Any]]:
+    """The steps of :func:`load_records` on ``client`` (sync or asyncio)."""
     meta = model._meta
     if keys is None:
         record_key = meta.keys.record
@@ -93,26 +113,26 @@ def load_records(model: type[ActiveRecord], idents: list[str], keys: Sequence[st
     if None in keys:
         found = [n for n, k in enumerate(keys) if k is not None]
         known_pks = None if pks is None else [pks[n] for n in found]
-        loaded = iter(load_records(model, [idents[n] for n in found], [keys[n] for n in found], known_pks, partitions))
+        loaded = iter((yield from load_records_steps(
+            model, client, [idents[n] for n in found], [keys[n] for n in found], known_pks, partitions)))
         return [None if k is None else next(loaded) for k in keys]
     if not keys:
         return []
-    client = meta.client()
     raws: list[Any] = []
     for offset in range(0, len(keys), LOAD_BATCH):
         batch = raw_pipeline(client)
         if offset == 0:
             for partition in partitions:
-                queue_sweep(batch, meta, partition)
+                queue_sweep(batch, meta, partition, loaded=True)
         queue = batch.execute_command  # hgetall() would also build a per-key list for redis-py's cache
         for key in keys[offset : offset + LOAD_BATCH]:
             queue("HGETALL", key)
-        replies = batch.execute(raise_on_error=False)
+        replies = yield from execute(batch, raise_on_error=False)
         if offset == 0:
             for reply in replies[: len(partitions)]:
                 if isinstance(reply, redis.exceptions.NoScriptError):  # the server lost the script: once more
-                    ensure_sweep(client, reload=True)
-                    return load_records(model, idents, keys, pks, partitions)
+                    yield from ensure_sweep_steps(client, reload=True)
+                    return (yield from load_records_steps(model, client, idents, keys, pks, partitions))
                 if isinstance(reply, BaseException):
                     raise reply
             replies = replies[len(partitions):]
@@ -149,11 +169,15 @@ def scan_keys(client: Any, pattern: bytes) -> list[bytes]:
 
 def record_keys(model: type[ActiveRecord], idents: list[str]) -> list[str | None]:
     """Return the record keys of ids of a partitioned model (one HMGET of ``partition_of``); ``None`` when unknown."""
+    return run_sync(record_keys_steps(model, model._meta.client(), idents))
+
+
+def record_keys_steps(model: type[ActiveRecord], client: Any, idents: list[str]) -> Steps[list[str | None]]:
+    """The steps of :func:`record_keys` on ``client`` (sync or asyncio)."""
     meta = model._meta
     if not idents:
         return []
-    client = meta.client()
-    located = ride_failover(client, lambda: client.hmget(meta.keys.partition_of, idents))
+    located = yield from ride(client, lambda: client.hmget(meta.keys.partition_of, idents))
     return [
         None if where is None else meta.keys_for(where.decode() if isinstance(where, bytes) else where).record(ident)
         for ident, where in zip(idents, located, strict=True)
@@ -177,13 +201,17 @@ class PointerLoader:
 
     def load_pointers(self, attribute: Pointer) -> None:
         """Load the targets of ``attribute`` for every record of the batch (one pipelined load)."""
+        run_sync(self.load_pointers_steps(attribute, False))
+
+    def load_pointers_steps(self, attribute: Pointer, aio: bool) -> Steps[None]:
+        """The steps of :meth:`load_pointers` (on the target's asyncio client with ``aio``)."""
         if attribute.name in self.loaded:
             return
         self.loaded.add(attribute.name)
         name = attribute.name
         wanted = [r for r in self.records if name not in r._pointers and r._data.get(name) is not None]
         ids = list(dict.fromkeys(r._data[name] for r in wanted))
-        found = dict(zip(ids, attribute.target.objects.get_many(ids), strict=True))
+        found = dict(zip(ids, (yield from attribute.target.objects._get_many_steps(aio, ids)), strict=True))
         for record in wanted:
             target = found.get(record._data[name])
             if target is None and not attribute.null:
@@ -210,4 +238,7 @@ class PendingRecords:
         return self.records
 
 
-__all__ = ["LOAD_BATCH", "PendingRecords", "PointerLoader", "build_records", "ensure_sweep", "load_records", "queue_sweep", "reading", "record_keys", "scan_keys", "sweep"]
+__all__ = [
+    "LOAD_BATCH", "PendingRecords", "PointerLoader", "build_records", "ensure_sweep", "ensure_sweep_steps", "load_records",
+    "load_records_steps", "queue_sweep", "reading", "record_keys", "record_keys_steps", "scan_keys", "sweep", "sweep_steps",
+]

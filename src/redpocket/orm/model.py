@@ -30,6 +30,13 @@ writes sent before the save script (in the same batch in a pipeline, a
 round trip before it otherwise), so a record is never saved unregistered;
 a failed save can leave a harmless registration behind.
 
+asyncio: every method that talks to Redis has an ``a``-form (``asave()``,
+``aupdate()``, ``aincr()``, ``adelete()``, ``arefresh()``, ``acreate()``,
+``aexpire()``, ``apersist()``, ``attl()``, ``arelated()``) on the model's
+``connect_async()`` connection.  Both run one generator of I/O steps
+(``_save_steps`` ...; see :mod:`.io`): the sync method with ``run_sync``,
+the ``a``-form with ``await run_async``.
+
 Pipelines (``pipe=``):
 
 - a ``redpocket.pipeline()`` context: the script is queued; its outcome is
@@ -57,7 +64,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import redis
 from redis.cluster import RedisCluster
 
-from ..connections import DEFAULT, get_client
+from ..connections import DEFAULT, get_async_client, get_client
 from ..errors import (
     ConflictError,
     DecodeError,
@@ -66,7 +73,8 @@ from ..errors import (
     MultipleObjectsReturned,
     OutOfMemoryError,
 )
-from ..pipeline import ClusterBatch, DeferredResult, PipelineContext, ensure_scripts, raw_pipeline, ride_failover
+from ..pipeline import ClusterBatch, DeferredResult, PipelineContext, ensure_scripts, failover_steps, raw_pipeline
+from ..steps import Steps, run_async, run_sync
 from .attributes import (
     DO_NOTHING,
     JSON,
@@ -81,14 +89,19 @@ from .attributes import (
     Unicode,
 )
 from .expressions import F
+from .io import LuaScript, client_steps, execute, ride, script_steps
 from .keys import ModelKeys
-from .loading import ensure_sweep, sweep
+from .loading import ensure_sweep, sweep_steps
 from .registry import models
-from .schema import SchemaState, queue_schema, store_schema, synchronise
+from .schema import SchemaState, queue_schema, store_schema_steps, synchronise
 from .unit import APPLY_BATCH_LUA, APPLY_LUA, EXPIRE_LUA, NATIVE_APPLY, VERSION_FIELD, Change, layout_args, native_apply
 
 if TYPE_CHECKING:
     from .query import Manager
+
+APPLY = LuaScript(APPLY_LUA)
+APPLY_BATCH = LuaScript(APPLY_BATCH_LUA)  # saves queued one after another in a pipeline context: one script call
+EXPIRE = LuaScript(EXPIRE_LUA)
 
 MAX_RETRIES = 25
 DECODE_ERRORS = (ValueError, TypeError, KeyError, UnicodeDecodeError, AttributeError, OverflowError)
@@ -164,6 +177,7 @@ class Options:
         self.schema: SchemaState | None = None
         self.read_defaults: list[tuple[str, Attribute]] = []  # added attributes: absent fields read their default
         self._schema_client: Any = None
+        self._async_schema_client: Any = None  # the asyncio client whose schema was compared (see .io.client_steps)
         self.schema_stored = True  # False: the model has no stored schema; its next created record stores it
 
     def client(self) -> Any:
@@ -205,12 +219,19 @@ class Options:
 
     def all_partition_keys(self, client: Any = None) -> list[ModelKeys]:
         """Return the key names of every partition in use (one SMEMBERS), or the model's own when unpartitioned."""
+        return run_sync(self.all_partition_keys_steps(client or (self.client() if self.partition is not None else None)))
+
+    def all_partition_keys_steps(self, client: Any) -> Steps[list[ModelKeys]]:
+        """The steps of :meth:`all_partition_keys` on ``client`` (sync or asyncio)."""
         if self.partition is None:
             return [self.keys]
-        client = client or self.client()
-        members = ride_failover(client, lambda: client.smembers(self.keys.partitions))
+        members = yield from ride(client, lambda: client.smembers(self.keys.partitions))
         values = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
         return [self.keys_for(value) for value in values]
+
+    def native_apply(self, aio: bool = False) -> bool:
+        """Tell whether saves run as redpocket's native ``REDPOCKET.APPLY`` on the model's (sync or asyncio) client."""
+        return native_apply(get_async_client(self.connection) if aio else self.client())
 
     def apply_script(self) -> Any:
         """Return the save/delete procedure, called like a redis-py ``Script`` (with ``client=``).
@@ -495,7 +516,14 @@ class ActiveRecord(metaclass=ModelBase):
 
     def refresh(self) -> ActiveRecord:
         """Reload every attribute from Redis (raises DoesNotExist when the record is gone)."""
-        fresh = type(self).objects.get(**{type(self)._meta.pk.name: self.pk})
+        return run_sync(self._refresh_steps(False))  # type: ignore[no-any-return]
+
+    async def arefresh(self) -> ActiveRecord:
+        """The asyncio form of :meth:`refresh`."""
+        return await run_async(self._refresh_steps(True))  # type: ignore[no-any-return]
+
+    def _refresh_steps(self, aio: bool) -> Steps[ActiveRecord]:
+        fresh = yield from type(self).objects._get_steps(aio, {type(self)._meta.pk.name: self.pk})
         self._data, self._stored, self._version = fresh._data, fresh._stored, fresh._version
         self._dirty = {}
         self._pointers = {}
@@ -503,6 +531,22 @@ class ActiveRecord(metaclass=ModelBase):
 
     def _pointer(self, attribute: Pointer) -> Any:
         """Return the record a Pointer attribute refers to, loading it (in one batch) when needed."""
+        return run_sync(self._pointer_steps(attribute, False))
+
+    async def arelated(self, name: str) -> Any:
+        """Return the record the Pointer attribute ``name`` refers to, loading it without blocking the event loop.
+
+        Attribute access cannot ``await``: in async code, read a pointer
+        with ``await task.arelated("project")`` (the records of one query
+        load their targets in one batch, as ``task.project`` does); once
+        loaded, ``task.project`` returns it without I/O.
+        """
+        attribute = type(self)._meta.attributes.get(name)
+        if not isinstance(attribute, Pointer):
+            raise TypeError(f"{type(self).__name__}.{name} is not a Pointer attribute")
+        return await run_async(self._pointer_steps(attribute, True))
+
+    def _pointer_steps(self, attribute: Pointer, aio: bool) -> Steps[Any]:
         name = attribute.name
         if name in self._pointers:
             return self._pointers[name]
@@ -510,11 +554,11 @@ class ActiveRecord(metaclass=ModelBase):
         if ident is None:
             return None
         if self._batch is not None:
-            self._batch.load_pointers(attribute)
+            yield from self._batch.load_pointers_steps(attribute, aio)
             if name in self._pointers:
                 return self._pointers[name]
         target = attribute.target
-        found = target.objects.get_many([ident])[0]
+        found = (yield from target.objects._get_many_steps(aio, [ident]))[0]
         if found is None and not attribute.null:
             raise target.DoesNotExist(
                 f"{type(self).__name__}.{name} points to {target.__name__} {ident!s}, which does not exist "
@@ -529,6 +573,13 @@ class ActiveRecord(metaclass=ModelBase):
         """Build a record from ``values``, save it and return it."""
         record = cls(**values)
         record.save(pipe=pipe)
+        return record
+
+    @classmethod
+    async def acreate(cls, **values: Any) -> ActiveRecord:
+        """The asyncio form of :meth:`create`."""
+        record = cls(**values)
+        await record.asave()
         return record
 
     def _prepare(self) -> None:
@@ -571,8 +622,12 @@ class ActiveRecord(metaclass=ModelBase):
                 value, f"the partition of a saved record cannot change (it is {stored.decode()!r}); delete it and create a new one"
             )
 
-    def _write_plain(self, names: Names, pipe: Any) -> None:
-        """Write changes that touch no index with HSET/HDEL: one command is atomic by itself."""
+    def _write_plain(self, names: Names, pipe: Any, client: Any = None) -> Steps[None]:
+        """Write changes that touch no index with HSET/HDEL: one command is atomic by itself.
+
+        Without ``pipe`` the commands are sent to ``client`` (the steps'
+        only I/O); with one, queued.
+        """
         meta = type(self)._meta
         attributes, data = meta.attributes, self._data
         written: dict[bytes, bytes | None] = {}
@@ -588,19 +643,23 @@ class ActiveRecord(metaclass=ModelBase):
             else:
                 encoded = written[field] = attribute.to_redis(value)
                 pairs += (field, encoded)
-        if pipe is None:
-            queue = meta.client().execute_command
-        elif isinstance(pipe, PipelineContext):  # an error reply is raised when the pipeline executes
-            if pipe.name != meta.connection:
-                pipe = PipelineContext(pipe, name=meta.connection)
-            queue = pipe.queue_command
-        else:  # a raw redis-py pipeline
-            queue = pipe.execute_command
         key = self._keys().record(self._ident())
-        if pairs:
-            queue("HSET", key, *pairs)
-        if absent:
-            queue("HDEL", key, *absent)
+        if pipe is None:
+            if pairs:
+                yield functools.partial(client.execute_command, "HSET", key, *pairs)
+            if absent:
+                yield functools.partial(client.execute_command, "HDEL", key, *absent)
+        else:
+            if isinstance(pipe, PipelineContext):  # an error reply is raised when the pipeline executes
+                if pipe.name != meta.connection:
+                    pipe = PipelineContext(pipe, name=meta.connection)
+                queue = pipe.queue_command
+            else:  # a raw redis-py pipeline
+                queue = pipe.execute_command
+            if pairs:
+                queue("HSET", key, *pairs)
+            if absent:
+                queue("HDEL", key, *absent)
         assert self._stored is not None
         self._stored.update(written)
         dirty = self._dirty
@@ -617,49 +676,60 @@ class ActiveRecord(metaclass=ModelBase):
 
     def _run(self, names: Names, pipe: Any, delete: bool = False, computed: dict[str, F] | None = None,
              must_exist: bool = False) -> DeferredResult[int] | None:
+        """Save (or delete) through the apply script: now (sync), or queued on ``pipe``; see :meth:`_run_steps`."""
+        return run_sync(self._run_steps(names, pipe, False, delete, computed, must_exist))
+
+    def _run_steps(self, names: Names, pipe: Any, aio: bool, delete: bool = False, computed: dict[str, F] | None = None,
+                   must_exist: bool = False) -> Steps[DeferredResult[int] | None]:
         """Save (or delete) through the apply script: now, or queued on ``pipe``.
 
         Without ``pipe`` return ``None`` (``_settled`` tells ``"ok"`` or
         ``"gone"``); with a pipeline context, the :class:`PendingApply`.
+        ``aio``: send on the model's asyncio client.
         """
         meta = type(self)._meta
         self._settled = "ok"
-        if (not delete and not computed and not must_exist and self._stored is not None and not meta.versioned
-                and names and names <= meta.plain_names):
-            try:
-                self._write_plain(names, pipe)
-            except redis.exceptions.OutOfMemoryError as error:
-                raise self._out_of_memory(delete) from error
-            return None
+        plain = (not delete and not computed and not must_exist and self._stored is not None and not meta.versioned
+                 and names and names <= meta.plain_names)
         stored = dict(self._stored) if self._stored is not None else {}
         ttl = meta.ttl_text if (self._stored is None and not delete) else ""
-        change = Change(self, names, stored, delete=delete, computed=computed, must_exist=must_exist, ttl=ttl)
+        change = None if plain else Change(self, names, stored, delete=delete, computed=computed, must_exist=must_exist, ttl=ttl)
         register = meta.partition is not None and not delete and self._stored is None
         if pipe is None:
-            if register:
-                client = meta.client()
-                ride_failover(client, lambda: self._register(client, immediate=True))
-            self._settled = self._drive(change)
+            client = yield from client_steps(meta, aio)
+            if change is None:
+                try:
+                    yield from self._write_plain(names, None, client)
+                except redis.exceptions.OutOfMemoryError as error:
+                    raise self._out_of_memory(delete) from error
+            else:
+                if register:
+                    yield from failover_steps(client, lambda: self._register_steps(client))
+                self._settled = yield from self._drive_steps(change, None, aio)
+            return None
+        if change is None:
+            run_sync(self._write_plain(names, pipe))
             return None
         keys, args = change.compile()
-        script = meta.apply_script()
         if isinstance(pipe, PipelineContext):
             if pipe.name != meta.connection:
                 pipe = PipelineContext(pipe, name=meta.connection)  # join the batch on the model's connection
+            native = meta.native_apply(pipe.asynchronous)  # (the sync client's first use reads the stored schema)
             if not meta.schema_stored and not delete and meta.partition is None:
                 queue_schema(meta, pipe)
             if register:
                 self._register(pipe)
-            if script is NATIVE_APPLY:
-                pending = pipe.run_command(PendingApply(change), NATIVE_APPLY.name, len(keys), *keys, *args)
+            pending = PendingApply(change, pipe.asynchronous)
+            if native:
+                pipe.run_command(pending, NATIVE_APPLY.name, len(keys), *keys, *args)
             else:
-                batch = meta.script(APPLY_BATCH_LUA)  # saves queued one after another: one script call
-                pending = pipe.run_script(script, keys, args, PendingApply(change), batch=batch)
+                pipe.run_script(APPLY, keys, args, pending, batch=APPLY_BATCH)
             if delete and meta.partition is not None:
                 pipe.hdel(meta.keys.partition_of, self._ident())
             pipe.on_execute(pending)
             return pending
         # A raw redis-py pipeline: the reply lands in its results.
+        script = meta.apply_script()
         if not meta.schema_stored and not delete and meta.partition is None:
             queue_schema(meta, pipe)
         if register:
@@ -676,28 +746,33 @@ class ActiveRecord(metaclass=ModelBase):
         return None
 
     def _drive(self, change: Change, status: str | None = None) -> str:
+        """Send ``change`` until it settles; see :meth:`_drive_steps`."""
+        return run_sync(self._drive_steps(change, status, False))
+
+    def _drive_steps(self, change: Change, status: str | None, aio: bool) -> Steps[str]:
         """Send ``change`` until it settles (re-reading stale values, sweeping expired records); return ``ok`` or ``gone``.
 
         ``status`` is the outcome of an attempt already made (in a pipeline).
+        Saves ride through a cluster failover: the script re-checks what it
+        writes, so running it again is safe.
         """
         meta = type(self)._meta
-        client = meta.client()
-        script = meta.apply_script()
-        if isinstance(client, RedisCluster):
-            # Once per client; Script() still reloads after a NOSCRIPT.  Saves ride through a failover:
-            # the script re-checks what it writes, so running it again is safe.
-            ride_failover(client, lambda: ensure_scripts(client, [script]))
+        client = yield from client_steps(meta, aio)
         for _ in range(MAX_RETRIES):
             if status is None:
                 keys, args = change.compile()
                 try:
-                    reply = ride_failover(client, functools.partial(script, keys=keys, args=args, client=client))
+                    if native_apply(client):
+                        reply = yield from ride(client, functools.partial(
+                            client.execute_command, NATIVE_APPLY.name, len(keys), *keys, *args))
+                    else:
+                        reply = yield from script_steps(client, APPLY, keys, args)
                 except redis.exceptions.OutOfMemoryError as error:
                     raise self._out_of_memory(change.delete) from error
                 status = change.outcome(reply)
             if status in ("ok", "gone"):
                 if status == "ok" and change.delete and meta.partition is not None:
-                    ride_failover(client, lambda: client.hdel(meta.keys.partition_of, self._ident()))
+                    yield from ride(client, lambda: client.hdel(meta.keys.partition_of, self._ident()))
                 if status == "gone" and change.delete:
                     self._stored, self._deleted = None, 0
                     return "ok"
@@ -705,28 +780,28 @@ class ActiveRecord(metaclass=ModelBase):
             if status == "stale":
                 key = self._keys().record(self._ident())
                 fields = change.reread_fields()
-                change.reread(ride_failover(client, functools.partial(client.hmget, key, fields)))
+                change.reread((yield from ride(client, functools.partial(client.hmget, key, fields))))
             elif status == "schema":
-                store_schema(meta, client)
+                yield from store_schema_steps(meta, client)
             else:  # expired or sweep: remove the expired records of the partition
-                sweep(meta, [self._keys()], client)
+                yield from sweep_steps(meta, [self._keys()], client)
                 if status == "expired" and not change.delete and not change.must_exist:  # saving an expired record stores it anew
                     change.stored, change.names = {}, meta.attribute_names
             status = None
         raise ConflictError(f"{type(self).__name__} {self.pk!s}: gave up after {MAX_RETRIES} concurrent changes")
 
-    def _register(self, target: Any, immediate: bool = False) -> None:
-        """Record the partition and the id -> partition entry (idempotent; sent before the save script)."""
+    def _register(self, target: Any) -> None:
+        """Queue the partition and the id -> partition entry on ``target`` (idempotent; before the save script)."""
         meta = type(self)._meta
         partition = self._keys().partition
-        if not immediate:
-            target.sadd(meta.keys.partitions, partition)
-            target.hset(meta.keys.partition_of, self._ident(), partition)
-            return
-        batch = target.pipeline(transaction=False)  # a client: one round trip for both
-        batch.sadd(meta.keys.partitions, partition)
-        batch.hset(meta.keys.partition_of, self._ident(), partition)
-        batch.execute()
+        target.sadd(meta.keys.partitions, partition)
+        target.hset(meta.keys.partition_of, self._ident(), partition)
+
+    def _register_steps(self, client: Any) -> Steps[None]:
+        """The steps of :meth:`_register` sent now, in one round trip."""
+        batch = client.pipeline(transaction=False)
+        self._register(batch)
+        yield batch.execute
 
     def save(self, pipe: Any = None) -> dict[str, Any]:
         """Store the record atomically; return the keys written: ``{"hash": key, "strings": {attr: key}}``.
@@ -737,10 +812,17 @@ class ActiveRecord(metaclass=ModelBase):
         :class:`ValidationError` (required values), :class:`UniqueError` or
         :class:`ConflictError`; a failed save writes nothing.
         """
+        return run_sync(self._save_steps(pipe, False))  # type: ignore[no-any-return]
+
+    async def asave(self) -> dict[str, Any]:
+        """The asyncio form of :meth:`save` (on the ``connect_async()`` connection; in an ``apipeline()``, use ``save(pipe=)``)."""
+        return await run_async(self._save_steps(None, True))  # type: ignore[no-any-return]
+
+    def _save_steps(self, pipe: Any, aio: bool) -> Steps[dict[str, Any]]:
         meta = type(self)._meta
         self._prepare()
         names = meta.attribute_names if self._stored is None else set(self._dirty)
-        self._run(names, pipe)
+        yield from self._run_steps(names, pipe, aio)
         return self.keys()
 
     def keys(self) -> dict[str, Any]:
@@ -760,6 +842,13 @@ class ActiveRecord(metaclass=ModelBase):
         Raises ``Model.DoesNotExist`` when an F() update finds the record
         deleted.
         """
+        return run_sync(self._update_steps(pipe, False, changes))  # type: ignore[no-any-return]
+
+    async def aupdate(self, **changes: Any) -> ActiveRecord:
+        """The asyncio form of :meth:`update`."""
+        return await run_async(self._update_steps(None, True, changes))  # type: ignore[no-any-return]
+
+    def _update_steps(self, pipe: Any, aio: bool, changes: dict[str, Any]) -> Steps[ActiveRecord]:
         meta = type(self)._meta
         attributes = meta.attributes
         if not attributes.keys() >= changes.keys():
@@ -771,10 +860,10 @@ class ActiveRecord(metaclass=ModelBase):
                 attributes[name].__set__(self, value)
         if self._stored is None:
             if not computed:
-                self.save(pipe=pipe)
+                yield from self._save_steps(pipe, aio)
                 return self
             self._prepare()
-            self._run(meta.attribute_names - computed.keys(), pipe, computed=computed)
+            yield from self._run_steps(meta.attribute_names - computed.keys(), pipe, aio, computed=computed)
         else:
             names: Names = changes.keys() - computed.keys()
             if meta.auto_now:
@@ -782,7 +871,7 @@ class ActiveRecord(metaclass=ModelBase):
                 for name in meta.auto_now:
                     self._data[name] = now
                 names = {*names, *meta.auto_now}
-            self._run(names, pipe, computed=computed or None, must_exist=bool(computed))
+            yield from self._run_steps(names, pipe, aio, computed=computed or None, must_exist=bool(computed))
         if self._settled == "gone":
             raise type(self).DoesNotExist(f"{type(self).__name__} {self.pk!s} no longer exists; nothing was written")
         return self
@@ -814,6 +903,11 @@ class ActiveRecord(metaclass=ModelBase):
             return deferred
         return self._data.get(name)
 
+    async def aincr(self, name: str, amount: int | float = 1) -> Any:
+        """The asyncio form of :meth:`incr`: return the new value."""
+        await self.aupdate(**{name: F(name) + amount})
+        return self._data.get(name)
+
     # -- expiry ---------------------------------------------------------------------------
     def expire(self, seconds: float) -> bool:
         """Make the record expire in ``seconds``; return False when it does not exist.
@@ -822,42 +916,52 @@ class ActiveRecord(metaclass=ModelBase):
         :mod:`.unit`), its index entries and unique claims are removed by
         the next read or write of the model.
         """
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-            raise ValueError(f"expire() takes a positive number of seconds, not {seconds!r}")
-        return self._set_expiry(str(max(1, round(seconds * 1000))))
+        return run_sync(self._set_expiry(_expiry_argument(seconds), False))  # type: ignore[no-any-return]
+
+    async def aexpire(self, seconds: float) -> bool:
+        """The asyncio form of :meth:`expire`."""
+        return await run_async(self._set_expiry(_expiry_argument(seconds), True))  # type: ignore[no-any-return]
 
     def persist(self) -> bool:
         """Remove the record's expiry; return False when it does not exist."""
-        return self._set_expiry("persist")
+        return run_sync(self._set_expiry("persist", False))  # type: ignore[no-any-return]
 
-    def _set_expiry(self, argument: str) -> bool:
+    async def apersist(self) -> bool:
+        """The asyncio form of :meth:`persist`."""
+        return await run_async(self._set_expiry("persist", True))  # type: ignore[no-any-return]
+
+    def _set_expiry(self, argument: str, aio: bool) -> Steps[bool]:
         meta = type(self)._meta
         keys = self._keys()
-        client = meta.client()
-        script = meta.script(EXPIRE_LUA)
-        if isinstance(client, RedisCluster):
-            ride_failover(client, lambda: ensure_scripts(client, [script]))
-        call = functools.partial(script, keys=[keys.record(self._ident()), keys.expires], args=[self._ident(), argument], client=client)
-        return bool(ride_failover(client, call))
+        client = yield from client_steps(meta, aio)
+        ident = self._ident()
+        return bool((yield from script_steps(client, EXPIRE, [keys.record(ident), keys.expires], [ident, argument])))
 
     def ttl(self) -> float | None:
         """Return the seconds left before the record expires, ``None`` when it does not expire.
 
         Raises ``Model.DoesNotExist`` when the record does not exist (or has expired).
         """
+        return run_sync(self._ttl_steps(False))  # type: ignore[no-any-return]
+
+    async def attl(self) -> float | None:
+        """The asyncio form of :meth:`ttl`."""
+        return await run_async(self._ttl_steps(True))  # type: ignore[no-any-return]
+
+    def _ttl_steps(self, aio: bool) -> Steps[float | None]:
         meta = type(self)._meta
         keys = self._keys()
-        client = meta.client()
+        client = yield from client_steps(meta, aio)
         ident = self._ident()
 
-        def read() -> list[Any]:
+        def read() -> Steps[list[Any]]:
             batch = raw_pipeline(client)
             batch.exists(keys.record(ident))
             batch.zscore(keys.expires, ident)
             batch.time()
-            return list(batch.execute())
+            return list((yield from execute(batch)))
 
-        exists, deadline, (seconds, micros) = ride_failover(client, read)
+        exists, deadline, (seconds, micros) = yield from failover_steps(client, read)
         left = None if deadline is None else (float(deadline) - (int(seconds) * 1000 + int(micros) // 1000)) / 1000
         if not exists or (left is not None and left <= 0):
             raise type(self).DoesNotExist(f"{type(self).__name__} {ident} does not exist (or has expired)")
@@ -876,31 +980,48 @@ class ActiveRecord(metaclass=ModelBase):
         redis-py pipeline, ``None`` (the script's reply lands in the
         pipeline's results).
         """
+        return run_sync(self._delete_steps(pipe, False))
+
+    async def adelete(self) -> int:
+        """The asyncio form of :meth:`delete`: return the number of keys deleted."""
+        return await run_async(self._delete_steps(None, True))  # type: ignore[no-any-return]
+
+    def _delete_steps(self, pipe: Any, aio: bool) -> Steps[Any]:
         if self.pk is None:
             return 0
         if type(self)._meta.dependents():
-            from .relations import delete_with_dependents, queue_dependents
+            from .relations import delete_with_dependents_steps, queue_dependents
 
             if pipe is None:
-                return delete_with_dependents([self])
+                return (yield from delete_with_dependents_steps([self], aio))
             queue_dependents([self], pipe)
-        return self._delete_only(pipe)
+        return (yield from self._delete_only_steps(pipe, aio))
 
     def _delete_only(self, pipe: Any = None) -> Any:
         """Delete this record alone (its pointers' ``on_delete`` already handled)."""
+        return run_sync(self._delete_only_steps(pipe, False))
+
+    def _delete_only_steps(self, pipe: Any, aio: bool) -> Steps[Any]:
         if self._stored is None and not isinstance(pipe, PipelineContext):
             # A raw pipeline cannot retry a stale delete: read what to unindex now.
-            client = type(self)._meta.client()
+            client = yield from client_steps(type(self)._meta, aio)
             change = Change(self, frozenset(), {})
             fields = change.reread_fields()
             key = self._keys().record(self._ident())
-            change.reread(ride_failover(client, lambda: client.hmget(key, fields)))
+            change.reread((yield from ride(client, lambda: client.hmget(key, fields))))
             self._stored = change.stored
         self._deleted = 0
-        deferred = self._run(frozenset(), pipe, delete=True)
+        deferred = yield from self._run_steps(frozenset(), pipe, aio, delete=True)
         if pipe is not None:
             return deferred
         return self._deleted
+
+
+def _expiry_argument(seconds: float) -> str:
+    """Return the expiry script's argument for ``seconds`` from now (milliseconds), checking the value."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise ValueError(f"expire() takes a positive number of seconds, not {seconds!r}")
+    return str(max(1, round(seconds * 1000)))
 
 
 class PendingApply(DeferredResult[Any]):
@@ -908,22 +1029,25 @@ class PendingApply(DeferredResult[Any]):
 
     Once run, its result is the number of keys a delete deleted (what
     ``delete(pipe=)`` returns), or for a save 1 when stored, 0 when the
-    record no longer existed (an F() update of a deleted record).
+    record no longer existed (an F() update of a deleted record).  Running
+    it gives the steps of the retries a stale or expired outcome needs,
+    which the pipeline's driver (sync or asyncio: ``asynchronous``) runs.
     """
 
-    __slots__ = ("change",)
+    __slots__ = ("asynchronous", "change")
 
-    def __init__(self, change: Change) -> None:
+    def __init__(self, change: Change, asynchronous: bool = False) -> None:
         super().__init__()
         self.change = change
+        self.asynchronous = asynchronous
 
-    def __call__(self) -> None:
+    def __call__(self) -> Steps[None]:
         change = self.change
         record = change.record
         try:
             status = change.outcome(self.result)
             if status not in ("ok", "gone"):
-                status = record._drive(change, status)
+                status = yield from record._drive_steps(change, status, self.asynchronous)
             elif status == "gone" and change.delete:
                 record._stored, record._deleted = None, 0
             if change.delete:

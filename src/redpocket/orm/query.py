@@ -27,20 +27,32 @@ conditions; ``exclude(a=1).exclude(b=2)`` excludes those matching either.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis
 
-from ..errors import QueryError, ValidationError
-from ..pipeline import raw_pipeline
+from ..errors import QueryError, UniqueError, ValidationError
+from ..pipeline import PipelineContext, raw_pipeline
+from ..steps import Steps, run_async, run_sync
 from .attributes import Attribute, Bytes, ByteStream, Unicode
+from .io import client_steps, execute
 from .keys import ModelKeys
-from .loading import PendingRecords, PointerLoader, build_records, load_records, queue_sweep, reading, record_keys
+from .loading import (
+    PendingRecords,
+    PointerLoader,
+    build_records,
+    load_records,
+    load_records_steps,
+    queue_sweep,
+    reading,
+    record_keys_steps,
+)
 from .schema import index_not_ready
 
 if TYPE_CHECKING:
@@ -342,7 +354,7 @@ class QuerySet:
     def _fully_by_redis(self) -> bool:
         return not self._python_conditions() and not self._python_exclusions()
 
-    def _partitions(self, client: Any) -> list[ModelKeys]:
+    def _partitions(self, client: Any) -> Steps[list[ModelKeys]]:
         """Return the key names of the partitions the query reads (the model's own keys when unpartitioned)."""
         meta = self.model._meta
         if meta.partition is None:
@@ -350,12 +362,12 @@ class QuerySet:
         named = self._partition_values()
         if named is not None:
             return [meta.keys_for(value) for value in named]
-        return meta.all_partition_keys(client)
+        return (yield from meta.all_partition_keys_steps(client))
 
-    def _ids(self, count_only: bool = False) -> Any:
-        return reading(self.model._meta, lambda: self._read_ids(count_only))
+    def _ids(self, client: Any, count_only: bool = False) -> Steps[Any]:
+        return (yield from reading(self.model._meta, client, lambda: self._read_ids(client, count_only)))
 
-    def _read_ids(self, count_only: bool = False) -> Any:
+    def _read_ids(self, client: Any, count_only: bool = False) -> Steps[Any]:
         """Return ``(ids, record_keys, windowed)`` of the candidates, ordered and sliced server-side when possible.
 
         ``windowed`` tells that the slice was already applied.  With
@@ -364,9 +376,8 @@ class QuerySet:
         one batch (one round trip per node) and merges: the ids, sorted, and
         sliced only after the merge (each partition is cut at ``stop``).
         """
-        client = self.model._meta.client()
         self._check_indexes_ready()
-        partitions = self._partitions(client)
+        partitions = yield from self._partitions(client)
         exact = self._fully_by_redis()
         if count_only and exact and not partitions:
             return 0
@@ -374,11 +385,11 @@ class QuerySet:
             return [], [], True
         pipe = raw_pipeline(client)
         for keys in partitions:  # expired records leave before anything is read
-            queue_sweep(pipe, self.model._meta, keys)
+            queue_sweep(pipe, self.model._meta, keys, loaded=True)
         start, stop = self.window
         window = self.window if len(partitions) == 1 else (0, stop)
         readers = [self._queue_ids(pipe, keys, count_only, window) for keys in partitions]
-        replies = pipe.execute()
+        replies = yield from execute(pipe)
         results = [read(replies) for read in readers]
         if count_only and exact:
             return sum(results)
@@ -548,15 +559,21 @@ class QuerySet:
 
     # -- evaluation -----------------------------------------------------------------------
     def _fetch(self) -> list[ActiveRecord]:
+        return run_sync(self._fetch_steps(False))
+
+    def _fetch_steps(self, aio: bool) -> Steps[list[ActiveRecord]]:
+        """Return the steps loading the matching records (on the asyncio client with ``aio``); cached."""
         if self._cache is not None:
             return self._cache
         start, stop = self.window
         if stop is not None and stop <= start:
             self._cache = []
             return self._cache
-        ids, keys, windowed = self._ids()
+        client = yield from client_steps(self.model._meta, aio)
+        ids, keys, windowed = yield from self._ids(client)
         # The ids were read after the sweep, in the round trip before: no second sweep.
-        records = [r for r in self.model.objects._load(ids, keys, partitions=[]) if r is not None]
+        loaded = yield from load_records_steps(self.model, client, ids, keys, partitions=[])
+        records = [r for r in loaded if r is not None]
         python_conditions, python_exclusions = self._python_conditions(), self._python_exclusions()
         if python_conditions or python_exclusions:
             records = [
@@ -579,6 +596,15 @@ class QuerySet:
 
     def __iter__(self) -> Iterator[ActiveRecord]:
         return iter(self._fetch())
+
+    async def __aiter__(self) -> AsyncIterator[ActiveRecord]:
+        """Iterate in async code: ``[r async for r in qs]`` (the records load in one batch first)."""
+        for record in await run_async(self._fetch_steps(True)):
+            yield record
+
+    async def afetch(self) -> list[ActiveRecord]:
+        """Return the matching records as a list, loaded on the asyncio connection (``list(qs)`` of async code)."""
+        return await run_async(self._fetch_steps(True))  # type: ignore[no-any-return]
 
     def __len__(self) -> int:
         return len(self._fetch())
@@ -614,27 +640,58 @@ class QuerySet:
 
     def count(self) -> int:
         """Return the number of matching records (counted by Redis when the indexes allow: one round trip)."""
+        return run_sync(self._count_steps(False))  # type: ignore[no-any-return]
+
+    async def acount(self) -> int:
+        """The asyncio form of :meth:`count`."""
+        return await run_async(self._count_steps(True))  # type: ignore[no-any-return]
+
+    def _count_steps(self, aio: bool) -> Steps[int]:
         if self._cache is not None:
             return len(self._cache)
         if self._fully_by_redis():
-            total = self._ids(count_only=True)
+            client = yield from client_steps(self.model._meta, aio)
+            total = yield from self._ids(client, count_only=True)
             start, stop = self.window
             return max(0, min(total, stop if stop is not None else total) - start)
-        return len(self._fetch())
+        return len((yield from self._fetch_steps(aio)))
 
     def exists(self) -> bool:
         """Tell whether any record matches."""
+        return run_sync(self._exists_steps(False))  # type: ignore[no-any-return]
+
+    async def aexists(self) -> bool:
+        """The asyncio form of :meth:`exists`."""
+        return await run_async(self._exists_steps(True))  # type: ignore[no-any-return]
+
+    def _exists_steps(self, aio: bool) -> Steps[bool]:
         if self._cache is not None:
             return bool(self._cache)
-        return self.count() > 0 if self._fully_by_redis() else bool(self[:1]._fetch())
+        if self._fully_by_redis():
+            return (yield from self._count_steps(aio)) > 0
+        return bool((yield from self[:1]._fetch_steps(aio)))
 
     def first(self) -> ActiveRecord | None:
         """Return the first matching record (in the query's order, else by id), or ``None``."""
-        found = self[:1]._fetch()
+        return run_sync(self._first_steps(False))  # type: ignore[no-any-return]
+
+    async def afirst(self) -> ActiveRecord | None:
+        """The asyncio form of :meth:`first`."""
+        return await run_async(self._first_steps(True))  # type: ignore[no-any-return]
+
+    def _first_steps(self, aio: bool) -> Steps[ActiveRecord | None]:
+        found = yield from self[:1]._fetch_steps(aio)
         return found[0] if found else None
 
     def get(self, **conditions: Any) -> ActiveRecord:
         """Return the one record matching; raise ``Model.DoesNotExist`` or ``Model.MultipleObjectsReturned``."""
+        return run_sync(self._get_steps(False, conditions))  # type: ignore[no-any-return]
+
+    async def aget(self, **conditions: Any) -> ActiveRecord:
+        """The asyncio form of :meth:`get`."""
+        return await run_async(self._get_steps(True, conditions))  # type: ignore[no-any-return]
+
+    def _get_steps(self, aio: bool, conditions: dict[str, Any]) -> Steps[ActiveRecord]:
         try:
             query = self.filter(**conditions) if conditions else self
         except ValidationError:
@@ -642,30 +699,65 @@ class QuerySet:
             if pk not in conditions and f"{pk}__exact" not in conditions:
                 raise
             raise self.model.DoesNotExist(f"no {self.model.__name__} with {pk}={conditions.get(pk)!r} (not a valid id)") from None
-        found = query[:2]._fetch()
+        found = yield from query[:2]._fetch_steps(aio)
         if not found:
             raise self.model.DoesNotExist(f"no {self.model.__name__} matches {query._describe()}")
         if len(found) > 1:
             raise self.model.MultipleObjectsReturned(f"more than one {self.model.__name__} matches {query._describe()}")
         return found[0]
 
+    def get_or_create(self, defaults: dict[str, Any] | None = None, **conditions: Any) -> tuple[ActiveRecord, bool]:
+        """Return ``(record, created)``: the one record matching ``conditions``, else one created from them and ``defaults``.
+
+        As Django's: the conditions are plain ``attribute=value`` ones (no
+        lookups).  Two callers racing on a unique attribute: one creates,
+        the other's save raises :class:`UniqueError` and it reads the winner's record.
+        """
+        return run_sync(self._get_or_create_steps(False, defaults, conditions))  # type: ignore[no-any-return]
+
+    async def aget_or_create(self, defaults: dict[str, Any] | None = None, **conditions: Any) -> tuple[ActiveRecord, bool]:
+        """The asyncio form of :meth:`get_or_create`."""
+        return await run_async(self._get_or_create_steps(True, defaults, conditions))  # type: ignore[no-any-return]
+
+    def _get_or_create_steps(self, aio: bool, defaults: dict[str, Any] | None,
+                             conditions: dict[str, Any]) -> Steps[tuple[ActiveRecord, bool]]:
+        lookups = [key for key in conditions if "__" in key]
+        if lookups:
+            raise QueryError(f"get_or_create() takes attribute=value conditions, not the lookup {lookups[0]!r}")
+        try:
+            return (yield from self._get_steps(aio, conditions)), False
+        except self.model.DoesNotExist:
+            pass
+        record = self.model(**{**conditions, **(defaults or {})})
+        try:
+            yield from record._save_steps(None, aio)
+        except UniqueError:
+            return (yield from self._get_steps(aio, conditions)), False
+        return record, True
+
     def delete(self) -> int:
         """Delete every matching record (and its streams and index entries); return how many were deleted."""
-        from ..pipeline import pipeline
+        return run_sync(self._delete_steps(False))  # type: ignore[no-any-return]
 
-        records = self._fetch()
+    async def adelete(self) -> int:
+        """The asyncio form of :meth:`delete`."""
+        return await run_async(self._delete_steps(True))  # type: ignore[no-any-return]
+
+    def _delete_steps(self, aio: bool) -> Steps[int]:
+        records = yield from self._fetch_steps(aio)
         if not records:
             return 0
         meta = self.model._meta
         if meta.dependents():
-            from .relations import delete_with_dependents
+            from .relations import delete_with_dependents_steps
 
-            delete_with_dependents(records)
+            yield from delete_with_dependents_steps(records, aio)
             self._cache = None
             return len(records)
-        with pipeline(name=meta.connection) as pipe:
-            for record in records:
-                record.delete(pipe=pipe)
+        pipe = PipelineContext(name=meta.connection, asynchronous=aio)
+        for record in records:
+            record.delete(pipe=pipe)
+        yield from pipe.execute_steps()
         self._cache = None
         return len(records)
 
@@ -679,8 +771,13 @@ class QuerySet:
         batch, and a record deleted in between is not counted (nor
         re-created).
         """
-        from ..pipeline import pipeline
+        return run_sync(self._update_steps(False, changes))  # type: ignore[no-any-return]
 
+    async def aupdate(self, **changes: Any) -> int:
+        """The asyncio form of :meth:`update`."""
+        return await run_async(self._update_steps(True, changes))  # type: ignore[no-any-return]
+
+    def _update_steps(self, aio: bool, changes: dict[str, Any]) -> Steps[int]:
         meta = self.model._meta
         unknown = [name for name in changes if name not in meta.attributes]
         if unknown:
@@ -689,13 +786,12 @@ class QuerySet:
         values = {name: meta.attributes[name].clean(value) for name, value in changes.items() if name not in computed}
         if meta.pk.name in values:
             raise QueryError(f"update() cannot change the primary key {self.model.__name__}.{meta.pk.name}")
-        records = self._fetch()
+        records = yield from self._fetch_steps(aio)
         if not records:
             return 0
-        pending = []
-        with pipeline(name=meta.connection) as pipe:
-            for record in records:
-                pending.append(record._queue_update(values, computed, pipe))
+        pipe = PipelineContext(name=meta.connection, asynchronous=aio)
+        pending = [record._queue_update(values, computed, pipe) for record in records]
+        yield from pipe.execute_steps()
         self._cache = None
         return sum(int(p.result) for p in pending)
 
@@ -735,41 +831,80 @@ class Manager:
 
     def get(self, **conditions: Any) -> ActiveRecord:
         """Return the one matching record (by id: one HGETALL)."""
+        return run_sync(self._get_steps(False, conditions))  # type: ignore[no-any-return]
+
+    async def aget(self, **conditions: Any) -> ActiveRecord:
+        """The asyncio form of :meth:`get`."""
+        return await run_async(self._get_steps(True, conditions))  # type: ignore[no-any-return]
+
+    def _get_steps(self, aio: bool, conditions: dict[str, Any]) -> Steps[ActiveRecord]:
         meta = self.model._meta
         if list(conditions) == [meta.pk.name]:
             ident = conditions[meta.pk.name]
             try:
-                found = self.get_many([ident])[0]
+                found = (yield from self._get_many_steps(aio, [ident]))[0]
             except ValidationError:  # a malformed id names no record
                 raise self.model.DoesNotExist(f"no {self.model.__name__} with {meta.pk.name}={ident!r} (not a valid id)") from None
             if found is None:
                 raise self.model.DoesNotExist(f"no {self.model.__name__} with {meta.pk.name}={ident!s}")
             return found
-        return self.all().get(**conditions)
+        return (yield from self.all()._get_steps(aio, conditions))
 
     def count(self) -> int:
         """Return the number of records."""
         return self.all().count()
 
+    async def acount(self) -> int:
+        """The asyncio form of :meth:`count`."""
+        return await self.all().acount()
+
     def first(self) -> ActiveRecord | None:
         """Return a record, or ``None``."""
         return self.all().first()
+
+    async def afirst(self) -> ActiveRecord | None:
+        """The asyncio form of :meth:`first`."""
+        return await self.all().afirst()
 
     def exists(self) -> bool:
         """Tell whether any record exists."""
         return self.all().exists()
 
+    async def aexists(self) -> bool:
+        """The asyncio form of :meth:`exists`."""
+        return await self.all().aexists()
+
     def delete(self) -> int:
         """Delete every record of the model."""
         return self.all().delete()
+
+    async def adelete(self) -> int:
+        """The asyncio form of :meth:`delete`."""
+        return await self.all().adelete()
 
     def update(self, **changes: Any) -> int:
         """Change every record of the model (see :meth:`QuerySet.update`); return how many were changed."""
         return self.all().update(**changes)
 
+    async def aupdate(self, **changes: Any) -> int:
+        """The asyncio form of :meth:`update`."""
+        return await self.all().aupdate(**changes)
+
+    def get_or_create(self, defaults: dict[str, Any] | None = None, **conditions: Any) -> tuple[ActiveRecord, bool]:
+        """See :meth:`QuerySet.get_or_create`."""
+        return self.all().get_or_create(defaults, **conditions)
+
+    async def aget_or_create(self, defaults: dict[str, Any] | None = None, **conditions: Any) -> tuple[ActiveRecord, bool]:
+        """The asyncio form of :meth:`get_or_create`."""
+        return await self.all().aget_or_create(defaults, **conditions)
+
     def create(self, pipe: Any = None, **values: Any) -> ActiveRecord:
         """Same as ``Model.create(**values)``."""
         return self.model.create(pipe=pipe, **values)
+
+    async def acreate(self, **values: Any) -> ActiveRecord:
+        """Same as ``await Model.acreate(**values)``."""
+        return await self.model.acreate(**values)
 
     def get_many(self, ids: Sequence[Any], pipe: Any = None) -> Any:
         """Load records by id in pipelined batches; ``None`` for ids that do not exist.
@@ -780,51 +915,72 @@ class Manager:
         :class:`PendingRecords`: after ``pipe.execute()``, pass its results
         to ``pending.resolve(results)`` to get the records.
         """
+        if pipe is None:
+            return run_sync(self._get_many_steps(False, ids))
         meta = self.model._meta
-        pk = meta.pk
-        convert, to_text = pk.convert, pk.to_text
-        pks = [convert(i) for i in ids]  # the records' primary keys: nothing to decode
-        idents = [to_text(value) for value in pks]
+        pks, idents = self._idents(ids)
         if meta.partition is not None:
-            if pipe is not None:
-                raise QueryError(
-                    f"{self.model.__name__} is partitioned: get_many() finds each record's partition first, "
-                    "so it cannot join a pipeline; call it without pipe="
-                )
-            keys_found = record_keys(self.model, idents)
-            tags = {k.partition(":id:")[0] for k in keys_found if k is not None}
-            partitions = [p for p in meta.all_partition_keys() if p.tag in tags]
-            return self._load(idents, keys_found, pks, partitions)
+            raise QueryError(
+                f"{self.model.__name__} is partitioned: get_many() finds each record's partition first, "
+                "so it cannot join a pipeline; call it without pipe="
+            )
         record_key = meta.keys.record
         keys = [record_key(i) for i in idents]
-        if pipe is not None:
-            from ..pipeline import PipelineContext
 
-            if isinstance(pipe, PipelineContext):
-                if pipe.name != meta.connection:
-                    pipe = PipelineContext(pipe, name=meta.connection)
-                queue_sweep(pipe, meta, meta.keys)
-                refs = [pipe.hgetall(key) for key in keys]
-                return pipe.then(refs[0] if refs else _ready([]), lambda _: build_records(self.model, idents, [r.result for r in refs], pks))
-            if isinstance(pipe, redis.client.Pipeline | redis.cluster.ClusterPipeline):
-                queue_sweep(pipe, meta, meta.keys)
-                position = len(pipe)
-                for key in keys:
-                    pipe.hgetall(key)
-                return PendingRecords(self.model, idents, position, pks)
-            raise QueryError(f"get_many(pipe=...) takes a redpocket.pipeline() context or a redis-py pipeline, not {pipe!r}")
-        return self._load(idents, keys, pks)
+        if isinstance(pipe, PipelineContext):
+            if pipe.name != meta.connection:
+                pipe = PipelineContext(pipe, name=meta.connection)
+            queue_sweep(pipe, meta, meta.keys)
+            refs = [pipe.hgetall(key) for key in keys]
+            return pipe.then(refs[0] if refs else _ready([]), lambda _: build_records(self.model, idents, [r.result for r in refs], pks))
+        if isinstance(pipe, redis.client.Pipeline | redis.cluster.ClusterPipeline):
+            queue_sweep(pipe, meta, meta.keys)
+            position = len(pipe)
+            for key in keys:
+                pipe.hgetall(key)
+            return PendingRecords(self.model, idents, position, pks)
+        raise QueryError(f"get_many(pipe=...) takes a redpocket.pipeline() context or a redis-py pipeline, not {pipe!r}")
+
+    async def aget_many(self, ids: Sequence[Any]) -> list[Any]:
+        """The asyncio form of :meth:`get_many` (in an ``apipeline()``, use ``get_many(ids, pipe=)``)."""
+        return await run_async(self._get_many_steps(True, ids))  # type: ignore[no-any-return]
+
+    def _idents(self, ids: Sequence[Any]) -> tuple[list[Any], list[str]]:
+        """Return the primary keys of ``ids`` (validated) and their stored texts."""
+        pk = self.model._meta.pk
+        convert, to_text = pk.convert, pk.to_text
+        pks = [convert(i) for i in ids]  # the records' primary keys: nothing to decode
+        return pks, [to_text(value) for value in pks]
+
+    def _get_many_steps(self, aio: bool, ids: Sequence[Any]) -> Steps[list[Any]]:
+        meta = self.model._meta
+        pks, idents = self._idents(ids)
+        client = yield from client_steps(meta, aio)
+        if meta.partition is not None:
+            keys_found = yield from record_keys_steps(self.model, client, idents)
+            tags = {k.partition(":id:")[0] for k in keys_found if k is not None}
+            partitions = [p for p in (yield from meta.all_partition_keys_steps(client)) if p.tag in tags]
+            return (yield from load_records_steps(self.model, client, idents, keys_found, pks, partitions))
+        return (yield from load_records_steps(self.model, client, idents, None, pks))
 
     def _load(self, idents: list[str], keys: Sequence[str | None] | None = None, pks: Sequence[Any] | None = None,
               partitions: Sequence[ModelKeys] | None = None) -> list[Any]:
         """See :func:`.loading.load_records`."""
         return load_records(self.model, idents, keys, pks, partitions)
 
+    # Maintenance runs the sync implementation on the model's sync connection; the a-forms run it
+    # in a worker thread, so an async service can call it without blocking its event loop.
     def check(self) -> list[str]:
         """Compare every index with the data; return the discrepancies found (empty when consistent)."""
         from .maintenance import check_indexes
 
         return check_indexes(self.model)
+
+    async def acheck(self) -> list[str]:
+        """:meth:`check` in a worker thread (on the model's sync connection)."""
+        from .maintenance import check_indexes
+
+        return await asyncio.to_thread(check_indexes, self.model)
 
     def migrate(self, progress: bool | None = None, on_batch: Any = None) -> Any:
         """Apply the difference between the stored schema and the class; return a :class:`~.schema.MigrationReport`.
@@ -840,11 +996,27 @@ class Manager:
 
         return migrate(self.model, progress=progress, on_batch=on_batch)
 
+    async def amigrate(self, progress: bool | None = None, on_batch: Any = None) -> Any:
+        """:meth:`migrate` in a worker thread (on the model's sync connection); the asyncio client re-reads the schema after."""
+        from .schema import migrate
+
+        report = await asyncio.to_thread(migrate, self.model, progress, on_batch)
+        self.model._meta._async_schema_client = None
+        return report
+
     def rebuild_indexes(self, progress: bool | None = None) -> int:
         """Rebuild every index from the records (after adding an index); return the records indexed."""
         from .maintenance import rebuild_indexes
 
         return rebuild_indexes(self.model, progress=sys.stderr.isatty() if progress is None else progress)
+
+    async def arebuild_indexes(self, progress: bool | None = None) -> int:
+        """:meth:`rebuild_indexes` in a worker thread (on the model's sync connection)."""
+        from .maintenance import rebuild_indexes
+
+        count = await asyncio.to_thread(rebuild_indexes, self.model, sys.stderr.isatty() if progress is None else progress)
+        self.model._meta._async_schema_client = None
+        return count
 
 
 def _ready(value: Any) -> Any:

@@ -26,11 +26,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from redis.cluster import RedisCluster
-
 from ..errors import ProtectedError
-from ..pipeline import PipelineContext, pipeline
+from ..pipeline import CLUSTERS, PipelineContext
+from ..steps import Steps, run_sync
 from .attributes import CASCADE, PROTECT, SET_NULL
+from .io import client_steps
 
 if TYPE_CHECKING:
     from .attributes import Pointer
@@ -62,6 +62,11 @@ def collect(records: Sequence[ActiveRecord]) -> tuple[list[ActiveRecord], list[t
 
     Raises :class:`ProtectedError` when a ``PROTECT`` pointer holds one of them.
     """
+    return run_sync(collect_steps(records, False))
+
+
+def collect_steps(records: Sequence[ActiveRecord], aio: bool) -> Steps[tuple[list[ActiveRecord], list[tuple[ActiveRecord, Pointer]]]]:
+    """The steps of :func:`collect` (its queries on the asyncio connections with ``aio``)."""
     doomed: dict[tuple[str, str], ActiveRecord] = {_identity(r): r for r in records}
     clear: list[tuple[ActiveRecord, Pointer]] = []
     protected: list[tuple[ActiveRecord, Pointer]] = []
@@ -75,7 +80,8 @@ def collect(records: Sequence[ActiveRecord]) -> tuple[list[ActiveRecord], list[t
             for pointer in model._meta.dependents():
                 source = pointer.model
                 assert source is not None
-                pointing = list(source.objects.filter(**{f"{pointer.name}__in": [r.pk for r in group]}))
+                query = source.objects.filter(**{f"{pointer.name}__in": [r.pk for r in group]})
+                pointing = yield from query._fetch_steps(aio)
                 for other in pointing:
                     if pointer.on_delete == PROTECT:
                         protected.append((other, pointer))
@@ -95,7 +101,12 @@ def collect(records: Sequence[ActiveRecord]) -> tuple[list[ActiveRecord], list[t
 
 def queue_dependents(records: Sequence[ActiveRecord], pipe: Any) -> list[ActiveRecord]:
     """Queue on ``pipe`` what deleting ``records`` does to their dependents; return the cascaded records queued."""
-    doomed, clear = collect(records)
+    return run_sync(queue_dependents_steps(records, pipe, False))
+
+
+def queue_dependents_steps(records: Sequence[ActiveRecord], pipe: Any, aio: bool) -> Steps[list[ActiveRecord]]:
+    """The steps of :func:`queue_dependents` (reading the dependents on the asyncio connections with ``aio``)."""
+    doomed, clear = yield from collect_steps(records, aio)
     for record, pointer in clear:
         record._data[pointer.name] = None
         record._pointers.pop(pointer.name, None)
@@ -109,12 +120,22 @@ def queue_dependents(records: Sequence[ActiveRecord], pipe: Any) -> list[ActiveR
 
 def delete_with_dependents(records: Sequence[ActiveRecord]) -> int:
     """Delete ``records`` with their dependents in one batch (a transaction on one server); return the keys deleted by ``records``."""
+    return run_sync(delete_with_dependents_steps(records, False))
+
+
+def delete_with_dependents_steps(records: Sequence[ActiveRecord], aio: bool) -> Steps[int]:
+    """The steps of :func:`delete_with_dependents` (on the asyncio connections with ``aio``)."""
     first = type(records[0])._meta
-    transaction = not isinstance(first.client(), RedisCluster)
-    with pipeline(name=first.connection, transaction=transaction) as pipe:
-        queue_dependents(records, pipe)
-        pending = [record._delete_only(PipelineContext(pipe, name=type(record)._meta.connection)) for record in records]
+    client = yield from client_steps(first, aio)
+    transaction = not isinstance(client, CLUSTERS)
+    pipe = PipelineContext(name=first.connection, transaction=transaction, asynchronous=aio)
+    yield from queue_dependents_steps(records, pipe, aio)
+    pending = [record._delete_only(PipelineContext(pipe, name=type(record)._meta.connection)) for record in records]
+    yield from pipe.execute_steps()
     return sum(int(p.result) for p in pending)
 
 
-__all__ = ["RelatedQuery", "collect", "delete_with_dependents", "queue_dependents"]
+__all__ = [
+    "RelatedQuery", "collect", "collect_steps", "delete_with_dependents", "delete_with_dependents_steps", "queue_dependents",
+    "queue_dependents_steps",
+]

@@ -43,6 +43,7 @@ class that first meets them as their schema.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sys
@@ -51,9 +52,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DecodeError, IndexNotReady, MigrationError, ValidationError
-from ..pipeline import raw_pipeline, ride_failover
+from ..pipeline import failover_steps, raw_pipeline
+from ..steps import Steps, run_sync
 from . import attributes as attribute_types
 from .attributes import ByteStream
+from .io import execute, ride
 from .keys import key_pattern
 from .loading import load_records, scan_keys, sweep
 from .unit import INDEX_ONE_LUA, index_kinds
@@ -131,35 +134,45 @@ def _decode_stored(raw: dict[Any, Any]) -> tuple[dict[str, dict[str, Any]] | Non
 
 def load_state(meta: Options, client: Any) -> SchemaState:
     """Read the stored schema (storing the class's when there is none) and compare it with the class."""
+    return run_sync(load_state_steps(meta, client))
+
+
+def load_state_steps(meta: Options, client: Any) -> Steps[SchemaState]:
+    """The steps of :func:`load_state` on ``client`` (sync or asyncio)."""
     key = meta.keys.schema
 
     def read() -> Any:
         return client.hgetall(key)
 
-    stored, version, _build = _decode_stored(ride_failover(client, read))
+    stored, version, _build = _decode_stored((yield from ride(client, read)))
     if stored is None:
         # No schema: a model without records (its first record stores it, see ``scripts/apply.lua``),
         # or records written before schemas existed, which take the class as their schema.
-        if meta.partition is None and not int(ride_failover(client, lambda: client.scard(meta.keys.ids))):
+        if meta.partition is None and not int((yield from ride(client, lambda: client.scard(meta.keys.ids)))):
             meta.schema_stored = False
             return SchemaState(declared(meta), 0)
-        store_schema(meta, client)
-        stored, version, _build = _decode_stored(ride_failover(client, read))
+        yield from store_schema_steps(meta, client)
+        stored, version, _build = _decode_stored((yield from ride(client, read)))
         assert stored is not None
     return compare(meta, stored, version)
 
 
 def store_schema(meta: Options, client: Any) -> None:
     """Store the class's schema when the model has none (idempotent: HSETNX)."""
+    run_sync(store_schema_steps(meta, client))
+
+
+def store_schema_steps(meta: Options, client: Any) -> Steps[None]:
+    """The steps of :func:`store_schema` on ``client`` (sync or asyncio)."""
     now = json.dumps(declared(meta), sort_keys=True)
 
-    def write() -> None:
+    def write() -> Steps[None]:
         batch = raw_pipeline(client)
         batch.hsetnx(meta.keys.schema, "attributes", now)
         batch.hsetnx(meta.keys.schema, "version", 1)
-        batch.execute()
+        yield from execute(batch)
 
-    ride_failover(client, write)
+    yield from failover_steps(client, write)
     meta.schema_stored = True
 
 
@@ -179,10 +192,18 @@ def apply_state(meta: Options, state: SchemaState) -> None:
 
 def synchronise(meta: Options, client: Any) -> None:
     """Compare the stored schema with the class on first use; with ``Meta.migrate = "auto"``, migrate at once."""
-    state = load_state(meta, client)
+    run_sync(synchronise_steps(meta, client))
+
+
+def synchronise_steps(meta: Options, client: Any, aio: bool = False) -> Steps[None]:
+    """The steps of :func:`synchronise` on ``client`` (an asyncio one with ``aio``)."""
+    state = yield from load_state_steps(meta, client)
     apply_state(meta, state)
     if not state.current and meta.auto_migrate:
-        migrate(meta.model)
+        if aio:  # migrations run on the model's sync connection, in a worker thread (see Manager.amigrate)
+            yield lambda: asyncio.to_thread(migrate, meta.model)
+        else:
+            migrate(meta.model)
 
 
 def refresh(meta: Options, client: Any) -> SchemaState:
@@ -561,4 +582,7 @@ def _count_missing(model: type[ActiveRecord], partitions: list[ModelKeys], attri
     return sum(1 for _keys, records in _raw_walk(model, partitions) for _ident, raw in records if attribute.field not in raw)
 
 
-__all__ = ["MigrationReport", "SchemaState", "compare", "declared", "index_not_ready", "load_state", "migrate", "queue_schema", "refresh", "store_schema", "synchronise"]
+__all__ = [
+    "MigrationReport", "SchemaState", "compare", "declared", "index_not_ready", "load_state", "load_state_steps", "migrate",
+    "queue_schema", "refresh", "store_schema", "store_schema_steps", "synchronise", "synchronise_steps",
+]

@@ -29,9 +29,11 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import redis.asyncio
 from redis.cluster import RedisCluster
 
 from ..client import EmbeddedRedis
+from ..client_async import AsyncEmbeddedRedis
 from ..errors import ConflictError, UniqueError
 from .attributes import Attribute
 from .expressions import F, out_of_range
@@ -106,15 +108,18 @@ _native: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
 def native_apply(client: Any) -> bool:
-    """Tell whether ``client``'s server runs save plans natively (redpocket's engine); asked once per client."""
+    """Tell whether ``client``'s server runs save plans natively (redpocket's engine, sync or asyncio); asked once per client."""
     if not NATIVE_SAVES:
         return False
     known = _native.get(client)
     if known is None:
-        if isinstance(client, EmbeddedRedis):
+        if isinstance(client, EmbeddedRedis | AsyncEmbeddedRedis):
             known = True  # (no need to ask the engine in this process)
-        elif isinstance(client, RedisCluster):
-            known = False  # (a cluster's nodes may differ; the script runs everywhere)
+        elif isinstance(client, RedisCluster | redis.asyncio.Redis | redis.asyncio.RedisCluster):
+            # A cluster's nodes may differ: the script runs everywhere.  An asyncio
+            # client to a server cannot be asked here without awaiting: async saves
+            # on it run the script (the native command is only a shortcut).
+            known = False
         else:
             reply = client.execute_command("COMMAND INFO", NATIVE_APPLY.name)
             known = bool(reply and reply[0])
