@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from .args import split_args
 from .persistence.rdb import OPCODE_FUNCTION, OPCODE_FUNCTION2, RDB_VERSION, verify_payload
 from .persistence.rdb_primitives import RdbFormatError, Reader, crc64, encode_string
 from .replies import ReplyError
@@ -218,64 +219,6 @@ def parse_metadata(code: bytes) -> tuple[bytes, bytes]:
     return name, code[end:]
 
 
-_SPACE: Final = frozenset(b" \n\r\t\v\f")
-_HEX: Final = frozenset(b"0123456789abcdefABCDEF")
-_ESCAPES: Final = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
-
-
-def split_args(line: bytes) -> list[bytes] | None:
-    """Split a line into words as Redis's ``sdssplitargs`` does (quotes, escapes); ``None`` on bad quoting."""
-    args: list[bytes] = []
-    i, n = 0, len(line)
-    while True:
-        while i < n and line[i] in _SPACE:
-            i += 1
-        if i >= n:
-            return args
-        current = bytearray()
-        in_double = in_single = False
-        while True:
-            char = line[i] if i < n else None
-            if in_double:
-                if char is None:
-                    return None
-                if (char == 0x5C and i + 3 < n and line[i + 1] == 0x78
-                        and line[i + 2] in _HEX and line[i + 3] in _HEX):
-                    current.append(int(line[i + 2 : i + 4], 16))
-                    i += 3
-                elif char == 0x5C and i + 1 < n:
-                    i += 1
-                    current.append(_ESCAPES.get(line[i], line[i]))
-                elif char == 0x22:
-                    if i + 1 < n and line[i + 1] not in _SPACE:
-                        return None  # (a closing quote must be followed by a space)
-                    i += 1
-                    break
-                else:
-                    current.append(char)
-            elif in_single:
-                if char is None:
-                    return None
-                if char == 0x5C and i + 1 < n and line[i + 1] == 0x27:
-                    i += 1
-                    current.append(0x27)
-                elif char == 0x27:
-                    if i + 1 < n and line[i + 1] not in _SPACE:
-                        return None
-                    i += 1
-                    break
-                else:
-                    current.append(char)
-            elif char is None or char in _SPACE:
-                break
-            elif char == 0x22:
-                in_double = True
-            elif char == 0x27:
-                in_single = True
-            else:
-                current.append(char)
-            i += 1
-        args.append(bytes(current))
 
 
 def functions(engine: Engine) -> FunctionLibraries:
